@@ -1,0 +1,67 @@
+"""The Celery application: JSON only, late acks, Redis broker, two queues.
+
+Configuration is read from Settings when Celery first needs it (``on_configure``), not at
+import time. ``visibility_timeout`` is set wherever Redis redelivery matters (broker and
+result transport options) and every time limit and retry backoff stays below it
+(``Settings.check`` enforces it at start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange
+from kombu import Queue as KQueue
+
+from worker.queues import Queue
+from worker.settings import Settings, get_settings
+
+app = Celery("wirewatch", include=["worker.tasks", "scheduler.beat"])
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    vt = settings.broker.visibility_timeout
+    w = settings.worker
+    return {
+        "broker_url": settings.broker.url,
+        "broker_transport_options": {"visibility_timeout": vt},
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # reconnect forever after a broker restart
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "event_serializer": "json",
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,  # bounded by the delivery guard in worker.tasks
+        "task_acks_on_failure_or_timeout": True,
+        "task_soft_time_limit": w.soft_time_limit,
+        "task_time_limit": w.time_limit,
+        "worker_prefetch_multiplier": 1,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_default_queue": Queue.IO.value,
+        "task_queues": [KQueue(q.value, Exchange(q.value), routing_key=q.value) for q in Queue],
+        "task_create_missing_queues": False,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {},  # filled by scheduler.beat
+        "timezone": "UTC",
+        "enable_utc": True,
+    }
+
+
+@app.on_configure.connect
+def _configure(sender: Celery, **_: Any) -> None:
+    sender.conf.update(celery_config(get_settings()))

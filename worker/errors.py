@@ -1,0 +1,62 @@
+"""The one error tree of Wirewatch.
+
+    WirewatchError
+    ├── ConfigError                 invalid settings: fail at start, name the key
+    ├── Transient                   retry later with backoff (the task raises Retry)
+    │   ├── TransientFetchError     timeouts, connection errors, 429/5xx (carries retry_after)
+    │   └── StoreUnavailable        the database did not answer
+    └── Permanent                   record the failure with its reason, do not retry
+        ├── FetchError              4xx, refused address, body over the cap, not HTML
+        │   └── BlockedAddress      SSRF guard: the URL resolves to a forbidden network
+        ├── FeedError               not a feed, malformed or hostile XML
+        └── ContentError            page without usable article text
+
+Expected outcomes ("not modified", "duplicate", "no incident") are return values, not
+exceptions. Third-party exceptions are translated into this tree where the library is used.
+"""
+
+from __future__ import annotations
+
+
+class WirewatchError(Exception):
+    """Base of every error Wirewatch raises on purpose."""
+
+
+class ConfigError(WirewatchError):
+    """Settings are invalid; the message names the offending key."""
+
+
+class Transient(WirewatchError):
+    """A failure that may go away: retry with backoff."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TransientFetchError(Transient):
+    """Network trouble or a server asking us to come back later."""
+
+
+class StoreUnavailable(Transient):
+    """The database could not be reached."""
+
+
+class Permanent(WirewatchError):
+    """A failure that retrying will not fix: record it with its reason and move on."""
+
+
+class FetchError(Permanent):
+    """The URL cannot be fetched usefully (4xx, too big, wrong content type...)."""
+
+
+class BlockedAddress(FetchError):
+    """The URL resolves to an address the fetcher must not reach (SSRF guard)."""
+
+
+class FeedError(Permanent):
+    """The bytes are not a usable feed (malformed, hostile or empty)."""
+
+
+class ContentError(Permanent):
+    """The page holds no usable article text."""

@@ -1,0 +1,175 @@
+"""Jobs: load by id, run pipeline stages, write the outcome. Shared by the Celery tasks and
+by ``wirewatch ingest --once`` so both modes run the very same code.
+
+    tick(res)                  -> feed ids claimed for polling
+    poll_feed(res, feed_id)    -> new entry ids                (feeds.py, fetch.py)
+    fetch_entry(res, entry_id) -> article id | None            (fetch.py, normalize.py, wire copies)
+    extract_articles(res, ids) -> report ids                   (extract/, dedupe via store.linking)
+
+Transient failures (network, 5xx, database down) raise `worker.errors.Transient` for the
+caller to retry; permanent ones are recorded in ``failures`` with their reason and the
+entry or article is marked failed. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from datetime import timedelta
+
+from worker.errors import FeedError, Permanent, Transient
+from worker.pipeline import feeds as feed_stage
+from worker.pipeline import fetch as fetch_stage
+from worker.pipeline.normalize import content_hash, normalize
+from worker.records import Article as ArticleRecord
+from worker.resources import Resources
+from worker.store import linking, repo
+from worker.store.db import session_scope
+from worker.store.models import Entry, Feed, utcnow
+
+log = logging.getLogger(__name__)
+POLL_LEASE = timedelta(minutes=10)
+NLP_LEASE = timedelta(minutes=15)
+
+
+def sync_config_feeds(res: Resources) -> int:
+    """Make the database's feed list include every feed of the config."""
+    with session_scope(res.engine) as s:
+        return repo.sync_feeds(s, res.settings.feeds, res.settings.scheduler.default_interval)
+
+
+def tick(res: Resources, *, all_feeds: bool = False) -> list[int]:
+    """Claim the feeds due now (atomically: concurrent schedulers never claim one feed twice)."""
+    with session_scope(res.engine) as s:
+        return repo.claim_due_feeds(s, utcnow(), POLL_LEASE, all_feeds=all_feeds)
+
+
+def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | None = None) -> float:
+    """Next poll delay: the feed's interval, doubled per consecutive error (with jitter), capped;
+    never sooner than the server's Retry-After."""
+    delay = float(interval) if errors == 0 else min(float(cap), interval * 2.0 ** min(errors, 16))
+    delay *= 1 + random.uniform(0, 0.1) if errors else 1
+    return max(delay, retry_after or 0.0)
+
+
+def poll_feed(res: Resources, feed_id: int) -> list[int]:
+    """Poll one feed (conditional GET), store its new entries; returns their ids.
+
+    Poll failures are recorded on the feed (error count, backoff) and in ``failures``;
+    they are not raised: the next tick polls again when the backoff has passed.
+    """
+    with session_scope(res.engine) as s:
+        feed = s.get_one(Feed, feed_id)
+        url, etag, last_modified, interval, errors = feed.url, feed.etag, feed.last_modified, feed.interval, feed.error_count
+    now = utcnow()
+    cap = res.settings.scheduler.max_backoff
+    try:
+        result = fetch_stage.fetch(res.client, url, res.limits, etag=etag, last_modified=last_modified,
+                                   accept=fetch_stage.FEED_ACCEPT)
+        if isinstance(result, fetch_stage.NotModified):
+            with session_scope(res.engine) as s:
+                repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
+            return []
+        doc = feed_stage.parse_feed(result.body, result.final_url)
+    except (Transient, Permanent) as exc:
+        retry_after = exc.retry_after if isinstance(exc, Transient) else None
+        delay = backoff_seconds(interval, errors + 1, cap, retry_after)
+        log.warning("poll failed", extra={"feed_id": feed_id, "url": url, "error": str(exc)})
+        with session_scope(res.engine) as s:
+            repo.record_poll(s, feed_id, now=now, status=None, next_poll_at=now + timedelta(seconds=delay),
+                             error=f"{type(exc).__name__}: {exc}")
+            repo.record_failure(s, stage="poll", error=exc, url=url, feed_id=feed_id)
+        return []
+    with session_scope(res.engine) as s:
+        new_ids = repo.add_entries(s, feed_id, doc.entries)
+        for bad_url, reason in getattr(doc, "rejected", ()):
+            repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=reason, url=bad_url, feed_id=feed_id)
+        repo.record_poll(s, feed_id, now=now, status=result.status, next_poll_at=now + timedelta(seconds=interval),
+                         etag=result.etag, last_modified=result.last_modified)
+    log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
+    return new_ids
+
+
+def fetch_entry(res: Resources, entry_id: int) -> int | None:
+    """Fetch and normalize one entry's article and store it; returns the article id, or None
+    when it failed permanently (recorded) or was already done. Raises Transient to retry."""
+    with session_scope(res.engine) as s:
+        entry = s.get_one(Entry, entry_id)
+        if entry.status != "new":
+            return entry.article_id
+        feed = s.get_one(Feed, entry.feed_id)
+        record, source, language = repo.entry_record(entry), feed.name, feed.language
+        existing = repo.find_article(s, record.url)
+        if existing is not None:  # reached through another feed already
+            entry.status, entry.article_id = "duplicate", existing.id
+            return existing.id
+    try:
+        page = fetch_stage.fetch(res.client, record.url, res.limits, accept=fetch_stage.PAGE_ACCEPT)
+        if isinstance(page, fetch_stage.NotModified):  # no validators were sent: treat as a server bug
+            raise fetch_stage.FetchError(f"unexpected 304 for {record.url}")
+        article = normalize(page, record, source=source, language=language)
+    except Permanent as exc:
+        with session_scope(res.engine) as s:
+            entry = s.get_one(Entry, entry_id)
+            entry.status, entry.attempts = "failed", entry.attempts + 1
+            repo.record_failure(s, stage="fetch", error=exc, url=record.url, feed_id=entry.feed_id, entry_id=entry_id)
+        return None
+    return store_article(res, entry_id, article)
+
+
+def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, feed_id: int | None = None) -> int:
+    """Store a normalized article (once, whichever URL reached it) and mark its entry."""
+    with session_scope(res.engine) as s:
+        entry = s.get(Entry, entry_id) if entry_id is not None else None
+        feed_id = entry.feed_id if entry is not None else feed_id
+        sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
+        article_id, created = repo.store_article(s, article, feed_id=feed_id, content_hash=content_hash(article.text),
+                                                 minhash=sig, copy_of_id=copy_of)
+        if created:
+            linking.store_bands(s, article_id, bands)
+        if entry is not None:
+            entry.status = "fetched" if created else "duplicate"
+            entry.article_id = article_id
+    return article_id
+
+
+def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int | None = None) -> list[int]:
+    """Claim articles not yet extracted (among `article_ids`, or any), extract their incidents
+    in one spaCy batch, store them as reports and link each report into an incident.
+    Returns the ids of the articles processed (empty when none was waiting)."""
+    from worker.pipeline.extract import extract_many  # heavy import, only on NLP workers
+
+    batch = limit or res.settings.nlp.batch_size
+    with session_scope(res.engine) as s:
+        rows = repo.claim_articles_for_nlp(s, batch, NLP_LEASE, article_ids)
+        claimed = [(r.id, repo.article_record(r)) for r in rows]
+    if not claimed:
+        return []
+    results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch)
+    report_ids: list[int] = []
+    for (article_id, _), incidents in zip(claimed, results, strict=True):
+        assert article_id is not None
+        with session_scope(res.engine) as s:
+            report_ids.extend(repo.store_reports(s, article_id, incidents))
+    for rid in report_ids:
+        with session_scope(res.engine) as s:
+            linking.link_report(s, rid, res.policy)
+    return [aid for aid, _ in claimed if aid is not None]
+
+
+def pending_entries(res: Resources) -> list[int]:
+    with session_scope(res.engine) as s:
+        return repo.pending_entry_ids(s)
+
+
+def record_task_failure(res: Resources, *, task: str, task_id: str | None, error: BaseException | str,
+                        attempts: int, entry_id: int | None = None, article_ids: Sequence[int] = ()) -> None:
+    """A task gave up (retries exhausted, or its process died too often): record it and mark
+    its subject failed so nothing waits on it forever."""
+    with session_scope(res.engine) as s:
+        repo.record_failure(s, stage="task", error=error, reason=f"{task}: {error}", task_id=task_id,
+                            entry_id=entry_id, attempts=attempts)
+        if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
+            entry.status = "failed"
+        repo.fail_articles(s, article_ids)

