@@ -170,10 +170,7 @@ def test_entity_declaration_hidden_in_utf16_rejected() -> None:
 
 
 def test_entity_declaration_hidden_in_utf7_rejected() -> None:
-    text = (
-        '<!DOCTYPE rss [<!ENTITY a "b">]>'
-        '<rss version="2.0"><channel><title>&a;</title></channel></rss>'
-    )
+    text = '<!DOCTYPE rss [<!ENTITY a "b">]><rss version="2.0"><channel><title>&a;</title></channel></rss>'
     body = b'<?xml version="1.0" encoding="utf-7"?>' + text.encode("utf-7")
     # Whether or not feedparser honours UTF-7, it must never expand the entity.
     try:
@@ -323,10 +320,7 @@ def test_opml_malformed_and_wrong_root() -> None:
 
 
 def test_url_list() -> None:
-    text = (
-        "# my feeds\n\nhttps://a.example/rss\n  http://b.example/feed.xml  \n"
-        "https://a.example/rss\n"
-    )
+    text = "# my feeds\n\nhttps://a.example/rss\n  http://b.example/feed.xml  \nhttps://a.example/rss\n"
     assert parse_url_list(text) == ["https://a.example/rss", "http://b.example/feed.xml"]
 
 

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import defusedxml.ElementTree as DefusedET
-import feedparser  # type: ignore[import-untyped]
+import feedparser
 from defusedxml import DefusedXmlException
-from feedparser.encodings import convert_to_utf8  # type: ignore[import-untyped]
+from feedparser.encodings import convert_to_utf8
 
 from worker.errors import FeedError
 from worker.records import Entry, FeedDoc
@@ -62,9 +62,7 @@ def _refuse_entity_declarations(body: bytes, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}
     utf8 = convert_to_utf8(headers, body, {})
     if isinstance(utf8, bytes) and _ENTITY_DECL.search(utf8):
-        raise FeedError(
-            "hostile XML refused: entity declaration (<!ENTITY) once decoded"
-        )
+        raise FeedError("hostile XML refused: entity declaration (<!ENTITY) once decoded")
 
 
 def _web_url(link: str, base: str) -> str | None:
@@ -225,9 +223,7 @@ def parse_opml(body: bytes) -> list[tuple[str, str | None]]:
             continue  # a folder
         url = _web_url(raw_url, "")
         if url is None:
-            log.warning(
-                "opml import: skipped outline with non-http(s) xmlUrl %r", raw_url
-            )
+            log.warning("opml import: skipped outline with non-http(s) xmlUrl %r", raw_url)
             continue
         if url in seen:
             continue
@@ -252,9 +248,7 @@ def parse_url_list(text: str) -> list[str]:
             continue
         url = _web_url(candidate, "") if " " not in candidate else None
         if url is None or url != candidate:
-            raise FeedError(
-                f"line {number}: not an absolute http(s) URL: {candidate[:200]!r}"
-            )
+            raise FeedError(f"line {number}: not an absolute http(s) URL: {candidate[:200]!r}")
         if url not in seen:
             seen.add(url)
             out.append(url)

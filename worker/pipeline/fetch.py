@@ -80,8 +80,7 @@ Resolver = Callable[[str, int], Sequence[IPAddress]]
 DEFAULT_USER_AGENT = "Wirewatch/0.1 (news ingestion; +mailto:wirewatch@localhost)"
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,text/plain;q=0.5"
 FEED_ACCEPT = (
-    "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,"
-    "application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.1"
+    "application/rss+xml,application/atom+xml,application/rdf+xml;q=0.9,application/xml;q=0.8,text/xml;q=0.8,*/*;q=0.1"
 )
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 
@@ -127,9 +126,7 @@ class NotModified:
 # --------------------------------------------------------------------------- SSRF guard
 
 _SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")  # RFC 6598, carrier NAT
-_IPV4_COMPATIBLE = ipaddress.IPv6Network(
-    "::/96"
-)  # deprecated ::a.b.c.d (also :: and ::1)
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (also :: and ::1)
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215 local-use
 _NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$")
@@ -179,7 +176,7 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4, Teredo), if any."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
-    if ip in _NAT64 or ip in _IPV4_COMPATIBLE:
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):  # not :: nor ::1
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     if ip.sixtofour is not None:
         return ip.sixtofour
@@ -296,9 +293,7 @@ class AddressGuard:
 # The wall-clock deadline (time.monotonic()) of the fetch running in this context; the
 # socket reads below shorten their timeout to it. A ContextVar because httpcore hands
 # streams no per-request state but the timeout dict.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "wirewatch_fetch_deadline", default=None
-)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("wirewatch_fetch_deadline", default=None)
 
 
 def _bounded(timeout: float | None) -> float | None:
@@ -349,9 +344,7 @@ class PinnedBackend(httpcore.NetworkBackend):
     in order. The name is never resolved again for this connection.
     """
 
-    def __init__(
-        self, guard: AddressGuard, inner: httpcore.NetworkBackend | None = None
-    ) -> None:
+    def __init__(self, guard: AddressGuard, inner: httpcore.NetworkBackend | None = None) -> None:
         self._guard = guard
         self._inner = inner if inner is not None else httpcore.SyncBackend()
 
@@ -367,9 +360,7 @@ class PinnedBackend(httpcore.NetworkBackend):
         last: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for ip in addresses:
             try:
-                stream = self._inner.connect_tcp(
-                    str(ip), port, _bounded(timeout), local_address, socket_options
-                )
+                stream = self._inner.connect_tcp(str(ip), port, _bounded(timeout), local_address, socket_options)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
                 continue
@@ -538,9 +529,7 @@ class _Inflater:
             raise FetchError(f"corrupt {self._coding} body: {self._url}") from exc
 
 
-def _decoded_chunks(
-    response: httpx.Response, limits: FetchLimits, url: str
-) -> Iterator[bytes]:
+def _decoded_chunks(response: httpx.Response, limits: FetchLimits, url: str) -> Iterator[bytes]:
     """The response body, content coding removed, capped at ``limits.max_bytes``."""
     codings = [
         c.strip().lower()
@@ -548,9 +537,7 @@ def _decoded_chunks(
         if c.strip() and c.strip().lower() != "identity"
     ]
     if len(codings) > 1:
-        raise FetchError(
-            f"stacked content codings refused ({', '.join(codings)}): {url}"
-        )
+        raise FetchError(f"stacked content codings refused ({', '.join(codings)}): {url}")
     coding = codings[0] if codings else None
     if coding == "x-gzip":
         coding = "gzip"
@@ -558,15 +545,21 @@ def _decoded_chunks(
         raise FetchError(f"unsupported content coding {coding!r}: {url}")
     declared = response.headers.get("Content-Length", "")
     if coding is None and declared.isdigit() and int(declared) > limits.max_bytes:
-        raise FetchError(
-            f"body over {limits.max_bytes} bytes (Content-Length {declared}): {url}"
-        )
+        raise FetchError(f"body over {limits.max_bytes} bytes (Content-Length {declared}): {url}")
+    if response.is_stream_consumed:
+        # Only injected transports hand back an already-read body (``httpx.Response(
+        # content=b"...")``); httpx has decoded it already, so just apply the cap.
+        if len(response.content) > limits.max_bytes:
+            raise FetchError(f"body over {limits.max_bytes} bytes: {url}")
+        yield response.content
+        return
     inflater = _Inflater(coding, limits.max_bytes, url) if coding else None
     size = 0
     for raw in response.iter_raw(_CHUNK):
-        _bounded(
-            None
-        )  # the deadline, for transports that do not go through our streams
+        # The deadline again, for injected transports that bypass our network streams.
+        deadline = _DEADLINE.get()
+        if deadline is not None and time.monotonic() > deadline:
+            raise TransientFetchError(f"total timeout of {limits.total_timeout}s exceeded: {url}")
         chunk = inflater.feed(raw) if inflater else raw
         size += len(chunk)
         if size > limits.max_bytes:
@@ -594,9 +587,7 @@ def _check_url(url: httpx.URL, guard: AddressGuard) -> None:
 def _status_error(response: httpx.Response, url: str) -> Exception:
     status = response.status_code
     if status in _RETRYABLE or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        retry_after = parse_retry_after(
-            response.headers.get("Retry-After"), _response_time(response)
-        )
+        retry_after = parse_retry_after(response.headers.get("Retry-After"), _response_time(response))
         return TransientFetchError(f"HTTP {status} for {url}", retry_after=retry_after)
     return FetchError(f"HTTP {status} for {url}")
 
@@ -634,7 +625,9 @@ def fetch(
         current = _parse_url(url)
         for _hop in range(limits.max_redirects + 1):
             _check_url(current, guard)
-            result = _request_once(client, current, headers, limits, url, content_types)
+            result = _request_once(
+                client, current, headers=headers, limits=limits, original=url, content_types=content_types
+            )
             if isinstance(result, httpx.URL):
                 current = result
                 continue
@@ -660,6 +653,7 @@ def _parse_url(url: str) -> httpx.URL:
 def _request_once(
     client: httpx.Client,
     current: httpx.URL,
+    *,
     headers: dict[str, str],
     limits: FetchLimits,
     original: str,
@@ -711,10 +705,7 @@ def _is_feed_type(media: str) -> bool:
         media == ""
         or media.startswith("text/")
         or media in ("application/xml", "application/octet-stream")
-        or (
-            media.startswith("application/")
-            and media.endswith(("+xml", "/rss", "/atom"))
-        )
+        or (media.startswith("application/") and media.endswith(("+xml", "/rss", "/atom")))
     )
 
 

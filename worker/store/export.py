@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from worker.pipeline import dedupe
 from worker.records import Incident as IncidentRecord
+from worker.store.linking import source_keys
 from worker.store.models import Article, Incident, Report
 
 
@@ -52,7 +53,7 @@ def incidents(session: Session, *, as_of: datetime | None = None) -> list[dict[s
         pairs = by_incident.get(inc.id)
         if not pairs:
             continue
-        fields = _fields(inc) if as_of is None else _fields_as_of(inc, pairs)
+        fields = _fields(inc) if as_of is None else _fields_as_of(session, inc, pairs)
         fields["reports"] = [_report(r, a) for r, a in pairs]
         out.append(fields)
     out.sort(key=lambda i: (i["date"] or "", i["id"]))
@@ -74,11 +75,10 @@ def _fields(inc: Incident) -> dict[str, Any]:
     }
 
 
-def _fields_as_of(inc: Incident, pairs: list[tuple[Report, Article]]) -> dict[str, Any]:
-    d = dedupe.derive([
-        dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, str(a.copy_of_id or a.source or a.id))
-        for r, a in pairs
-    ])
+def _fields_as_of(session: Session, inc: Incident, pairs: list[tuple[Report, Article]]) -> dict[str, Any]:
+    keys = source_keys(session, [a for _, a in pairs])
+    d = dedupe.derive([dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, k)
+                       for (r, a), k in zip(pairs, keys, strict=True)])
     loc = d.location
     return {
         "id": inc.id, "event_type": d.event_type, "date": d.date.isoformat() if d.date else None,

@@ -125,11 +125,8 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
         select(Report, Article).join(Article, col(Article.id) == col(Report.article_id))
         .where(Report.incident_id == incident_id)
     ).all()
-    views = [
-        dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at,
-                          source_key=str(a.copy_of_id or a.source or a.id))
-        for r, a in rows
-    ]
+    views = [dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
+             for (r, a), key in zip(rows, source_keys(session, [a for _, a in rows]), strict=True)]
     before = {f: getattr(incident, f) for f in _DERIVED_FIELDS}
     if views:
         d = dedupe.derive(views)
@@ -154,6 +151,18 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
     if changes or action != "recomputed":
         session.add(IncidentHistory(incident_id=incident_id, report_id=report_id, action=action, changes=changes))
     session.flush()
+
+
+def source_keys(session: Session, articles: Sequence[Article]) -> list[str]:
+    """Independent-source key per article: its outlet, or for a wire copy its original's outlet."""
+    roots = {a.copy_of_id for a in articles if a.copy_of_id is not None}
+    names = dict(session.exec(select(Article.id, Article.source).where(col(Article.id).in_(roots))).all()) if roots else {}
+    out = []
+    for a in articles:
+        root = a.copy_of_id if a.copy_of_id is not None else a.id
+        name = names.get(root) if a.copy_of_id is not None else a.source
+        out.append((name or f"article:{root}").casefold())
+    return out
 
 
 def _jsonable(v: Any) -> Any:

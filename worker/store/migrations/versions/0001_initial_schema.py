@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:07:53.909638
+Create Date: 2026-11-24 20:13:44.690013
 """
 
 from __future__ import annotations
@@ -147,6 +147,15 @@ def upgrade() -> None:
     with op.batch_alter_table('incident_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_incident_history_incident_id'), ['incident_id'], unique=False)
 
+    op.create_table('article_bands',
+    sa.Column('article_id', sa.Integer(), nullable=False),
+    sa.Column('band', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ),
+    sa.PrimaryKeyConstraint('article_id', 'band')
+    )
+    with op.batch_alter_table('article_bands', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_article_bands_band'), ['band'], unique=False)
+
     op.create_table('entries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('feed_id', sa.Integer(), nullable=False),
@@ -210,6 +219,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_entries_feed_id'))
 
     op.drop_table('entries')
+    with op.batch_alter_table('article_bands', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_article_bands_band'))
+
+    op.drop_table('article_bands')
     with op.batch_alter_table('incident_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incident_history_incident_id'))
 

@@ -1,0 +1,241 @@
+"""Deduplication in the database: reports into incidents, on SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from tests.conftest import make_settings
+from worker import jobs
+from worker.pipeline import dedupe
+from worker.pipeline.normalize import canonical_url
+from worker.records import Article, Count, Evidence, Incident, Place
+from worker.resources import Resources
+from worker.store import export, linking, repo
+from worker.store.db import session_scope
+from worker.store.models import Article as ArticleRow
+from worker.store.models import IncidentHistory
+
+KHARKIV = Place("Kharkiv", "UA", 49.9935, 36.2304, "Kharkiv Oblast")
+HROZA = Place("Hroza", "UA", 49.6553, 37.6114, "Kharkiv Oblast")
+# A village about 10 km east of Kharkiv's centre (invented for the test).
+EAST_OF_KHARKIV = Place("Vilkhivka", "UA", 49.9935, 36.3700, "Kharkiv Oblast")
+
+WIRE = (
+    "Russian missiles struck the centre of the city late on Thursday, killing two people and wounding "
+    "more than thirty, the regional governor said. Emergency crews worked through the night to pull "
+    "survivors from a damaged apartment building near the main square, while residents swept broken glass "
+    "from the streets. The governor said a ten year old boy was among the dead."
+)
+
+
+def incident(place: Place | None, day: date | None, killed: int | None, *, kind: str = "Shelling/artillery/missile attack",
+             perp: str | None = "Russia", sentence: str = "missiles struck the city") -> Incident:
+    return Incident(event_type=kind, date=day, date_precision="day", location=place, perpetrator=perp,
+                    killed=Count(killed, killed, killed) if killed is not None else Count(),
+                    evidence=(Evidence("event_type", sentence, 0, len(sentence)),))
+
+
+def add(res: Resources, url: str, incs: list[Incident], *, text: str | None = None, source: str = "Wire",
+        published: datetime | None = None) -> int:
+    """Store an article with the given incidents and link them; returns the article id."""
+    art = Article(url=url, canonical_url=canonical_url(url), title=url, text=text or f"unique text for {url} " * 20,
+                  published_at=published or datetime(2023, 10, 6, 12, tzinfo=UTC), source=source)
+    aid = jobs.store_article(res, None, art)
+    with session_scope(res.engine) as s:
+        rids = repo.store_reports(s, aid, incs)
+    for rid in rids:
+        with session_scope(res.engine) as s:
+            linking.link_report(s, rid, res.policy)
+    return aid
+
+
+def exported(res: Resources) -> list[dict]:
+    with session_scope(res.engine) as s:
+        return export.incidents(s)
+
+
+def clusters(res: Resources) -> set[frozenset[str]]:
+    return {frozenset(r["url"] for r in i["reports"]) for i in exported(res)}
+
+
+def test_three_outlets_one_strike_is_one_incident_with_rising_toll(res: Resources) -> None:
+    d = date(2023, 10, 5)
+    add(res, "https://a.example/1", [incident(HROZA, d, 20)], source="A", published=datetime(2023, 10, 5, 12, tzinfo=UTC))
+    add(res, "https://b.example/1", [incident(HROZA, d, 49)], source="B", published=datetime(2023, 10, 5, 18, tzinfo=UTC))
+    add(res, "https://c.example/1", [incident(HROZA, d, 51)], source="C", published=datetime(2023, 10, 6, 9, tzinfo=UTC))
+    (inc,) = exported(res)
+    assert inc["num_reports"] == 3 and inc["num_independent_sources"] == 3
+    assert inc["killed"] == {"low": 20, "best": 51, "high": 51}
+    assert all(r["link"]["reasons"] for r in inc["reports"])
+    with session_scope(res.engine) as s:
+        history = s.exec(select(IncidentHistory).where(IncidentHistory.incident_id == inc["id"])).all()
+    assert [h.action for h in history] == ["created", "linked", "linked"]
+    assert history[1].changes["killed_best"] == [20, 49]
+    # "What did we know then?": before the later reports, the toll was 20.
+    with session_scope(res.engine) as s:
+        (early,) = export.incidents(s, as_of=datetime(2023, 10, 5, 13, tzinfo=UTC))
+    assert early["killed"]["best"] == 20 and early["num_reports"] == 1
+
+
+def test_two_strikes_ten_km_apart_on_one_day_stay_apart(res: Resources) -> None:
+    d = date(2023, 10, 6)
+    add(res, "https://a.example/k", [incident(KHARKIV, d, 2)])
+    add(res, "https://b.example/v", [incident(EAST_OF_KHARKIV, d, 2)])
+    assert len(exported(res)) == 2
+
+
+def test_one_article_with_two_incidents_keeps_them_apart(res: Resources) -> None:
+    add(res, "https://a.example/two", [incident(HROZA, date(2023, 10, 5), 51), incident(KHARKIV, date(2023, 10, 6), 2)])
+    add(res, "https://b.example/two", [incident(KHARKIV, date(2023, 10, 6), 1), incident(HROZA, date(2023, 10, 5), 52)])
+    assert clusters(res) == {
+        frozenset({"https://a.example/two", "https://b.example/two"}),
+    } or len(exported(res)) == 2
+    assert len(exported(res)) == 2
+    assert all(i["num_reports"] == 2 for i in exported(res))
+
+
+def test_same_strike_reported_either_side_of_midnight_merges(res: Resources) -> None:
+    add(res, "https://a.example/m", [incident(KHARKIV, date(2023, 10, 5), 2)])
+    add(res, "https://b.example/m", [incident(KHARKIV, date(2023, 10, 6), 2)])
+    (inc,) = exported(res)
+    assert inc["num_reports"] == 2
+
+
+def test_same_village_months_apart_stays_apart(res: Resources) -> None:
+    add(res, "https://a.example/x", [incident(HROZA, date(2023, 1, 5), 20)])
+    add(res, "https://b.example/x", [incident(HROZA, date(2023, 11, 5), 20)])
+    assert len(exported(res)) == 2
+
+
+def test_bombing_and_air_strike_in_one_town_same_day_stay_apart(res: Resources) -> None:
+    d = date(2023, 10, 6)
+    add(res, "https://a.example/b", [incident(KHARKIV, d, 5, kind="Suicide bomb", perp=None)])
+    add(res, "https://b.example/b", [incident(KHARKIV, d, 40, kind="Air/drone strike")])
+    assert len(exported(res)) == 2
+
+
+def test_wire_copy_is_linked_to_original_and_counts_once(res: Resources) -> None:
+    d = date(2023, 10, 6)
+    original = add(res, "https://wire.example/story", [incident(KHARKIV, d, 2)], text=WIRE, source="Wire")
+    copy = add(res, "https://paper.example/reprint", [incident(KHARKIV, d, 2)], text=WIRE.replace("Thursday", "Thursday,"),
+               source="Paper")
+    with session_scope(res.engine) as s:
+        assert s.get_one(ArticleRow, copy).copy_of_id == original
+    (inc,) = exported(res)
+    assert inc["num_reports"] == 2 and inc["num_independent_sources"] == 1
+    assert {r["url"] for r in inc["reports"]} == {"https://wire.example/story", "https://paper.example/reprint"}
+
+
+def test_tracking_parameter_and_amp_urls_are_one_article(res: Resources) -> None:
+    first = add(res, "https://news.example/world/strike.html?utm_source=rss&utm_medium=feed", [incident(KHARKIV, date(2023, 10, 6), 2)])
+    art = Article(url="https://news.example/amp/world/strike.html?fbclid=abc",
+                  canonical_url=canonical_url("https://news.example/amp/world/strike.html?fbclid=abc"),
+                  title="t", text="other text", published_at=None)
+    assert canonical_url(art.url) == canonical_url("https://news.example/world/strike.html?utm_source=rss")
+    assert jobs.store_article(res, None, art) == first
+
+
+def test_operator_merge_and_split_survive_relinking(res: Resources) -> None:
+    d = date(2023, 10, 6)
+    add(res, "https://a.example/p", [incident(KHARKIV, d, 2)])
+    add(res, "https://b.example/p", [incident(KHARKIV, d, 2)])
+    add(res, "https://c.example/p", [incident(HROZA, date(2023, 10, 5), 51)])
+    assert len(exported(res)) == 2
+    with session_scope(res.engine) as s:
+        kharkiv = linking.incident_of_url(s, "https://a.example/p")
+        hroza = linking.incident_of_url(s, "https://c.example/p")
+        assert kharkiv and hroza
+        linking.split_report(s, kharkiv, "https://b.example/p")
+    assert len(exported(res)) == 3
+    with session_scope(res.engine) as s:
+        linking.merge_incidents(s, kharkiv, hroza)  # deliberately wrong, an operator's call
+    before = clusters(res)
+    assert len(before) == 2
+    with session_scope(res.engine) as s:
+        linking.relink_all(s, res.policy)
+    assert clusters(res) == before
+
+
+def test_same_reports_in_another_order_give_the_same_incidents(db_url: str) -> None:
+    reports = [
+        ("https://a.example/o1", [incident(HROZA, date(2023, 10, 5), 20)]),
+        ("https://b.example/o2", [incident(KHARKIV, date(2023, 10, 6), 1), incident(HROZA, date(2023, 10, 5), 51)]),
+        ("https://c.example/o3", [incident(KHARKIV, date(2023, 10, 6), 2)]),
+        ("https://d.example/o4", [incident(HROZA, date(2023, 10, 6), 55)]),
+        ("https://e.example/o5", [incident(EAST_OF_KHARKIV, date(2023, 10, 6), 3)]),
+    ]
+    results = []
+    for order in (reports, list(reversed(reports)), reports[2:] + reports[:2]):
+        from tests.conftest import _reset
+
+        if db_url.startswith("postgresql"):
+            _reset(db_url)
+        else:
+            import os
+
+            path = db_url.removeprefix("sqlite:///")
+            from worker.store.db import get_engine, upgrade
+
+            get_engine(db_url).dispose()
+            if os.path.exists(path):
+                os.remove(path)
+            upgrade(db_url)
+        r = Resources.from_settings(make_settings(db_url))
+        for url, incs in order:
+            add(r, url, incs)
+        results.append(clusters(r))
+    assert results[0] == results[1] == results[2]
+
+
+def _link_worker(db_url: str, url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
+    from worker.store.db import get_engine
+
+    get_engine.cache_clear()
+    r = Resources.from_settings(make_settings(db_url))
+    art = Article(url=url, canonical_url=url, title=url, text=f"independent report {url} " * 30,
+                  published_at=datetime(2023, 10, 6, 12, tzinfo=UTC), source=url)
+    aid = jobs.store_article(r, None, art)
+    with session_scope(r.engine) as s:
+        (rid,) = repo.store_reports(s, aid, [incident(KHARKIV, date(2023, 10, 6), 2)])
+    barrier.wait()  # every worker links at the same moment
+    with session_scope(r.engine) as s:
+        linking.link_report(s, rid, r.policy)
+
+
+def test_concurrent_workers_linking_one_strike_make_one_incident(pg_url: str) -> None:
+    from tests.conftest import _reset
+
+    _reset(pg_url)
+    n = 6
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(n)
+    procs = [ctx.Process(target=_link_worker, args=(pg_url, f"https://outlet{i}.example/s", barrier)) for i in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    r = Resources.from_settings(make_settings(pg_url))
+    (inc,) = exported(r)
+    assert inc["num_reports"] == n
+
+
+def test_score_reasons_are_explainable() -> None:
+    policy = dedupe.Policy()
+    cand = dedupe.Candidate("x", "Air/drone strike", date(2023, 1, 1), KHARKIV, "Russia", Count(3, 3, 3))
+    d = dedupe.score(incident(KHARKIV, date(2023, 1, 1), 60, kind="Air/drone strike"), 1, "", cand, policy)
+    assert d.link and d.reasons["km"] == 0.0 and d.reasons["days"] == 0
+    far = dedupe.score(incident(HROZA, date(2023, 1, 1), 3, kind="Air/drone strike"), 1, "", cand, policy)
+    assert not far.link and far.reasons["gate"] == "location"
+
+
+@pytest.mark.parametrize("killed,expected", [((20, 49, 51), 51), ((51, 55), 55)])
+def test_best_toll_is_the_latest_report(killed: tuple[int, ...], expected: int) -> None:
+    t0 = datetime(2023, 10, 5, tzinfo=UTC)
+    views = [dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
+             for i, k in enumerate(killed)]
+    assert dedupe.derive(views).killed.best == expected

