@@ -18,7 +18,7 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
-from worker.errors import FeedError, Permanent, Transient
+from worker.errors import FeedError, FetchError, Permanent, Transient
 from worker.pipeline import feeds as feed_stage
 from worker.pipeline import fetch as fetch_stage
 from worker.pipeline.normalize import content_hash, normalize
@@ -65,13 +65,13 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
     now = utcnow()
     cap = res.settings.scheduler.max_backoff
     try:
-        result = fetch_stage.fetch(res.client, url, res.limits, etag=etag, last_modified=last_modified,
-                                   accept=fetch_stage.FEED_ACCEPT)
+        result = fetch_stage.fetch_feed(res.client, url, res.limits, etag=etag, last_modified=last_modified)
         if isinstance(result, fetch_stage.NotModified):
             with session_scope(res.engine) as s:
                 repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
             return []
-        doc = feed_stage.parse_feed(result.body, result.final_url)
+        doc = feed_stage.parse_feed(result.body, result.final_url, content_type=result.content_type,
+                                    max_bytes=res.limits.max_bytes)
     except (Transient, Permanent) as exc:
         retry_after = exc.retry_after if isinstance(exc, Transient) else None
         delay = backoff_seconds(interval, errors + 1, cap, retry_after)
@@ -83,8 +83,8 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
         return []
     with session_scope(res.engine) as s:
         new_ids = repo.add_entries(s, feed_id, doc.entries)
-        for bad_url, reason in getattr(doc, "rejected", ()):
-            repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=reason, url=bad_url, feed_id=feed_id)
+        for warning in doc.warnings:
+            repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
         repo.record_poll(s, feed_id, now=now, status=result.status, next_poll_at=now + timedelta(seconds=interval),
                          etag=result.etag, last_modified=result.last_modified)
     log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
@@ -105,9 +105,9 @@ def fetch_entry(res: Resources, entry_id: int) -> int | None:
             entry.status, entry.article_id = "duplicate", existing.id
             return existing.id
     try:
-        page = fetch_stage.fetch(res.client, record.url, res.limits, accept=fetch_stage.PAGE_ACCEPT)
-        if isinstance(page, fetch_stage.NotModified):  # no validators were sent: treat as a server bug
-            raise fetch_stage.FetchError(f"unexpected 304 for {record.url}")
+        page = fetch_stage.fetch_page(res.client, record.url, res.limits)
+        if isinstance(page, fetch_stage.NotModified):  # no validators were sent: a server bug
+            raise FetchError(f"unexpected 304 for {record.url}")
         article = normalize(page, record, source=source, language=language)
     except Permanent as exc:
         with session_scope(res.engine) as s:

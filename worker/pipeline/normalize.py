@@ -37,6 +37,7 @@ _DATELINE = re.compile(
     (?:[-–—:]|--)\s*""",
     re.VERBOSE,
 )
+_BYLINE = re.compile(r"^\s*(by|von|par)\s+[\w .,'’-]{1,60}$", re.IGNORECASE)
 _BARE_DATELINE = re.compile(r"^\s*(?P<place>[A-Z][A-Z'’.\- ]{2,30}[A-Z])\s*(?:[-–—:]|--)\s+")
 
 
@@ -62,6 +63,15 @@ def find_dateline(text: str) -> Dateline | None:
 
 def _title(place: str) -> str:
     return place.title() if place.isupper() or place.islower() else place
+
+
+def _strip_head(text: str, titles: list[str | None]) -> str:
+    """Drop a leading headline or byline line that the extractor kept inside the body."""
+    heads = {t.strip().casefold() for t in titles if t}
+    lines = text.split("\n")
+    while len(lines) > 1 and (lines[0].strip().casefold() in heads or _BYLINE.match(lines[0])):
+        lines.pop(0)
+    return "\n".join(lines).strip()
 
 
 def content_hash(text: str) -> str:
@@ -111,12 +121,12 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
             include_comments=False,
             include_tables=False,
             favor_precision=True,
-            as_dict=True,
         )
+        doc = doc.as_dict() if doc is not None and not isinstance(doc, dict) else doc
         if not isinstance(doc, dict) or not doc.get("text"):
             raise ContentError(f"no main text found in {page.final_url}")
-        text = str(doc["text"]).strip()
         title, author = doc.get("title"), doc.get("author")
+        text = _strip_head(str(doc["text"]).strip(), [entry.title, title])
         page_time, canonical = doc.get("date"), doc.get("url")
     if len(text) < MIN_TEXT_CHARS:
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")

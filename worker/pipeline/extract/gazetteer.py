@@ -155,14 +155,19 @@ def _read_lines(name: str) -> list[str]:
 @functools.cache
 def stopwords() -> frozenset[str]:
     """Normalized keys that never resolve as a place (English words): data file + spaCy's list."""
-    words = {normalize(w) for w in _read_lines("place_stopwords.txt")}
-    try:
-        from spacy.lang.en.stop_words import STOP_WORDS
-    except ImportError:  # spaCy is a worker dependency; the data file alone still works
-        STOP_WORDS = set()
-    words.update(normalize(w) for w in STOP_WORDS)
+    words = {normalize(w) for w in _read_lines("place_stopwords.txt")} | _function_words()
     allowed = {normalize(w) for w in _read_lines("place_stopwords_allow.txt")}
     return frozenset(words - allowed - {""})
+
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    """spaCy's English stop words: a multi-word key made only of these is no place."""
+    try:
+        from spacy.lang.en.stop_words import STOP_WORDS
+    except ImportError:
+        return frozenset()
+    return frozenset(normalize(w) for w in STOP_WORDS) - {""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,7 @@ class _Builder:
 
     def __init__(self) -> None:
         self.stop = stopwords()
+        self.function_words = _function_words()
         self.places: list[tuple[str, str | None, float | None, float | None, str | None, str, int]] = []
         self.exact: dict[str, set[int]] = defaultdict(set)
         self.loose: dict[str, set[int]] = defaultdict(set)
@@ -294,7 +300,7 @@ class _Builder:
         key = normalize(name)
         if len(key) < 3 or len(key.split()) > MAX_KEY_WORDS:
             return
-        if stoplist and (key in self.stop or all(w in self.stop for w in key.split())):
+        if stoplist and (key in self.stop or all(w in self.function_words for w in key.split())):
             return
         self.exact[key].add(pid)
         if loose:
@@ -407,7 +413,6 @@ def _build(path: Path) -> None:
     curated = _curated_seats()
     admin_name: dict[tuple[str, str], str] = {}
     admin_rows: list[tuple[Any, str, list[str], dict[str, Any] | None]] = []
-    claimed: dict[tuple[str, str], int] = {}
     for sub in pycountry.subdivisions:
         if sub.parent_code is not None:
             continue
@@ -416,16 +421,22 @@ def _build(path: Path) -> None:
         display = cur.name if cur else _clean_name(sub.name)
         base = {display, _clean_name(sub.name), *(cur.aliases if cur else ())}
         bare = {_ADMIN_SUFFIX_RE.sub("", normalize(n)) for n in base} - {""}
-        seat = biggest_city(cc, cur.seats) if cur and cur.seats else None
-        if seat is None and cur is None:
-            seat = biggest_city(cc, bare)
+        if cur is not None:
+            # "~Kyiv" lends coordinates only; plain seats also lend their admin1 code.
+            seat = next(filter(None, (biggest_city(cc, [s.lstrip("~")]) for s in cur.seats)), None)
+            claim = next(
+                filter(None, (biggest_city(cc, [s]) for s in cur.seats if s[:1] != "~")), None
+            )
+        else:
+            seat = claim = biggest_city(cc, bare)
         admin_rows.append((sub, display, sorted(bare | {normalize(n) for n in base}), seat))
-        if seat is not None:
-            key = (cc, seat["admin1code"])
-            # A code claimed twice (Kyiv city vs Kyiv oblast) goes to the curated entry,
-            # else to the first claimant; the other subdivision keeps its seat coordinates.
-            if key not in claimed or (cur is not None and sub.code not in curated):
-                claimed[key] = len(admin_rows) - 1
+        if claim is not None:
+            key = (cc, claim["admin1code"])
+            # A code claimed twice keeps its first (curated entries come with their own
+            # seats, so a clash there is a data error worth a log line).
+            if key in admin_name:
+                log.debug("admin1 code %s claimed by %s and %s", key, admin_name[key], display)
+            else:
                 admin_name[key] = display
 
     for sub, display, names, seat in admin_rows:

@@ -21,7 +21,6 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
-from spacy.vocab import Vocab
 
 from worker.pipeline.extract import lexicon
 
@@ -46,32 +45,24 @@ _NO_BREAK_AFTER = frozenset(
 )
 
 
-def _add(matcher: PhraseMatcher, vocab: Vocab, label: str, phrases: Iterable[str]) -> None:
-    make = Doc
+def _add(matcher: PhraseMatcher, nlp: Language, label: str, phrases: Iterable[str]) -> None:
+    """Add every spelling of ``phrases`` under ``label``, tokenized as text would be.
+
+    Each form is tokenized as written lowercase and title-cased (the tokenizer's exceptions
+    differ: "oct." vs "Oct."), and duplicates are dropped.
+    """
+    seen: set[tuple[str, ...]] = set()
     docs = []
-    seen: set[str] = set()
     for phrase in phrases:
         for form in lexicon.variants(phrase):
-            if form not in seen:
-                seen.add(form)
-                docs.append(make(vocab, words=_tokens(form)))
+            for cased in (form, form.title(), form.upper()):
+                doc = nlp.make_doc(cased)
+                key = tuple(t.lower_ for t in doc)
+                if key not in seen:
+                    seen.add(key)
+                    docs.append(doc)
     if docs:
         matcher.add(label, docs)
-
-
-def _tokens(form: str) -> list[str]:
-    # Phrases are tokenized like text: split on spaces, then on the hyphens spaCy splits off.
-    out: list[str] = []
-    for word in form.split():
-        parts = word.split("-")
-        if len(parts) > 1 and all(parts) and not any(ch.isdigit() for ch in word):
-            for i, part in enumerate(parts):
-                if i:
-                    out.append("-")
-                out.append(part)
-        else:
-            out.append(word)
-    return out
 
 
 class MentionTagger:
@@ -81,23 +72,23 @@ class MentionTagger:
         vocab = nlp.vocab
         self.triggers = PhraseMatcher(vocab, attr="LOWER")
         for entry in lexicon.load("events")["trigger"]:
-            _add(self.triggers, vocab, f"{entry['type']}|{entry['strength']}", entry["phrases"])
+            _add(self.triggers, nlp, f"{entry['type']}|{entry['strength']}", entry["phrases"])
         actors = lexicon.load("actors")
         self.actors = PhraseMatcher(vocab, attr="LOWER")
         self.actors_cased = PhraseMatcher(vocab, attr="ORTH")
         for entry in actors["actor"]:
-            _add(self.actors, vocab, entry["name"], entry["aliases"])
+            _add(self.actors, nlp, entry["name"], entry["aliases"])
             cased = entry.get("aliases_cased", [])
             if cased:
-                self.actors_cased.add(entry["name"], [Doc(vocab, words=_tokens(a)) for a in cased])
+                self.actors_cased.add(entry["name"], [nlp.make_doc(a) for a in cased])
         for alias in actors["ambiguous"]:
-            _add(self.actors, vocab, f"?{alias}", [alias])
+            _add(self.actors, nlp, f"?{alias}", [alias])
         self.cues = PhraseMatcher(vocab, attr="LOWER")
         for name, path, label in _CUE_LISTS:
             node = lexicon.load(name)
             for key in path:
                 node = node[key]
-            _add(self.cues, vocab, label, node)
+            _add(self.cues, nlp, label, node)
         self.vocab = vocab
 
     def __call__(self, doc: Doc) -> Doc:

@@ -1,0 +1,103 @@
+"""Poll -> fetch -> normalize -> store against a loopback news site, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import func, select
+
+from tests.conftest import NewsSite, Story
+from worker import jobs
+from worker.resources import Resources
+from worker.store import repo
+from worker.store.db import session_scope
+from worker.store.models import Article, Entry, Failure, Feed, utcnow
+
+
+def _add_feed(res: Resources, url: str) -> int:
+    with session_scope(res.engine) as s:
+        repo.add_feed(s, url, interval=60)
+    (fid,) = jobs.tick(res, all_feeds=True)
+    return fid
+
+
+def test_poll_fetch_store_round_trip_and_304_on_second_poll(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.feed_url)
+    entry_ids = jobs.poll_feed(res, fid)
+    assert len(entry_ids) == 3
+    article_ids = [jobs.fetch_entry(res, e) for e in entry_ids]
+    assert all(article_ids)
+    with session_scope(res.engine) as s:
+        arts = {a.canonical_url.rsplit("/", 1)[1]: a for a in s.exec(select(Article)).all()}
+        feed = s.get_one(Feed, fid)
+        assert feed.etag and feed.last_status == 200 and feed.next_poll_at is not None
+    strike = arts["strike-village.html"]
+    assert strike.url.endswith("?utm_source=rss")  # as fetched from the feed
+    assert "Hroza" in strike.text and "Cookie policy" not in strike.text and "Markets edge" not in strike.text
+    assert strike.dateline_place == "Kyiv" and strike.dateline_agency == "Reuters"
+    assert strike.published_at is not None and strike.published_at.tzinfo is not None
+    assert strike.language == "en"
+
+    # Second poll of the unchanged feed: a conditional GET answered 304, nothing new.
+    with session_scope(res.engine) as s:
+        s.get_one(Feed, fid).lease_until = None
+    assert jobs.tick(res, all_feeds=True) == [fid]
+    assert jobs.poll_feed(res, fid) == []
+    assert site.statuses.count(("/feed.xml", 304)) == 1
+    with session_scope(res.engine) as s:
+        assert s.get_one(Feed, fid).last_status == 304
+
+
+def test_redelivered_fetch_is_harmless(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.feed_url)
+    (first, *_rest) = jobs.poll_feed(res, fid)
+    a = jobs.fetch_entry(res, first)
+    assert jobs.fetch_entry(res, first) == a  # the same message delivered twice
+    with session_scope(res.engine) as s:
+        assert s.exec(select(func.count()).select_from(Article)).one() == 1
+    assert site.hits["/a/strike-village.html"] == 1
+
+
+def test_same_article_in_two_feeds_is_stored_once(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.feed_url)
+    with session_scope(res.engine) as s:
+        repo.add_feed(s, site.feed_url + "?edition=intl", interval=60)
+    ids = jobs.tick(res, all_feeds=True)
+    for f in [fid, *ids]:
+        for e in jobs.poll_feed(res, f):
+            jobs.fetch_entry(res, e)
+    with session_scope(res.engine) as s:
+        assert s.exec(select(func.count()).select_from(Article)).one() == 3
+        assert s.exec(select(func.count()).select_from(Entry).where(Entry.status == "duplicate")).one() == 3
+
+
+def test_missing_page_is_recorded_not_dropped(res: Resources, site: NewsSite) -> None:
+    site.stories.append(Story("gone", "Deleted story", "x", utcnow()))
+    fid = _add_feed(res, site.feed_url)
+    entry_ids = jobs.poll_feed(res, fid)
+    site.stories.pop()  # the page is deleted between the poll and the fetch
+    for e in entry_ids:
+        jobs.fetch_entry(res, e)
+    with session_scope(res.engine) as s:
+        failed = s.exec(select(Entry).where(Entry.status == "failed")).all()
+        assert [e.guid.rsplit("/", 1)[-1] for e in failed] == ["gone"]
+        (failure,) = s.exec(select(Failure).where(Failure.stage == "fetch")).all()
+        assert "404" in failure.reason and failure.url and failure.url.endswith("/a/gone.html?utm_source=rss")
+
+
+def test_failing_feed_backs_off_and_is_recorded(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.base + "/no-such-feed.xml")
+    assert jobs.poll_feed(res, fid) == []
+    with session_scope(res.engine) as s:
+        feed = s.get_one(Feed, fid)
+        assert feed.error_count == 1 and "404" in (feed.last_error or "")
+        assert feed.next_poll_at is not None and feed.next_poll_at > utcnow() + timedelta(seconds=100)
+        assert s.exec(select(func.count()).select_from(Failure).where(Failure.stage == "poll")).one() == 1
+
+
+def test_two_schedulers_never_claim_one_feed_twice(res: Resources, site: NewsSite) -> None:
+    with session_scope(res.engine) as s:
+        for i in range(5):
+            repo.add_feed(s, f"{site.feed_url}?n={i}", interval=60)
+    first, second = jobs.tick(res), jobs.tick(res)
+    assert len(first) == 5 and second == []
