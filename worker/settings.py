@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from worker.errors import ConfigError
 
 ENV_PREFIX = "WIREWATCH_"
+# Secrets read directly from the environment by the code that needs them, not settings keys.
+SECRET_ENV = frozenset({"WIREWATCH_FLOWER_USER", "WIREWATCH_FLOWER_PASSWORD"})
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -152,7 +154,7 @@ def _env_value(raw: str) -> Any:
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
     sections = {name for name, f in Settings.model_fields.items() if isinstance(f.default, BaseModel)}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
+        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG" or name in SECRET_ENV:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in sections if key.startswith(s + "_")), None)

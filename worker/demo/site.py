@@ -166,7 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
     site: NewsSite
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the demo's output is its table, not an access log."""
 
     def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
@@ -180,10 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 304 and self.command != "HEAD":
             self.wfile.write(body)
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         site = self.site
         path = self.path.split("?", 1)[0].split("#", 1)[0]
         parts = path.strip("/").split("/")

@@ -57,10 +57,9 @@ INDEX_VERSION = "3"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 MAX_SPAN_TOKENS = 8  # raw tokens, joiners ("-", "'") included
 MAX_KEY_WORDS = 5
-# Loose (transliteration-folded) keys are only indexed for places at least this big, or curated.
+# Loose (transliteration-folded) matches only serve cities at least this big, or cities in a
+# context country, or curated places: a folded key of a hamlet is mostly a false friend.
 LOOSE_MIN_POPULATION = 2_000
-# Alternate names are dropped for tiny villages: their alternates are mostly noise.
-ALTERNATES_MIN_POPULATION = 0
 
 # Arabic article forms (al-, el-, ad-, ar-, as-, az-, ash-, an-...), dropped from keys when
 # another word follows. The English-ambiguous ones are not allowed to *start* a span in
@@ -71,7 +70,11 @@ ARTICLES = frozenset(
 ENGLISH_ARTICLE_WORDS = frozenset({"an", "as", "at", "en", "et", "es", "ad", "ed", "er"})
 JOINERS = frozenset({"-", "'", "\u2019", "\u2018", "\u2010", "\u2011", "`", "\u02bc"})
 
-KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "city": 0.3, "supplement": 0.3}
+# English-word keys ("man", "most", "the village") need a place this big to count.
+ENGLISH_SINGLE_MIN_POP = 1_000_000
+ENGLISH_MULTI_MIN_POP = 100_000
+# Curated entries beat GeoNames homonyms of unknown population (weight 2 = 100x population).
+KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "city": 0.3, "supplement": 2.0}
 CONTEXT_BONUS = 10.0
 PRECISION = {"country": "country", "admin1": "province", "city": "town", "supplement": "town"}
 
@@ -105,8 +108,16 @@ def _words(text: str) -> list[str]:
 
 
 def _strip_articles(words: Sequence[str]) -> list[str]:
-    """Drop article words that are followed by another word; keep at least one word."""
-    kept = [w for i, w in enumerate(words) if not (w in ARTICLES and i + 1 < len(words))]
+    """Drop article words that are followed by another word; keep at least one word.
+
+    Also folds a word-final "ah" to "a" (Asharah/Ashara, Hodeidah/Hodeida): cheap,
+    symmetric on index and query, and it never creates a new English word.
+    """
+    kept = [
+        w[:-1] if len(w) > 4 and w.endswith("ah") else w
+        for i, w in enumerate(words)
+        if not (w in ARTICLES and i + 1 < len(words))
+    ]
     return kept or list(words)
 
 
@@ -168,6 +179,18 @@ def _function_words() -> frozenset[str]:
     except ImportError:
         return frozenset()
     return frozenset(normalize(w) for w in STOP_WORDS) - {""}
+
+
+@functools.cache
+def english_words() -> frozenset[str]:
+    """Lowercase English dictionary words that collide with some place key (generated file).
+
+    A single-word key in this set only names a city of a million or more (or a country,
+    a curated place, or an admin1 with its suffix: "Plateau state"); a key made only of
+    such words only names a city of 100k or more. They never match loosely.
+    """
+    allowed = {normalize(w) for w in _read_lines("place_stopwords_allow.txt")}
+    return frozenset({normalize(w) for w in _read_lines("english_homonyms.txt")} - allowed - {""})
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,13 +296,17 @@ def _usable_alternate(alt: str) -> bool:
     return alt[:1].isupper() or not alt[:1].isalpha()
 
 
+_PlaceRow = tuple[str, str | None, float | None, float | None, str | None, str, int, str | None]
+
+
 class _Builder:
     """Collects (key, place) rows and writes the SQLite index."""
 
     def __init__(self) -> None:
         self.stop = stopwords()
         self.function_words = _function_words()
-        self.places: list[tuple[str, str | None, float | None, float | None, str | None, str, int]] = []
+        self.english = english_words() | self.function_words
+        self.places: list[_PlaceRow] = []
         self.exact: dict[str, set[int]] = defaultdict(set)
         self.loose: dict[str, set[int]] = defaultdict(set)
 
@@ -292,16 +319,24 @@ class _Builder:
         admin1: str | None,
         kind: str,
         population: int,
+        precision: str | None = None,
     ) -> int:
-        self.places.append((name, country, lat, lon, admin1, kind, population))
+        self.places.append((name, country, lat, lon, admin1, kind, population, precision))
         return len(self.places) - 1
 
-    def add_key(self, pid: int, name: str, *, loose: bool, stoplist: bool = True) -> None:
+    def add_key(
+        self, pid: int, name: str, *, loose: bool, stoplist: bool = True, population: int = 0
+    ) -> None:
         key = normalize(name)
         if len(key) < 3 or len(key.split()) > MAX_KEY_WORDS:
             return
-        if stoplist and (key in self.stop or all(w in self.function_words for w in key.split())):
+        words = key.split()
+        if stoplist and (key in self.stop or all(w in self.function_words for w in words)):
             return
+        if stoplist and all(w in self.english for w in words):
+            if population < (ENGLISH_SINGLE_MIN_POP if len(words) == 1 else ENGLISH_MULTI_MIN_POP):
+                return
+            loose = False
         self.exact[key].add(pid)
         if loose:
             lk = loose_key(key)
@@ -324,14 +359,14 @@ class _Builder:
                 CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
                 CREATE TABLE places (
                     id INTEGER PRIMARY KEY, name TEXT NOT NULL, country TEXT, lat REAL, lon REAL,
-                    admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL);
+                    admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL, precision TEXT);
                 CREATE TABLE names (
                     key TEXT NOT NULL, loose INTEGER NOT NULL, place_id INTEGER NOT NULL,
                     PRIMARY KEY (key, loose, place_id)) WITHOUT ROWID;
                 """
             )
             con.executemany(
-                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((i, *row) for i, row in enumerate(self.places)),
             )
             con.executemany(
@@ -469,18 +504,19 @@ def _build(path: Path) -> None:
             "city",
             pop,
         )
-        loose = pop >= LOOSE_MIN_POPULATION
-        b.add_key(pid, c["name"], loose=loose)
-        if pop >= ALTERNATES_MIN_POPULATION:
-            for alt in c["alternatenames"]:
-                if _usable_alternate(alt):
-                    b.add_key(pid, alt, loose=loose)
+        b.add_key(pid, c["name"], loose=True, population=pop)
+        for alt in c["alternatenames"]:
+            if _usable_alternate(alt):
+                b.add_key(pid, alt, loose=True, population=pop)
 
     # --- countries
     pops = _country_populations()
+    short_names: dict[str, str] = {}
+    for alias in country_aliases():  # demonyms.csv comes first: its first name is the short one
+        if alias.kind == "name":
+            short_names.setdefault(alias.country, alias.form)
     for cc, forms in _country_names().items():
-        country = pycountry.countries.get(alpha_2=cc)
-        display = getattr(country, "common_name", None) or country.name if country else cc
+        display = short_names.get(cc) or _pycountry_name(cc)
         capital = biggest_city(cc, [pops.get(cc, ("", 0))[0]]) if cc in pops else None
         pid = b.add_place(
             display,
@@ -504,9 +540,10 @@ def _build(path: Path) -> None:
             entry.get("admin1"),
             "supplement",
             int(entry.get("population", 0)),
+            entry.get("precision"),
         )
         for n in [entry["name"], *entry.get("aliases", [])]:
-            b.add_key(pid, n, loose=True)
+            b.add_key(pid, n, loose=True, population=ENGLISH_SINGLE_MIN_POP)  # curated: trusted
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
@@ -524,6 +561,15 @@ def _build(path: Path) -> None:
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
+
+
+def _pycountry_name(cc: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=cc)
+    if country is None:
+        return cc
+    return str(getattr(country, "common_name", None) or country.name)
 
 
 def _country_names() -> dict[str, set[str]]:
@@ -574,6 +620,7 @@ class Gazetteer:
         self._exact: frozenset[str] = frozenset(zlib.decompress(meta["exact_keys"]).decode().split("\n"))
         self._loose: frozenset[str] = frozenset(zlib.decompress(meta["loose_keys"]).decode().split("\n"))
         self._country_forms = _country_mention_table()
+        self._english = english_words() | _function_words() | stopwords()
 
     @classmethod
     def load(cls, cache_dir: Path | None = None) -> Gazetteer:
@@ -599,15 +646,13 @@ class Gazetteer:
     def _candidates(self, key: str, loose: bool) -> tuple[_Candidate, ...]:
         with self._lock:
             rows = self._connection().execute(
-                "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population "
+                "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision "
                 "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
                 (key, int(loose)),
             ).fetchall()
         out = []
-        for name, country, lat, lon, admin1, kind, pop in rows:
-            if loose and kind == "city" and pop < LOOSE_MIN_POPULATION:
-                continue
-            place = Place(name, country, lat, lon, admin1, PRECISION[kind])
+        for name, country, lat, lon, admin1, kind, pop, precision in rows:
+            place = Place(name, country, lat, lon, admin1, precision or PRECISION[kind])
             base = math.log10(pop + 10) + KIND_WEIGHT[kind]
             out.append(_Candidate(place, kind, pop, base))
         out.sort(key=lambda c: -c.base)
@@ -632,13 +677,21 @@ class Gazetteer:
         if key in self._exact:
             cands = self._candidates(key, False)
         else:
+            if all(w in self._english for w in key.split()):
+                return None
             lk = loose_key(key)
             if lk not in self._loose:
                 return None
             cands, loose = self._candidates(lk, True), True
+        ctx = {c.upper() for c in countries}
+        if loose:
+            cands = tuple(
+                c
+                for c in cands
+                if c.kind != "city" or c.population >= LOOSE_MIN_POPULATION or c.place.country in ctx
+            )
         if not cands:
             return None
-        ctx = {c.upper() for c in countries}
         ranked = sorted(cands, key=lambda c: -_score(c, ctx)) if ctx else list(cands)
         best = ranked[0]
         return GeoMatch(
@@ -683,7 +736,9 @@ class Gazetteer:
                 j += 1
             hit: tuple[int, GeoMatch] | None = None
             for end, key in reversed(spans):
-                if key in self._exact or loose_key(key) in self._loose:
+                if key in self._exact or (
+                    loose_key(key) in self._loose and not all(w in self._english for w in key.split())
+                ):
                     match = self.lookup_key(key, countries)
                     if match is not None:
                         hit = (end, match)
@@ -771,6 +826,41 @@ def iter_keys(gazetteer: Gazetteer) -> Iterator[str]:
     return iter(gazetteer._exact)
 
 
-if __name__ == "__main__":  # `python -m worker.pipeline.extract.gazetteer`: prebuild (Docker)
+def generate_english_homonyms(wordlist: Path, out: Path) -> int:
+    """Write the lowercase words of ``wordlist`` (e.g. Debian's wamerican) that collide with a
+    cities500 name, exactly or loosely, to ``out``; returns how many. A maintenance step:
+    the output is committed under ``worker/data/``, the wordlist is not needed at run time.
+    """
+    with _cities_path().open(encoding="utf-8") as fh:
+        cities: dict[str, dict[str, Any]] = json.load(fh)
+    exact: set[str] = set()
+    for c in cities.values():
+        for n in [c["name"], *(a for a in c["alternatenames"] if _usable_alternate(a))]:
+            exact.add(normalize(n))
+    loose = {loose_key(k) for k in exact}
+    words = set()
+    for line in wordlist.read_text(encoding="utf-8", errors="ignore").splitlines():
+        w = line.strip()
+        if re.fullmatch(r"[a-z]+", w):
+            key = normalize(w)
+            if key in exact or loose_key(key) in loose:
+                words.add(w)
+    header = (
+        "# Generated by `python -m worker.pipeline.extract.gazetteer english WORDLIST`\n"
+        "# from Debian's wamerican word list: lowercase English words that are also a key\n"
+        "# (exact or transliteration-folded) of some GeoNames cities500 place.\n"
+    )
+    out.write_text(header + "\n".join(sorted(words)) + "\n", encoding="utf-8")
+    return len(words)
+
+
+if __name__ == "__main__":
+    # `python -m worker.pipeline.extract.gazetteer`: prebuild the index (e.g. in a Dockerfile);
+    # `... english /usr/share/dict/american-english`: regenerate worker/data/english_homonyms.txt.
+    import sys
+
     logging.basicConfig(level=logging.INFO)
-    print(ensure_index(default_cache_dir()))
+    if sys.argv[1:2] == ["english"]:
+        print(generate_english_homonyms(Path(sys.argv[2]), DATA_DIR / "english_homonyms.txt"))
+    else:
+        print(ensure_index(default_cache_dir()))

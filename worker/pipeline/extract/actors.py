@@ -1,0 +1,153 @@
+"""Perpetrators: actor mentions, the role each plays in its sentence, and the incident's actor.
+
+Actor aliases are matched by the ``wirewatch_mentions`` component (``ww_actor`` spans,
+``worker/data/extract/actors.toml``). A mention's role comes from the words around it:
+
+    claimed   "The Taliban claimed the bombing", "IS said it carried out ..."
+    stated    the actor is part of the event's telling: "a Russian missile", "Taliban car
+              bomb", "air raids by the Saudi-led coalition"
+    accused   "blamed al-Shabab", "accused the coalition", "attributed to American forces"
+    believed  "jets believed to be Russian", "gunmen thought to be Dogon hunters"
+    denied    "Russia denied carrying out the attack"
+
+A mention followed by a speaker noun ("Ukrainian officials") or preceded by a target word
+("a strike aimed at Islamic State militants") has no role. The incident's perpetrator is the
+actor with the highest role score over its sentences, earlier sentences weighing more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span
+
+from worker.pipeline.extract import lexicon
+
+ROLE_WEIGHT = {"claimed": 5.0, "stated": 4.0, "accused": 3.0, "believed": 3.0, "denied": 2.0}
+CERTAINTY_ORDER = ("claimed", "stated", "accused", "believed", "denied")
+_TARGET_BEFORE = frozenset({"on", "at", "against", "targeting", "targeted", "target", "fight", "fighting", "hit"})
+_PREDICATE_ACCUSE = frozenset({"was to blame", "were to blame", "was behind", "were behind", "responsible for"})
+_NEGATION = frozenset({"not", "no", "never", "nobody"})
+
+
+@dataclass(frozen=True, slots=True)
+class ActorRole:
+    """One actor mention with its role (see the module docstring)."""
+
+    actor: str  # normalized name, or "?alias" when it depends on the country
+    role: str
+    start: int
+    end: int
+
+
+@functools.cache
+def _source_words() -> frozenset[str]:
+    return lexicon.word_set("actors", "source_words", "words")
+
+
+@functools.cache
+def _ambiguous() -> dict[str, dict[str, str]]:
+    return {k: dict(v) for k, v in lexicon.load("actors")["ambiguous"].items()}
+
+
+def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) -> list[ActorRole]:
+    """Roles of the actor mentions of one sentence (mentions with no role are left out)."""
+    actors = [s for s in doc.spans["ww_actor"] if sent.start <= s.start < sent.end]
+    if not actors:
+        return []
+    cues = [c for c in doc.spans["ww_cue"] if sent.start <= c.start < sent.end and c.label_ in ROLE_WEIGHT]
+    out: list[ActorRole] = []
+    for a in actors:
+        nxt = doc[a.end].lower_ if a.end < sent.end else ""
+        nxt2 = doc[a.end + 1].lower_ if a.end + 1 < sent.end else ""
+        prev = doc[a.start - 1].lower_ if a.start > sent.start else ""
+        if nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words()):
+            speaker = True
+        else:
+            speaker = False
+        role = _cue_role(doc, a, cues)
+        if role is None and not speaker and prev not in _TARGET_BEFORE and _near_trigger(doc, a, trigger_tokens):
+            role = "stated"
+        if role is None:
+            continue
+        out.append(ActorRole(a.label_, role, a.start, a.end))
+    return out
+
+
+def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:
+    best: tuple[int, str] | None = None
+    for c in cues:
+        label = c.label_
+        text = c.text.lower()
+        if label == "claimed":
+            if c.end < len(doc) and doc[c.end].lower_ == "to" and text in {"claimed", "claims"}:
+                continue  # "claimed to have killed": a boast about other events
+            if 0 <= c.start - a.end <= 12:
+                negated = any(doc[i].lower_ in _NEGATION for i in range(max(c.start - 3, a.end), c.start))
+                cand = (c.start - a.end, "believed" if negated else "claimed")
+            else:
+                continue
+        elif label == "accused":
+            if text in _PREDICATE_ACCUSE:
+                if not 0 <= c.start - a.end <= 6:
+                    continue
+                cand = (c.start - a.end, "accused")
+            elif 0 <= a.start - c.end <= 10:
+                cand = (a.start - c.end, "accused")
+            else:
+                continue
+        elif label == "denied":
+            if 0 <= c.start - a.end <= 8:
+                cand = (c.start - a.end, "denied")
+            else:
+                continue
+        elif label == "believed":
+            if 0 <= a.start - c.end <= 4:
+                cand = (a.start - c.end, "believed")
+            elif 0 <= c.start - a.end <= 3 and text in {"suspected", "believed to be", "thought to be"}:
+                cand = (c.start - a.end, "believed")
+            else:
+                continue
+        else:
+            continue
+        if best is None or cand[0] < best[0]:
+            best = cand
+    return best[1] if best else None
+
+
+def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) -> bool:
+    for start, end in trigger_tokens:
+        if 0 <= start - a.end <= 4:
+            return True  # "Russian missile", "Saudi-led coalition air strike"
+        if 0 <= a.start - end <= 3 and any(doc[i].lower_ == "by" for i in range(end, a.start)):
+            return True  # "air raids by the coalition"
+    return False
+
+
+def resolve_name(actor: str, country: str | None) -> str | None:
+    """The actor's name; ``"?alias"`` names resolve by the incident's country (or not at all)."""
+    if not actor.startswith("?"):
+        return actor
+    return _ambiguous().get(actor[1:], {}).get(country or "")
+
+
+def choose(roles: Sequence[tuple[ActorRole, int]], country: str | None) -> tuple[str, str, ActorRole] | None:
+    """The perpetrator ``(name, certainty, deciding mention)`` from ``(role, sentence order)`` pairs."""
+    score: dict[str, float] = defaultdict(float)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, ActorRole] = {}
+    for r, order in roles:
+        name = resolve_name(r.actor, country)
+        if name is None:
+            continue
+        score[name] += ROLE_WEIGHT[r.role] / (1.0 + 0.35 * order)
+        kinds[name].add(r.role)
+        first.setdefault(name, r)
+    if not score:
+        return None
+    name = max(score, key=lambda n: score[n])
+    certainty = next(c for c in CERTAINTY_ORDER if c in kinds[name])
+    return name, certainty, first[name]

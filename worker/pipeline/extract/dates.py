@@ -1,0 +1,256 @@
+"""Time expressions in a sentence, and their resolution to a local calendar date.
+
+Finding and resolving are separate: :func:`find_dates` reads tokens ("late on Wednesday",
+"Saturday's strike", "Oct. 8", "5 October", "in March 2019", "overnight", "a day earlier",
+"in the last 24 hours"); :func:`resolve` turns one into a date against the publication time
+*in the incident's local time* (:func:`local_publication`), because "early Tuesday" in a
+report filed at 22:50 UTC about Baghdad means Baghdad's Tuesday.
+
+A date right after a reporting verb ("said on Sunday", "kept rising on June 28") dates the
+report, not the event; it is kept with ``report=True`` as a last resort.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from spacy.tokens import Doc, Span
+
+from worker.pipeline.extract import lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    """A time expression: ``kind`` with its parameters, not yet resolved."""
+
+    kind: str  # weekday | monthday | month | year | relative | rolling | week | overnight
+    start: int  # token span
+    end: int
+    weekday: int = 0
+    month: int = 0
+    day: int = 0
+    year: int | None = None
+    days_back: int = 0
+    last: bool = False  # "last Saturday"
+    anchored: bool = False  # counts from the incident being told ("the day before")
+    report: bool = False  # dates a statement, not the event
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTime:
+    """The publication time in the incident's local time."""
+
+    day: date
+    hour: int
+
+
+@functools.cache
+def _tables() -> tuple[dict[str, int], dict[str, int], dict[str, int], frozenset[str], frozenset[str], frozenset[str]]:
+    data = lexicon.load("dates")
+    weekdays = {w: i for i, w in enumerate(data["weekdays"])}
+    months = {k: int(v) for k, v in data["months"].items()}
+    relative = {k: int(v) for k, v in data["relative"].items() if isinstance(v, int)}
+    anchored = frozenset(data["relative"]["anchored_to_incident"]) if "anchored_to_incident" in data["relative"] else frozenset()
+    rolling = frozenset(data["relative"].get("rolling_day", []))
+    report = frozenset(data["report_verbs"]["words"])
+    return weekdays, months, relative, anchored, rolling, report
+
+
+@functools.cache
+def _phrases() -> tuple[tuple[tuple[str, ...], str, int], ...]:
+    """Relative and week phrases as token tuples, longest first: (tokens, kind, days)."""
+    data = lexicon.load("dates")
+    out: list[tuple[tuple[str, ...], str, int]] = []
+    for phrase, days in data["relative"].items():
+        if isinstance(days, int):
+            out.append((tuple(phrase.split()), "relative", days))
+    for phrase, days in data["week"].items():
+        out.append((tuple(phrase.split()), "week", int(days)))
+    out.sort(key=lambda p: -len(p[0]))
+    return tuple(out)
+
+
+_SKIP_BEFORE = frozenset({"on", "late", "early", "the", ",", "by", "until", "in", "of", "from", "afternoon", "morning", "evening", "night", "since", "about", "around"})
+
+
+def _is_report(doc: Doc, start: int, floor: int) -> bool:
+    report = _tables()[5]
+    i = start - 1
+    steps = 0
+    while i >= floor and steps < 4:
+        low = doc[i].lower_
+        if low in report:
+            return True
+        if low not in _SKIP_BEFORE:
+            return False
+        i -= 1
+        steps += 1
+    return False
+
+
+def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
+    """Time expressions of one sentence, in text order."""
+    weekdays, months, _, anchored, rolling, _ = _tables()
+    out: list[DateMention] = []
+    toks = [t.lower_ for t in doc[sent.start : sent.end]]
+    base = sent.start
+    n = len(toks)
+    i = 0
+    while i < n:
+        low = toks[i]
+        gi = base + i
+        # relative and week phrases
+        hit = None
+        for phrase, kind, days in _phrases():
+            m = len(phrase)
+            if tuple(toks[i : i + m]) == phrase:
+                hit = (phrase, kind, days)
+                break
+        if hit is not None:
+            phrase, kind, days = hit
+            text = " ".join(phrase)
+            m = len(phrase)
+            if kind == "relative" and text == "overnight":
+                k = "overnight"
+            elif kind == "relative" and text in rolling:
+                k = "rolling"
+            else:
+                k = kind
+            out.append(
+                DateMention(k, gi, gi + m, days_back=days, anchored=text in anchored, report=_is_report(doc, gi, sent.start))
+            )
+            i += m
+            continue
+        if low in weekdays:
+            last = i > 0 and toks[i - 1] in {"last", "past"}
+            out.append(DateMention("weekday", gi, gi + 1, weekday=weekdays[low], last=last, report=_is_report(doc, gi, sent.start)))
+            # "Saturday, August 17": the explicit date follows and wins.
+            i += 1
+            continue
+        if low.rstrip(".") in months and (low.rstrip(".") != "may" or _looks_like_date(toks, i)):
+            month = months[low.rstrip(".")]
+            j = i + 1
+            if j < n and toks[j] == ".":
+                j += 1
+            day = _day(toks, j)
+            year = None
+            if day is not None:
+                k = j + 1
+                if k < n and toks[k] == ",":
+                    k += 1
+                year = _year(toks, k)
+                endt = k + 1 if year else j + 1
+                out.append(DateMention("monthday", gi, base + endt, month=month, day=day, year=year, report=_is_report(doc, gi, sent.start)))
+                i = endt
+                continue
+            year = _year(toks, j)
+            last = i > 0 and toks[i - 1] in {"last", "past"}
+            out.append(DateMention("month", gi, base + (j + 1 if year else j), month=month, year=year, last=last, report=_is_report(doc, gi, sent.start)))
+            i = j + 1 if year else j
+            continue
+        day = _day(toks, i)
+        if day is not None and i + 1 < n and toks[i + 1].rstrip(".") in months:
+            month = months[toks[i + 1].rstrip(".")]
+            year = _year(toks, i + 2)
+            endt = i + 3 if year else i + 2
+            out.append(DateMention("monthday", gi, base + endt, month=month, day=day, year=year, report=_is_report(doc, gi, sent.start)))
+            i = endt
+            continue
+        year = _year(toks, i)
+        if year is not None and i > 0 and toks[i - 1] in {"in", "since", "of", "from", "until", "late", "early", "mid", "end"}:
+            out.append(DateMention("year", gi, gi + 1, year=year))
+        i += 1
+    return out
+
+
+def _looks_like_date(toks: list[str], i: int) -> bool:
+    """"may" is a month only next to a day or year, or after "in"/"last"/"since"."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else ""
+    prev = toks[i - 1] if i > 0 else ""
+    return nxt.isdigit() or prev in {"in", "last", "since", "early", "late", "mid", "of"} or (prev.isdigit() and len(prev) <= 2)
+
+
+def _day(toks: list[str], i: int) -> int | None:
+    if i >= len(toks):
+        return None
+    t = toks[i]
+    for suffix in ("st", "nd", "rd", "th"):
+        if t.endswith(suffix) and t[: -len(suffix)].isdigit():
+            t = t[: -len(suffix)]
+    if t.isdigit() and 1 <= int(t) <= 31 and len(t) <= 2:
+        return int(t)
+    return None
+
+
+def _year(toks: list[str], i: int) -> int | None:
+    if i < len(toks) and toks[i].isdigit() and len(toks[i]) == 4 and 1900 <= int(toks[i]) <= 2100:
+        return int(toks[i])
+    return None
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    return {k: str(v) for k, v in lexicon.load("timezones").items()}
+
+
+def local_publication(published_at: datetime | None, country: str | None) -> LocalTime | None:
+    """Publication time in the incident's local time.
+
+    A timestamp with a non-zero UTC offset is taken as local already (outlets stamp their
+    own zone); one in UTC is moved to the zone of ``country`` when it is known.
+    """
+    if published_at is None:
+        return None
+    when = published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)
+    offset = when.utcoffset()
+    if (offset is None or offset == timedelta(0)) and country:
+        zone = _zones().get(country.upper())
+        if zone:
+            try:
+                when = when.astimezone(ZoneInfo(zone))
+            except ZoneInfoNotFoundError:
+                pass  # no tz database on this host: stay in UTC
+    return LocalTime(when.date(), when.hour)
+
+
+def resolve(m: DateMention, pub: LocalTime, anchor: date | None = None) -> tuple[date, str] | None:
+    """The local date and precision ("day" | "week" | "month" | "year") of a mention."""
+    today = pub.day
+    if m.kind == "weekday":
+        delta = (today.weekday() - m.weekday) % 7
+        if m.last and delta == 0:
+            delta = 7
+        return today - timedelta(days=delta), "day"
+    if m.kind == "monthday":
+        year = m.year or today.year
+        try:
+            d = date(year, m.month, m.day)
+        except ValueError:
+            return None
+        if m.year is None and d > today + timedelta(days=1):
+            try:
+                d = date(year - 1, m.month, m.day)
+            except ValueError:
+                return None
+        return d, "day"
+    if m.kind == "month":
+        year = m.year or (today.year if m.month <= today.month and not (m.last and m.month == today.month) else today.year - 1)
+        return date(year, m.month, 1), "month"
+    if m.kind == "year":
+        return date(m.year or today.year, 1, 1), "year"
+    if m.kind == "overnight":
+        return (today if pub.hour >= 5 else today - timedelta(days=1)), "day"
+    if m.kind == "rolling":
+        return (today if pub.hour >= 12 else today - timedelta(days=1)), "day"
+    if m.kind == "relative":
+        base = anchor if (m.anchored and anchor is not None) else today
+        return base - timedelta(days=m.days_back), "day"
+    if m.kind == "week":
+        if m.days_back < 0:  # the weekend: its Saturday
+            delta = (today.weekday() - 5) % 7
+            return today - timedelta(days=delta), "week"
+        return today - timedelta(days=m.days_back), "week"
+    return None

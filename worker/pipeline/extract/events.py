@@ -1,0 +1,66 @@
+"""Event type: the ACLED sub-event type an incident's trigger words point to.
+
+Triggers come from the ``ww_trigger`` span group (``worker/data/extract/events.toml``),
+labelled ``"<type>|<strength>"``. The incident's type is the first trigger of the highest
+strength in reading order among its sentences, where strength 3 and 2 count alike once a
+strength-2 trigger comes first ("jets" before a later "mortar fire" claim keeps the air
+strike). Generic words ("attack", "blast") only decide when nothing else does: then the
+most specific trigger elsewhere in the article wins, else the word's default.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from spacy.tokens import Span
+
+from worker.pipeline.extract import lexicon
+
+GENERIC = "generic"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """One trigger mention: token span, sub-event type (or "generic") and strength."""
+
+    start: int
+    end: int
+    type: str
+    strength: int
+    text: str
+
+
+def trigger_of(span: Span) -> Trigger:
+    kind, strength = span.label_.rsplit("|", 1)
+    return Trigger(span.start, span.end, kind, int(strength), span.text.lower())
+
+
+@functools.cache
+def _generic_defaults() -> dict[str, str]:
+    return {k: str(v) for k, v in lexicon.load("events")["generic_default"].items()}
+
+
+def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> Trigger | None:
+    """The trigger that types an incident (``triggers`` in reading order), or None.
+
+    Returns a Trigger whose ``type`` is a real sub-event type (generic ones are typed here).
+    """
+    specific = [t for t in triggers if t.type != GENERIC]
+    if specific:
+        # Strength 3 in the first sentence-ish region beats an earlier strength 2 only when
+        # they are close (same sentence); otherwise reading order decides.
+        first = specific[0]
+        same_region = [t for t in specific if t.start - first.start < 25]
+        return max(same_region, key=lambda t: (t.strength, -t.start))
+    generic = [t for t in triggers if t.type == GENERIC]
+    if not generic:
+        return None
+    elsewhere = [t for t in article_triggers if t.type != GENERIC and t.strength >= 2]
+    if elsewhere:
+        best = max(elsewhere, key=lambda t: (t.strength, -t.start))
+        return Trigger(generic[0].start, generic[0].end, best.type, 1, generic[0].text)
+    defaults = _generic_defaults()
+    kind = defaults.get(generic[0].text, defaults.get("*", "Attack"))
+    return Trigger(generic[0].start, generic[0].end, kind, 1, generic[0].text)

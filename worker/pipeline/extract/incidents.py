@@ -1,0 +1,343 @@
+"""Segmentation: an article's sentences -> the incidents it reports, each with evidence.
+
+    sentences -> segments (clauses split at ";" and ", hours after ...")
+              -> drop background ("last year", "in March 2019"), aggregates ("185 civilians
+                 in five days", "since 2009") and irrealis figures ("could rise to")
+              -> cluster eventive segments (a trigger or a death toll) by place and day:
+                 a segment joins a compatible incident, else a trigger segment opens one
+              -> keep incidents with a death toll; secondary ones only within a day of
+                 the lead incident (older events are context)
+              -> fields: event type, date, location, perpetrator, killed/injured, victims
+
+One segment opens a new incident when it names a different town, a different day, or says
+so ("in a separate incident", "elsewhere"). Segments with nothing to compare join the lead
+incident: stories tell their main event at length and others in a sentence or two.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from spacy.tokens import Doc, Span
+
+from worker.pipeline.extract import actors, casualties, dates, events, places
+from worker.pipeline.extract.gazetteer import Gazetteer
+from worker.records import Article, Count, Evidence, Incident, Place
+
+SECONDARY_MAX_DAYS = 1
+_SPLIT_UNITS = frozenset({"hours", "hour", "minutes", "days", "day"})
+_SPLIT_RELATIONS = frozenset({"after", "before", "earlier", "later"})
+
+
+@dataclass
+class Segment:
+    """A sentence or clause with what the rules found in it."""
+
+    order: int
+    span: Span
+    triggers: list[events.Trigger]
+    figures: list[casualties.Figure]
+    dates: list[dates.DateMention]
+    places: list[places.PlaceMention]
+    roles: list[actors.ActorRole]
+    cues: set[str]
+
+    @property
+    def killed(self) -> list[casualties.Figure]:
+        return [f for f in self.figures if f.kind == "killed"]
+
+    @property
+    def eventive(self) -> bool:
+        return bool(self.triggers or self.killed)
+
+
+@dataclass
+class Cluster:
+    segments: list[Segment] = field(default_factory=list)
+    attribution: list[Segment] = field(default_factory=list)
+    day: date | None = None
+    separate: bool = False
+
+    def places(self) -> list[places.PlaceMention]:
+        return [p for s in self.segments for p in s.places]
+
+    def killed(self) -> list[casualties.Figure]:
+        return [f for s in self.segments if "irrealis" not in s.cues for f in s.killed]
+
+
+def segments_of(doc: Doc) -> list[Span]:
+    """Sentences, split into clauses at ";" and at ", <n> hours after ..." starts."""
+    out: list[Span] = []
+    for sent in doc.sents:
+        start = sent.start
+        for tok in sent:
+            i = tok.i
+            if i <= start + 2 or i >= sent.end - 3:
+                continue
+            cut = None
+            if tok.text == ";":
+                cut = i + 1
+            elif (
+                doc[i - 1].text == ","
+                and (tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS)
+            ):
+                cut = i
+            if cut is not None:
+                out.append(doc[start:cut])
+                start = cut
+        if start < sent.end:
+            out.append(doc[start : sent.end])
+    return out
+
+
+def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]]:
+    """Every segment of ``doc`` with its triggers, figures, dates, places, actor roles, cues."""
+    countries = places.article_countries(doc, gazetteer)
+    blocked = {i for s in doc.spans["ww_actor"] for i in range(s.start, s.end)}
+    mentions = places.find_places(doc, gazetteer, set(countries), blocked)
+    # Countries of the provinces and towns named count as named too (a story may never say
+    # "Ukraine"), and the re-ranked scan uses them.
+    named = Counter(countries)
+    for m in mentions:
+        if m.match.kind in {"admin1", "city", "supplement"} and m.place.country and not m.dateline:
+            named[m.place.country] += 1
+    if named != countries:
+        mentions = places.find_places(doc, gazetteer, set(named), blocked)
+    triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"]]
+    cues = list(doc.spans["ww_cue"])
+    out: list[Segment] = []
+    for order, span in enumerate(segments_of(doc)):
+        seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
+        sup_at = [c.end for c in cues if c.label_ == "supersede" and span.start <= c.start < span.end]
+        seg_triggers = [t for t in triggers if span.start <= t.start < span.end]
+        out.append(
+            Segment(
+                order=order,
+                span=span,
+                triggers=seg_triggers,
+                figures=casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues),
+                dates=dates.find_dates(doc, span),
+                places=[m for m in mentions if span.start <= m.start < span.end],
+                roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
+                cues=seg_cues,
+            )
+        )
+    return out, named
+
+
+def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
+    if "background" in seg.cues:
+        return True
+    if pub is None:
+        return False
+    for m in seg.dates:
+        if m.report:
+            continue
+        if m.kind == "year" and m.year is not None and m.year < pub.day.year:
+            return True
+        if m.kind == "month" and m.year is not None and (m.year, m.month) < (pub.day.year, pub.day.month - 1):
+            return True
+        if m.kind == "monthday" and m.year is not None and m.year < pub.day.year - 0 and (pub.day - date(m.year, m.month, min(m.day, 28))).days > 60:
+            return True
+    return False
+
+
+def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -> tuple[date, str, dates.DateMention] | None:
+    """The first day-precision, non-report date of a segment (resolved), if any."""
+    if pub is None:
+        return None
+    for m in seg.dates:
+        if m.report or m.kind in {"year"}:
+            continue
+        got = dates.resolve(m, pub, anchor)
+        if got and got[1] == "day":
+            return got[0], got[1], m
+    return None
+
+
+def _primary_place(seg: Segment) -> places.PlaceMention | None:
+    usable = [p for p in seg.places if not p.dateline and not p.reference]
+    if not usable:
+        return None
+    return max(usable, key=lambda p: (p.rank, -p.start))
+
+
+def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluster]:
+    """Group eventive segments into incidents (see the module docstring)."""
+    clusters: list[Cluster] = []
+    for seg in segs:
+        if _is_background(seg, pub) or "aggregate" in seg.cues:
+            continue
+        if not seg.eventive:
+            if clusters and seg.roles:
+                clusters[0].attribution.append(seg)
+            continue
+        anchor = clusters[0].day if clusters else None
+        day = _event_day(seg, pub, anchor)
+        here = _primary_place(seg)
+        separate = "separate" in seg.cues
+        best: tuple[int, int] | None = None
+        target: Cluster | None = None
+        if not separate:
+            for idx, c in enumerate(clusters):
+                score = 0
+                if day is not None and c.day is not None:
+                    if day[0] != c.day:
+                        continue
+                    score += 1
+                if here is not None:
+                    verdict = places.compatible(here, c.places())
+                    if verdict is False:
+                        continue
+                    if verdict:
+                        score += 1
+                key = (score, -idx)
+                if best is None or key > best:
+                    best, target = key, c
+        if target is None:
+            if not seg.triggers:
+                continue
+            if separate and not clusters and not seg.killed:
+                continue
+            target = Cluster(separate=separate)
+            clusters.append(target)
+        target.segments.append(seg)
+        if target.day is None and day is not None:
+            target.day = day[0]
+    return clusters
+
+
+def _has_toll(c: Cluster) -> bool:
+    return any(not f.weak for f in c.killed())
+
+
+def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
+    sent = seg.span.sent if seg.span.start < len(doc) else seg.span
+    return Evidence(fieldname, sent.text, doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text))
+
+
+def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
+    """The incidents ``doc`` (the processed ``article.text``) reports."""
+    segs, named = analyse(doc, gazetteer)
+    main_country = named.most_common(1)[0][0] if named else None
+    pub = dates.local_publication(article.published_at, main_country)
+    clusters = [c for c in cluster(segs, pub) if _has_toll(c)]
+    if not clusters:
+        return []
+    article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
+    out: list[Incident] = []
+    lead_day: date | None = None
+    for n, c in enumerate(clusters):
+        inc = _incident(doc, c, article, article_triggers, main_country, lead_day, clusters[0])
+        if inc is None:
+            continue
+        if n == 0:
+            lead_day = inc.date
+        elif lead_day and inc.date and abs((inc.date - lead_day).days) > SECONDARY_MAX_DAYS:
+            continue
+        out.append(inc)
+    return out
+
+
+def _incident(
+    doc: Doc,
+    c: Cluster,
+    article: Article,
+    article_triggers: Sequence[events.Trigger],
+    main_country: str | None,
+    lead_day: date | None,
+    lead: Cluster,
+) -> Incident | None:
+    evidence: list[Evidence] = []
+    seg_of = {id(s): s for s in c.segments}
+    # --- event type
+    trig_list = [t for s in c.segments for t in s.triggers]
+    chosen = events.choose(trig_list, article_triggers)
+    if chosen is None:
+        return None
+    tseg = next(s for s in c.segments if s.span.start <= chosen.start < s.span.end) if any(
+        s.span.start <= chosen.start < s.span.end for s in c.segments
+    ) else c.segments[0]
+    evidence.append(_evidence("event_type", doc, tseg, chosen.start, chosen.end))
+    # --- location
+    trigger_segs = {id(s) for s in c.segments if s.triggers}
+    cands = [(p, rank, id(s) in trigger_segs) for rank, s in enumerate(c.segments) for p in s.places]
+    where = places.choose(cands)
+    location: Place | None = None
+    if where is not None:
+        location = where.place
+        if where.match.kind == "country":
+            location = Place(location.name, location.country, location.lat, location.lon, None, "country")
+        pseg = next(s for s in c.segments if where in s.places)
+        evidence.append(_evidence("location", doc, pseg, where.start, where.end))
+    country = (location.country if location else None) or main_country
+    # --- date, in the incident's local time
+    pub = dates.local_publication(article.published_at, country)
+    day: date | None = None
+    precision: str | None = None
+    if pub is not None:
+        anchor = lead_day
+        picked = None
+        for s in c.segments:
+            got = _event_day(s, pub, anchor if c is not lead else None)
+            if got:
+                picked = (got, s)
+                break
+        if picked is None:
+            for s in c.segments:
+                for m in s.dates:
+                    if m.kind == "year":
+                        continue
+                    got2 = dates.resolve(m, pub, anchor)
+                    if got2:
+                        picked = ((got2[0], got2[1], m), s)
+                        break
+                if picked:
+                    break
+        if picked is not None:
+            (day, precision, mention), s = picked
+            evidence.append(_evidence("date", doc, s, mention.start, mention.end))
+        else:
+            day, precision = (lead_day or pub.day), "day"
+    # --- casualties
+    killed_figs = c.killed()
+    injured_figs = [f for s in c.segments if "irrealis" not in s.cues for f in s.figures if f.kind == "injured"]
+    killed = casualties.combine(killed_figs)
+    injured = casualties.combine(injured_figs)
+    for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
+        pick = next((f for f in figs if f.value == count.best), None)
+        if pick is not None:
+            fseg = next(s for s in c.segments if pick in s.figures)
+            lo, hi = sorted((pick.start, pick.keyword))
+            evidence.append(_evidence(name, doc, fseg, lo, max(hi, pick.end - 1) + 1))
+    # --- perpetrator
+    role_list = [(r, s.order - c.segments[0].order) for s in [*c.segments, *c.attribution] for r in s.roles]
+    who = actors.choose(role_list, country)
+    perpetrator = certainty = None
+    if who is not None:
+        perpetrator, certainty, mention_role = who
+        aseg = next((s for s in [*c.segments, *c.attribution] if mention_role in s.roles), c.segments[0])
+        evidence.append(_evidence("perpetrator", doc, aseg, mention_role.start, mention_role.end))
+    del seg_of
+    return Incident(
+        event_type=chosen.type,
+        date=day,
+        date_precision=precision,
+        location=location,
+        perpetrator=perpetrator,
+        perpetrator_certainty=certainty,
+        victims=casualties.victims_of(killed_figs),
+        killed=killed if killed.known else Count(),
+        injured=injured if injured.known else Count(),
+        evidence=tuple(evidence),
+    )
+
+
+def lead_day_of(incidents: Sequence[Incident]) -> date | None:
+    return incidents[0].date if incidents else None
+
+
+_ = timedelta  # re-exported for callers computing windows

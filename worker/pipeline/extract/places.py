@@ -1,0 +1,166 @@
+"""Place mentions and the choice of an incident's location.
+
+Mentions come from the gazetteer's longest-match scan over the doc's tokens (lowercased, so
+normalized text works as well as wire copy), ranked by the countries the article names.
+A mention is dropped when it lies inside a person or organization name (cased text only)
+or an actor alias, or when it is a town abroad in an article that never names that country.
+Each mention records how the sentence uses it: the dateline ("AMMAN (Reuters) -" is where
+the reporter sits), a reference point ("south of Deir al-Zor city", "flown to Maiduguri")
+or a plain location ("the town of al-Ashara").
+
+:func:`choose` picks the incident's place among the mentions of its sentences: the most
+specific plain location, first in sentences with a trigger, nearest the trigger.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from spacy.tokens import Doc
+
+from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch
+from worker.records import Place
+
+_SPECIFIC = {"city": 3, "supplement": 3, "admin1": 2, "country": 1}
+_REFERENCE_BEFORE = frozenset({"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "north-east", "north-west", "south-east", "south-west", "outskirts", "km", "kilometres", "kilometers", "miles", "capital"})
+_MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
+_SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
+_PERSON_LABELS = frozenset({"PERSON", "ORG", "NORP", "WORK_OF_ART", "FAC", "PRODUCT", "EVENT", "LAW"})
+_DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMention:
+    start: int  # token span
+    end: int
+    match: GeoMatch
+    dateline: bool = False
+    reference: bool = False  # a reference point or a destination, not where it happened
+
+    @property
+    def place(self) -> Place:
+        return self.match.place
+
+    @property
+    def rank(self) -> int:
+        return _SPECIFIC.get(self.match.kind, 1)
+
+
+def dateline_end(doc: Doc) -> int:
+    """Token index where the story starts after a wire dateline, or 0 when there is none."""
+    for tok in doc[:12]:
+        if tok.text in _DATELINE_SEPARATORS or (tok.text == "," and False):
+            before = doc[: tok.i]
+            if not len(before):
+                return 0
+            words = [t for t in before if t.is_alpha]
+            paren = any(t.text == "(" for t in before)
+            shouty = all(t.is_upper for t in words[:2]) if words else False
+            if paren or shouty or len(before) <= 3:
+                return tok.i + 1
+            return 0
+    return 0
+
+
+def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], blocked: set[int]) -> list[PlaceMention]:
+    """Place mentions in ``doc`` (see the module docstring); ``blocked`` are actor tokens."""
+    words = [t.text for t in doc]
+    cased = any(t.is_upper or t.is_title for t in doc[:40] if t.is_alpha)
+    ents = {}
+    if cased:
+        for ent in doc.ents:
+            for i in range(ent.start, ent.end):
+                ents[i] = ent.label_
+    dl_end = dateline_end(doc)
+    out: list[PlaceMention] = []
+    for start, end, match in gazetteer.find_in_tokens(words, countries=countries):
+        labels = {ents.get(i) for i in range(start, end)} - {None}
+        if match.kind != "country" and labels and labels <= _PERSON_LABELS:
+            continue
+        if match.kind != "country" and any(i in blocked for i in range(start, end)):
+            continue
+        if countries and match.kind in {"city", "supplement", "admin1"} and match.place.country not in countries:
+            continue
+        prev = doc[start - 1].lower_ if start else ""
+        prev2 = doc[start - 2].lower_ if start > 1 else ""
+        reference = (prev == "of" and prev2 in _REFERENCE_BEFORE) or prev in _MOVEMENT_BEFORE or prev in {"near", "outside"}
+        out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
+    return out
+
+
+def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
+    """Countries the article names (by name or demonym), counted."""
+    return gazetteer.country_mentions([t.lower_ for t in doc])
+
+
+def km(a: Place, b: Place) -> float | None:
+    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+        return None
+    la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 6371 * 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def same_place(a: Place, b: Place, tolerance_km: float = 10.0) -> bool:
+    if a.name == b.name and a.country == b.country:
+        return True
+    d = km(a, b)
+    return d is not None and d <= tolerance_km
+
+
+def compatible(p: PlaceMention, others: Sequence[PlaceMention]) -> bool | None:
+    """Whether mention ``p`` can be where the events of ``others`` happened.
+
+    True: it names the same place or contains/lies in it; False: a different place;
+    None: nothing to compare.
+    """
+    specific = [o for o in others if not o.dateline and not o.reference]
+    if not specific:
+        return None
+    a = p.place
+    verdicts = []
+    for o in specific:
+        b = o.place
+        if a.country and b.country and a.country != b.country:
+            verdicts.append(False)
+            continue
+        if p.match.kind == "country" or o.match.kind == "country":
+            verdicts.append(True)
+            continue
+        if p.match.kind == "admin1" or o.match.kind == "admin1":
+            adm = a if p.match.kind == "admin1" else b
+            other = b if p.match.kind == "admin1" else a
+            verdicts.append(other.admin1 is None or other.admin1 == adm.admin1 or other.admin1 == adm.name)
+            continue
+        verdicts.append(same_place(a, b))
+    if any(verdicts):
+        return True
+    return False
+
+
+def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention | None:
+    """The incident's place among ``(mention, order, in_trigger_sentence)`` candidates.
+
+    ``order`` is the reading-order rank of the mention's sentence in the incident.
+    """
+    usable = [(m, o, t) for m, o, t in mentions if not m.dateline and not m.reference]
+    if not usable:
+        usable = [(m, o, t) for m, o, t in mentions if not m.reference] or list(mentions)
+    if not usable:
+        return None
+
+    def score(item: tuple[PlaceMention, int, bool]) -> tuple[float, ...]:
+        m, order, in_trigger = item
+        prev = 0.0
+        return (float(m.rank) + (0.5 if in_trigger else 0.0) - 0.15 * min(order, 6) + prev, -m.start)
+
+    best = max(usable, key=score)[0]
+    # A town named in the same incident inside the chosen province refines it.
+    if best.match.kind == "admin1":
+        inside = [m for m, _, _ in usable if m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name]
+        if inside:
+            return inside[0]
+    return best
