@@ -25,7 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from worker.pipeline.extract import gazetteer as gz  # noqa: E402  # after the path fix-up
+from worker.pipeline.extract import gazetteer as gz
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev"
 TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -75,7 +75,8 @@ def main() -> int:
                 res.append(f"{m.place.name}/{m.place.country} {d:.0f} km" if d is not None else "-")
             hits += res[0]
             hits_ctx += res[2]
-            print(f"  {name[:40]:40} {'ok' if res[0] else 'MISS':4} {res[1]:32} ctx: {'ok' if res[2] else 'MISS':4} {res[3]}")
+            flags = ["ok" if res[0] else "MISS", "ok" if res[2] else "MISS"]
+            print(f"  {name[:40]:40} {flags[0]:4} {res[1]:32} ctx: {flags[1]:4} {res[3]}")
         n = len(incidents)
         print(f"coverage within 25 km: {hits}/{n} = {hits / n:.0%} (no context), "
               f"{hits_ctx}/{n} = {hits_ctx / n:.0%} (gold country as context)")

@@ -13,6 +13,7 @@ reports of one strike at the same moment serialize, and the second sees the firs
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from collections.abc import Sequence
 from datetime import timedelta
@@ -62,7 +63,16 @@ def _candidates(session: Session, rec: IncidentRecord, policy: dedupe.Policy) ->
         window = timedelta(days=policy.max_days)
         q = q.where(sa.or_(col(Incident.date).is_(None),
                            col(Incident.date).between(rec.date - window, rec.date + window)))
-    q = q.where(col(Incident.event_type).is_not(None)).limit(200)
+    loc = rec.location
+    if loc is not None and loc.lat is not None and loc.lon is not None and loc.precision in ("town", "near"):
+        # A box a little larger than max_km around the report (incidents without coordinates stay in).
+        dlat = policy.max_km / 111.0
+        dlon = dlat / max(0.2, math.cos(math.radians(loc.lat)))
+        q = q.where(sa.or_(col(Incident.lat).is_(None),
+                           sa.or_(col(Incident.location_precision).in_(("province", "country")),
+                                  sa.and_(col(Incident.lat).between(loc.lat - dlat, loc.lat + dlat),
+                                          col(Incident.lon).between(loc.lon - dlon, loc.lon + dlon)))))
+    q = q.order_by(col(Incident.date), col(Incident.id)).limit(200)
     incidents = session.exec(q).all()
     if not incidents:
         return []

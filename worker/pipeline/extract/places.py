@@ -28,7 +28,7 @@ _SPECIFIC = {"city": 3, "supplement": 3, "admin1": 2, "country": 1}
 _REFERENCE_BEFORE = frozenset({"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "north-east", "north-west", "south-east", "south-west", "outskirts", "km", "kilometres", "kilometers", "miles", "capital"})
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
-_PERSON_LABELS = frozenset({"PERSON", "ORG", "NORP", "WORK_OF_ART", "FAC", "PRODUCT", "EVENT", "LAW"})
+_PERSON_LABELS = frozenset({"PERSON", "ORG"})
 _DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
 
 
@@ -69,16 +69,20 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     """Place mentions in ``doc`` (see the module docstring); ``blocked`` are actor tokens."""
     words = [t.text for t in doc]
     cased = any(t.is_upper or t.is_title for t in doc[:40] if t.is_alpha)
-    ents = {}
+    # The small model's labels are unreliable on foreign names ("Kramatorsk" PRODUCT,
+    # "Poltava Oblast" PERSON): only a person or organization name that extends beyond the
+    # place name ("Ashraf Ghani", "Al Thawra Hospital") vetoes it.
+    ents: dict[int, tuple[int, int, str]] = {}
     if cased:
         for ent in doc.ents:
-            for i in range(ent.start, ent.end):
-                ents[i] = ent.label_
+            if ent.label_ in _PERSON_LABELS:
+                for i in range(ent.start, ent.end):
+                    ents[i] = (ent.start, ent.end, ent.label_)
     dl_end = dateline_end(doc)
     out: list[PlaceMention] = []
     for start, end, match in gazetteer.find_in_tokens(words, countries=countries):
-        labels = {ents.get(i) for i in range(start, end)} - {None}
-        if match.kind != "country" and labels and labels <= _PERSON_LABELS:
+        ent = ents.get(start) or ents.get(end - 1)
+        if match.kind != "country" and ent and (ent[0] < start or ent[1] > end) and ent[2] in {"PERSON", "ORG"}:
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
             continue

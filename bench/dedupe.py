@@ -1,0 +1,133 @@
+"""Time to link one new report as the incident table grows: 10,000 then 1,000,000 incidents.
+
+    python bench/dedupe.py [--quick] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Creates a scratch PostgreSQL database, fills it with synthetic incidents spread over 60
+countries and 20 years (bulk INSERT ... SELECT generate_series, the same shape the linker
+reads), then times `link_report` for a batch of new reports at each size (median of the
+batch; each report rolled back so every measurement sees the same table). Prints the two
+medians and their ratio (target: at most 1.5x), then one JSON line. --quick: 1,000 / 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from worker.pipeline.dedupe import Policy
+from worker.records import Count, Evidence, Incident, Place
+from worker.store import linking
+from worker.store.db import get_engine, upgrade
+from worker.store.models import Article, Report
+
+COUNTRIES = 60
+START = date(2005, 1, 1)
+DAYS = 20 * 365
+
+
+def country_code(i: int) -> str:
+    return chr(65 + i // 26) + chr(65 + i % 26)
+
+
+def fill(engine: sa.Engine, target: int) -> None:
+    """Grow the incidents table to `target` rows with synthetic incidents."""
+    with engine.begin() as conn:
+        have = conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one()
+        if have >= target:
+            return
+        conn.execute(sa.text("""
+            INSERT INTO incidents (id, event_type, date, country, lat, lon, location_name, location_precision,
+                                   perpetrator, killed_low, killed_best, killed_high, num_reports,
+                                   num_independent_sources, created_at, updated_at)
+            SELECT md5(g::text || 'x'), 'Air/drone strike', DATE '2005-01-01' + CAST(g * 7919 % :days AS integer),
+                   chr(CAST(65 + (g % :countries) / 26 AS integer)) || chr(CAST(65 + (g % :countries) % 26 AS integer)), 10 + (g * 13 % 4000) / 100.0, 20 + (g * 17 % 4000) / 100.0,
+                   'Town ' || g, 'town', 'Actor ' || (g % 7), g % 50, g % 50, g % 50, 1, 1, now(), now()
+            FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
+        """), {"lo": have + 1, "hi": target, "days": DAYS, "countries": COUNTRIES})
+        conn.execute(sa.text("ANALYZE incidents"))
+
+
+def new_reports(engine: sa.Engine, n: int, rng: random.Random) -> list[int]:
+    ids = []
+    with Session(engine) as s:
+        for i in range(n):
+            art = Article(url=f"https://bench.example/{uuid.uuid4().hex}", canonical_url=f"https://bench.example/c{uuid.uuid4().hex}",
+                          title="bench", text="bench", content_hash=uuid.uuid4().hex,
+                          published_at=datetime.now(UTC))
+            s.add(art)
+            s.flush()
+            day = START + timedelta(days=rng.randrange(DAYS))
+            inc = Incident(event_type="Air/drone strike", date=day, date_precision="day",
+                           location=Place(f"Town {i}", country_code(rng.randrange(COUNTRIES)), 10 + rng.random() * 40,
+                                          20 + rng.random() * 40),
+                           perpetrator="Actor 1", killed=Count(5, 5, 5),
+                           evidence=(Evidence("event_type", "jets struck the town", 0, 20),))
+            rep = Report(article_id=art.id or 0, ordinal=0, data=inc.to_dict(), event_type=inc.event_type,
+                         date=inc.date, country=inc.location.country if inc.location else None)
+            s.add(rep)
+            s.flush()
+            ids.append(rep.id or 0)
+        s.commit()
+    return ids
+
+
+def time_links(engine: sa.Engine, report_ids: list[int], policy: Policy) -> float:
+    """Median seconds to link one report; each link is rolled back."""
+    samples = []
+    for rid in report_ids:
+        with Session(engine) as s:
+            t = time.perf_counter()
+            linking.link_report(s, rid, policy)
+            samples.append(time.perf_counter() - t)
+            s.rollback()
+    return statistics.median(samples)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--samples", type=int, default=200)
+    args = ap.parse_args()
+    small, large = (1_000, 100_000) if args.quick else (10_000, 1_000_000)
+    name = f"wirewatch_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = args.pg.rsplit("/", 1)[0] + "/" + name
+    try:
+        upgrade(url)
+        engine = get_engine(url)
+        rng = random.Random(7)
+        policy = Policy()
+        results = {}
+        for size in (small, large):
+            t = time.perf_counter()
+            fill(engine, size)
+            fill_s = time.perf_counter() - t
+            reports = new_reports(engine, args.samples, rng)
+            time_links(engine, reports[:10], policy)  # warm caches
+            results[size] = time_links(engine, reports, policy)
+            print(f"{size:>9,} incidents: link one report in {results[size] * 1000:.2f} ms (median of "
+                  f"{args.samples}; filled in {fill_s:.1f} s)")
+        ratio = results[large] / results[small]
+        print(f"ratio {large:,} / {small:,}: {ratio:.2f}x (target <= 1.5x)")
+        print(json.dumps({"small": small, "large": large, "small_ms": round(results[small] * 1000, 3),
+                          "large_ms": round(results[large] * 1000, 3), "ratio": round(ratio, 3)}))
+        engine.dispose()
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
