@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs installed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -67,19 +67,26 @@ def main() -> int:
         for inc in incidents:
             loc = inc["location"]
             name = re.sub(r"\s*\(.*?\)", "", loc["name"]).strip()
-            res = []
+            ok: list[bool] = []
+            shown: list[str] = []
             for ctx in ((), (loc["country"],)):
                 m = g.lookup(name, ctx)
-                d = km(m.place.lat, m.place.lon, loc["lat"], loc["lon"]) if m and m.place.lat is not None else None
-                res.append(d is not None and d <= 25)
-                res.append(f"{m.place.name}/{m.place.country} {d:.0f} km" if d is not None else "-")
-            hits += res[0]
-            hits_ctx += res[2]
-            flags = ["ok" if res[0] else "MISS", "ok" if res[2] else "MISS"]
-            print(f"  {name[:40]:40} {flags[0]:4} {res[1]:32} ctx: {flags[1]:4} {res[3]}")
+                if m is None or m.place.lat is None or m.place.lon is None:
+                    ok.append(False)
+                    shown.append("-")
+                    continue
+                d = km(m.place.lat, m.place.lon, loc["lat"], loc["lon"])
+                ok.append(d <= 25)
+                shown.append(f"{m.place.name}/{m.place.country} {d:.0f} km")
+            hits += ok[0]
+            hits_ctx += ok[1]
+            flags = ["ok" if x else "MISS" for x in ok]
+            print(f"  {name[:40]:40} {flags[0]:4} {shown[0]:32} ctx: {flags[1]:4} {shown[1]}")
         n = len(incidents)
-        print(f"coverage within 25 km: {hits}/{n} = {hits / n:.0%} (no context), "
-              f"{hits_ctx}/{n} = {hits_ctx / n:.0%} (gold country as context)")
+        print(
+            f"coverage within 25 km: {hits}/{n} = {hits / n:.0%} (no context), "
+            f"{hits_ctx}/{n} = {hits_ctx / n:.0%} (gold country as context)"
+        )
 
         articles = [json.loads(ln) for ln in (DEV / "articles.jsonl").read_text(encoding="utf-8").splitlines() if ln]
         docs = [TOKEN.findall(a["title"] + "\n" + a["text"]) for a in articles]
@@ -93,9 +100,11 @@ def main() -> int:
             g.find_in_tokens(words)
         warm = time.perf_counter() - started
         tokens = sum(len(d) for d in docs)
-        print(f"find_in_tokens: {len(docs)} articles, {tokens} tokens, {found} matches; "
-              f"{cold / len(docs) * 1e3:.2f} ms/article cold, {warm / len(docs) * 1e3:.2f} ms/article warm "
-              f"({warm / tokens * 1e6:.1f} us/token, up to {gz.MAX_SPAN_TOKENS} probes each)")
+        print(
+            f"find_in_tokens: {len(docs)} articles, {tokens} tokens, {found} matches; "
+            f"{cold / len(docs) * 1e3:.2f} ms/article cold, {warm / len(docs) * 1e3:.2f} ms/article warm "
+            f"({warm / tokens * 1e6:.1f} us/token, up to {gz.MAX_SPAN_TOKENS} probes each)"
+        )
         names = ["Kabul", "deir al zor", "Hodeida", "Mayadeen", "sana a", "police", "xyzzy"] * 200
         g._candidates.cache_clear()
         started = time.perf_counter()

@@ -40,3 +40,7 @@ def setup_periodic_tasks(sender: Celery, **_: Any) -> None:
 @beat_init.connect
 def sync_feeds(**_: Any) -> None:
     jobs.sync_config_feeds(get_resources())
+
+
+if app.configured:  # imported through `include` after configuration: the signal has already fired
+    setup_periodic_tasks(app)

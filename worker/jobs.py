@@ -86,7 +86,7 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
         for warning in doc.warnings:
             repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
         repo.record_poll(s, feed_id, now=now, status=result.status, next_poll_at=now + timedelta(seconds=interval),
-                         etag=result.etag, last_modified=result.last_modified)
+                         etag=result.etag, last_modified=result.last_modified, title=doc.title)
     log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
     return new_ids
 

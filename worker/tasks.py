@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
 from celery import Task
 from celery.exceptions import Retry
+from celery.signals import worker_init
 
 from worker import jobs
 from worker.celery_app import app
@@ -31,6 +33,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 DELIVERY_KEY = "wirewatch:deliveries:{}"
 NLP_SCHEDULED_KEY = "wirewatch:nlp:scheduled"
 NLP_WINDOW_SECONDS = 2
+
+
+class RootRefused(SystemExit):
+    """Raised at worker start when running as root outside development."""
+
+
+def refuse_root(euid: int, environment: str, allow_root: bool) -> None:
+    """Worker processes refuse to run as root outside development (a compromised parser or
+    extractor would own the machine)."""
+    if euid == 0 and environment != "development" and not allow_root:
+        raise RootRefused("refusing to run a Wirewatch worker as root in production: run it as an unprivileged "
+                          "user (the Docker image does), or set worker.allow_root = true")
+
+
+@worker_init.connect
+def _check_user(**_: Any) -> None:
+    s = get_settings()
+    refuse_root(os.geteuid(), s.environment, s.worker.allow_root)
 
 
 @functools.cache

@@ -42,16 +42,18 @@ from worker.demo.site import DEMO_OUTLETS, NewsSite, load_demo_stories
 from worker.errors import ConfigError
 from worker.settings import load_settings
 from worker.store.db import get_engine, session_scope, upgrade
-from worker.store.models import Article, Entry, Failure, Feed, Incident, Report
+from worker.store.models import Article, Entry, Failure, Feed, Incident, Report, utcnow
 
 __all__ = ["counts", "report", "run_demo", "write_config"]
 
 DEMO_DIR = Path("var/demo")
 # With entries all processed, counts unchanged this long mean "done" even if some articles
 # are still waiting for NLP (an extractor that fails leaves them so; beat's safety net
-# retries every 30 s, so wait a little longer than that before concluding).
+# retries every 30 s, so wait a little longer than that before concluding). Articles an NLP
+# worker is busy with (leased) are waited for, unless failures were recorded meanwhile.
 SETTLE_ALL_DONE = 3.0
 SETTLE_WAITING = 40.0
+SETTLE_MAX = 240.0
 STOP_TIMEOUT = 90.0
 # Environment overrides that would point the demo's service somewhere else. Broker, NLP and
 # Flower settings are kept (a user may have a broker elsewhere).
@@ -64,6 +66,7 @@ class Counts:
     entries_new: int = 0
     articles: int = 0
     waiting: int = 0  # stored, not yet extracted
+    leased: int = 0  # of which an NLP worker holds right now (first batch: model loading)
     extracted: int = 0
     failed: int = 0
     reports: int = 0
@@ -127,6 +130,7 @@ def counts(database_url: str) -> Counts:
             return Counts(
                 entries=n(Entry), entries_new=n(Entry, Entry.status == "new"),
                 articles=n(Article), waiting=n(Article, Article.status == "fetched"),
+                leased=n(Article, Article.status == "fetched", col(Article.nlp_lease_until) > utcnow()),
                 extracted=n(Article, Article.status == "extracted"), failed=n(Article, Article.status == "failed"),
                 reports=n(Report),
                 incidents=n(Incident, col(Incident.merged_into).is_(None), Incident.num_reports > 0),
@@ -160,7 +164,7 @@ def _stop(proc: subprocess.Popen[bytes], console: Console) -> None:
 def run_demo(config: Path | None, timeout: int) -> int:
     """Serve the sample site, run the service on it until it has ingested everything, print
     what it found. Runs in ``./var/demo``. Returns the process exit code."""
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=140)  # pipes get 80 columns otherwise
     err = Console(stderr=True)
     try:
         base = load_settings(config)
@@ -240,7 +244,8 @@ def _wait(proc: subprocess.Popen[bytes], database_url: str, expected: int, timeo
                             description=f"articles extracted ({c.reports} reports, {c.incidents} incidents)")
             all_seen = c.entries >= expected and c.entries_new == 0
             quiet = time.monotonic() - changed_at
-            if all_seen and ((c.waiting == 0 and quiet >= SETTLE_ALL_DONE) or quiet >= SETTLE_WAITING):
+            stuck = quiet >= SETTLE_MAX or (quiet >= SETTLE_WAITING and (c.leased == 0 or c.failures > 0))
+            if all_seen and ((c.waiting == 0 and quiet >= SETTLE_ALL_DONE) or stuck):
                 if c.waiting:
                     console.print(f"[yellow]{c.waiting} articles were not extracted "
                                   "(see the failures table and the service log)[/yellow]")

@@ -122,7 +122,8 @@ def text_similarity(a: str, b: str) -> float:
 def _location_gate(report: Place | None, incident: Place | None, policy: Policy) -> tuple[bool, float | None, float]:
     """(allowed, km, location score)."""
     if report is None or incident is None:
-        return True, None, 0.3
+        # Without a place, agreement on date and type is not enough to call it one event.
+        return True, None, 0.0
     if report.country and incident.country and report.country != incident.country:
         return False, None, 0.0
     km = haversine_km(report, incident)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import courlan
 import py3langid  # type: ignore[import-untyped]
@@ -74,6 +75,27 @@ def _strip_head(text: str, titles: list[str | None]) -> str:
     return "\n".join(lines).strip()
 
 
+def _extract_main(page: Page) -> dict[str, Any] | None:
+    """trafilatura's balanced extraction, then its recall-oriented mode for pages the first misses."""
+    for options in ({}, {"favor_recall": True}):
+        doc = trafilatura.bare_extraction(
+            page.body, url=page.final_url, with_metadata=True, include_comments=False, include_tables=False,
+            **options,
+        )
+        data = doc.as_dict() if doc is not None and not isinstance(doc, dict) else doc
+        if isinstance(data, dict) and data.get("text"):
+            return data
+    return None
+
+
+def _strip_tail(text: str) -> str:
+    """Drop trailing link-like lines ("Read more in our archive"): short, no sentence end."""
+    lines = text.split("\n")
+    while len(lines) > 1 and len(lines[-1]) < 60 and not lines[-1].rstrip().endswith((".", '"', "”", "!", "?")):
+        lines.pop()
+    return "\n".join(lines).strip()
+
+
 def content_hash(text: str) -> str:
     """Hash of the text with case, spacing and punctuation folded (exact-duplicate key)."""
     folded = re.sub(r"[\W_]+", " ", text.casefold()).strip()
@@ -114,19 +136,11 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
     if page.content_type.split(";")[0].strip().lower() == "text/plain":
         text, title, author, page_time, canonical = _decode(page).strip(), None, None, None, None
     else:
-        doc = trafilatura.bare_extraction(
-            page.body,
-            url=page.final_url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=False,
-            favor_precision=True,
-        )
-        doc = doc.as_dict() if doc is not None and not isinstance(doc, dict) else doc
-        if not isinstance(doc, dict) or not doc.get("text"):
+        doc = _extract_main(page)
+        if doc is None:
             raise ContentError(f"no main text found in {page.final_url}")
         title, author = doc.get("title"), doc.get("author")
-        text = _strip_head(str(doc["text"]).strip(), [entry.title, title])
+        text = _strip_tail(_strip_head(str(doc["text"]).strip(), [entry.title, title]))
         page_time, canonical = doc.get("date"), doc.get("url")
     if len(text) < MIN_TEXT_CHARS:
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")

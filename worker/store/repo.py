@@ -60,9 +60,11 @@ def claim_due_feeds(session: Session, now: datetime, lease: timedelta, *, all_fe
 
 def record_poll(session: Session, feed_id: int, *, now: datetime, status: int | None,
                 next_poll_at: datetime, etag: str | None = None, last_modified: str | None = None,
-                error: str | None = None) -> None:
-    """Store the outcome of a poll and release the feed's lease."""
+                error: str | None = None, title: str | None = None) -> None:
+    """Store the outcome of a poll and release the feed's lease (and name an unnamed feed)."""
     feed = session.get_one(Feed, feed_id)
+    if feed.name is None and title:
+        feed.name = title.strip()[:200]
     feed.last_polled_at = now
     feed.last_status = status
     feed.next_poll_at = next_poll_at

@@ -26,8 +26,8 @@ from worker.records import Count
 FORWARD_WINDOW = 8
 BACKWARD_WINDOW = 12
 # Tokens that end a clause when looking from a number for its casualty word.
-_FORWARD_STOP = frozenset({",", ";", ":", ".", "(", ")", "and", "or", "but", "while", "when", "as", "after", "because", "since", "--", "—", "–"})
-_BACKWARD_STOP = frozenset({";", ":", ".", "(", ")", "but", "while", "--", "—", "–"})
+_FORWARD_STOP = frozenset({",", ";", ":", "(", ")", "and", "or", "but", "while", "when", "as", "after", "because", "since", "--", "—", "–"})
+_BACKWARD_STOP = frozenset({";", ":", "(", ")", "but", "while", "--", "—", "–"})
 _AUX = frozenset({"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"})
 _SINGULAR_DET = frozenset({"a", "an", "her", "his", "their", "one", "its"})
 
@@ -252,6 +252,21 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
     end = min(sent.end, n.end + FORWARD_WINDOW)
     for i in range(n.end, end):
         low = doc[i].lower_
+        if low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}:
+            continue  # "95 people or more have died"
+        if low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or":
+            continue
+        if low == "," and (skip := _aside_end(doc, i, sent.end)):
+            end = min(sent.end, skip + FORWARD_WINDOW)
+            for k in range(skip, end):
+                low2 = doc[k].lower_
+                if low2 in v.death:
+                    return "killed", k
+                if low2 in v.injury:
+                    return "injured", k
+                if low2 in _FORWARD_STOP:
+                    break
+            break
         if low in v.death:
             return "killed", i
         if low in v.injury:
@@ -269,6 +284,19 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
             return "killed", i  # "the number of dead at 12"
         if low in v.injury:
             return "injured", i
+    return None
+
+
+def _aside_end(doc: Doc, comma: int, limit: int) -> int | None:
+    """End of an aside like ", six of them children," after a number, or None."""
+    for k in range(comma + 1, min(comma + 8, limit)):
+        if doc[k].text == ",":
+            inner = {t.lower_ for t in doc[comma + 1 : k]}
+            if "of" in inner and ({"them", "whom"} & inner or "including" in inner):
+                return k + 1
+            if "including" in inner or "among" in inner:
+                return k + 1
+            return None
     return None
 
 

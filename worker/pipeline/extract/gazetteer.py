@@ -87,14 +87,27 @@ PRECISION = {"country": "country", "admin1": "province", "city": "town", "supple
 _APOSTROPHES = "'\u2018\u2019\u02bb\u02bc\u02bf\u02be`\u00b4"
 _SPECIAL = str.maketrans(
     {
-        "\u0131": "i", "\u0142": "l", "\u0141": "l", "\u00f8": "o", "\u00d8": "o",
-        "\u0111": "d", "\u0110": "d", "\u00f0": "d", "\u00e6": "ae", "\u00c6": "ae",
-        "\u0153": "oe", "\u0152": "oe", "\u00df": "ss", "\u00fe": "th", "\u0259": "e",
-        "\u018f": "e", **dict.fromkeys(_APOSTROPHES, "'"),
+        "\u0131": "i",
+        "\u0142": "l",
+        "\u0141": "l",
+        "\u00f8": "o",
+        "\u00d8": "o",
+        "\u0111": "d",
+        "\u0110": "d",
+        "\u00f0": "d",
+        "\u00e6": "ae",
+        "\u00c6": "ae",
+        "\u0153": "oe",
+        "\u0152": "oe",
+        "\u00df": "ss",
+        "\u00fe": "th",
+        "\u0259": "e",
+        "\u018f": "e",
+        **dict.fromkeys(_APOSTROPHES, "'"),
     }
 )
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
+_WORD = re.compile(r"[^\W_]+")
 
 
 # --------------------------------------------------------------------------- normalization
@@ -325,9 +338,7 @@ class _Builder:
         self.places.append((name, country, lat, lon, admin1, kind, population, precision))
         return len(self.places) - 1
 
-    def add_key(
-        self, pid: int, name: str, *, loose: bool, stoplist: bool = True, population: int = 0
-    ) -> None:
+    def add_key(self, pid: int, name: str, *, loose: bool, stoplist: bool = True, population: int = 0) -> None:
         key = normalize(name)
         if len(key) < 3 or len(key.split()) > MAX_KEY_WORDS:
             return
@@ -415,8 +426,18 @@ def _curated_seats() -> dict[str, _Seat]:
 
 
 ADMIN_SUFFIXES = (
-    "province", "governorate", "oblast", "region", "state", "district", "county",
-    "wilayat", "wilaya", "muhafazah", "prefecture", "department",
+    "province",
+    "governorate",
+    "oblast",
+    "region",
+    "state",
+    "district",
+    "county",
+    "wilayat",
+    "wilaya",
+    "muhafazah",
+    "prefecture",
+    "department",
 )
 _ADMIN_SUFFIX_RE = re.compile(r"\s+(?:" + "|".join(ADMIN_SUFFIXES) + r")$")
 
@@ -458,9 +479,7 @@ def _build(path: Path) -> None:
         if cur is not None:
             # "~Kyiv" lends coordinates only; plain seats also lend their admin1 code.
             seat = next(filter(None, (biggest_city(cc, [s.lstrip("~")]) for s in cur.seats)), None)
-            claim = next(
-                filter(None, (biggest_city(cc, [s]) for s in cur.seats if s[:1] != "~")), None
-            )
+            claim = next(filter(None, (biggest_city(cc, [s]) for s in cur.seats if s[:1] != "~")), None)
         else:
             seat = claim = biggest_city(cc, bare)
         admin_rows.append((sub, display, sorted(bare | {normalize(n) for n in base}), seat))
@@ -631,20 +650,22 @@ class Gazetteer:
     def _connection(self) -> sqlite3.Connection:
         # One connection per process: a connection must not cross a fork (Celery prefork).
         if self._con is None or self._pid != os.getpid():
-            self._con = sqlite3.connect(
-                f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False
-            )
+            self._con = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             self._pid = os.getpid()
         return self._con
 
     @functools.lru_cache(maxsize=8192)  # noqa: B019  # the gazetteer lives as long as the process
     def _candidates(self, key: str, loose: bool) -> tuple[_Candidate, ...]:
         with self._lock:
-            rows = self._connection().execute(
-                "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision "
-                "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
-                (key, int(loose)),
-            ).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision "
+                    "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
+                    (key, int(loose)),
+                )
+                .fetchall()
+            )
         out = []
         for name, country, lat, lon, admin1, kind, pop, precision in rows:
             place = Place(name, country, lat, lon, admin1, precision or PRECISION[kind])
@@ -681,9 +702,7 @@ class Gazetteer:
         ctx = {c.upper() for c in countries}
         if loose:
             cands = tuple(
-                c
-                for c in cands
-                if c.kind != "city" or c.population >= LOOSE_MIN_POPULATION or c.place.country in ctx
+                c for c in cands if c.kind != "city" or c.population >= LOOSE_MIN_POPULATION or c.place.country in ctx
             )
         if not cands:
             return None
@@ -698,9 +717,7 @@ class Gazetteer:
             loose=loose,
         )
 
-    def find_in_tokens(
-        self, words: Sequence[str], countries: Collection[str] = ()
-    ) -> list[tuple[int, int, GeoMatch]]:
+    def find_in_tokens(self, words: Sequence[str], countries: Collection[str] = ()) -> list[tuple[int, int, GeoMatch]]:
         """Longest-match scan of a token list: ``[(start, end_exclusive, match)]``, left to right.
 
         ``words`` are token texts (any case). Hyphen and apostrophe tokens join words
@@ -712,9 +729,7 @@ class Gazetteer:
         n = len(words)
         i = 0
         while i < n:
-            if not norms[i] or (
-                norms[i] in ENGLISH_ARTICLE_WORDS and not (i + 1 < n and joiner[i + 1])
-            ):
+            if not norms[i] or (norms[i] in ENGLISH_ARTICLE_WORDS and not (i + 1 < n and joiner[i + 1])):
                 i += 1
                 continue
             parts: list[str] = []
@@ -788,8 +803,8 @@ def _country_mention_table() -> tuple[dict[str, tuple[str, frozenset[str] | None
         key = " ".join(_words(alias.form))
         if not key:
             continue
-        if alias.case_sensitive:
-            exact[key].add(alias.form)
+        if alias.case_sensitive:  # compared token by token: "U.S." -> "U S"
+            exact[key].add(" ".join(_WORD.findall(alias.form)))
             owner.setdefault(key, alias.country)
         else:
             table.setdefault(key, (alias.country, None))

