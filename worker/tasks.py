@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from celery import Task
@@ -29,7 +29,6 @@ from worker.resources import get_resources
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
-F = TypeVar("F", bound=Callable[..., Any])
 DELIVERY_KEY = "wirewatch:deliveries:{}"
 NLP_SCHEDULED_KEY = "wirewatch:nlp:scheduled"
 NLP_WINDOW_SECONDS = 2
@@ -104,9 +103,11 @@ def _subject(name: str, args: Any, kwargs: Any) -> dict[str, Any]:
     return {}
 
 
-def task(name: str, queue: Queue, **options: Any) -> Callable[[F], F]:
-    def wrap(fn: F) -> F:
-        return app.task(name=name, base=GuardedTask, queue=queue.value, bind=True, **options)(fn)  # type: ignore[no-any-return]
+def task(name: str, queue: Queue, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Register a bound GuardedTask with a stable name on one queue (Celery's task objects are untyped)."""
+
+    def wrap(fn: Callable[..., Any]) -> Any:
+        return app.task(name=name, base=GuardedTask, queue=queue.value, bind=True, **options)(fn)
 
     return wrap
 

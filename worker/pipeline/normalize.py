@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import courlan
-import py3langid  # type: ignore[import-untyped]
+import py3langid
 import trafilatura
 from dateutil import parser as dateparser
 
@@ -77,7 +77,8 @@ def _strip_head(text: str, titles: list[str | None]) -> str:
 
 def _extract_main(page: Page) -> dict[str, Any] | None:
     """trafilatura's balanced extraction, then its recall-oriented mode for pages the first misses."""
-    for options in ({}, {"favor_recall": True}):
+    modes: tuple[dict[str, Any], ...] = ({}, {"favor_recall": True})
+    for options in modes:
         doc = trafilatura.bare_extraction(
             page.body, url=page.final_url, with_metadata=True, include_comments=False, include_tables=False,
             **options,
@@ -113,10 +114,8 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        when = dateparser.parse(value)
+        when: datetime = dateparser.parse(value)
     except (ValueError, OverflowError):
-        return None
-    if when is None:
         return None
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 

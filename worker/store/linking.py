@@ -232,7 +232,7 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
     """Move the reports of the article at `url` out of `incident_id` into a new incident."""
     rows = session.exec(
         select(Report).join(Article, col(Article.id) == col(Report.article_id))
-        .where(Report.incident_id == incident_id, sa.or_(Article.url == url, Article.canonical_url == url))
+        .where(Report.incident_id == incident_id, sa.or_(col(Article.url) == url, col(Article.canonical_url) == url))
     ).all()
     if not rows:
         raise LookupError(f"incident {incident_id} has no report from {url}")
@@ -255,7 +255,7 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
 def incident_of_url(session: Session, url: str) -> str | None:
     return session.exec(
         select(Report.incident_id).join(Article, col(Article.id) == col(Report.article_id))
-        .where(sa.or_(Article.url == url, Article.canonical_url == url), col(Report.incident_id).is_not(None))
+        .where(sa.or_(col(Article.url) == url, col(Article.canonical_url) == url), col(Report.incident_id).is_not(None))
     ).first()
 
 

@@ -104,7 +104,8 @@ def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]
 
 
 def pending_entry_ids(session: Session, limit: int = 10_000) -> list[int]:
-    return list(session.exec(select(Entry.id).where(Entry.status == "new").order_by(col(Entry.id)).limit(limit)).all())  # type: ignore[arg-type]
+    rows = session.exec(select(col(Entry.id)).where(Entry.status == "new").order_by(col(Entry.id)).limit(limit)).all()
+    return [r for r in rows if r is not None]
 
 
 def entry_record(row: Entry) -> records.Entry:
@@ -161,7 +162,7 @@ def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: 
     )
     if ids:
         cond = sa.and_(cond, col(Article.id).in_(list(ids)))
-    pick = sa.select(Article.id).where(cond).order_by(col(Article.id)).limit(limit)
+    pick = sa.select(col(Article.id)).where(cond).order_by(col(Article.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (

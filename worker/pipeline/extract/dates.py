@@ -60,6 +60,15 @@ def _tables() -> tuple[dict[str, int], dict[str, int], dict[str, int], frozenset
 
 
 @functools.cache
+def _phrases_by_first() -> dict[str, tuple[tuple[tuple[str, ...], str, int], ...]]:
+    """:func:`_phrases` indexed by their first token."""
+    out: dict[str, list[tuple[tuple[str, ...], str, int]]] = {}
+    for p in _phrases():
+        out.setdefault(p[0][0], []).append(p)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@functools.cache
 def _phrases() -> tuple[tuple[tuple[str, ...], str, int], ...]:
     """Relative and week phrases as token tuples, longest first: (tokens, kind, days)."""
     data = lexicon.load("dates")
@@ -104,7 +113,7 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
         gi = base + i
         # relative and week phrases
         hit = None
-        for phrase, kind, days in _phrases():
+        for phrase, kind, days in _phrases_by_first().get(low, ()):
             m = len(phrase)
             if tuple(toks[i : i + m]) == phrase:
                 hit = (phrase, kind, days)

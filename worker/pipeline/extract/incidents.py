@@ -178,7 +178,9 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
                 clusters[-1].context.append(seg)
             continue
         anchor = clusters[0].day if clusters else None
-        day = _event_day(seg, pub, anchor)
+        # A toll without a trigger word dates the count ("by Saturday the toll rose to 40"),
+        # not an event.
+        day = _event_day(seg, pub, anchor) if seg.triggers else None
         here = _primary_place(seg)
         separate = "separate" in seg.cues
         best: tuple[int, int] | None = None
