@@ -149,5 +149,7 @@ def choose(roles: Sequence[tuple[ActorRole, int]], country: str | None) -> tuple
     if not score:
         return None
     name = max(score, key=lambda n: score[n])
-    certainty = next(c for c in CERTAINTY_ORDER if c in kinds[name])
+    # The certainty is how the story first frames the actor ("jets believed to be Russian"),
+    # unless the actor itself claims the attack.
+    certainty = "claimed" if "claimed" in kinds[name] else first[name].role
     return name, certainty, first[name]

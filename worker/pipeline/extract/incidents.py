@@ -161,7 +161,8 @@ def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -
 
 
 def _primary_place(seg: Segment) -> places.PlaceMention | None:
-    usable = [p for p in seg.places if not p.dateline and not p.reference]
+    # Countries are too often an actor's ("Russia denied ...") to tell incidents apart.
+    usable = [p for p in seg.places if not p.dateline and not p.reference and p.match.kind != "country"]
     if not usable:
         return None
     return max(usable, key=lambda p: (p.rank, -p.start))
@@ -319,7 +320,11 @@ def _incident(
             lo, hi = sorted((pick.start, pick.keyword))
             evidence.append(_evidence(name, doc, fseg, lo, max(hi, pick.end - 1) + 1))
     # --- perpetrator
-    role_list = [(r, s.order - c.segments[0].order) for s in [*c.segments, *c.context] for r in s.roles]
+    # Statements right after an incident's sentences speak about it ("The Taliban claimed
+    # responsibility."); farther ones may be about anything.
+    told = {s.order for s in c.segments}
+    near = [s for s in c.context if s.order - 1 in told or s.order - 2 in told]
+    role_list = [(r, s.order - c.segments[0].order) for s in sorted([*c.segments, *near], key=lambda x: x.order) for r in s.roles]
     who = actors.choose(role_list, country)
     perpetrator = certainty = None
     if who is not None:

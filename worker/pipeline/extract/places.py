@@ -24,7 +24,7 @@ from spacy.tokens import Doc
 from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch
 from worker.records import Place
 
-_SPECIFIC = {"city": 3, "supplement": 3, "admin1": 2, "country": 1}
+_SPECIFIC = {"city": 3, "supplement": 3, "unresolved": 3, "admin1": 2, "country": 1}
 _REFERENCE_BEFORE = frozenset({"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "north-east", "north-west", "south-east", "south-west", "outskirts", "km", "kilometres", "kilometers", "miles", "capital"})
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
@@ -86,12 +86,39 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
             continue
-        if countries and match.kind in {"city", "supplement", "admin1"} and match.place.country not in countries:
-            continue
         prev = doc[start - 1].lower_ if start else ""
-        prev2 = doc[start - 2].lower_ if start > 1 else ""
-        reference = (prev == "of" and prev2 in _REFERENCE_BEFORE) or prev in _MOVEMENT_BEFORE or prev in {"near", "outside"}
+        back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
+        directional = any(w in _REFERENCE_BEFORE and "of" in back[k + 1 :] for k, w in enumerate(back))
+        reference = directional or prev in _MOVEMENT_BEFORE or prev in {"near", "outside"}
         out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
+    if countries and any(m.place.country in countries for m in out if m.match.kind != "country"):
+        # Towns abroad in an article that names other countries are usually namesakes
+        # ("Madina" district of Mogadishu is not Medina).
+        out = [m for m in out if m.match.kind == "country" or m.place.country in countries]
+    out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+    return out
+
+
+_SETTLEMENT = frozenset({"town", "village", "city", "hamlet", "settlement", "camp"})
+
+
+def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
+    """Settlements the gazetteer lacks, named as "the town of X": distinct but unplaced."""
+    out = []
+    for tok in doc[:-2]:
+        if tok.lower_ not in _SETTLEMENT or doc[tok.i + 1].lower_ != "of":
+            continue
+        start = end = tok.i + 2
+        while end < len(doc) and end - start < 3 and (doc[end].is_alpha or doc[end].text == "-") and end not in covered:
+            if doc[end].lower_ in {"in", "on", "near", "along", "and", "just", "which", "that", "where", "the"} and end > start:
+                break
+            end += 1
+        if end == start or any(i in covered for i in range(start, end)) or doc[start].lower_ in {"the", "a"}:
+            continue
+        name = doc[start:end].text.title()
+        place = Place(name, None, None, None, None, "town")
+        match = GeoMatch(key=name.lower(), place=place, candidates=(place,), kind="unresolved", population=0)
+        out.append(PlaceMention(start, end, match))
     return out
 
 
@@ -139,6 +166,9 @@ def compatible(p: PlaceMention, others: Sequence[PlaceMention]) -> bool | None:
     verdicts = []
     for o in specific:
         b = o.place
+        if p.match.kind == "unresolved" or o.match.kind == "unresolved":
+            verdicts.append(p.match.key == o.match.key)
+            continue
         if a.country and b.country and a.country != b.country:
             verdicts.append(False)
             continue
