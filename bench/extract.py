@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # no stubs in the venv; only memory_info is used
 import spacy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,13 @@ def load_articles() -> tuple[list[Article], str]:
     for line in CORPUS.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         arts.append(
-            Article(f"urn:{row['id']}", f"urn:{row['id']}", row.get("title", ""), row["text"], datetime.fromisoformat(row["published_at"]))
+            Article(
+                f"urn:{row['id']}",
+                f"urn:{row['id']}",
+                row.get("title", ""),
+                row["text"],
+                datetime.fromisoformat(row["published_at"]),
+            )
         )
     return arts, "dev corpus"
 
@@ -96,7 +102,9 @@ def main() -> None:
     print(f"bare spaCy           {bare_rate:8.1f} articles/s  (ner + sentencizer, nlp.pipe)")
     print(f"extraction stage     {stage_rate:8.1f} articles/s  (extract_many)")
     print(f"ratio                {stage_rate / bare_rate:8.2f}      (target >= 0.70)")
-    print(f"rss                  {rss:8.0f} MB    (model + gazetteer loaded; target < 500; this run holds two pipelines)")
+    print(
+        f"rss                  {rss:8.0f} MB    (model + gazetteer loaded; target < 500; this run holds two pipelines)"
+    )
 
 
 if __name__ == "__main__":

@@ -120,10 +120,15 @@ def _plausible(inc: Incident, g: dict[str, Any]) -> tuple[bool, float]:
 
 def field_checks(inc: Incident, g: dict[str, Any]) -> dict[str, bool]:
     km = _km(_loc(inc), g["location"])
-    k = inc.killed.best if inc.killed.best is not None else (inc.killed.high if inc.killed.high is not None else inc.killed.low)
+    k = (
+        inc.killed.best
+        if inc.killed.best is not None
+        else (inc.killed.high if inc.killed.high is not None else inc.killed.low)
+    )
     a, b = _norm(inc.perpetrator), _norm(g.get("perpetrator"))
     return {
-        "date": inc.date is not None and abs((inc.date - date.fromisoformat(g["date"])).days) <= int(g.get("date_tolerance_days", 0)),
+        "date": inc.date is not None
+        and abs((inc.date - date.fromisoformat(g["date"])).days) <= int(g.get("date_tolerance_days", 0)),
         "location": km is not None and km <= 25,
         "killed": k is not None and g["killed_low"] <= k <= g["killed_high"],
         "event_type": _norm(inc.event_type) == _norm(g["event_type"]),
@@ -164,7 +169,9 @@ def score(articles: list[Article], results: list[list[Incident]], gold: dict[str
                 matched[gid] = inc
         for gid in sorted(rep):
             if gid not in matched:
-                misses.append(f"{aid} MISSED {gid} {golds[gid]['title']} ({golds[gid]['date']}, killed {golds[gid]['killed_low']}-{golds[gid]['killed_high']})")
+                misses.append(
+                    f"{aid} MISSED {gid} {golds[gid]['title']} ({golds[gid]['date']}, killed {golds[gid]['killed_low']}-{golds[gid]['killed_high']})"
+                )
                 continue
             found += 1
             checks = field_checks(matched[gid], golds[gid])

@@ -118,7 +118,9 @@ class Settings(_Section):
     dedupe: DedupeSettings = DedupeSettings()
     flower: FlowerSettings = FlowerSettings()
     feeds: tuple[FeedSettings, ...] = ()
-    environment: Literal["production", "development"] = "production"
+    # "production" makes workers refuse to run as root; the Docker image sets it. The default
+    # suits a developer's machine and single-machine installs run by hand.
+    environment: Literal["production", "development"] = "development"
     log_level: str = "INFO"
 
     def check(self) -> None:

@@ -85,12 +85,22 @@ def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_config(path: Path, *, database_url: str, broker_url: str, broker_embedded: bool, feeds: list[tuple[str, str]],
-                 flower_port: int, nlp_model: str) -> None:
+def write_config(
+    path: Path,
+    *,
+    database_url: str,
+    broker_url: str,
+    broker_embedded: bool,
+    feeds: list[tuple[str, str]],
+    flower_port: int,
+    nlp_model: str,
+) -> None:
     """The demo's config.toml (no secrets: the broker URL's password, if any, stays in env)."""
-    feed_blocks = "".join(f"\n[[feeds]]\nurl = {_toml_str(u)}\nname = {_toml_str(n)}\ninterval = 60\n"
-                          for u, n in feeds)
-    path.write_text(f"""# Written by `wirewatch demo` for one run; edits are overwritten.
+    feed_blocks = "".join(
+        f"\n[[feeds]]\nurl = {_toml_str(u)}\nname = {_toml_str(n)}\ninterval = 60\n" for u, n in feeds
+    )
+    path.write_text(
+        f"""# Written by `wirewatch demo` for one run; edits are overwritten.
 environment = "development"
 log_level = "INFO"
 
@@ -114,13 +124,16 @@ model = {_toml_str(nlp_model)}
 [flower]
 address = "127.0.0.1"
 port = {flower_port}
-{feed_blocks}""", encoding="utf-8")
+{feed_blocks}""",
+        encoding="utf-8",
+    )
 
 
 def counts(database_url: str) -> Counts:
     engine = get_engine(database_url)
     try:
         with session_scope(engine) as s:
+
             def n(model: type, *where: object) -> int:
                 q = select(func.count()).select_from(model)
                 for w in where:
@@ -128,10 +141,13 @@ def counts(database_url: str) -> Counts:
                 return int(s.exec(q).one())
 
             return Counts(
-                entries=n(Entry), entries_new=n(Entry, Entry.status == "new"),
-                articles=n(Article), waiting=n(Article, Article.status == "fetched"),
+                entries=n(Entry),
+                entries_new=n(Entry, Entry.status == "new"),
+                articles=n(Article),
+                waiting=n(Article, Article.status == "fetched"),
                 leased=n(Article, Article.status == "fetched", col(Article.nlp_lease_until) > utcnow()),
-                extracted=n(Article, Article.status == "extracted"), failed=n(Article, Article.status == "failed"),
+                extracted=n(Article, Article.status == "extracted"),
+                failed=n(Article, Article.status == "failed"),
                 reports=n(Report),
                 incidents=n(Incident, col(Incident.merged_into).is_(None), Incident.num_reports > 0),
                 failures=n(Failure),
@@ -184,18 +200,25 @@ def run_demo(config: Path | None, timeout: int) -> int:
     site.start()
     site.publish(stories)
     flower_port = _free_port()
-    write_config(cfg, database_url=database_url, broker_url=base.broker.url, broker_embedded=base.broker.embedded,
-                 feeds=[(site.feed_url(o.slug), o.name) for o in DEMO_OUTLETS], flower_port=flower_port,
-                 nlp_model=base.nlp.model)
+    write_config(
+        cfg,
+        database_url=database_url,
+        broker_url=base.broker.url,
+        broker_embedded=base.broker.embedded,
+        feeds=[(site.feed_url(o.slug), o.name) for o in DEMO_OUTLETS],
+        flower_port=flower_port,
+        nlp_model=base.nlp.model,
+    )
     upgrade(database_url)
     env = _service_env()
     broker = env.get("WIREWATCH_BROKER_URL", base.broker.url)
     err.print(f"sample news site: {site.base_url}/ ({len(stories)} articles, {len(DEMO_OUTLETS)} feeds)")
-    err.print(f"config: {cfg}   database: {db_file}   broker: {redact(broker)} "
-              "(embedded Redis if nothing answers)")
-    err.print(f"Flower: http://127.0.0.1:{flower_port}/ (user {env['WIREWATCH_FLOWER_USER']}"
-              f"{', password ' + env['WIREWATCH_FLOWER_PASSWORD'] if env['WIREWATCH_FLOWER_USER'] == 'demo' else ''})"
-              f"   service log: {log_path}")
+    err.print(f"config: {cfg}   database: {db_file}   broker: {redact(broker)} (embedded Redis if nothing answers)")
+    err.print(
+        f"Flower: http://127.0.0.1:{flower_port}/ (user {env['WIREWATCH_FLOWER_USER']}"
+        f"{', password ' + env['WIREWATCH_FLOWER_PASSWORD'] if env['WIREWATCH_FLOWER_USER'] == 'demo' else ''})"
+        f"   service log: {log_path}"
+    )
 
     argv = [sys.executable, "-m", "worker.cli", "--config", str(cfg), "run", "--flower"]
     ok = False
@@ -213,9 +236,11 @@ def run_demo(config: Path | None, timeout: int) -> int:
     report(database_url, out)
     c = counts(database_url)
     elapsed = time.monotonic() - started
-    out.print(f"{c.entries} feed entries, {c.articles} articles stored, {c.extracted} extracted, "
-              f"{c.reports} reports, {c.incidents} incidents, {c.failures} failures recorded "
-              f"({elapsed:.0f} s; feeds served {site.stats['feed_200']}x, 304 Not Modified {site.stats['feed_304']}x)")
+    out.print(
+        f"{c.entries} feed entries, {c.articles} articles stored, {c.extracted} extracted, "
+        f"{c.reports} reports, {c.incidents} incidents, {c.failures} failures recorded "
+        f"({elapsed:.0f} s; feeds served {site.stats['feed_200']}x, 304 Not Modified {site.stats['feed_304']}x)"
+    )
     if not ok:
         err.print(f"[red]the demo did not complete[/red]: see {log_path}")
         return 1
@@ -226,8 +251,13 @@ def _wait(proc: subprocess.Popen[bytes], database_url: str, expected: int, timeo
     """Poll the database until done; True when every entry was processed."""
     deadline = time.monotonic() + timeout
     last, changed_at = Counts(), time.monotonic()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         fetched = progress.add_task("articles stored", total=expected)
         nlp = progress.add_task("articles extracted", total=expected)
@@ -238,17 +268,26 @@ def _wait(proc: subprocess.Popen[bytes], database_url: str, expected: int, timeo
             c = counts(database_url)
             if c != last:
                 last, changed_at = c, time.monotonic()
-            progress.update(fetched, completed=c.entries - c.entries_new,
-                            description=f"entries processed ({c.articles} articles stored)")
-            progress.update(nlp, total=max(c.articles, 1), completed=c.extracted + c.failed,
-                            description=f"articles extracted ({c.reports} reports, {c.incidents} incidents)")
+            progress.update(
+                fetched,
+                completed=c.entries - c.entries_new,
+                description=f"entries processed ({c.articles} articles stored)",
+            )
+            progress.update(
+                nlp,
+                total=max(c.articles, 1),
+                completed=c.extracted + c.failed,
+                description=f"articles extracted ({c.reports} reports, {c.incidents} incidents)",
+            )
             all_seen = c.entries >= expected and c.entries_new == 0
             quiet = time.monotonic() - changed_at
             stuck = quiet >= SETTLE_MAX or (quiet >= SETTLE_WAITING and (c.leased == 0 or c.failures > 0))
             if all_seen and ((c.waiting == 0 and quiet >= SETTLE_ALL_DONE) or stuck):
                 if c.waiting:
-                    console.print(f"[yellow]{c.waiting} articles were not extracted "
-                                  "(see the failures table and the service log)[/yellow]")
+                    console.print(
+                        f"[yellow]{c.waiting} articles were not extracted "
+                        "(see the failures table and the service log)[/yellow]"
+                    )
                 return True
             time.sleep(1.0)
     console.print(f"[red]gave up after {timeout} s[/red]")
@@ -266,15 +305,25 @@ def report(database_url: str, console: Console) -> None:
     """Print the incidents, articles and failures stored in the demo database."""
     engine = get_engine(database_url)
     with session_scope(engine) as s:
-        incidents = s.exec(select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
-                           .order_by(col(Incident.date), col(Incident.location_name))).all()
+        incidents = s.exec(
+            select(Incident)
+            .where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
+            .order_by(col(Incident.date), col(Incident.location_name))
+        ).all()
         t = Table(title="Incidents", show_lines=False)
         for name in ("date", "type", "place", "killed", "perpetrator", "reports", "sources"):
             t.add_column(name, justify="right" if name in ("killed", "reports", "sources") else "left")
         for i in incidents:
             place = ", ".join(p for p in (i.location_name, i.admin1, i.country) if p)
-            t.add_row(i.date.isoformat() if i.date else "", i.event_type, place, _killed(i), i.perpetrator or "",
-                      str(i.num_reports), str(i.num_independent_sources))
+            t.add_row(
+                i.date.isoformat() if i.date else "",
+                i.event_type,
+                place,
+                _killed(i),
+                i.perpetrator or "",
+                str(i.num_reports),
+                str(i.num_independent_sources),
+            )
         if not incidents:
             t.caption = "no incidents extracted"
         console.print(t)
@@ -289,8 +338,14 @@ def report(database_url: str, console: Console) -> None:
             source = a.source or (feeds.get(a.feed_id) if a.feed_id is not None else None) or ""
             dateline = " / ".join(p for p in (a.dateline_place, a.dateline_agency) if p)
             status = a.status + (" (wire copy)" if a.copy_of_id else "")
-            t.add_row(a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "", a.title,
-                      source, dateline, status, str(n_reports.get(a.id or 0, 0)))
+            t.add_row(
+                a.published_at.strftime("%Y-%m-%d %H:%M") if a.published_at else "",
+                a.title,
+                source,
+                dateline,
+                status,
+                str(n_reports.get(a.id or 0, 0)),
+            )
         console.print(t)
 
         failures = s.exec(select(Failure).order_by(col(Failure.id))).all()
@@ -306,4 +361,3 @@ def report(database_url: str, console: Console) -> None:
                 shown.add(key)
                 t.add_row(f.stage, f.error, f.reason[:160], f.url or "")
             console.print(t)
-

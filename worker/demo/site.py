@@ -69,9 +69,16 @@ def load_demo_stories(path: Path = SITE_DIR / "articles.jsonl") -> list[Story]:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
-            stories.append(Story(id=d["id"], outlet=d["outlet"], title=d["title"], text=d["text"],
-                                 published=datetime.fromisoformat(d["published"]).astimezone(UTC),
-                                 author=d.get("author")))
+            stories.append(
+                Story(
+                    id=d["id"],
+                    outlet=d["outlet"],
+                    title=d["title"],
+                    text=d["text"],
+                    published=datetime.fromisoformat(d["published"]).astimezone(UTC),
+                    author=d.get("author"),
+                )
+            )
     return stories
 
 
@@ -311,6 +318,7 @@ def _page(site: NewsSite, story: Story) -> str:
 
 def _index(site: NewsSite) -> str:
     outlet = next(iter(site.outlets.values()))
-    links = "".join(f'<li><a href="{site.feed_url(o.slug)}">{html.escape(o.name)} feed</a></li>'
-                    for o in site.outlets.values())
+    links = "".join(
+        f'<li><a href="{site.feed_url(o.slug)}">{html.escape(o.name)} feed</a></li>' for o in site.outlets.values()
+    )
     return _chrome(site, outlet, "Sample news site", f"<main><h1>Sample news site</h1><ul>{links}</ul></main>")

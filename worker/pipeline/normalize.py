@@ -27,6 +27,9 @@ from worker.errors import ContentError
 from worker.records import Article, Dateline, Entry, Page
 
 MIN_TEXT_CHARS = 80
+# C0 controls except tab/newline/CR, and DEL: PostgreSQL text cannot hold NUL, and none of
+# them carries meaning in an article (issue 5, item 11).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _AMP = re.compile(r"(/amp(?=/|$)|\.amp(?=\.html?$|$)|[?&](amp|outputType=amp)(=[^&]*)?$)", re.IGNORECASE)
 
 # "AMMAN (Reuters) -", "KYIV, Ukraine (AP) —", "amman ( reuters ) -", "Mogadishu, Oct 15 (Reuters) -"
@@ -141,6 +144,7 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
         title, author = doc.get("title"), doc.get("author")
         text = _strip_tail(_strip_head(str(doc["text"]).strip(), [entry.title, title]))
         page_time, canonical = doc.get("date"), doc.get("url")
+    text = _CONTROL.sub("", text).strip()
     if len(text) < MIN_TEXT_CHARS:
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")
     published = entry.published_at or _parse_time(page_time)

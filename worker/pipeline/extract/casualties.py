@@ -26,9 +26,13 @@ from worker.records import Count
 FORWARD_WINDOW = 8
 BACKWARD_WINDOW = 12
 # Tokens that end a clause when looking from a number for its casualty word.
-_FORWARD_STOP = frozenset({",", ";", ":", "(", ")", "and", "or", "but", "while", "when", "as", "after", "because", "since", "--", "—", "–"})
+_FORWARD_STOP = frozenset(
+    {",", ";", ":", "(", ")", "and", "or", "but", "while", "when", "as", "after", "because", "since", "--", "—", "–"}
+)
 _BACKWARD_STOP = frozenset({";", ":", "(", ")", "but", "while", "--", "—", "–"})
-_AUX = frozenset({"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"})
+_AUX = frozenset(
+    {"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"}
+)
 _SINGULAR_DET = frozenset({"a", "an", "her", "his", "their", "one", "its"})
 
 
@@ -170,17 +174,32 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         return True
     if nxt in v.non_human or (nxt == "of" and after in v.non_human):
         return True
-    if prev in {"$", "£", "€", "no", "no.", "number", "resolution", "aged", "age", "route", "highway", "km", "tu", "kh"}:
+    if prev in {
+        "$",
+        "£",
+        "€",
+        "no",
+        "no.",
+        "number",
+        "resolution",
+        "aged",
+        "age",
+        "route",
+        "highway",
+        "km",
+        "tu",
+        "kh",
+    }:
         return True
     if prev == "-" and start >= 2 and doc[start - 2].is_alpha:
         return True  # Tu-22, Kh-22 split by the tokenizer
     if 1900 <= value <= 2100 and tok.text.isdigit():
         return True  # a year
-    if prev in lexicon.load("dates")["months"] or (prev == "." and start >= 2 and doc[start - 2].lower_ in lexicon.load("dates")["months"]):
+    if prev in lexicon.load("dates")["months"] or (
+        prev == "." and start >= 2 and doc[start - 2].lower_ in lexicon.load("dates")["months"]
+    ):
         return True  # "Oct. 8", "july 14"
-    if nxt in lexicon.load("dates")["months"]:
-        return True  # "5 October"
-    return False
+    return nxt in lexicon.load("dates")["months"]  # "5 October"
 
 
 def _qualifier(doc: Doc, start: int, floor: int) -> tuple[str | None, bool]:
@@ -369,7 +388,18 @@ def _count_people(doc: Doc, i: int, bound: int, step: int) -> int:
         elif low == "and":
             if step < 0 and pending_noun:
                 break
-        elif tok.like_num or low in {"-", "year", "old", "month", "elderly", "young", "pregnant", "local", "little", "teenage"}:
+        elif tok.like_num or low in {
+            "-",
+            "year",
+            "old",
+            "month",
+            "elderly",
+            "young",
+            "pregnant",
+            "local",
+            "little",
+            "teenage",
+        }:
             pass
         elif tok.is_alpha and steps <= 12 and (pending_noun or seen_det):
             pass  # an adjective inside the phrase

@@ -12,6 +12,7 @@ report, not the event; it is kept with ``report=True`` as a last resort.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -53,7 +54,11 @@ def _tables() -> tuple[dict[str, int], dict[str, int], dict[str, int], frozenset
     weekdays = {w: i for i, w in enumerate(data["weekdays"])}
     months = {k: int(v) for k, v in data["months"].items()}
     relative = {k: int(v) for k, v in data["relative"].items() if isinstance(v, int)}
-    anchored = frozenset(data["relative"]["anchored_to_incident"]) if "anchored_to_incident" in data["relative"] else frozenset()
+    anchored = (
+        frozenset(data["relative"]["anchored_to_incident"])
+        if "anchored_to_incident" in data["relative"]
+        else frozenset()
+    )
     rolling = frozenset(data["relative"].get("rolling_day", []))
     report = frozenset(data["report_verbs"]["words"])
     return weekdays, months, relative, anchored, rolling, report
@@ -82,7 +87,27 @@ def _phrases() -> tuple[tuple[tuple[str, ...], str, int], ...]:
     return tuple(out)
 
 
-_SKIP_BEFORE = frozenset({"on", "late", "early", "the", ",", "by", "until", "in", "of", "from", "afternoon", "morning", "evening", "night", "since", "about", "around"})
+_SKIP_BEFORE = frozenset(
+    {
+        "on",
+        "late",
+        "early",
+        "the",
+        ",",
+        "by",
+        "until",
+        "in",
+        "of",
+        "from",
+        "afternoon",
+        "morning",
+        "evening",
+        "night",
+        "since",
+        "about",
+        "around",
+    }
+)
 
 
 def _is_report(doc: Doc, start: int, floor: int) -> bool:
@@ -112,7 +137,7 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
         low = toks[i]
         gi = base + i
         # relative and week phrases
-        hit = None
+        hit: tuple[tuple[str, ...], str, int] | None = None
         for phrase, kind, days in _phrases_by_first().get(low, ()):
             m = len(phrase)
             if tuple(toks[i : i + m]) == phrase:
@@ -123,19 +148,25 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             text = " ".join(phrase)
             m = len(phrase)
             if kind == "relative" and text == "overnight":
-                k = "overnight"
+                label = "overnight"
             elif kind == "relative" and text in rolling:
-                k = "rolling"
+                label = "rolling"
             else:
-                k = kind
+                label = kind
             out.append(
-                DateMention(k, gi, gi + m, days_back=days, anchored=text in anchored, report=_is_report(doc, gi, sent.start))
+                DateMention(
+                    label, gi, gi + m, days_back=days, anchored=text in anchored, report=_is_report(doc, gi, sent.start)
+                )
             )
             i += m
             continue
         if low in weekdays:
             last = i > 0 and toks[i - 1] in {"last", "past"}
-            out.append(DateMention("weekday", gi, gi + 1, weekday=weekdays[low], last=last, report=_is_report(doc, gi, sent.start)))
+            out.append(
+                DateMention(
+                    "weekday", gi, gi + 1, weekday=weekdays[low], last=last, report=_is_report(doc, gi, sent.start)
+                )
+            )
             # "Saturday, August 17": the explicit date follows and wins.
             i += 1
             continue
@@ -152,34 +183,66 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
                     k += 1
                 year = _year(toks, k)
                 endt = k + 1 if year else j + 1
-                out.append(DateMention("monthday", gi, base + endt, month=month, day=day, year=year, report=_is_report(doc, gi, sent.start)))
+                out.append(
+                    DateMention(
+                        "monthday",
+                        gi,
+                        base + endt,
+                        month=month,
+                        day=day,
+                        year=year,
+                        report=_is_report(doc, gi, sent.start),
+                    )
+                )
                 i = endt
                 continue
             year = _year(toks, j)
             last = i > 0 and toks[i - 1] in {"last", "past"}
-            out.append(DateMention("month", gi, base + (j + 1 if year else j), month=month, year=year, last=last, report=_is_report(doc, gi, sent.start)))
+            out.append(
+                DateMention(
+                    "month",
+                    gi,
+                    base + (j + 1 if year else j),
+                    month=month,
+                    year=year,
+                    last=last,
+                    report=_is_report(doc, gi, sent.start),
+                )
+            )
             i = j + 1 if year else j
             continue
-        day = _day(toks, i)
-        if day is not None and i + 1 < n and toks[i + 1].rstrip(".") in months:
+        dom = _day(toks, i)
+        if dom is not None and i + 1 < n and toks[i + 1].rstrip(".") in months:
             month = months[toks[i + 1].rstrip(".")]
             year = _year(toks, i + 2)
-            endt = i + 3 if year else i + 2
-            out.append(DateMention("monthday", gi, base + endt, month=month, day=day, year=year, report=_is_report(doc, gi, sent.start)))
-            i = endt
+            stop = i + 3 if year else i + 2
+            out.append(
+                DateMention(
+                    "monthday", gi, base + stop, month=month, day=dom, year=year, report=_is_report(doc, gi, sent.start)
+                )
+            )
+            i = stop
             continue
         year = _year(toks, i)
-        if year is not None and i > 0 and toks[i - 1] in {"in", "since", "of", "from", "until", "late", "early", "mid", "end"}:
+        if (
+            year is not None
+            and i > 0
+            and toks[i - 1] in {"in", "since", "of", "from", "until", "late", "early", "mid", "end"}
+        ):
             out.append(DateMention("year", gi, gi + 1, year=year))
         i += 1
     return out
 
 
 def _looks_like_date(toks: list[str], i: int) -> bool:
-    """"may" is a month only next to a day or year, or after "in"/"last"/"since"."""
+    """ "may" is a month only next to a day or year, or after "in"/"last"/"since"."""
     nxt = toks[i + 1] if i + 1 < len(toks) else ""
     prev = toks[i - 1] if i > 0 else ""
-    return nxt.isdigit() or prev in {"in", "last", "since", "early", "late", "mid", "of"} or (prev.isdigit() and len(prev) <= 2)
+    return (
+        nxt.isdigit()
+        or prev in {"in", "last", "since", "early", "late", "mid", "of"}
+        or (prev.isdigit() and len(prev) <= 2)
+    )
 
 
 def _day(toks: list[str], i: int) -> int | None:
@@ -218,10 +281,9 @@ def local_publication(published_at: datetime | None, country: str | None) -> Loc
     if (offset is None or offset == timedelta(0)) and country:
         zone = _zones().get(country.upper())
         if zone:
-            try:
+            # Without a tz database on the host, stay in UTC.
+            with contextlib.suppress(ZoneInfoNotFoundError):
                 when = when.astimezone(ZoneInfo(zone))
-            except ZoneInfoNotFoundError:
-                pass  # no tz database on this host: stay in UTC
     return LocalTime(when.date(), when.hour)
 
 
@@ -246,7 +308,9 @@ def resolve(m: DateMention, pub: LocalTime, anchor: date | None = None) -> tuple
                 return None
         return d, "day"
     if m.kind == "month":
-        year = m.year or (today.year if m.month <= today.month and not (m.last and m.month == today.month) else today.year - 1)
+        year = m.year or (
+            today.year if m.month <= today.month and not (m.last and m.month == today.month) else today.year - 1
+        )
         return date(year, m.month, 1), "month"
     if m.kind == "year":
         return date(m.year or today.year, 1, 1), "year"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from spacy.tokens import Doc, Span
 
@@ -80,10 +80,7 @@ def segments_of(doc: Doc) -> list[Span]:
             cut = None
             if tok.text == ";":
                 cut = i + 1
-            elif (
-                doc[i - 1].text == ","
-                and (tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS)
-            ):
+            elif doc[i - 1].text == "," and (tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS):
                 cut = i
             if cut is not None:
                 out.append(doc[start:cut])
@@ -142,12 +139,19 @@ def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
             return True
         if m.kind == "month" and m.year is not None and (m.year, m.month) < (pub.day.year, pub.day.month - 1):
             return True
-        if m.kind == "monthday" and m.year is not None and m.year < pub.day.year - 0 and (pub.day - date(m.year, m.month, min(m.day, 28))).days > 60:
+        if (
+            m.kind == "monthday"
+            and m.year is not None
+            and m.year < pub.day.year - 0
+            and (pub.day - date(m.year, m.month, min(m.day, 28))).days > 60
+        ):
             return True
     return False
 
 
-def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -> tuple[date, str, dates.DateMention] | None:
+def _event_day(
+    seg: Segment, pub: dates.LocalTime | None, anchor: date | None
+) -> tuple[date, str, dates.DateMention] | None:
     """The first day-precision, non-report date of a segment (resolved), if any."""
     if pub is None:
         return None
@@ -236,7 +240,15 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     out: list[Incident] = []
     lead_day: date | None = None
     for n, c in enumerate(clusters):
-        inc = _incident(doc, c, article, article_triggers, main_country, lead_day, clusters[0])
+        inc = _incident(
+            doc,
+            c,
+            article=article,
+            article_triggers=article_triggers,
+            main_country=main_country,
+            lead_day=lead_day,
+            lead=clusters[0],
+        )
         if inc is None:
             continue
         if n == 0:
@@ -250,6 +262,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
 def _incident(
     doc: Doc,
     c: Cluster,
+    *,
     article: Article,
     article_triggers: Sequence[events.Trigger],
     main_country: str | None,
@@ -257,20 +270,25 @@ def _incident(
     lead: Cluster,
 ) -> Incident | None:
     evidence: list[Evidence] = []
-    seg_of = {id(s): s for s in c.segments}
     # --- event type
     trig_list = [t for s in c.segments for t in s.triggers]
     chosen = events.choose(trig_list, article_triggers)
     if chosen is None:
         return None
-    tseg = next(s for s in c.segments if s.span.start <= chosen.start < s.span.end) if any(
-        s.span.start <= chosen.start < s.span.end for s in c.segments
-    ) else c.segments[0]
+    tseg = (
+        next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
+        if any(s.span.start <= chosen.start < s.span.end for s in c.segments)
+        else c.segments[0]
+    )
     evidence.append(_evidence("event_type", doc, tseg, chosen.start, chosen.end))
     # --- location
     trigger_segs = {id(s) for s in c.segments if s.triggers}
     first = c.segments[0].order
-    cands = [(p, s.order - first, id(s) in trigger_segs) for s in sorted([*c.segments, *c.context], key=lambda x: x.order) for p in s.places]
+    cands = [
+        (p, s.order - first, id(s) in trigger_segs)
+        for s in sorted([*c.segments, *c.context], key=lambda x: x.order)
+        for p in s.places
+    ]
     where = places.choose(cands)
     location: Place | None = None
     if where is not None:
@@ -324,14 +342,15 @@ def _incident(
     # responsibility."); farther ones may be about anything.
     told = {s.order for s in c.segments}
     near = [s for s in c.context if s.order - 1 in told or s.order - 2 in told]
-    role_list = [(r, s.order - c.segments[0].order) for s in sorted([*c.segments, *near], key=lambda x: x.order) for r in s.roles]
+    role_list = [
+        (r, s.order - c.segments[0].order) for s in sorted([*c.segments, *near], key=lambda x: x.order) for r in s.roles
+    ]
     who = actors.choose(role_list, country)
     perpetrator = certainty = None
     if who is not None:
         perpetrator, certainty, mention_role = who
         aseg = next((s for s in [*c.segments, *c.context] if mention_role in s.roles), c.segments[0])
         evidence.append(_evidence("perpetrator", doc, aseg, mention_role.start, mention_role.end))
-    del seg_of
     return Incident(
         event_type=chosen.type,
         date=day,
@@ -344,10 +363,3 @@ def _incident(
         injured=injured if injured.known else Count(),
         evidence=tuple(evidence),
     )
-
-
-def lead_day_of(incidents: Sequence[Incident]) -> date | None:
-    return incidents[0].date if incidents else None
-
-
-_ = timedelta  # re-exported for callers computing windows

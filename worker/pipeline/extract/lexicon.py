@@ -33,7 +33,11 @@ def variants(phrase: str) -> set[str]:
                 out.add(form.replace(joiner, " "))
                 out.add(form.replace(joiner, ""))
                 out.add(form.replace(joiner, f" {joiner} "))
-    # Normalized text splits possessives: "islamic state's" -> "islamic state s".
+    # Normalized text splits possessives ("yemen s war"); wire copy keeps "'s".
+    for form in list(out):
+        words = form.split()
+        if "s" in words[1:]:
+            out.add(" ".join("'s" if w == "s" and i else w for i, w in enumerate(words)))
     return {" ".join(form.split()) for form in out if form.strip()}
 
 

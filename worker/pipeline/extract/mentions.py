@@ -40,8 +40,43 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 
 # Abbreviations after which the sentencizer must not start a sentence.
 _NO_BREAK_AFTER = frozenset(
-    "jan feb mar apr jun jul aug sep sept oct nov dec u.n u.s u.k gen col capt maj lt sgt "
-    "st dr mr mrs ms no vs prof gov sen rep brig adm cmdr".split()
+    {
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.n",
+        "u.s",
+        "u.k",
+        "gen",
+        "col",
+        "capt",
+        "maj",
+        "lt",
+        "sgt",
+        "st",
+        "dr",
+        "mr",
+        "mrs",
+        "ms",
+        "no",
+        "vs",
+        "prof",
+        "gov",
+        "sen",
+        "rep",
+        "brig",
+        "adm",
+        "cmdr",
+    }
 )
 
 

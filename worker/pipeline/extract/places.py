@@ -25,7 +25,28 @@ from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch
 from worker.records import Place
 
 _SPECIFIC = {"city": 3, "supplement": 3, "unresolved": 3, "admin1": 2, "country": 1}
-_REFERENCE_BEFORE = frozenset({"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest", "north-east", "north-west", "south-east", "south-west", "outskirts", "km", "kilometres", "kilometers", "miles", "capital"})
+_REFERENCE_BEFORE = frozenset(
+    {
+        "north",
+        "south",
+        "east",
+        "west",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+        "north-east",
+        "north-west",
+        "south-east",
+        "south-west",
+        "outskirts",
+        "km",
+        "kilometres",
+        "kilometers",
+        "miles",
+        "capital",
+    }
+)
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
 _PERSON_LABELS = frozenset({"PERSON", "ORG"})
@@ -52,7 +73,7 @@ class PlaceMention:
 def dateline_end(doc: Doc) -> int:
     """Token index where the story starts after a wire dateline, or 0 when there is none."""
     for tok in doc[:12]:
-        if tok.text in _DATELINE_SEPARATORS or (tok.text == "," and False):
+        if tok.text in _DATELINE_SEPARATORS:
             before = doc[: tok.i]
             if not len(before):
                 return 0
@@ -81,8 +102,13 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     dl_end = dateline_end(doc)
     out: list[PlaceMention] = []
     for start, end, match in gazetteer.find_in_tokens(words, countries=countries):
-        ent = ents.get(start) or ents.get(end - 1)
-        if match.kind != "country" and ent and (ent[0] < start or ent[1] > end) and ent[2] in {"PERSON", "ORG"}:
+        covering = ents.get(start) or ents.get(end - 1)
+        if (
+            match.kind != "country"
+            and covering
+            and (covering[0] < start or covering[1] > end)
+            and covering[2] in {"PERSON", "ORG"}
+        ):
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
             continue
@@ -110,7 +136,10 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
             continue
         start = end = tok.i + 2
         while end < len(doc) and end - start < 3 and (doc[end].is_alpha or doc[end].text == "-") and end not in covered:
-            if doc[end].lower_ in {"in", "on", "near", "along", "and", "just", "which", "that", "where", "the"} and end > start:
+            if (
+                doc[end].lower_ in {"in", "on", "near", "along", "and", "just", "which", "that", "where", "the"}
+                and end > start
+            ):
                 break
             end += 1
         if end == start or any(i in covered for i in range(start, end)) or doc[start].lower_ in {"the", "a"}:
@@ -178,12 +207,10 @@ def compatible(p: PlaceMention, others: Sequence[PlaceMention]) -> bool | None:
         if p.match.kind == "admin1" or o.match.kind == "admin1":
             adm = a if p.match.kind == "admin1" else b
             other = b if p.match.kind == "admin1" else a
-            verdicts.append(other.admin1 is None or other.admin1 == adm.admin1 or other.admin1 == adm.name)
+            verdicts.append(other.admin1 is None or other.admin1 in {adm.admin1, adm.name})
             continue
         verdicts.append(same_place(a, b))
-    if any(verdicts):
-        return True
-    return False
+    return any(verdicts)
 
 
 def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention | None:
@@ -205,7 +232,9 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
     best = max(usable, key=score)[0]
     # A town named in the same incident inside the chosen province refines it.
     if best.match.kind == "admin1":
-        inside = [m for m, _, _ in usable if m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name]
+        inside = [
+            m for m, _, _ in usable if m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name
+        ]
         if inside:
             return inside[0]
     return best

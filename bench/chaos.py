@@ -1,0 +1,257 @@
+"""Chaos run (issue 5, item 7): ingest a corpus while worker pool processes are SIGKILLed at
+random and Redis is restarted once; the exported incidents must equal an undisturbed run's.
+
+    .venv/bin/python bench/chaos.py [--corpus DIR] [--kills-every SECONDS] [--seed N]
+
+Serves the corpus with ../shared/eval/news_site.py (default corpus ../shared/eval/dev), then
+runs the service twice (io worker, nlp worker, beat as real Celery processes), each time on a
+fresh PostgreSQL database and a redis-server of its own (append-only file, temp dir, free port;
+the machine's shared Redis and PostgreSQL are never touched): once undisturbed, once under
+chaos. Both runs are exported with ``wirewatch export`` and compared: the incident clusters
+(as sets of report URLs) and each cluster's killed and date fields. Prints the comparison and
+a final JSON line.
+
+Only I/O pool processes are killed: an NLP batch killed mid-extraction is taken up again only
+after its claim lease (``jobs.NLP_LEASE``, 15 minutes), which would make this run very long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+import redis
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "eval"
+PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(cond: Any, timeout: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(every)
+    return bool(cond())
+
+
+class OwnRedis:
+    def __init__(self, directory: Path) -> None:
+        self.dir, self.port, self.proc = directory, free_port(), None
+        directory.mkdir(parents=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=(self.dir / "redis.log").open("ab"), stderr=subprocess.STDOUT)
+        assert wait_for(self.alive, 15), "redis-server did not start"
+
+    def alive(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(15)
+
+
+def create_db() -> str:
+    name = f"wirewatch_chaos_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_db(url: str) -> None:
+    from worker.store.db import get_engine
+
+    get_engine(url).dispose()
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def progress(db_url: str) -> tuple[int, int, int]:
+    """(entries, entries still new, articles not yet extracted or failed)."""
+    from worker.store.db import get_engine
+
+    with get_engine(db_url).connect() as c:
+        entries = c.execute(sa.text("SELECT count(*) FROM entries")).scalar_one()
+        new = c.execute(sa.text("SELECT count(*) FROM entries WHERE status = 'new'")).scalar_one()
+        pending = c.execute(sa.text("SELECT count(*) FROM articles WHERE status = 'fetched'")).scalar_one()
+    return int(entries), int(new), int(pending)
+
+
+def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: float, rng: random.Random,
+        timeout: float) -> dict[str, Any]:
+    from worker.store.db import upgrade
+
+    work = tmp / label
+    own = OwnRedis(work / "redis")
+    own.start()
+    db_url = create_db()
+    upgrade(db_url)
+    config = work / "config.toml"
+    config.write_text(
+        f'environment = "development"\n[database]\nurl = "{db_url}"\n[broker]\nembedded = false\n'
+        f"visibility_timeout = 30\n"
+        f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[scheduler]\ntick_seconds = 1.0\n'
+        f"[worker]\nsoft_time_limit = 15\ntime_limit = 20\nretry_backoff_max = 5\nmax_retries = 10\n"
+        f"max_deliveries = 5\n[nlp]\nbatch_size = 16\n"
+        + "".join(f'[[feeds]]\nurl = "{u}"\ninterval = 3600\n' for u in feeds)
+    )
+    env = {**os.environ, "WIREWATCH_CONFIG": str(config), "WIREWATCH_BROKER_URL": own.url}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(name: str, *args: str) -> None:
+        argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args, "--loglevel", "INFO"]
+        procs[name] = subprocess.Popen(argv, env=env, cwd=work, stdout=(work / f"{name}.log").open("ab"),
+                                       stderr=subprocess.STDOUT)
+
+    start("io", "worker", "-Q", "io", "-c", "4", "-n", "io@%h", "--without-mingle", "--without-gossip")
+    start("nlp", "worker", "-Q", "nlp", "-c", "1", "-n", "nlp@%h", "--without-mingle", "--without-gossip")
+    start("beat", "beat", "-s", str(work / "beat-schedule"))
+    kills, restarts, stop = 0, 0, threading.Event()
+
+    def monkey() -> None:
+        nonlocal kills, restarts
+        started = time.monotonic()
+        while not stop.wait(rng.uniform(0.5, kills_every)):
+            children = psutil.Process(procs["io"].pid).children()
+            if children:
+                rng.choice(children).send_signal(signal.SIGKILL)
+                kills += 1
+            if restarts == 0 and time.monotonic() - started > 6:
+                own.stop()
+                time.sleep(3)
+                own.start()
+                restarts += 1
+
+    t0 = time.monotonic()
+    if chaos:
+        threading.Thread(target=monkey, daemon=True).start()
+    stable_since: float | None = None
+    done = False
+    while time.monotonic() - t0 < timeout:
+        time.sleep(1)
+        entries, new, pending = progress(db_url)
+        if entries and not new and not pending and (not chaos or restarts):
+            stable_since = stable_since or time.monotonic()
+            if time.monotonic() - stable_since > 5:
+                done = True
+                break
+        else:
+            stable_since = None
+    stop.set()
+    elapsed = time.monotonic() - t0
+    for p in procs.values():
+        p.send_signal(signal.SIGTERM)
+    for p in procs.values():
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    own.stop()
+    out = subprocess.run([str(REPO / ".venv/bin/wirewatch"), "export", "--format", "json"], env=env, cwd=work,
+                         capture_output=True, text=True, check=True)
+    incidents = json.loads(out.stdout)
+    from worker.store.db import get_engine
+
+    with get_engine(db_url).connect() as c:
+        failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
+        articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
+    drop_db(db_url)
+    return {"label": label, "done": done, "seconds": round(elapsed, 1), "kills": kills, "redis_restarts": restarts,
+            "articles": int(articles), "failures": failures, "incidents": incidents}
+
+
+def clusters(incidents: list[dict[str, Any]]) -> dict[tuple[str, ...], tuple[Any, Any]]:
+    return {tuple(sorted(urlsplit(r["url"]).path for r in i["reports"])): (i["killed"]["best"], i["date"])
+            for i in incidents}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, default=SHARED / "dev")
+    ap.add_argument("--kills-every", type=float, default=3.0, help="at most this many seconds between SIGKILLs")
+    ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--timeout", type=float, default=300.0)
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="wirewatch-chaos-") as d:
+        tmp = Path(d)
+        ready = tmp / "site.url"
+        site = subprocess.Popen([sys.executable, str(SHARED / "news_site.py"), str(args.corpus), "--port", "0",
+                                 "--ready-file", str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 20), "news site did not start"
+            base = ready.read_text().strip()
+            import httpx
+
+            feeds = [u.strip() for u in httpx.get(f"{base}/feeds.txt").text.splitlines() if u.strip()]
+            calm = run("undisturbed", tmp, feeds, chaos=False, kills_every=args.kills_every, rng=rng,
+                       timeout=args.timeout)
+            wild = run("chaos", tmp, feeds, chaos=True, kills_every=args.kills_every, rng=rng, timeout=args.timeout)
+        finally:
+            site.terminate()
+            site.wait()
+    a, b = clusters(calm["incidents"]), clusters(wild["incidents"])
+    only_calm, only_wild = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    differing = sorted(k for k in set(a) & set(b) if a[k] != b[k])
+    for r in (calm, wild):
+        print(f"{r['label']:>11}: finished={r['done']} in {r['seconds']} s, {r['articles']} articles, "
+              f"{len(r['incidents'])} incidents, {len(r['failures'])} failures, "
+              f"{r['kills']} SIGKILLs, {r['redis_restarts']} Redis restart(s)")
+    print(f"clusters only in the undisturbed run: {len(only_calm)}")
+    for k in only_calm:
+        print("   -", k, a[k])
+    print(f"clusters only in the chaos run: {len(only_wild)}")
+    for k in only_wild:
+        print("   +", k, b[k])
+    print(f"same reports, different killed/date: {len(differing)}")
+    for k in differing:
+        print("   ~", k, a[k], "->", b[k])
+    task_failures = [f for f in wild["failures"] if f[0] == "task"]
+    equal = not only_calm and not only_wild and not differing and calm["articles"] == wild["articles"]
+    print(json.dumps({"equal": equal, "incidents": [len(a), len(b)], "articles": [calm["articles"], wild["articles"]],
+                      "kills": wild["kills"], "redis_restarts": wild["redis_restarts"],
+                      "task_failures_chaos": len(task_failures), "finished": [calm["done"], wild["done"]]}))
+    return 0 if equal else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

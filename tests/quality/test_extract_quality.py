@@ -1,0 +1,46 @@
+"""Accuracy floors of incident extraction on the labelled dev corpus (an evaluation gate).
+
+Runs ``bench/score_extract.py``'s scorer over ``../shared/eval/dev``. The floors sit a little
+below what the extractor reaches, so a regression fails CI; raise them as accuracy improves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "eval" / "dev"
+
+FLOORS = {
+    "incident_recall": 0.77,
+    "incident_precision": 0.83,
+    "date": 0.88,
+    "location": 0.90,
+    "killed": 0.93,
+    "event_type": 0.85,
+    "perpetrator": 0.74,
+}
+
+
+def _scorer() -> Any:
+    spec = importlib.util.spec_from_file_location("score_extract", ROOT / "bench" / "score_extract.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["score_extract"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not (CORPUS / "gold.json").exists(), reason=f"dev corpus not found at {CORPUS} (../shared is absent)"
+)
+def test_extraction_meets_accuracy_floors() -> None:
+    result = _scorer().run(CORPUS)
+    got = {"incident_recall": result.recall, "incident_precision": result.precision, **result.fields}
+    below = {k: round(got[k], 3) for k, floor in FLOORS.items() if got[k] < floor}
+    assert not below, f"below floor: {below} (floors {FLOORS})"
