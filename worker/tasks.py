@@ -18,7 +18,8 @@ from typing import Any
 
 import redis
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
+from kombu.exceptions import OperationalError
 from celery.signals import worker_init
 
 from worker import jobs
@@ -76,8 +77,14 @@ class GuardedTask(Task):  # type: ignore[misc]
         task_id = self.request.id
         if task_id and not self.request.called_directly:
             key = DELIVERY_KEY.format(task_id)
-            deliveries = int(redis_client().incr(key))
-            redis_client().expire(key, 2 * settings.broker.visibility_timeout)
+            try:
+                deliveries = int(redis_client().incr(key))
+                redis_client().expire(key, 2 * settings.broker.visibility_timeout)
+            except redis.RedisError as exc:
+                # Redis (the broker too) is down: failing here would record the task as failed
+                # and mark its entry failed. Leave the message unacknowledged instead: it is
+                # requeued, or restored after the visibility timeout when Redis is back.
+                raise Reject(f"delivery guard unavailable: {exc}", requeue=True) from exc
             # Retries are new deliveries of the same id; only deliveries beyond them count.
             if deliveries - self.request.retries > settings.worker.max_deliveries:
                 log.error("delivery guard: giving up", extra={"task": self.name, "task_id": task_id})
@@ -142,8 +149,14 @@ def fetch_entry(self: Task, entry_id: int) -> int | None:
 def schedule_extraction() -> None:
     """Send one extraction task per collecting window, so articles arriving together are
     processed in one spaCy batch (``nlp.pipe``) instead of one model call per message."""
-    if redis_client().set(NLP_SCHEDULED_KEY, "1", nx=True, ex=NLP_WINDOW_SECONDS):
-        extract_pending.apply_async(countdown=NLP_WINDOW_SECONDS)
+    try:
+        if redis_client().set(NLP_SCHEDULED_KEY, "1", nx=True, ex=NLP_WINDOW_SECONDS):
+            extract_pending.apply_async(countdown=NLP_WINDOW_SECONDS)
+    except (redis.RedisError, OperationalError) as exc:
+        # The wake-up is only a shortcut: the article is stored and beat's extract safety net
+        # claims it within SAFETY_NET_SECONDS. Failing the task here would record a stored
+        # article as a failure (seen when Redis restarts mid-task).
+        log.warning("NLP wake-up not sent, the safety net will pick the article up", extra={"error": str(exc)})
 
 
 @task("wirewatch.extract_pending", Queue.NLP)

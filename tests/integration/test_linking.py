@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from datetime import UTC, date, datetime, timedelta
 
@@ -239,3 +240,12 @@ def test_best_toll_is_the_latest_report(killed: tuple[int, ...], expected: int) 
     views = [dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
              for i, k in enumerate(killed)]
     assert dedupe.derive(views).killed.best == expected
+
+
+def test_vague_follow_up_date_merges_but_precise_dates_a_week_apart_do_not(res: Resources) -> None:
+    add(res, "https://a.example/w", [incident(HROZA, date(2023, 10, 5), 51)])
+    follow_up = dataclasses.replace(incident(HROZA, date(2023, 10, 11), 59), date_precision="week")
+    add(res, "https://b.example/w", [follow_up])
+    assert len(exported(res)) == 1
+    add(res, "https://c.example/w", [incident(HROZA, date(2023, 10, 12), 3)])
+    assert len(exported(res)) == 2

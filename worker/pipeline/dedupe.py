@@ -49,7 +49,17 @@ class Policy:
     link_threshold: float = 0.6
     max_km: float = 40.0
     town_km: float = 8.0
-    max_days: int = 3
+    max_days: int = 3  # for two day-precision dates; coarser dates get wider windows
+    week_days: int = 10
+    month_days: int = 31
+
+    def days_allowed(self, *precisions: str | None) -> int:
+        """The widest date difference that may still be one event, given both dates' precision."""
+        if "month" in precisions:
+            return self.month_days
+        if "week" in precisions:
+            return self.week_days
+        return self.max_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,7 @@ class Candidate:
     killed: Count
     evidence_text: str = ""
     article_ids: frozenset[int] = frozenset()
+    date_precision: str | None = "day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +163,16 @@ def score(report: Incident, article_id: int, evidence_text: str, cand: Candidate
         return Decision(0.0, False, reasons)
     days = abs((report.date - cand.date).days) if report.date and cand.date else None
     reasons["days"] = days
-    if days is not None and days > policy.max_days:
+    allowed = policy.days_allowed(report.date_precision, cand.date_precision)
+    if days is not None and days > allowed:
         reasons["gate"] = "date"
         return Decision(0.0, False, reasons)
-    date_s = 0.4 if days is None else (1.0 if days == 0 else 0.75 if days == 1 else 0.3)
+    if days is None:
+        date_s = 0.4
+    elif allowed > policy.max_days:  # a vague date: agreement within its window is all we can ask
+        date_s = 0.75 if days <= allowed // 2 else 0.5
+    else:
+        date_s = 1.0 if days == 0 else 0.75 if days == 1 else 0.3
     type_s = type_compatibility(report.event_type, cand.event_type)
     actor_s = actor_compatibility(report.perpetrator, cand.perpetrator)
     toll_s = casualty_compatibility(report.killed, cand.killed)

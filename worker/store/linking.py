@@ -60,7 +60,9 @@ def _candidates(session: Session, rec: IncidentRecord, policy: dedupe.Policy) ->
     country = rec.location.country if rec.location else None
     q = q.where(Incident.country == country) if country else q.where(col(Incident.country).is_(None))
     if rec.date is not None:
-        window = timedelta(days=policy.max_days)
+        # Wide enough for a vague date on either side (a day-precise report may match a
+        # week-precise incident); the scorer applies the exact window per pair.
+        window = timedelta(days=policy.days_allowed(rec.date_precision, "week"))
         q = q.where(sa.or_(col(Incident.date).is_(None),
                            col(Incident.date).between(rec.date - window, rec.date + window)))
     loc = rec.location
@@ -88,7 +90,7 @@ def _candidates(session: Session, rec: IncidentRecord, policy: dedupe.Policy) ->
             id=inc.id, event_type=inc.event_type, date=inc.date, location=_place(inc),
             perpetrator=inc.perpetrator, killed=Count(inc.killed_low, inc.killed_best, inc.killed_high),
             evidence_text=" ".join(evidence_text(r.data) for r in rs),
-            article_ids=frozenset(r.article_id for r in rs),
+            article_ids=frozenset(r.article_id for r in rs), date_precision=inc.date_precision,
         ))
     return out
 
