@@ -187,7 +187,7 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
     own.stop()
     out = subprocess.run([str(REPO / ".venv/bin/wirewatch"), "export", "--format", "json"], env=env, cwd=work,
                          capture_output=True, text=True, check=True)
-    incidents = json.loads(out.stdout)
+    incidents = json.loads(out.stdout)["incidents"]
     from worker.store.db import get_engine
 
     with get_engine(db_url).connect() as c:

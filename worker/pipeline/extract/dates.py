@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +38,7 @@ class DateMention:
     last: bool = False  # "last Saturday"
     anchored: bool = False  # counts from the incident being told ("the day before")
     report: bool = False  # dates a statement, not the event
+    shift: int = 0  # days added after resolving ("on Sunday, a day after ...": -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,17 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
     while i < n:
         low = toks[i]
         gi = base + i
+        # "X on Sunday, a day after gunmen killed ...": the event is the day before Sunday,
+        # and Sunday dates X, not the event.
+        after = _after_phrase(toks, i)
+        if after is not None:
+            days, m = after
+            prev = next((d for d in reversed(out) if d.kind not in {"year", "month"}), None)
+            if prev is not None:
+                out[out.index(prev)] = replace(prev, report=True)
+                out.append(replace(prev, start=gi, end=gi + m, report=False, shift=prev.shift - days))
+            i += m
+            continue
         # relative and week phrases
         hit: tuple[tuple[str, ...], str, int] | None = None
         for phrase, kind, days in _phrases_by_first().get(low, ()):
@@ -234,6 +246,19 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
     return out
 
 
+_AFTER_COUNTS = {"a": 1, "one": 1, "the": 1, "two": 2, "three": 3}
+
+
+def _after_phrase(toks: list[str], i: int) -> tuple[int, int] | None:
+    """``(days, tokens)`` for "a day after", "two days after", "hours after" at ``i``."""
+    words = toks[i : i + 3]
+    if len(words) >= 2 and words[0] == "hours" and words[1] == "after":
+        return 0, 2
+    if len(words) == 3 and words[0] in _AFTER_COUNTS and words[1] in {"day", "days"} and words[2] == "after":
+        return _AFTER_COUNTS[words[0]], 3
+    return None
+
+
 def _looks_like_date(toks: list[str], i: int) -> bool:
     """ "may" is a month only next to a day or year, or after "in"/"last"/"since"."""
     nxt = toks[i + 1] if i + 1 < len(toks) else ""
@@ -289,6 +314,13 @@ def local_publication(published_at: datetime | None, country: str | None) -> Loc
 
 def resolve(m: DateMention, pub: LocalTime, anchor: date | None = None) -> tuple[date, str] | None:
     """The local date and precision ("day" | "week" | "month" | "year") of a mention."""
+    got = _resolve(m, pub, anchor)
+    if got is None or not m.shift:
+        return got
+    return got[0] + timedelta(days=m.shift), got[1]
+
+
+def _resolve(m: DateMention, pub: LocalTime, anchor: date | None) -> tuple[date, str] | None:
     today = pub.day
     if m.kind == "weekday":
         delta = (today.weekday() - m.weekday) % 7

@@ -28,6 +28,9 @@ from worker.pipeline.extract.gazetteer import Gazetteer
 from worker.records import Article, Count, Evidence, Incident, Place
 
 SECONDARY_MAX_DAYS = 1
+# An irrealis cue ("could rise to", "might be among") voids the figures it governs: those
+# within this many tokens after it (or right before it: "20 are feared dead").
+IRREALIS_WINDOW = 6
 _SPLIT_UNITS = frozenset({"hours", "hour", "minutes", "days", "day"})
 _SPLIT_RELATIONS = frozenset({"after", "before", "earlier", "later"})
 
@@ -65,7 +68,7 @@ class Cluster:
         return [p for s in self.segments for p in s.places]
 
     def killed(self) -> list[casualties.Figure]:
-        return [f for s in self.segments if "irrealis" not in s.cues for f in s.killed]
+        return [f for s in self.segments for f in s.killed]
 
 
 def segments_of(doc: Doc) -> list[Span]:
@@ -90,6 +93,18 @@ def segments_of(doc: Doc) -> list[Span]:
     return out
 
 
+_STAT_BEFORE = frozenset({"fewer", "more", "number", "share", "proportion", "percent", "%"})
+_STAT_AFTER = frozenset({"percent", "%", "per", "accounted"})
+
+
+def _statistical(doc: Doc, start: int, end: int) -> bool:
+    """A trigger word used in a statistic ("fewer suicide attacks", "IEDs 28 percent")."""
+    if start and doc[start - 1].lower_ in _STAT_BEFORE:
+        return True
+    after = [t.lower_ for t in doc[end : end + 3]]
+    return any(w in _STAT_AFTER for w in after) and any(t.like_num for t in doc[end : end + 3])
+
+
 def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]]:
     """Every segment of ``doc`` with its triggers, figures, dates, places, actor roles, cues."""
     countries = places.article_countries(doc, gazetteer)
@@ -105,19 +120,24 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
         # Re-rank candidates with the fuller country set (cheap: lookups are cached), rather
         # than scanning the tokens again.
         mentions = places.rerank(mentions, gazetteer, set(named))
-    triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"]]
+    triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"] if not _statistical(doc, s.start, s.end)]
     cues = list(doc.spans["ww_cue"])
     out: list[Segment] = []
     for order, span in enumerate(segments_of(doc)):
         seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
         sup_at = [c.end for c in cues if c.label_ == "supersede" and span.start <= c.start < span.end]
+        irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
         seg_triggers = [t for t in triggers if span.start <= t.start < span.end]
         out.append(
             Segment(
                 order=order,
                 span=span,
                 triggers=seg_triggers,
-                figures=casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues),
+                figures=[
+                    f
+                    for f in casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues)
+                    if not any(f.start - IRREALIS_WINDOW <= i <= max(f.end, f.keyword) + 2 for i in irrealis_at)
+                ],
                 dates=dates.find_dates(doc, span),
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
@@ -149,18 +169,67 @@ def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
     return False
 
 
-def _event_day(
-    seg: Segment, pub: dates.LocalTime | None, anchor: date | None
-) -> tuple[date, str, dates.DateMention] | None:
-    """The first day-precision, non-report date of a segment (resolved), if any."""
-    if pub is None:
-        return None
+_PRECISION_RANK = {"day": 2, "week": 1, "month": 0}
+# Tokens that may sit between a date and the trigger it modifies ("Thursday's strike",
+# "Saturday night's attack", "the Oct. 8 strike"); "of" may not ("Monday of the raid").
+_LINK_GAP = frozenset({"'s", "s", "’s", "night", "morning", "evening", "afternoon", "deadly", "early", "late"})
+
+
+def _linked(seg: Segment, m: dates.DateMention) -> bool:
+    """Whether a date modifies the segment's event words directly.
+
+    "Thursday's strike", "the Oct. 8 attack", "the May 31 explosion" (date then trigger), or
+    "struck late on Tuesday", "killed on Saturday" (trigger or toll word, then the date).
+    """
+    doc = seg.span.doc
+    heads = [(t.start, t.end) for t in seg.triggers] + [(f.keyword, f.keyword + 1) for f in seg.killed]
+    for start, end in heads:
+        gap = start - m.end
+        if 0 <= gap <= 2 and all(doc[i].lower_ in _LINK_GAP for i in range(m.end, start)):
+            return True
+        back = m.start - end
+        if 0 <= back <= 3 and all(doc[i].lower_ in {"on", "late", "early", "last", "this"} for i in range(end, m.start)):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class DatePick:
+    """A resolved date mention of a segment with how strongly it dates the event."""
+
+    day: date
+    precision: str
+    mention: dates.DateMention
+    key: tuple[int, ...]  # larger is better
+
+
+def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list[DatePick]:
+    """The segment's dates, best first: event-linked, then day precision, then earliest.
+
+    A date that modifies the event ("said the Aug. 9 attack") is the event's even after a
+    reporting verb; a date that dates a statement ("told reporters on Thursday") comes last.
+    """
+    out = []
     for m in seg.dates:
-        if m.report or m.kind in {"year"}:
+        if m.kind == "year":
             continue
         got = dates.resolve(m, pub, anchor)
-        if got and got[1] == "day":
-            return got[0], got[1], m
+        if got is None:
+            continue
+        linked = _linked(seg, m)
+        report = m.report and not linked
+        key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), -got[0].toordinal())
+        out.append(DatePick(got[0], got[1], m, key))
+    return sorted(out, key=lambda p: p.key, reverse=True)
+
+
+def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -> tuple[date, str, DatePick] | None:
+    """The segment's best day-precision date that is not a statement's date, if any."""
+    if pub is None:
+        return None
+    for p in _date_picks(seg, pub, anchor):
+        if p.precision == "day" and p.key[0]:
+            return p.day, p.precision, p
     return None
 
 
@@ -176,7 +245,9 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
     """Group eventive segments into incidents (see the module docstring)."""
     clusters: list[Cluster] = []
     for seg in segs:
-        if _is_background(seg, pub) or "aggregate" in seg.cues:
+        # An aggregate cue speaks about figures ("185 civilians in five days"); a trigger
+        # sentence without a toll keeps its event ("as thousands of civilians waited").
+        if _is_background(seg, pub) or ("aggregate" in seg.cues and seg.killed):
             continue
         if not seg.eventive:
             if clusters:
@@ -219,8 +290,21 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
     return clusters
 
 
+TOLL_MAX_SEGMENTS = 1
+
+
 def _has_toll(c: Cluster) -> bool:
-    return any(not f.weak for f in c.killed())
+    """Whether a firm toll is told with the event: in a trigger segment or the one right after.
+
+    A toll told far from any trigger word ("327 were killed" paragraphs after "fewer suicide
+    attacks" in a report on half-year totals) is a statistic, not this event's toll.
+    """
+    told = [s.order for s in c.segments if s.triggers]
+    return any(
+        not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told)
+        for s in c.segments
+        for f in s.killed
+    )
 
 
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
@@ -303,32 +387,26 @@ def _incident(
     day: date | None = None
     precision: str | None = None
     if pub is not None:
-        anchor = lead_day
-        picked = None
-        for s in c.segments:
-            got = _event_day(s, pub, anchor if c is not lead else None)
-            if got:
-                picked = (got, s)
-                break
-        if picked is None:
-            for s in c.segments:
-                for m in s.dates:
-                    if m.kind == "year":
-                        continue
-                    got2 = dates.resolve(m, pub, anchor)
-                    if got2:
-                        picked = ((got2[0], got2[1], m), s)
-                        break
-                if picked:
-                    break
-        if picked is not None:
-            (day, precision, mention), s = picked
-            evidence.append(_evidence("date", doc, s, mention.start, mention.end))
+        anchor = lead_day if c is not lead else None
+        picks = [
+            (p.key, -n, p, s)
+            for n, s in enumerate(c.segments)
+            for p in _date_picks(s, pub, anchor)
+        ]
+        if picks:
+            _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
+            day, precision = best.day, best.precision
+            if not best.key[0]:
+                # Only a statement is dated ("police said on Thursday"): the event came on
+                # that day or some days before it.
+                precision = "week"
+            evidence.append(_evidence("date", doc, s, best.mention.start, best.mention.end))
         else:
-            day, precision = (lead_day or pub.day), "day"
+            # Nothing in the text dates the event: the publication day, loosely.
+            day, precision = (lead_day, "day") if lead_day else (pub.day, "week")
     # --- casualties
     killed_figs = c.killed()
-    injured_figs = [f for s in c.segments if "irrealis" not in s.cues for f in s.figures if f.kind == "injured"]
+    injured_figs = [f for s in c.segments for f in s.figures if f.kind == "injured"]
     killed = casualties.combine(killed_figs)
     injured = casualties.combine(injured_figs)
     for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
