@@ -134,15 +134,17 @@ def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, 
     return article_id
 
 
-def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int | None = None) -> list[int]:
+def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int | None = None,
+                     claimant: str | None = None) -> list[int]:
     """Claim articles not yet extracted (among `article_ids`, or any), extract their incidents
     in one spaCy batch, store them as reports and link each report into an incident.
-    Returns the ids of the articles processed (empty when none was waiting)."""
+    `claimant` (the task id) lets a redelivered task take back the batch it held when its
+    process died. Returns the ids of the articles processed (empty when none was waiting)."""
     from worker.pipeline.extract import extract_many  # heavy import, only on NLP workers
 
     batch = limit or res.settings.nlp.batch_size
     with session_scope(res.engine) as s:
-        rows = repo.claim_articles_for_nlp(s, batch, NLP_LEASE, article_ids)
+        rows = repo.claim_articles_for_nlp(s, batch, NLP_LEASE, article_ids, claimant=claimant)
         claimed = [(r.id, repo.article_record(r)) for r in rows]
     if not claimed:
         return []

@@ -101,3 +101,18 @@ def test_two_schedulers_never_claim_one_feed_twice(res: Resources, site: NewsSit
             repo.add_feed(s, f"{site.feed_url}?n={i}", interval=60)
     first, second = jobs.tick(res), jobs.tick(res)
     assert len(first) == 5 and second == []
+
+
+def test_a_redelivered_nlp_task_reclaims_its_own_batch_at_once(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.feed_url)
+    for e in jobs.poll_feed(res, fid):
+        jobs.fetch_entry(res, e)
+    lease = timedelta(minutes=15)
+    with session_scope(res.engine) as s:
+        first = repo.claim_articles_for_nlp(s, 10, lease, claimant="task-1")
+    assert len(first) == 3
+    with session_scope(res.engine) as s:  # another task finds them leased
+        assert repo.claim_articles_for_nlp(s, 10, lease, claimant="task-2") == []
+    with session_scope(res.engine) as s:  # task-1's process died; its redelivery takes them back
+        again = repo.claim_articles_for_nlp(s, 10, lease, claimant="task-1")
+    assert [a.id for a in again] == [a.id for a in first]

@@ -123,6 +123,8 @@ class Article(SQLModel, table=True):
     # fetched -> extracted | failed
     status: str = Field(default="fetched", index=True, max_length=16)
     nlp_lease_until: datetime | None = _ts()
+    # Who holds the lease (the task id): a redelivery of the same task reclaims its batch at once.
+    nlp_claim: str | None = Field(default=None, max_length=64)
     fetched_at: datetime = _ts(nullable=False, default=utcnow)
     extracted_at: datetime | None = _ts()
 

@@ -153,13 +153,17 @@ def article_record(row: Article) -> records.Article:
     )
 
 
-def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: Sequence[int] = ()) -> list[Article]:
-    """Claim up to `limit` fetched articles not yet extracted (optionally only among `ids`)."""
+def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: Sequence[int] = (),
+                           claimant: str | None = None) -> list[Article]:
+    """Claim up to `limit` fetched articles not yet extracted (optionally only among `ids`).
+
+    Articles whose lease has expired, or that `claimant` itself leased before (a redelivered
+    task whose process died), can be claimed."""
     now = utcnow()
-    cond = sa.and_(
-        col(Article.status) == "fetched",
-        sa.or_(col(Article.nlp_lease_until).is_(None), col(Article.nlp_lease_until) < now),
-    )
+    free = sa.or_(col(Article.nlp_lease_until).is_(None), col(Article.nlp_lease_until) < now)
+    if claimant:
+        free = sa.or_(free, col(Article.nlp_claim) == claimant)
+    cond = sa.and_(col(Article.status) == "fetched", free)
     if ids:
         cond = sa.and_(cond, col(Article.id).in_(list(ids)))
     pick = sa.select(col(Article.id)).where(cond).order_by(col(Article.id)).limit(limit)
@@ -167,7 +171,7 @@ def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: 
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
         sa.update(Article).where(col(Article.id).in_(pick.scalar_subquery()))
-        .values(nlp_lease_until=now + lease).returning(col(Article.id))
+        .values(nlp_lease_until=now + lease, nlp_claim=claimant).returning(col(Article.id))
     )
     claimed = sorted(session.execute(stmt).scalars().all())
     if not claimed:
@@ -199,6 +203,7 @@ def store_reports(session: Session, article_id: int, incidents: Sequence[records
     article.status = "extracted"
     article.extracted_at = utcnow()
     article.nlp_lease_until = None
+    article.nlp_claim = None
     return ids
 
 

@@ -303,6 +303,20 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
             return "killed", i  # "the number of dead at 12"
         if low in v.injury:
             return "injured", i
+    return _toll_subject(doc, n, sent)
+
+
+_TOLL_VERBS = frozenset({"rose", "risen", "rises", "rising", "climbed", "climbs", "increased", "jumped", "stands", "stood"})
+
+
+def _toll_subject(doc: Doc, n: _Number, sent: Span) -> tuple[str, int] | None:
+    """ "The death toll from <a long phrase> climbed to 23": the number's subject is the toll."""
+    prev = [doc[i].lower_ for i in range(max(n.start - 2, sent.start), n.start)]
+    if not (len(prev) == 2 and prev[1] in {"to", "at"} and prev[0] in _TOLL_VERBS):
+        return None
+    for i in range(n.start - 3, sent.start - 1, -1):
+        if doc[i].lower_ == "toll":
+            return "killed", i
     return None
 
 

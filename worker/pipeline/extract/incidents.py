@@ -321,10 +321,9 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     if not clusters:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
-    out: list[Incident] = []
-    lead_day: date | None = None
-    for n, c in enumerate(clusters):
-        inc = _incident(
+
+    def make(c: Cluster, lead_day: date | None) -> Incident | None:
+        return _incident(
             doc,
             c,
             article=article,
@@ -333,14 +332,67 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
             lead_day=lead_day,
             lead=clusters[0],
         )
+
+    built: list[tuple[Cluster, Incident]] = []
+    lead_day: date | None = None
+    for n, c in enumerate(clusters):
+        inc = make(c, lead_day)
         if inc is None:
             continue
         if n == 0:
             lead_day = inc.date
         elif lead_day and inc.date and abs((inc.date - lead_day).days) > SECONDARY_MAX_DAYS:
             continue
-        out.append(inc)
-    return out
+        built.append((c, inc))
+    # One event told twice (the lead sentence dated by the funerals, a later one by
+    # "Thursday's strike"): merge and rebuild, so the best-linked date and actor win.
+    merged = True
+    while merged:
+        merged = False
+        for i, j in ((i, j) for i in range(len(built)) for j in range(i + 1, len(built))):
+            (ci, ai), (cj, aj) = built[i], built[j]
+            if ci.separate or cj.separate or not _same_event(ai, aj):
+                continue
+            both = Cluster(
+                segments=sorted([*ci.segments, *cj.segments], key=lambda x: x.order),
+                context=sorted([*ci.context, *cj.context], key=lambda x: x.order),
+                day=ci.day or cj.day,
+            )
+            inc = make(both, None if i == 0 else lead_day)
+            if inc is None:
+                continue
+            built[i] = (both, inc)
+            del built[j]
+            merged = True
+            break
+    return [inc for _, inc in built]
+
+
+def _same_event(a: Incident, b: Incident) -> bool:
+    """Whether two incidents of one article are one event told in two places.
+
+    Same event type, compatible perpetrators, and either the same town within a day, or
+    one without a place on the same day.
+    """
+    if a.event_type != b.event_type:
+        return False
+    if a.perpetrator and b.perpetrator and a.perpetrator != b.perpetrator:
+        return False
+    days = abs((a.date - b.date).days) if a.date and b.date else 0
+    if a.location is None or b.location is None:
+        return days == 0
+    if a.location.country != b.location.country:
+        return False
+    coarse = {"country", "province"}
+    if a.location.precision in coarse or b.location.precision in coarse:
+        return days == 0 and (
+            a.location.precision == "country"
+            or b.location.precision == "country"
+            or a.location.admin1 == b.location.admin1
+            or a.location.name in {b.location.admin1, b.location.name}
+            or b.location.name == a.location.admin1
+        )
+    return days <= 1 and places.same_place(a.location, b.location)
 
 
 def _incident(
@@ -379,6 +431,8 @@ def _incident(
         location = where.place
         if where.match.kind == "country":
             location = Place(location.name, location.country, location.lat, location.lon, None, "country")
+        elif where.reference:
+            location = Place(location.name, location.country, location.lat, location.lon, location.admin1, "near")
         pseg = next(s for s in [*c.segments, *c.context] if where in s.places)
         evidence.append(_evidence("location", doc, pseg, where.start, where.end))
     country = (location.country if location else None) or main_country

@@ -50,6 +50,20 @@ _REFERENCE_BEFORE = frozenset(
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
 _PERSON_LABELS = frozenset({"PERSON", "ORG"})
+# Words a place's noun phrase may start with before its head word ("to the western province
+# of Herat", "mayor of nearby Bankass").
+_PHRASE_FILLER = frozenset(
+    {"the", "of", "nearby", "neighbouring", "neighboring", "western", "eastern", "northern", "southern", "central"}
+    | {"province", "city", "town", "district", "region", "village", "capital", "area"}
+)
+# "the highway linking Herat and Kandahar", "between X and Y": a route's ends, not the place.
+_ROUTE_BEFORE = frozenset({"linking", "connecting", "between", "joining"})
+# Officials named after their town ("mayor of Bankass", "a Bankass councillor", "Farah police
+# spokesman") say who speaks, not where it happened.
+_OFFICE_WORDS = frozenset(
+    {"mayor", "governor", "prefect", "councillor", "councilor", "municipal", "police", "spokesman"}
+    | {"spokeswoman", "spokesperson", "deputy", "chief", "official", "officials", "elder", "elders"}
+)
 _DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
 
 
@@ -112,10 +126,21 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
             continue
+        if _compound_modifier(doc, end):
+            continue  # "the Saudi-UAE-led coalition": an actor's name, not a place
         prev = doc[start - 1].lower_ if start else ""
         back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
         directional = any(w in _REFERENCE_BEFORE and "of" in back[k + 1 :] for k, w in enumerate(back))
-        reference = directional or prev in _MOVEMENT_BEFORE or prev in {"near", "outside"}
+        head = _phrase_head(doc, start)
+        reference = (
+            directional
+            or prev in _MOVEMENT_BEFORE
+            or prev in {"near", "outside"}
+            or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
+            or (start >= 2 and doc[start - 2].lower_ == "according" and prev == "to")
+            or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
+            or _route_partner(doc, start, out)
+        )
         out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
     if countries and any(m.place.country in countries for m in out if m.match.kind != "country"):
         # Towns abroad in an article that names other countries are usually namesakes
@@ -123,6 +148,30 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         out = [m for m in out if m.match.kind == "country" or m.place.country in countries]
     out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     return out
+
+
+def _phrase_head(doc: Doc, start: int) -> str:
+    """The first word before a place's noun phrase, skipping fillers ("to the province of")."""
+    i = start - 1
+    while i >= 0 and start - i <= 5 and doc[i].lower_ in _PHRASE_FILLER:
+        i -= 1
+    return doc[i].lower_ if i >= 0 and i < start - 1 else ""
+
+
+def _compound_modifier(doc: Doc, end: int) -> bool:
+    """Whether the place ends inside a compound like "Saudi-UAE-led" or "Iran-backed"."""
+    i = end
+    while i < len(doc) and i - end < 4 and (doc[i].text == "-" or doc[i].is_upper or doc[i].is_title):
+        i += 1
+    return i < len(doc) and i > end and doc[i - 1].text == "-" and doc[i].lower_ in {"led", "backed", "supported"}
+
+
+def _route_partner(doc: Doc, start: int, found: Sequence[PlaceMention]) -> bool:
+    """The second end of a route: "linking Herat and Kandahar", "from Farah to Herat"."""
+    if not start or doc[start - 1].lower_ not in {"and", "to"}:
+        return False
+    prev = next((m for m in reversed(found) if m.end == start - 1), None)
+    return prev is not None and prev.reference
 
 
 _SETTLEMENT = frozenset({"town", "village", "city", "hamlet", "settlement", "camp"})
@@ -142,7 +191,12 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
             ):
                 break
             end += 1
-        if end == start or any(i in covered for i in range(start, end)) or doc[start].lower_ in {"the", "a"}:
+        if (
+            end == start
+            or any(i in covered for i in range(start, end))
+            or doc[start].is_stop
+            or doc[start].like_num
+        ):
             continue
         name = doc[start:end].text.title()
         place = Place(name, None, None, None, None, "town")
@@ -230,10 +284,23 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
         return (float(m.rank) + (0.3 if in_trigger else 0.0) - 0.2 * min(order, 6) + prev, -m.start)
 
     best = max(usable, key=score)[0]
-    # A town named in the same incident inside the chosen province refines it.
+    # Only a country named plainly: a town the text uses as a reference point in that country
+    # ("a compound just north of Dhamar city") places it better, as "near" that town.
+    if best.match.kind == "country":
+        towns = [
+            m
+            for m, _, _ in mentions
+            if not m.dateline and m.match.kind in {"city", "supplement"} and m.place.country == best.place.country
+        ]
+        if towns:
+            return towns[0]
+    # A town named in the same incident inside the chosen province refines it, even when
+    # named as an official's seat ("the Khogyani district chief").
     if best.match.kind == "admin1":
         inside = [
-            m for m, _, _ in usable if m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name
+            m
+            for m, _, _ in mentions
+            if not m.dateline and m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name
         ]
         if inside:
             return inside[0]

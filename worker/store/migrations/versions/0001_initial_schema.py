@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:13:44.690013
+Create Date: 2026-11-24 20:40:33.635777
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ def upgrade() -> None:
     sa.Column('copy_of_id', sa.Integer(), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('nlp_lease_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('nlp_claim', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('extracted_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['copy_of_id'], ['articles.id'], ),
