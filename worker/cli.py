@@ -136,8 +136,9 @@ def ingest(once: Annotated[bool, typer.Option("--once", help="poll every feed on
         with session_scope(res.engine) as s:
             waiting = s.exec(select(func.count()).select_from(ArticleRow).where(ArticleRow.status == "fetched")).one()
         t = progress.add_task("extracting incidents", total=waiting)
-        while done := jobs.extract_articles(res):
+        while done := jobs.extract_articles(res, link=False):
             progress.advance(t, len(done))
+        jobs.link_reports(res)  # all at once, in publication order: the same result whatever the fetch order
     _summary(res)
 
 

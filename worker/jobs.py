@@ -135,7 +135,7 @@ def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, 
 
 
 def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int | None = None,
-                     claimant: str | None = None) -> list[int]:
+                     claimant: str | None = None, *, link: bool = True) -> list[int]:
     """Claim articles not yet extracted (among `article_ids`, or any), extract their incidents
     in one spaCy batch, store them as reports and link each report into an incident.
     `claimant` (the task id) lets a redelivered task take back the batch it held when its
@@ -154,10 +154,20 @@ def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int
         assert article_id is not None
         with session_scope(res.engine) as s:
             report_ids.extend(repo.store_reports(s, article_id, incidents))
-    for rid in report_ids:
+    if link:
+        link_reports(res, report_ids)
+    return [aid for aid, _ in claimed if aid is not None]
+
+
+def link_reports(res: Resources, report_ids: Sequence[int] | None = None) -> int:
+    """Link reports (the given ones, or every unlinked one) into incidents, in publication
+    order, one transaction each. Returns how many were linked."""
+    with session_scope(res.engine) as s:
+        ordered = repo.unlinked_report_ids(s, report_ids)
+    for rid in ordered:
         with session_scope(res.engine) as s:
             linking.link_report(s, rid, res.policy)
-    return [aid for aid, _ in claimed if aid is not None]
+    return len(ordered)
 
 
 def pending_entries(res: Resources) -> list[int]:

@@ -222,3 +222,14 @@ def fail_articles(session: Session, article_ids: Sequence[int]) -> None:
     if article_ids:
         session.execute(sa.update(Article).where(col(Article.id).in_(list(article_ids)),
                                                  col(Article.status) == "fetched").values(status="failed"))
+
+
+def unlinked_report_ids(session: Session, among: Sequence[int] | None = None) -> list[int]:
+    """Reports without an incident, in publication order (then URL and position): linking in a
+    fixed order makes the result independent of the order articles happened to arrive in."""
+    q = (select(col(Report.id)).join(Article, col(Article.id) == col(Report.article_id))
+         .where(col(Report.incident_id).is_(None)))
+    if among is not None:
+        q = q.where(col(Report.id).in_(list(among)))
+    q = q.order_by(col(Article.published_at), col(Article.url), col(Report.ordinal))
+    return [r for r in session.exec(q).all() if r is not None]

@@ -306,7 +306,9 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
     return _toll_subject(doc, n, sent)
 
 
-_TOLL_VERBS = frozenset({"rose", "risen", "rises", "rising", "climbed", "climbs", "increased", "jumped", "stands", "stood"})
+_TOLL_VERBS = frozenset(
+    {"rose", "risen", "rises", "rising", "climbed", "climbs", "increased", "jumped", "stands", "stood"}
+)
 
 
 def _toll_subject(doc: Doc, n: _Number, sent: Span) -> tuple[str, int] | None:

@@ -724,7 +724,13 @@ class Gazetteer:
         # like its seat must not push the town aside.
         lk = loose_key(key)
         ranked = sorted(
-            cands, key=lambda c: -(_score(c, ctx) + (NAME_BONUS if c.kind == "city" and loose_key(normalize(c.place.name)) == lk else 0.0))
+            cands,
+            key=lambda c: (
+                -(
+                    _score(c, ctx)
+                    + (NAME_BONUS if c.kind == "city" and loose_key(normalize(c.place.name)) == lk else 0.0)
+                )
+            ),
         )
         best = ranked[0]
         return GeoMatch(

@@ -188,7 +188,9 @@ def _linked(seg: Segment, m: dates.DateMention) -> bool:
         if 0 <= gap <= 2 and all(doc[i].lower_ in _LINK_GAP for i in range(m.end, start)):
             return True
         back = m.start - end
-        if 0 <= back <= 3 and all(doc[i].lower_ in {"on", "late", "early", "last", "this"} for i in range(end, m.start)):
+        if 0 <= back <= 3 and all(
+            doc[i].lower_ in {"on", "late", "early", "last", "this"} for i in range(end, m.start)
+        ):
             return True
     return False
 
@@ -301,9 +303,7 @@ def _has_toll(c: Cluster) -> bool:
     """
     told = [s.order for s in c.segments if s.triggers]
     return any(
-        not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told)
-        for s in c.segments
-        for f in s.killed
+        not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told) for s in c.segments for f in s.killed
     )
 
 
@@ -349,7 +349,8 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     merged = True
     while merged:
         merged = False
-        for i, j in ((i, j) for i in range(len(built)) for j in range(i + 1, len(built))):
+        pairs = [(a, b) for a in range(len(built)) for b in range(a + 1, len(built))]
+        for i, j in pairs:
             (ci, ai), (cj, aj) = built[i], built[j]
             if ci.separate or cj.separate or not _same_event(ai, aj):
                 continue
@@ -442,11 +443,7 @@ def _incident(
     precision: str | None = None
     if pub is not None:
         anchor = lead_day if c is not lead else None
-        picks = [
-            (p.key, -n, p, s)
-            for n, s in enumerate(c.segments)
-            for p in _date_picks(s, pub, anchor)
-        ]
+        picks = [(p.key, -n, p, s) for n, s in enumerate(c.segments) for p in _date_picks(s, pub, anchor)]
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
             day, precision = best.day, best.precision

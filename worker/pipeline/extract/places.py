@@ -191,12 +191,7 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
             ):
                 break
             end += 1
-        if (
-            end == start
-            or any(i in covered for i in range(start, end))
-            or doc[start].is_stop
-            or doc[start].like_num
-        ):
+        if end == start or any(i in covered for i in range(start, end)) or doc[start].is_stop or doc[start].like_num:
             continue
         name = doc[start:end].text.title()
         place = Place(name, None, None, None, None, "town")
