@@ -242,10 +242,33 @@ def test_best_toll_is_the_latest_report(killed: tuple[int, ...], expected: int) 
     assert dedupe.derive(views).killed.best == expected
 
 
-def test_vague_follow_up_date_merges_but_precise_dates_a_week_apart_do_not(res: Resources) -> None:
+def test_vague_follow_up_date_merges_but_a_precise_date_beyond_the_window_does_not(res: Resources) -> None:
     add(res, "https://a.example/w", [incident(HROZA, date(2023, 10, 5), 51)])
     follow_up = dataclasses.replace(incident(HROZA, date(2023, 10, 11), 59), date_precision="week")
     add(res, "https://b.example/w", [follow_up])
     assert len(exported(res)) == 1
-    add(res, "https://c.example/w", [incident(HROZA, date(2023, 10, 12), 3)])
+    add(res, "https://c.example/w", [incident(HROZA, date(2023, 10, 22), 3)])  # beyond both windows
+    assert len(exported(res)) == 2
+
+
+def test_a_report_matching_two_incidents_joins_them(res: Resources) -> None:
+    # Two reports four days apart cannot be one event (date gate); a third dated between them
+    # matches both, and the incident becomes one, whichever report came first.
+    add(res, "https://a.example/j", [incident(KHARKIV, date(2023, 10, 3), 2)])
+    add(res, "https://b.example/j", [incident(KHARKIV, date(2023, 10, 7), 2)])
+    assert len(exported(res)) == 2
+    add(res, "https://c.example/j", [incident(KHARKIV, date(2023, 10, 5), 2)])
+    (inc,) = exported(res)
+    assert inc["num_reports"] == 3
+
+
+def test_operator_split_is_not_undone_by_a_new_report(res: Resources) -> None:
+    d = date(2023, 10, 6)
+    add(res, "https://a.example/s", [incident(KHARKIV, d, 2)])
+    add(res, "https://b.example/s", [incident(KHARKIV, d, 2)])
+    with session_scope(res.engine) as s:
+        inc = linking.incident_of_url(s, "https://a.example/s")
+        assert inc
+        linking.split_report(s, inc, "https://b.example/s")
+    add(res, "https://c.example/s", [incident(KHARKIV, d, 2)])  # matches both sides
     assert len(exported(res)) == 2

@@ -55,13 +55,14 @@ def _place(inc: Incident) -> Place | None:
                  admin1=inc.admin1, precision=inc.location_precision or "town")
 
 
-def _candidates(session: Session, rec: IncidentRecord, policy: dedupe.Policy) -> list[dedupe.Candidate]:
+def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.Policy) -> list[Incident]:
+    """Live incidents in the report's block: same country, date window, a box around the place."""
     q = select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
     country = rec.location.country if rec.location else None
     q = q.where(Incident.country == country) if country else q.where(col(Incident.country).is_(None))
     if rec.date is not None:
         # Wide enough for a vague date on either side (a day-precise report may match a
-        # week-precise incident); the scorer applies the exact window per pair.
+        # week-precise one); the scorer applies the exact window per pair.
         window = timedelta(days=policy.days_allowed(rec.date_precision, "week"))
         q = q.where(sa.or_(col(Incident.date).is_(None),
                            col(Incident.date).between(rec.date - window, rec.date + window)))
@@ -74,31 +75,36 @@ def _candidates(session: Session, rec: IncidentRecord, policy: dedupe.Policy) ->
                            sa.or_(col(Incident.location_precision).in_(("province", "country")),
                                   sa.and_(col(Incident.lat).between(loc.lat - dlat, loc.lat + dlat),
                                           col(Incident.lon).between(loc.lon - dlon, loc.lon + dlon)))))
-    q = q.order_by(col(Incident.date), col(Incident.id)).limit(200)
-    incidents = session.exec(q).all()
+    return list(session.exec(q.order_by(col(Incident.id)).limit(200)).all())
+
+
+def _report_candidates(session: Session, incidents: Sequence[Incident]) -> dict[str, list[dedupe.Candidate]]:
+    """Each incident's reports, each as a candidate with its own claims."""
     if not incidents:
-        return []
-    ids = [i.id for i in incidents]
-    reports = session.exec(select(Report).where(col(Report.incident_id).in_(ids))).all()
-    by_incident: dict[str, list[Report]] = {}
+        return {}
+    reports = session.exec(select(Report).where(col(Report.incident_id).in_([i.id for i in incidents]))).all()
+    articles: dict[str, frozenset[int]] = {}
     for r in reports:
-        by_incident.setdefault(r.incident_id or "", []).append(r)
-    out = []
-    for inc in incidents:
-        rs = by_incident.get(inc.id, [])
-        out.append(dedupe.Candidate(
-            id=inc.id, event_type=inc.event_type, date=inc.date, location=_place(inc),
-            perpetrator=inc.perpetrator, killed=Count(inc.killed_low, inc.killed_best, inc.killed_high),
-            evidence_text=" ".join(evidence_text(r.data) for r in rs),
-            article_ids=frozenset(r.article_id for r in rs), date_precision=inc.date_precision,
+        articles[r.incident_id or ""] = articles.get(r.incident_id or "", frozenset()) | {r.article_id}
+    out: dict[str, list[dedupe.Candidate]] = {}
+    for r in reports:
+        c = IncidentRecord.from_dict(r.data)
+        out.setdefault(r.incident_id or "", []).append(dedupe.Candidate(
+            id=r.incident_id or "", event_type=c.event_type, date=c.date, location=c.location,
+            perpetrator=c.perpetrator, killed=c.killed, evidence_text=evidence_text(r.data),
+            article_ids=articles[r.incident_id or ""], date_precision=c.date_precision,
         ))
     return out
 
 
 def link_report(session: Session, report_id: int, policy: dedupe.Policy) -> str:
-    """Attach the report to the best-scoring incident above the threshold, or start one.
+    """Attach the report to the incident it matches, or start one; returns the incident id.
 
-    Idempotent: a report already linked keeps its incident.
+    Matching is pairwise, report against report (an incident matches when one of its reports
+    does), and a report that matches several incidents joins them into one. The clusters are
+    then the connected parts of the report-to-report match graph, which do not depend on the
+    order reports arrive in. Two reports of one article are never joined, and incidents an
+    operator split are never joined automatically. Idempotent: a linked report keeps its incident.
     """
     report = session.get_one(Report, report_id)
     if report.incident_id is not None:
@@ -109,25 +115,50 @@ def link_report(session: Session, report_id: int, policy: dedupe.Policy) -> str:
     if report.incident_id is not None:  # linked by a concurrent worker while we waited
         return report.incident_id
     text = evidence_text(report.data)
-    decisions = [(dedupe.score(rec, report.article_id, text, c, policy), c) for c in _candidates(session, rec, policy)]
-    decisions.sort(key=lambda dc: (-dc[0].score, dc[1].id))
-    best = next(((d, c) for d, c in decisions if d.link), None)
-    if best is None:
+    incidents = {i.id: i for i in _candidate_incidents(session, rec, policy)}
+    best_by_incident: dict[str, dedupe.Decision] = {}
+    for inc_id, cands in _report_candidates(session, list(incidents.values())).items():
+        decisions = [dedupe.score(rec, report.article_id, text, c, policy) for c in cands]
+        best_by_incident[inc_id] = max(decisions, key=lambda d: d.score)
+    matches = sorted((d.score, i) for i, d in best_by_incident.items() if d.link)
+    if not matches:
         incident = Incident(event_type=rec.event_type)
         session.add(incident)
         session.flush()
-        report.link_score, report.link_reasons = None, {"new": True, "candidates": len(decisions)}
+        report.link_score = None
+        report.link_reasons = {"new": True, "candidates": len(best_by_incident)}
         action = "created"
     else:
-        decision, cand = best
-        incident = session.get_one(Incident, cand.id)
-        report.link_score, report.link_reasons = decision.score, decision.reasons
+        score, best_id = matches[-1]
+        incident = incidents[best_id]
+        report.link_score, report.link_reasons = score, best_by_incident[best_id].reasons
         action = "linked"
     report.incident_id = incident.id
     report.linked_at = utcnow()
     session.flush()
     recompute(session, incident.id, report_id=report_id, action=action)
+    for _score, other in matches[:-1]:
+        _auto_merge(session, incident, incidents[other], report_id)
     return incident.id
+
+
+def _auto_merge(session: Session, keep: Incident, other: Incident, report_id: int) -> None:
+    """Join `other` into `keep` because one report matches both, unless an operator split one
+    of them or they share an article (one article's incidents are distinct events)."""
+    if keep.locked or other.locked:
+        return
+    shared = session.exec(
+        select(Report.article_id).where(Report.incident_id == keep.id)
+        .where(col(Report.article_id).in_(select(Report.article_id).where(Report.incident_id == other.id)))
+    ).first()
+    if shared is not None:
+        return
+    for r in session.exec(select(Report).where(Report.incident_id == other.id)).all():
+        r.incident_id = keep.id
+    other.merged_into = keep.id
+    session.flush()
+    recompute(session, keep.id, report_id=report_id, action="joined")
+    recompute(session, other.id, report_id=report_id, action="joined")
 
 
 def recompute(session: Session, incident_id: str, *, report_id: int | None = None, action: str = "recomputed") -> None:
@@ -241,7 +272,8 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
     if record:
         session.add(Correction(kind="split", incident_id=incident_id, report_url=url, article_id=rows[0].article_id,
                                note=note))
-    new = Incident(event_type=rows[0].event_type)
+    new = Incident(event_type=rows[0].event_type, locked=True)
+    session.get_one(Incident, incident_id).locked = True
     session.add(new)
     session.flush()
     for r in rows:

@@ -168,6 +168,8 @@ class Incident(SQLModel, table=True):
     first_reported_at: datetime | None = _ts()
     last_reported_at: datetime | None = _ts()
     merged_into: str | None = Field(default=None, max_length=32, index=True)
+    # Set when an operator split this incident: it is never joined to another automatically.
+    locked: bool = False
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 

@@ -352,7 +352,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
         pairs = [(a, b) for a in range(len(built)) for b in range(a + 1, len(built))]
         for i, j in pairs:
             (ci, ai), (cj, aj) = built[i], built[j]
-            if ci.separate or cj.separate or not _same_event(ai, aj):
+            if ci.separate or cj.separate or not _same_event(ai, aj, _placed(ci) and _placed(cj)):
                 continue
             both = Cluster(
                 segments=sorted([*ci.segments, *cj.segments], key=lambda x: x.order),
@@ -369,17 +369,24 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     return [inc for _, inc in built]
 
 
-def _same_event(a: Incident, b: Incident) -> bool:
+def _placed(c: Cluster) -> bool:
+    """Whether the text places the cluster's event (the dateline alone does not)."""
+    return any(not p.dateline for s in [*c.segments, *c.context] for p in s.places)
+
+
+def _same_event(a: Incident, b: Incident, both_placed: bool = True) -> bool:
     """Whether two incidents of one article are one event told in two places.
 
     Same event type, compatible perpetrators, and either the same town within a day, or
-    one without a place on the same day.
+    one without a place of its own (``both_placed`` False) within a day.
     """
     if a.event_type != b.event_type:
         return False
     if a.perpetrator and b.perpetrator and a.perpetrator != b.perpetrator:
         return False
     days = abs((a.date - b.date).days) if a.date and b.date else 0
+    if not both_placed:
+        return days <= 1 and (a.location is None or b.location is None or a.location.country == b.location.country)
     if a.location is None or b.location is None:
         return days == 0
     if a.location.country != b.location.country:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:40:33.635777
+Create Date: 2026-11-24 20:42:34.397825
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def upgrade() -> None:
     sa.Column('first_reported_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_reported_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('merged_into', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('locked', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
