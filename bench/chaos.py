@@ -11,8 +11,8 @@ chaos. Both runs are exported with ``wirewatch export`` and compared: the incide
 (as sets of report URLs) and each cluster's killed and date fields. Prints the comparison and
 a final JSON line.
 
-Only I/O pool processes are killed: an NLP batch killed mid-extraction is taken up again only
-after its claim lease (``jobs.NLP_LEASE``, 15 minutes), which would make this run very long.
+I/O and NLP pool processes are killed (an NLP batch killed mid-extraction is reclaimed by the
+redelivered task at once); worker main processes that die are restarted, as a supervisor would.
 """
 
 from __future__ import annotations
@@ -146,11 +146,26 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
     start("beat", "beat", "-s", str(work / "beat-schedule"))
     kills, restarts, stop = 0, 0, threading.Event()
 
+    argv_of = {"io": ("worker", "-Q", "io", "-c", "4", "-n", "io@%h", "--without-mingle", "--without-gossip"),
+               "nlp": ("worker", "-Q", "nlp", "-c", "1", "-n", "nlp@%h", "--without-mingle", "--without-gossip")}
+
+    def supervise() -> None:
+        """Restart a worker whose main process died (Celery exits when a pool child is killed
+        while it starts), as `wirewatch run`, systemd or Docker would."""
+        for name, args in argv_of.items():
+            if procs[name].poll() is not None:
+                start(name, *args)
+
     def monkey() -> None:
         nonlocal kills, restarts
         started = time.monotonic()
         while not stop.wait(rng.uniform(0.5, kills_every)):
-            children = psutil.Process(procs["io"].pid).children()
+            supervise()
+            victim = rng.choice(["io", "io", "nlp"])  # NLP batches reclaim their articles when redelivered
+            try:
+                children = psutil.Process(procs[victim].pid).children()
+            except psutil.NoSuchProcess:
+                continue
             if children:
                 rng.choice(children).send_signal(signal.SIGKILL)
                 kills += 1
@@ -167,6 +182,8 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
     done = False
     while time.monotonic() - t0 < timeout:
         time.sleep(1)
+        if chaos:
+            supervise()
         entries, new, pending = progress(db_url)
         if entries and not new and not pending and (not chaos or restarts):
             stable_since = stable_since or time.monotonic()

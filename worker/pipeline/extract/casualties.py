@@ -107,7 +107,7 @@ class _Number:
 
 def _parse_digits(text: str) -> int | None:
     t = text.replace(",", "")
-    if not t.isdigit() or len(t) > 7:
+    if len(t) > 7 or not (t.isascii() and t.isdigit()):
         return None
     return int(t)
 

@@ -277,13 +277,15 @@ def _day(toks: list[str], i: int) -> int | None:
     for suffix in ("st", "nd", "rd", "th"):
         if t.endswith(suffix) and t[: -len(suffix)].isdigit():
             t = t[: -len(suffix)]
-    if t.isdigit() and 1 <= int(t) <= 31 and len(t) <= 2:
+    # Length first: int() refuses digit runs over 4300 characters, and isdigit() accepts
+    # superscripts ("²") that int() rejects, hence the ASCII check.
+    if len(t) <= 2 and t.isascii() and t.isdigit() and 1 <= int(t) <= 31:
         return int(t)
     return None
 
 
 def _year(toks: list[str], i: int) -> int | None:
-    if i < len(toks) and toks[i].isdigit() and len(toks[i]) == 4 and 1900 <= int(toks[i]) <= 2100:
+    if i < len(toks) and len(toks[i]) == 4 and toks[i].isascii() and toks[i].isdigit() and 1900 <= int(toks[i]) <= 2100:
         return int(toks[i])
     return None
 

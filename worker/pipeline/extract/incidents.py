@@ -23,7 +23,7 @@ from datetime import date
 
 from spacy.tokens import Doc, Span
 
-from worker.pipeline.extract import actors, casualties, dates, events, places
+from worker.pipeline.extract import actors, casualties, dates, events, lexicon, places
 from worker.pipeline.extract.gazetteer import Gazetteer
 from worker.records import Article, Count, Evidence, Incident, Place
 
@@ -71,9 +71,35 @@ class Cluster:
         return [f for s in self.segments for f in s.killed]
 
 
+_SUPERLATIVES = lexicon.word_set("segment", "superlative")
+
+
+def _clause_starts(doc: Doc) -> set[int]:
+    """Token indices where a background clause starts inside a sentence.
+
+    A ``clause_break`` cue cuts after a comma (", the highest toll since 2001", ", weeks
+    after ..."); "since" also cuts after a superlative earlier in its sentence ("the
+    deadliest attack in the capital since 2001"). "killed 10,000 since 2015" is not cut: the
+    aggregate cue must stay with its figure.
+    """
+    out: set[int] = set()
+    for cue in doc.spans["ww_cue"] if "ww_cue" in doc.spans else ():
+        if cue.label_ != "clause" or cue.start == 0:
+            continue
+        if doc[cue.start - 1].text == ",":
+            out.add(cue.start)
+        elif cue[0].lower_ == "since":
+            sent = doc[cue.start].sent
+            if any(t.lower_ in _SUPERLATIVES for t in doc[max(sent.start, cue.start - 12) : cue.start]):
+                out.add(cue.start)
+    return out
+
+
 def segments_of(doc: Doc) -> list[Span]:
-    """Sentences, split into clauses at ";" and at ", <n> hours after ..." starts."""
+    """Sentences, split into clauses at ";", at ", <n> hours after ..." and where a
+    background clause starts (see :func:`_clause_starts`)."""
     out: list[Span] = []
+    clauses = _clause_starts(doc)
     for sent in doc.sents:
         start = sent.start
         for tok in sent:
@@ -84,6 +110,8 @@ def segments_of(doc: Doc) -> list[Span]:
             if tok.text == ";":
                 cut = i + 1
             elif doc[i - 1].text == "," and (tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS):
+                cut = i
+            elif i in clauses:
                 cut = i
             if cut is not None:
                 out.append(doc[start:cut])

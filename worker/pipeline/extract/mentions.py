@@ -34,6 +34,7 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("segment", ("aggregate",), "aggregate"),
     ("segment", ("separate",), "separate"),
     ("segment", ("irrealis",), "irrealis"),
+    ("segment", ("clause_break",), "clause"),
     ("casualties", ("death", "supersede"), "supersede"),
     ("casualties", ("death", "earlier"), "earlier"),
 )
