@@ -47,6 +47,13 @@ _REFERENCE_BEFORE = frozenset(
         "capital",
     }
 )
+_COMPASS = frozenset(w for w in _REFERENCE_BEFORE if "th" in w or "east" in w or "west" in w)
+# A capital or city as the subject of a statement is its government ("Tehran denounced the
+# bombing", "Washington said"), not a place where anything happened.
+_SPEAKER_AFTER = frozenset(
+    {"said", "says", "denounced", "condemned", "accused", "blamed", "denied", "denies", "urged", "demanded"}
+    | {"rejected", "insisted", "responded", "warned", "announced", "called", "has", "have", "had"}
+)
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
 _PERSON_LABELS = frozenset({"PERSON", "ORG"})
@@ -130,7 +137,9 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             continue  # "the Saudi-UAE-led coalition": an actor's name, not a place
         prev = doc[start - 1].lower_ if start else ""
         back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
-        directional = any(w in _REFERENCE_BEFORE and "of" in back[k + 1 :] for k, w in enumerate(back))
+        directional = any(
+            w in _REFERENCE_BEFORE and "of" in back[k + 1 :] and not _inside(back, k) for k, w in enumerate(back)
+        )
         head = _phrase_head(doc, start)
         reference = (
             directional
@@ -139,6 +148,7 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
             or (start >= 2 and doc[start - 2].lower_ == "according" and prev == "to")
             or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
+            or (match.kind == "city" and _speaker(doc, end))
             or _route_partner(doc, start, out)
         )
         out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
@@ -148,6 +158,20 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         out = [m for m in out if m.match.kind == "country" or m.place.country in countries]
     out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     return out
+
+
+def _inside(back: Sequence[str], k: int) -> bool:
+    """Whether the compass word ``back[k]`` says "in the south of X" (inside X, not near it)."""
+    return back[k] in _COMPASS and k >= 2 and back[k - 1] == "the" and back[k - 2] == "in"
+
+
+def _speaker(doc: Doc, end: int) -> bool:
+    """Whether the place is a statement's subject: "Tehran denounced", "Washington has said"."""
+    if end >= len(doc) or doc[end].lower_ not in _SPEAKER_AFTER:
+        return False
+    if doc[end].lower_ in {"has", "have", "had"}:
+        return end + 1 < len(doc) and doc[end + 1].lower_ in _SPEAKER_AFTER - {"has", "have", "had"}
+    return True
 
 
 def _phrase_head(doc: Doc, start: int) -> str:
