@@ -155,7 +155,9 @@ def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int
         with session_scope(res.engine) as s:
             report_ids.extend(repo.store_reports(s, article_id, incidents))
     if link:
-        link_reports(res, report_ids)
+        # Every unlinked report, not only this batch's: a task killed between storing reports
+        # and linking them leaves some behind, and the next extraction task picks them up.
+        link_reports(res)
     return [aid for aid, _ in claimed if aid is not None]
 
 

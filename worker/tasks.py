@@ -164,6 +164,8 @@ def extract_pending(self: Task, article_ids: list[int] | None = None) -> int:
     """Extract incidents from a batch of stored articles and link them; loop while full."""
     res = get_resources()
     done = jobs.extract_articles(res, article_ids or (), claimant=self.request.id)
+    if not done:
+        jobs.link_reports(res)  # the safety net also links reports a killed task left unlinked
     if len(done) >= res.settings.nlp.batch_size and not article_ids:
         extract_pending.apply_async()  # a full batch: more may be waiting
     return len(done)

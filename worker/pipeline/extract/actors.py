@@ -31,6 +31,9 @@ CERTAINTY_ORDER = ("claimed", "stated", "accused", "believed", "denied")
 _TARGET_BEFORE = frozenset({"on", "at", "against", "targeting", "targeted", "target", "fight", "fighting", "hit"})
 _PREDICATE_ACCUSE = frozenset({"was to blame", "were to blame", "was behind", "were behind", "responsible for"})
 _AFFILIATION = frozenset({"aligned", "linked", "affiliated", "allied", "inspired", "backed"})
+# "the group linked to al-Qaeda", "an ally of the Taliban": the parent named after these is
+# context for the actor named before it, not the actor.
+_AFFILIATED_TO = frozenset({"linked", "aligned", "affiliated", "allied", "tied", "connected", "ally", "allies"})
 _NEGATION = frozenset({"not", "no", "never", "nobody"})
 
 
@@ -68,6 +71,8 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         speaker = nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
         if (nxt == "-" and nxt2 in _AFFILIATION) or nxt in _AFFILIATION:
             continue  # "al Qaeda-aligned al Shabaab": the group named next is the actor
+        if _affiliated_to(doc, a, sent):
+            continue
         role = _cue_role(doc, a, cues)
         if role is None and not speaker and prev not in _TARGET_BEFORE and _near_trigger(doc, a, trigger_tokens):
             role = "stated"
@@ -75,6 +80,16 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
             continue
         out.append(ActorRole(a.label_, role, a.start, a.end))
     return out
+
+
+def _affiliated_to(doc: Doc, a: Span, sent: Span) -> bool:
+    """Whether ``a`` is named as a parent: "linked to al-Qaeda", "an ally of the Taliban"."""
+    i = a.start - 1
+    if i > sent.start and doc[i].lower_ == "the":
+        i -= 1
+    return (
+        i > sent.start and doc[i].lower_ in {"to", "with", "of"} and doc[i - 1].lower_ in _AFFILIATED_TO
+    )
 
 
 def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:
@@ -134,8 +149,14 @@ def resolve_name(actor: str, country: str | None) -> str | None:
     return _ambiguous().get(actor[1:], {}).get(country or "")
 
 
-def choose(roles: Sequence[tuple[ActorRole, int]], country: str | None) -> tuple[str, str, ActorRole] | None:
-    """The perpetrator ``(name, certainty, deciding mention)`` from ``(role, sentence order)`` pairs."""
+def choose(
+    roles: Sequence[tuple[ActorRole, int]], country: str | None, *, unclaimed: bool = False
+) -> tuple[str, str, ActorRole] | None:
+    """The perpetrator ``(name, certainty, deciding mention)`` from ``(role, sentence order)`` pairs.
+
+    ``unclaimed``: the article says nobody claimed the attack; an actor only accused or
+    suspected is then not the perpetrator (None).
+    """
     score: dict[str, float] = defaultdict(float)
     kinds: dict[str, set[str]] = defaultdict(set)
     first: dict[str, ActorRole] = {}
@@ -149,6 +170,8 @@ def choose(roles: Sequence[tuple[ActorRole, int]], country: str | None) -> tuple
     if not score:
         return None
     name = max(score, key=lambda n: score[n])
+    if unclaimed and not kinds[name] & {"claimed", "stated"}:
+        return None
     # The certainty is how the story first frames the actor ("jets believed to be Russian"),
     # unless the actor itself claims the attack.
     certainty = "claimed" if "claimed" in kinds[name] else first[name].role

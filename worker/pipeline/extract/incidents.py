@@ -509,7 +509,8 @@ def _incident(
     role_list = [
         (r, s.order - c.segments[0].order) for s in sorted([*c.segments, *near], key=lambda x: x.order) for r in s.roles
     ]
-    who = actors.choose(role_list, country)
+    unclaimed = any(c.label_ == "unclaimed" for c in doc.spans["ww_cue"])
+    who = actors.choose(role_list, country, unclaimed=unclaimed)
     perpetrator = certainty = None
     if who is not None:
         perpetrator, certainty, mention_role = who

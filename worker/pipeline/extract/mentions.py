@@ -30,6 +30,7 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("actors", ("cues", "accused"), "accused"),
     ("actors", ("cues", "denied"), "denied"),
     ("actors", ("cues", "believed"), "believed"),
+    ("actors", ("cues", "unclaimed"), "unclaimed"),
     ("segment", ("background",), "background"),
     ("segment", ("aggregate",), "aggregate"),
     ("segment", ("separate",), "separate"),

@@ -40,6 +40,9 @@ _REFERENCE_BEFORE = frozenset(
         "south-east",
         "south-west",
         "outskirts",
+        "suburb",
+        "suburbs",
+        "vicinity",
         "km",
         "kilometres",
         "kilometers",
@@ -149,6 +152,7 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             or (start >= 2 and doc[start - 2].lower_ == "according" and prev == "to")
             or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
             or (match.kind == "city" and _speaker(doc, end))
+            or _area_of(doc, end)
             or _route_partner(doc, start, out)
         )
         out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
@@ -158,6 +162,12 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         out = [m for m in out if m.match.kind == "country" or m.place.country in countries]
     out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     return out
+
+
+def _area_of(doc: Doc, end: int) -> bool:
+    """A place used as an area's name: "a Tripoli-area detention centre", "the Kabul area"."""
+    i = end + 1 if end < len(doc) and doc[end].text in {"-", "–"} else end
+    return i < len(doc) and doc[i].lower_ in {"area", "region-area", "environs"} and i > end - 1
 
 
 def _inside(back: Sequence[str], k: int) -> bool:
