@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . || $(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +43,7 @@ bench: install
 lock:
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras -o requirements.lock pyproject.toml
+	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock  # machine-local pip settings
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

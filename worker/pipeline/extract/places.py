@@ -167,7 +167,7 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
 def _area_of(doc: Doc, end: int) -> bool:
     """A place used as an area's name: "a Tripoli-area detention centre", "the Kabul area"."""
     i = end + 1 if end < len(doc) and doc[end].text in {"-", "–"} else end
-    return i < len(doc) and doc[i].lower_ in {"area", "region-area", "environs"} and i > end - 1
+    return i < len(doc) and doc[i].lower_ in {"area", "environs"}
 
 
 def _inside(back: Sequence[str], k: int) -> bool:
