@@ -234,8 +234,9 @@ def test_score_reasons_are_explainable() -> None:
     assert not far.link and far.reasons["gate"] == "location"
 
 
-@pytest.mark.parametrize("killed,expected", [((20, 49, 51), 51), ((51, 55), 55)])
-def test_best_toll_is_the_latest_report(killed: tuple[int, ...], expected: int) -> None:
+@pytest.mark.parametrize("killed,expected", [((20, 49, 51), 51), ((55, 51), 55), ((26, 40, 10000, 55), 55),
+                                             ((9, 23, 35, 6), 35)])
+def test_best_toll_is_the_highest_credible_figure(killed: tuple[int, ...], expected: int) -> None:
     t0 = datetime(2023, 10, 5, tzinfo=UTC)
     views = [dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
              for i, k in enumerate(killed)]

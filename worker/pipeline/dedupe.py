@@ -224,13 +224,20 @@ def _mode(values: Sequence[T], order: Sequence[T] | None = None) -> T | None:
     return values[0]
 
 
-def merge_counts(views: Sequence[ReportView], attr: str) -> Count:
-    """low = min, high = max over every figure stated; best = the latest report's figure.
+OUTLIER_FACTOR = 10
 
-    Tolls are revised as bodies are found, so the most recent statement is the best estimate;
-    ties in time go to the larger figure.
+
+def merge_counts(views: Sequence[ReportView], attr: str) -> Count:
+    """The incident's figure from its reports' figures.
+
+    best = the highest figure a report gives as its best estimate: tolls rise as bodies are
+    found, so the latest and highest statements coincide, and the highest is robust to a late
+    report that quotes only part of the toll ("six children were among the dead").
+    low / high = the lowest and highest figure stated. With three or more reports, a figure
+    more than ten times the median of the reports' figures is treated as a misreading (a
+    war-wide total quoted as background) and ignored.
     """
-    figures: list[tuple[datetime | None, int]] = []
+    bests: list[int] = []
     lows: list[int] = []
     highs: list[int] = []
     for v in views:
@@ -240,11 +247,15 @@ def merge_counts(views: Sequence[ReportView], attr: str) -> Count:
             continue
         lows.append(min(vals))
         highs.append(max(vals))
-        figures.append((v.published_at, c.best if c.best is not None else max(vals)))
-    if not figures:
+        bests.append(c.best if c.best is not None else max(vals))
+    if not bests:
         return Count()
-    latest = max(figures, key=lambda f: (f[0] is not None, f[0] or datetime.min, f[1]))
-    return Count(low=min(lows), best=latest[1], high=max(highs))
+    if len(bests) >= 3:
+        median = sorted(bests)[len(bests) // 2]
+        cap = max(1, median) * OUTLIER_FACTOR
+        keep = [i for i, b in enumerate(bests) if b <= cap]
+        bests, lows, highs = [bests[i] for i in keep], [lows[i] for i in keep], [min(highs[i], cap) for i in keep]
+    return Count(low=min(lows), best=max(bests), high=max(highs))
 
 
 def derive(views: Sequence[ReportView]) -> Derived:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc
 
-from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch
+from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch, loose_key, normalize
 from worker.records import Place
 
 _SPECIFIC = {"city": 3, "supplement": 3, "unresolved": 3, "admin1": 2, "country": 1}
@@ -74,6 +74,12 @@ _OFFICE_WORDS = frozenset(
     {"mayor", "governor", "prefect", "councillor", "councilor", "municipal", "police", "spokesman"}
     | {"spokeswoman", "spokesperson", "deputy", "chief", "official", "officials", "elder", "elders"}
 )
+_ROAD_WORDS = frozenset({"highway", "road", "motorway", "expressway", "route"})
+# "treated in hospitals in Farah", "flown to Maiduguri": where victims were taken.
+_CARE_VERBS = frozenset(
+    {"treated", "taken", "admitted", "flown", "evacuated", "transferred", "rushed", "moved", "divided", "brought"}
+)
+_PROVINCE_WORDS = frozenset({"province", "provinces", "region", "oblast", "governorate", "state"})
 _DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
 
 
@@ -125,7 +131,8 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
                     ents[i] = (ent.start, ent.end, ent.label_)
     dl_end = dateline_end(doc)
     out: list[PlaceMention] = []
-    for start, end, match in gazetteer.find_in_tokens(words, countries=countries):
+    for start, end, found in gazetteer.find_in_tokens(words, countries=countries):
+        match = _as_province(doc, end, found, gazetteer, countries)
         covering = ents.get(start) or ents.get(end - 1)
         if (
             match.kind != "country"
@@ -148,6 +155,9 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             directional
             or prev in _MOVEMENT_BEFORE
             or prev in {"near", "outside"}
+            or prev in _ROUTE_BEFORE
+            or _route_end(doc, start, end)
+            or _cared_in(doc, start)
             or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
             or (start >= 2 and doc[start - 2].lower_ == "according" and prev == "to")
             or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
@@ -164,10 +174,50 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     return out
 
 
+def _as_province(
+    doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]
+) -> GeoMatch:
+    """The province, for a town named as one: "in Farah, a province in the west"."""
+    if match.kind != "city" or end + 2 >= len(doc) or doc[end].text != ",":
+        return match
+    if doc[end + 1].lower_ not in {"a", "the"} or doc[end + 2].lower_ not in _PROVINCE_WORDS:
+        return match
+    province = gazetteer.lookup_key(f"{match.key} {doc[end + 2].lower_}", countries)
+    if province is None or province.kind != "admin1":
+        province = gazetteer.lookup_key(f"{match.key} province", countries)
+    return province if province is not None and province.kind == "admin1" else match
+
+
+def _route_end(doc: Doc, start: int, end: int) -> bool:
+    """An end of a named road: "the Herat-Kandahar highway" (both Herat and Kandahar)."""
+    if end < len(doc) and doc[end].lower_ in _ROAD_WORDS:
+        return start > 0 and doc[start - 1].text in {"-", "–"}
+    j = end
+    dashed = False
+    while j < len(doc) and j - end < 4 and (doc[j].text in {"-", "–"} or doc[j].is_alpha):
+        if doc[j].lower_ in _ROAD_WORDS:
+            return dashed
+        dashed = dashed or doc[j].text in {"-", "–"}
+        j += 1
+    return False
+
+
+def _cared_in(doc: Doc, start: int) -> bool:
+    """Whether the words before a place, in its sentence, say the wounded were treated or
+    taken there ("divided between hospitals in Herat and in the city of Farah")."""
+    lo = max(start - 10, doc[start].sent.start)
+    back = [t.lower_ for t in doc[lo:start]]
+    return any(w in _CARE_VERBS for w in back) and any(w.startswith("hospital") for w in back)
+
+
 def _area_of(doc: Doc, end: int) -> bool:
     """A place used as an area's name: "a Tripoli-area detention centre", "the Kabul area"."""
     i = end + 1 if end < len(doc) and doc[end].text in {"-", "–"} else end
     return i < len(doc) and doc[i].lower_ in {"area", "environs"}
+
+
+def _same_name(a: str, b: str) -> bool:
+    return loose_key(normalize(a)) == loose_key(normalize(b))
 
 
 def _inside(back: Sequence[str], k: int) -> bool:
@@ -329,7 +379,12 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
         inside = [
             m
             for m, _, _ in mentions
-            if not m.dateline and m.match.kind in {"city", "supplement"} and m.place.admin1 == best.place.name
+            if not m.dateline
+            and m.match.kind in {"city", "supplement"}
+            and m.place.admin1 == best.place.name
+            # "from Farah to Herat" after "in Farah province": the seat named as a reference
+            # point is not where it happened; the province stays.
+            and not (m.reference and _same_name(m.place.name, best.place.name))
         ]
         if inside:
             return inside[0]
