@@ -35,8 +35,8 @@ from worker.settings import Settings, config_path, load_settings
 from worker.store import export as export_mod
 from worker.store import linking, repo
 from worker.store.db import session_scope, upgrade
-from worker.store.models import Entry, Failure, Feed, Incident, IncidentHistory
 from worker.store.models import Article as ArticleRow
+from worker.store.models import Entry, Failure, Feed, Incident, IncidentHistory
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Wirewatch: news feeds to conflict incidents.")
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
@@ -104,13 +104,14 @@ def _fetch_all(res: Resources, entry_ids: list[int], progress: Progress) -> None
         for attempt in range(3):
             try:
                 jobs.fetch_entry(res, entry_id)
-                return
             except Transient as exc:
                 if attempt == 2:
                     jobs.record_task_failure(res, task="ingest.fetch", task_id=None, error=exc, attempts=3,
                                              entry_id=entry_id)
                     return
                 time.sleep(min(exc.retry_after or 2.0 ** attempt, 10.0))
+            else:
+                return
 
     with ThreadPoolExecutor(max_workers=res.settings.fetch.concurrency) as pool:
         for fut in as_completed(pool.submit(one, e) for e in entry_ids):

@@ -139,7 +139,7 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
             try:
                 c.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.error("%s did not stop in time; killing it (its task will be redelivered)", c.name)
+                log.warning("%s did not stop in time; killing it (its task will be redelivered)", c.name)
                 c.proc.kill()
                 c.proc.wait()
         if embedded is not None:

@@ -19,8 +19,8 @@ from typing import Any
 import redis
 from celery import Task
 from celery.exceptions import Reject, Retry
-from kombu.exceptions import OperationalError
 from celery.signals import worker_init
+from kombu.exceptions import OperationalError
 
 from worker import jobs
 from worker.celery_app import app

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import NewsSite
-from worker.cli import app, _state
+from worker.cli import _state, app
 
 
 @pytest.fixture

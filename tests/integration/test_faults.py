@@ -14,6 +14,8 @@ against a reference rather than a hand-written count.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -79,7 +81,7 @@ class FaultSite(NewsSite):
 
 def serve(site: FaultSite) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             path = self.path.split("?")[0]
             with site.lock:
                 site.hits[path] = site.hits.get(path, 0) + 1
@@ -226,10 +228,8 @@ class TcpProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
             with self.lock:
                 self.open -= {src, dst}
@@ -239,10 +239,8 @@ class TcpProxy:
         with self.lock:
             conns = list(self.open)
         for s in conns:
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def up(self) -> None:
         self.is_down = False
@@ -585,7 +583,7 @@ def test_two_beats_poll_every_feed_once_per_interval(fsite: FaultSite, db: str, 
         assert wait_for(lambda: fsite.hit("/feed.xml") >= 2 and other.hit("/feed.xml") >= 2, 55), svc.logs()
         for s in (fsite, other):
             times = s.times["/feed.xml"]
-            gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+            gaps = [b - a for a, b in itertools.pairwise(times)]
             assert min(gaps) >= interval - 1, f"a feed was polled twice in one interval: {gaps}"
         assert svc.logs(None).count("beat: Starting") == 2
     finally:

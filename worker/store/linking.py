@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from worker.pipeline import dedupe
-from worker.records import Count, Incident as IncidentRecord, Place
+from worker.records import Incident as IncidentRecord
+from worker.records import Place
 from worker.store.models import Article, ArticleBand, Correction, Incident, IncidentHistory, Report, utcnow
 
 _DERIVED_FIELDS = (
@@ -250,7 +251,7 @@ def merge_incidents(session: Session, keep: str, other: str, *, record: bool = T
     target, gone = session.get_one(Incident, keep), session.get_one(Incident, other)
     if record:
         session.add(Correction(kind="merge", incident_id=keep, other_incident_id=other, note=note,
-                               report_url="\n".join(_report_urls(session, keep) + ["--"] + _report_urls(session, other))))
+                               report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)])))
     for r in session.exec(select(Report).where(Report.incident_id == other)).all():
         r.incident_id = target.id
         r.link_reasons = {"operator": "merge", "from": other}

@@ -11,9 +11,9 @@ Uniqueness lives in the database so that re-delivery of any message is harmless:
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
-import datetime as dt
 from datetime import UTC, datetime
 from typing import Any
 

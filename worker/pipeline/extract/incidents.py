@@ -166,13 +166,25 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                     for f in casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues)
                     if not any(f.start - IRREALIS_WINDOW <= i <= max(f.end, f.keyword) + 2 for i in irrealis_at)
                 ],
-                dates=dates.find_dates(doc, span),
+                dates=_dates_of(doc, span),
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
                 cues=seg_cues,
             )
         )
     return out, named
+
+
+def _dates_of(doc: Doc, span: Span) -> list[dates.DateMention]:
+    """The date mentions of a segment, read with the clauses before it in its sentence.
+
+    "dissolved the militia on Friday, a day after gunmen killed 30": the tail clause's date
+    is counted from the head's "Friday".
+    """
+    sent = span.sent
+    if span.start <= sent.start:
+        return dates.find_dates(doc, span)
+    return [m for m in dates.find_dates(doc, doc[sent.start : span.end]) if m.start >= span.start]
 
 
 def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
