@@ -31,6 +31,7 @@ from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 60
+MAX_QUICK_RESTARTS = 5  # a child dying this often within a minute of starting is a configuration problem
 
 
 def broker_alive(url: str, timeout: float = 2.0) -> bool:
@@ -118,14 +119,20 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
     signal.signal(signal.SIGINT, stop)
     for c in procs:
         c.start()
+    code = 0
     try:
         while not stopping:
             time.sleep(0.5)
             for c in procs:
                 if c.proc is not None and c.proc.poll() is not None and not stopping:
+                    c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
+                    if c.restarts > MAX_QUICK_RESTARTS:
+                        log.error("%s keeps exiting (code %s) right after it starts; stopping the service: "
+                                  "see its log above", c.name, c.proc.returncode)
+                        code, stopping = 1, True
+                        break
                     delay = min(30.0, 2.0 ** c.restarts)
                     log.error("%s exited with %s; restarting in %.0fs", c.name, c.proc.returncode, delay)
-                    c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
                     time.sleep(delay)
                     c.start()
     finally:
@@ -144,4 +151,4 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
                 c.proc.wait()
         if embedded is not None:
             embedded.shutdown(save=True, now=False)
-    return 0
+    return code

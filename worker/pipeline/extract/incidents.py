@@ -151,6 +151,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"] if not _statistical(doc, s.start, s.end)]
     cues = list(doc.spans["ww_cue"])
     out: list[Segment] = []
+    clauses = _clause_starts(doc)
     for order, span in enumerate(segments_of(doc)):
         seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
         sup_at = [c.end for c in cues if c.label_ == "supersede" and span.start <= c.start < span.end]
@@ -166,7 +167,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                     for f in casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues)
                     if not any(f.start - IRREALIS_WINDOW <= i <= max(f.end, f.keyword) + 2 for i in irrealis_at)
                 ],
-                dates=_dates_of(doc, span),
+                dates=_dates_of(doc, span, clauses),
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
                 cues=seg_cues,
@@ -175,14 +176,15 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     return out, named
 
 
-def _dates_of(doc: Doc, span: Span) -> list[dates.DateMention]:
-    """The date mentions of a segment, read with the clauses before it in its sentence.
+def _dates_of(doc: Doc, span: Span, clauses: set[int]) -> list[dates.DateMention]:
+    """The date mentions of a segment; a background clause's read with its sentence's head.
 
     "dissolved the militia on Friday, a day after gunmen killed 30": the tail clause's date
-    is counted from the head's "Friday".
+    is counted from the head's "Friday". (A ", hours after" clause keeps its own dates: its
+    event is often the day before.)
     """
     sent = span.sent
-    if span.start <= sent.start:
+    if span.start <= sent.start or span.start not in clauses:
         return dates.find_dates(doc, span)
     return [m for m in dates.find_dates(doc, doc[sent.start : span.end]) if m.start >= span.start]
 
