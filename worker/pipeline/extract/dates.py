@@ -107,6 +107,12 @@ _SKIP_BEFORE = frozenset(
         "since",
         "about",
         "around",
+        # the audience of a statement: "told reporters on Thursday"
+        "reporters",
+        "journalists",
+        "parliament",
+        "lawmakers",
+        "a",
     }
 )
 
