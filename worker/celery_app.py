@@ -14,7 +14,7 @@ from celery import Celery
 from kombu import Exchange  # type: ignore[attr-defined]
 from kombu import Queue as KQueue  # type: ignore[attr-defined]
 
-from worker.queues import Queue
+from worker.queues import ROUTES, Queue
 from worker.settings import Settings, get_settings
 
 app = Celery("wirewatch", include=["worker.tasks", "scheduler.beat"])
@@ -53,6 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "task_send_sent_event": True,
         "task_default_queue": Queue.IO.value,
+        "task_routes": {name: {"queue": q.value} for name, q in ROUTES.items()},
         "task_queues": [KQueue(q.value, Exchange(q.value), routing_key=q.value) for q in Queue],  # type: ignore[no-untyped-call]
         "task_create_missing_queues": False,
         "worker_hijack_root_logger": False,

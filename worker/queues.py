@@ -8,3 +8,12 @@ from enum import StrEnum
 class Queue(StrEnum):
     IO = "io"
     NLP = "nlp"
+
+
+# Every task, by its stable name, and the queue it runs on (Celery's `task_routes`).
+ROUTES: dict[str, Queue] = {
+    "wirewatch.tick": Queue.IO,
+    "wirewatch.poll_feed": Queue.IO,
+    "wirewatch.fetch_entry": Queue.IO,
+    "wirewatch.extract_pending": Queue.NLP,
+}

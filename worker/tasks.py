@@ -25,7 +25,7 @@ from kombu.exceptions import OperationalError
 from worker import jobs
 from worker.celery_app import app
 from worker.errors import Transient
-from worker.queues import Queue
+from worker.queues import ROUTES, Queue
 from worker.resources import get_resources
 from worker.settings import get_settings
 
@@ -111,10 +111,13 @@ def _subject(name: str, args: Any, kwargs: Any) -> dict[str, Any]:
 
 
 def task(name: str, queue: Queue, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Register a bound GuardedTask with a stable name on one queue (Celery's task objects are untyped)."""
+    """Register a bound GuardedTask with a stable name; its queue comes from `ROUTES` (Celery's
+    task objects are untyped)."""
+    if ROUTES.get(name) is not queue:
+        raise ValueError(f"{name} must be routed to {queue} in worker.queues.ROUTES")
 
     def wrap(fn: Callable[..., Any]) -> Any:
-        return app.task(name=name, base=GuardedTask, queue=queue.value, bind=True, **options)(fn)
+        return app.task(name=name, base=GuardedTask, bind=True, **options)(fn)
 
     return wrap
 

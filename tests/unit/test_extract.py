@@ -366,3 +366,192 @@ def test_one_event_told_twice_is_one_incident(lower: bool) -> None:
     )
     assert len(incs) == 1
     assert incs[0].perpetrator == "Saudi-led coalition"
+
+
+# --------------------------------------------------------------------------- clause scope, places, launch
+# (texts written for these tests; published Saturday 2021-03-06)
+
+
+@BOTH
+def test_background_clause_leaves_the_lead_news(lower: bool) -> None:
+    inc = one(
+        "KABUL (Reuters) - A truck bomb killed 90 people in Kabul on Friday, officials said, "
+        "the highest toll from a single attack in the city since the fall of the Taliban in 2001.",
+        lower=lower,
+    )
+    assert inc.event_type == "Suicide bomb"
+    assert inc.killed.best == 90
+    assert inc.date == date(2021, 3, 5)
+
+
+@BOTH
+def test_weeks_after_clause_is_background_only(lower: bool) -> None:
+    incs = run(
+        "Gunmen killed 25 villagers in Ogossagou on Friday, weeks after an attack on a nearby "
+        "village killed 40 people.",
+        lower=lower,
+    )
+    assert [i.killed.best for i in incs] == [25]
+
+
+@BOTH
+def test_town_named_as_a_province_is_the_province(lower: bool) -> None:
+    inc = one(
+        "KABUL (dpa) - A roadside bomb killed 12 bus passengers on Friday in Farah, a province in the "
+        "west, officials said. The wounded were taken from Farah to hospitals in Herat.",
+        lower=lower,
+    )
+    assert inc.location is not None
+    assert (inc.location.admin1, inc.location.precision) == ("Farah", "province")
+
+
+@BOTH
+def test_area_of_a_city_is_near_it(lower: bool) -> None:
+    inc = one("An air strike on a Tripoli-area detention centre killed 40 migrants late on Friday.", lower=lower)
+    assert inc.location is not None
+    assert inc.location.name == "Tripoli"
+    assert inc.location.precision == "near"
+
+
+@BOTH
+def test_route_ends_and_hospital_towns_are_not_the_place(lower: bool) -> None:
+    inc = one(
+        "A roadside mine hit a bus on the Herat-Kandahar highway in Bala Buluk district on Friday, "
+        "killing 20 people. The wounded were treated in hospitals in Herat.",
+        lower=lower,
+    )
+    assert inc.location is not None
+    assert inc.location.name == "Bala Buluk"
+
+
+@BOTH
+def test_capital_as_speaker_is_not_the_place(lower: bool) -> None:
+    inc = one(
+        "An air strike hit a funeral hall in the south of Sanaa on Friday, killing 80 people. "
+        "Tehran denounced the bombing.",
+        lower=lower,
+    )
+    assert inc.location is not None
+    assert inc.location.name.lower().startswith("sana")
+
+
+@BOTH
+def test_air_launched_missile_is_an_air_strike(lower: bool) -> None:
+    inc = one(
+        "A Russian missile struck an apartment block in Dnipro on Friday, killing 30 people. "
+        "The air force said it was a Kh-22 fired from a Tu-22M3 bomber.",
+        lower=lower,
+    )
+    assert inc.event_type == "Air/drone strike"
+
+
+@BOTH
+def test_ground_launched_missile_stays_a_missile_attack(lower: bool) -> None:
+    inc = one(
+        "A Russian missile struck a cafe in Kharkiv on Friday, killing 30 people. "
+        "Officials said an Iskander ballistic missile was used.",
+        lower=lower,
+    )
+    assert inc.event_type == "Shelling/artillery/missile attack"
+
+
+@BOTH
+def test_statement_to_reporters_dates_the_report_not_the_toll(lower: bool) -> None:
+    inc = one(
+        "KYIV (Reuters) - The death toll from the missile strike on Hroza rose to 59, the minister "
+        "told reporters on Saturday. A Russian missile hit a cafe in the village last Thursday.",
+        lower=lower,
+    )
+    assert inc.date == date(2021, 3, 4)
+
+
+@BOTH
+def test_later_accusation_names_the_perpetrator(lower: bool) -> None:
+    inc = one(
+        "A truck bomb killed 60 people in Mogadishu on Saturday, police said. "
+        "Announcing the figure late on Sunday, the minister blamed al-Shabab for the attack.",
+        published="2021-03-07T20:00:00+00:00",
+        lower=lower,
+    )
+    assert (inc.perpetrator, inc.perpetrator_certainty) == ("al-Shabaab", "accused")
+
+
+@BOTH
+def test_said_that_it_carried_out_is_a_claim(lower: bool) -> None:
+    inc = one(
+        "KABUL (AFP) - Islamic State said on Saturday that it carried out the suicide bombing of a "
+        "wedding hall in Kabul that killed 63 people.",
+        lower=lower,
+    )
+    assert (inc.perpetrator, inc.perpetrator_certainty) == ("Islamic State", "claimed")
+
+
+@BOTH
+def test_parent_group_and_unclaimed_accusation_are_not_the_perpetrator(lower: bool) -> None:
+    inc = one(
+        "A truck bomb killed 20 people in Mogadishu on Saturday. There was no claim of responsibility. "
+        "Officials blamed al-Shabab, the group linked to al-Qaeda.",
+        lower=lower,
+    )
+    assert inc.perpetrator is None
+
+
+@BOTH
+def test_attackers_dressed_as_hunters_are_believed_to_be_the_militia(lower: bool) -> None:
+    inc = one(
+        "Gunmen killed 30 villagers in Ogossagou on Saturday. The attackers, dressed as Dozo hunters, "
+        "surrounded the village before dawn.",
+        lower=lower,
+    )
+    assert (inc.perpetrator, inc.perpetrator_certainty) == ("Dogon militia", "believed")
+
+
+@BOTH
+def test_us_drone_strike_with_a_long_subject(lower: bool) -> None:
+    inc = one(
+        "At least 30 labourers who had stopped to rest after the harvest were killed by a U.S. drone "
+        "strike in Nangarhar province on Friday, officials said.",
+        lower=lower,
+    )
+    assert inc.killed.best == 30
+    assert inc.perpetrator == "United States"
+
+
+@BOTH
+def test_war_wide_death_toll_is_an_aggregate(lower: bool) -> None:
+    inc = one(
+        "An air strike on a market in Hodeidah killed 26 people on Friday, medics said. "
+        "More than 10,000 people have died in Yemen's war.",
+        lower=lower,
+    )
+    assert inc.killed.best == 26
+
+
+@BOTH
+def test_small_namesake_before_a_facility_is_not_a_place(lower: bool) -> None:
+    inc = one(
+        "An air strike on Hodeidah killed 26 people on Friday. The ministry blamed the Saudi-led "
+        "coalition and said the gate of al-Thawra hospital was hit.",
+        lower=lower,
+    )
+    assert inc.location is not None
+    assert inc.location.name != "Ath Thawrah"
+    assert inc.perpetrator == "Saudi-led coalition"
+
+
+def test_long_digit_runs_and_superscripts_do_not_reach_int() -> None:
+    for token in ("9" * 5000, "²", "1²"):
+        incs = run(f"Officials said {token} people were killed in the attack on Monday in Kabul.")
+        assert isinstance(incs, list)
+
+
+def test_text_beyond_the_cap_is_not_read_and_offsets_stay_valid() -> None:
+    from worker.pipeline import extract as stage
+
+    lead = "A drone strike killed five men near Kandahar on Friday, officials said. "
+    text = lead + "x " * (stage.MAX_CHARS // 2 + 10)
+    art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2021-03-06T12:00:00+00:00"))
+    (incs,) = extract_many(load_nlp(), [art])
+    assert len(incs) == 1
+    for e in incs[0].evidence:
+        assert text[e.start : e.end] in e.text

@@ -135,8 +135,8 @@ def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:
 
 def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) -> bool:
     for start, end in trigger_tokens:
-        if 0 <= start - a.end <= 4:
-            return True  # "Russian missile", "Saudi-led coalition air strike"
+        if a.start < start <= a.end + 4:
+            return True  # "Russian missile", "Saudi-led coalition air strike", "U.S. drone| strike"
         if 0 <= a.start - end <= 3 and any(doc[i].lower_ == "by" for i in range(end, a.start)):
             return True  # "air raids by the coalition"
     return False

@@ -290,6 +290,8 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
             return "killed", i
         if low in v.injury:
             return "injured", i
+        if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
+            return past
         if low in _FORWARD_STOP or i in num_tokens:
             break
     start = max(sent.start, n.start - BACKWARD_WINDOW)
@@ -304,6 +306,22 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
         if low in v.injury:
             return "injured", i
     return _toll_subject(doc, n, sent)
+
+
+RELATIVE_WINDOW = 16
+
+
+def _past_relative(doc: Doc, who: int, limit: int) -> tuple[str, int] | None:
+    """ "30 civilians who had stopped to rest ... were killed": the verb after the clause."""
+    v = vocabulary()
+    for k in range(who + 1, min(limit - 1, who + RELATIVE_WINDOW)):
+        if doc[k].lower_ in {"were", "was"} and k > who + 2:
+            nxt = doc[k + 1].lower_
+            if nxt in v.death:
+                return "killed", k + 1
+            if nxt in v.injury:
+                return "injured", k + 1
+    return None
 
 
 _TOLL_VERBS = frozenset(

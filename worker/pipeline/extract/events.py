@@ -42,6 +42,27 @@ def _generic_defaults() -> dict[str, str]:
     return {k: str(v) for k, v in lexicon.load("events")["generic_default"].items()}
 
 
+AIR = "Air/drone strike"
+MISSILE = "Shelling/artillery/missile attack"
+
+
+@functools.cache
+def _missile_words() -> frozenset[str]:
+    return lexicon.word_set("events", "launch", "missile_words")
+
+
+def by_launch(chosen: Trigger, air: bool, ground: bool) -> Trigger:
+    """``chosen`` retyped by the missile's launch platform, where the text names it.
+
+    A bare missile word ("a Russian missile") types a missile attack; when the article
+    names an air launch ("a Kh-22 fired from a Tu-22M3 bomber") and no ground or sea
+    launch ("Iskander", "ballistic missile"), it is an air strike (ACLED's convention).
+    """
+    if chosen.type == MISSILE and chosen.text in _missile_words() and air and not ground:
+        return Trigger(chosen.start, chosen.end, AIR, chosen.strength, chosen.text)
+    return chosen
+
+
 def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> Trigger | None:
     """The trigger that types an incident (``triggers`` in reading order), or None.
 

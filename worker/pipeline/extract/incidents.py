@@ -363,6 +363,16 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     if not clusters:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
+    # Sentences no reported incident holds: a claim or an accusation told apart from the
+    # event ("Announcing the figure on Sunday, the minister blamed al-Shabab") may name the
+    # lead incident's perpetrator.
+    held = {s.order for c in clusters[1:] for s in [*c.segments, *c.context]}
+    held |= {s.order for s in clusters[0].segments}
+    spare = [
+        s
+        for s in segs
+        if s.order not in held and s.roles and not _is_background(s, pub) and "aggregate" not in s.cues
+    ]
 
     def make(c: Cluster, lead_day: date | None) -> Incident | None:
         return _incident(
@@ -373,6 +383,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
             main_country=main_country,
             lead_day=lead_day,
             lead=clusters[0],
+            spare=spare if c is clusters[0] or clusters[0].segments[0] in c.segments else (),
         )
 
     built: list[tuple[Cluster, Incident]] = []
@@ -454,6 +465,7 @@ def _incident(
     main_country: str | None,
     lead_day: date | None,
     lead: Cluster,
+    spare: Sequence[Segment] = (),
 ) -> Incident | None:
     evidence: list[Evidence] = []
     # --- event type
@@ -461,6 +473,8 @@ def _incident(
     chosen = events.choose(trig_list, article_triggers)
     if chosen is None:
         return None
+    launch = {c.label_ for c in doc.spans["ww_cue"] if c.label_ in {"air_launch", "ground_launch"}}
+    chosen = events.by_launch(chosen, "air_launch" in launch, "ground_launch" in launch)
     tseg = (
         next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
         if any(s.span.start <= chosen.start < s.span.end for s in c.segments)
@@ -525,10 +539,14 @@ def _incident(
     ]
     unclaimed = any(c.label_ == "unclaimed" for c in doc.spans["ww_cue"])
     who = actors.choose(role_list, country, unclaimed=unclaimed)
+    if who is None and spare:
+        # Only a claim or an accusation counts from elsewhere in the article.
+        claims = [(r, s.order - first) for s in spare for r in s.roles if r.role in {"claimed", "accused"}]
+        who = actors.choose(claims, country, unclaimed=unclaimed)
     perpetrator = certainty = None
     if who is not None:
         perpetrator, certainty, mention_role = who
-        aseg = next((s for s in [*c.segments, *c.context] if mention_role in s.roles), c.segments[0])
+        aseg = next((s for s in [*c.segments, *c.context, *spare] if mention_role in s.roles), c.segments[0])
         evidence.append(_evidence("perpetrator", doc, aseg, mention_role.start, mention_role.end))
     return Incident(
         event_type=chosen.type,

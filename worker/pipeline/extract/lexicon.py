@@ -36,8 +36,9 @@ def variants(phrase: str) -> set[str]:
     # Normalized text splits possessives ("yemen s war"); wire copy keeps "'s".
     for form in list(out):
         words = form.split()
-        if "s" in words[1:]:
-            out.add(" ".join("'s" if w == "s" and i else w for i, w in enumerate(words)))
+        # A leading "s" is a possessive's tail too ("s war" for "Yemen's war").
+        if "s" in words[1:] or (len(words) > 1 and words[0] == "s"):
+            out.add(" ".join("'s" if w == "s" and (i or len(words) > 1) else w for i, w in enumerate(words)))
     return {" ".join(form.split()) for form in out if form.strip()}
 
 

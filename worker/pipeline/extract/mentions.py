@@ -36,6 +36,8 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("segment", ("separate",), "separate"),
     ("segment", ("irrealis",), "irrealis"),
     ("segment", ("clause_break",), "clause"),
+    ("events", ("launch", "air"), "air_launch"),
+    ("events", ("launch", "ground"), "ground_launch"),
     ("casualties", ("death", "supersede"), "supersede"),
     ("casualties", ("death", "earlier"), "earlier"),
 )
@@ -79,6 +81,12 @@ _NO_BREAK_AFTER = frozenset(
         "adm",
         "cmdr",
     }
+)
+
+
+_TITLES = frozenset(
+    {"gen", "col", "capt", "maj", "lt", "sgt", "dr", "mr", "mrs", "ms", "prof", "gov", "sen", "rep", "brig", "adm"}
+    | {"cmdr"}
 )
 
 
@@ -147,7 +155,13 @@ def _repair_sentences(doc: Doc) -> None:
         if not tok.is_sent_start:
             continue
         prev, before = doc[tok.i - 1], doc[tok.i - 2]
-        if prev.text == "." and before.lower_ in _NO_BREAK_AFTER and not tok.is_title:
+        # "oct . 14" (split off) or "U.S. drone" (one token): an abbreviation, not an end.
+        abbrev = (prev.text == "." and before.lower_ in _NO_BREAK_AFTER) or (
+            prev.text.endswith(".") and prev.lower_[:-1] in _NO_BREAK_AFTER
+        )
+        # After a title ("Col. Turki al-Maliki") the capital starts a name, not a sentence.
+        titled = before.lower_ in _TITLES if prev.text == "." else prev.lower_[:-1] in _TITLES
+        if abbrev and (titled or (not tok.is_title and not tok.is_upper)):
             tok.is_sent_start = False
 
 

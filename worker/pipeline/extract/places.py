@@ -143,6 +143,8 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
             continue
+        if _facility_name(doc, end, match):
+            continue  # "al-Thawra hospital": a hospital's name, not the hamlet of that name
         if _compound_modifier(doc, end):
             continue  # "the Saudi-UAE-led coalition": an actor's name, not a place
         prev = doc[start - 1].lower_ if start else ""
@@ -208,6 +210,24 @@ def _cared_in(doc: Doc, start: int) -> bool:
     lo = max(start - 10, doc[start].sent.start)
     back = [t.lower_ for t in doc[lo:start]]
     return any(w in _CARE_VERBS for w in back) and any(w.startswith("hospital") for w in back)
+
+
+_FACILITIES = frozenset(
+    {"hospital", "mosque", "school", "university", "stadium", "hotel", "hall", "prison", "clinic"}
+    | {"square", "street", "market", "bridge", "airport", "base", "compound"}
+)
+# Hamlets this small are more often a facility's namesake than the scene itself.
+FACILITY_NAMESAKE_MAX_POPULATION = 5000
+
+
+def _facility_name(doc: Doc, end: int, match: GeoMatch) -> bool:
+    """Whether a small gazetteer town is the name of the facility named right after it."""
+    return (
+        match.kind == "city"
+        and match.population < FACILITY_NAMESAKE_MAX_POPULATION
+        and end < len(doc)
+        and doc[end].lower_ in _FACILITIES
+    )
 
 
 def _area_of(doc: Doc, end: int) -> bool:
