@@ -555,3 +555,7 @@ def test_text_beyond_the_cap_is_not_read_and_offsets_stay_valid() -> None:
     assert len(incs) == 1
     for e in incs[0].evidence:
         assert text[e.start : e.end] in e.text
+
+
+def test_variants_spell_a_leading_possessive_tail() -> None:
+    assert {"s war", "'s war"} <= variants("s war")

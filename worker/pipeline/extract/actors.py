@@ -87,9 +87,7 @@ def _affiliated_to(doc: Doc, a: Span, sent: Span) -> bool:
     i = a.start - 1
     if i > sent.start and doc[i].lower_ == "the":
         i -= 1
-    return (
-        i > sent.start and doc[i].lower_ in {"to", "with", "of"} and doc[i - 1].lower_ in _AFFILIATED_TO
-    )
+    return i > sent.start and doc[i].lower_ in {"to", "with", "of"} and doc[i - 1].lower_ in _AFFILIATED_TO
 
 
 def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:

@@ -83,7 +83,7 @@ def _clause_starts(doc: Doc) -> set[int]:
     aggregate cue must stay with its figure.
     """
     out: set[int] = set()
-    for cue in doc.spans["ww_cue"] if "ww_cue" in doc.spans else ():
+    for cue in doc.spans.get("ww_cue", ()):
         if cue.label_ != "clause" or cue.start == 0:
             continue
         if doc[cue.start - 1].text == ",":
@@ -109,9 +109,9 @@ def segments_of(doc: Doc) -> list[Span]:
             cut = None
             if tok.text == ";":
                 cut = i + 1
-            elif doc[i - 1].text == "," and (tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS):
-                cut = i
-            elif i in clauses:
+            elif i in clauses or (
+                doc[i - 1].text == "," and tok.lower_ in _SPLIT_UNITS and doc[i + 1].lower_ in _SPLIT_RELATIONS
+            ):
                 cut = i
             if cut is not None:
                 out.append(doc[start:cut])
@@ -369,9 +369,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     held = {s.order for c in clusters[1:] for s in [*c.segments, *c.context]}
     held |= {s.order for s in clusters[0].segments}
     spare = [
-        s
-        for s in segs
-        if s.order not in held and s.roles and not _is_background(s, pub) and "aggregate" not in s.cues
+        s for s in segs if s.order not in held and s.roles and not _is_background(s, pub) and "aggregate" not in s.cues
     ]
 
     def make(c: Cluster, lead_day: date | None) -> Incident | None:

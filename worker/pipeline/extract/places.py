@@ -176,9 +176,7 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     return out
 
 
-def _as_province(
-    doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]
-) -> GeoMatch:
+def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]) -> GeoMatch:
     """The province, for a town named as one: "in Farah, a province in the west"."""
     if match.kind != "city" or end + 2 >= len(doc) or doc[end].text != ",":
         return match
