@@ -18,9 +18,17 @@ from worker.store.db import session_scope, upgrade
 def _articles() -> list[Article]:
     path = shared_or_skip("eval", "dev", "articles.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [Article(url=f"https://corpus.example/{r['id']}", canonical_url=f"https://corpus.example/{r['id']}",
-                    title=r["title"], text=r["text"], published_at=datetime.fromisoformat(r["published_at"]),
-                    source=r["source"]) for r in rows]
+    return [
+        Article(
+            url=f"https://corpus.example/{r['id']}",
+            canonical_url=f"https://corpus.example/{r['id']}",
+            title=r["title"],
+            text=r["text"],
+            published_at=datetime.fromisoformat(r["published_at"]),
+            source=r["source"],
+        )
+        for r in rows
+    ]
 
 
 def _ingest(tmp: Path, name: str, articles: list[Article]) -> set[frozenset[str]]:

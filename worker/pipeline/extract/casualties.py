@@ -52,6 +52,7 @@ class Vocabulary:
     or_words: frozenset[str]
     person: frozenset[str]
     victims: tuple[tuple[str, frozenset[str]], ...]
+    people_nouns: frozenset[str]  # heads of "dozens of <people>": victims nouns and more
 
 
 @functools.cache
@@ -76,6 +77,9 @@ def vocabulary() -> Vocabulary:
         or_words=lexicon.word_set("casualties", "not_casualty", "or_words"),
         person=lexicon.word_set("casualties", "people", "singular"),
         victims=tuple((k, frozenset(v)) for k, v in data["victims"].items()),
+        people_nouns=frozenset(w for words in data["victims"].values() for w in words)
+        | lexicon.word_set("casualties", "people", "singular")
+        | lexicon.word_set("casualties", "people", "plural"),
     )
 
 
@@ -158,6 +162,12 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         out.append(_Number(i, j, value, vague, weak))
         i = j
     return out
+
+
+@functools.cache
+def _qualifier_words() -> frozenset[str]:
+    v = vocabulary()
+    return frozenset(w for table in (v.floor, v.ceiling, v.estimate) for phrase in table for w in phrase)
 
 
 def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
@@ -268,6 +278,8 @@ def _now_between(doc: Doc, n: _Number, kw: int) -> bool:
 
 def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
     v = vocabulary()
+    if n.vague:
+        return _link_vague(doc, n, sent, num_tokens)
     end = min(sent.end, n.end + FORWARD_WINDOW)
     for i in range(n.end, end):
         low = doc[i].lower_
@@ -305,6 +317,57 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
             return "killed", i  # "the number of dead at 12"
         if low in v.injury:
             return "injured", i
+    return _toll_subject(doc, n, sent)
+
+
+VAGUE_NP_WORDS = 4
+_VAGUE_GAP_BACK = frozenset({"of", "least", "more", "than", "up", "to", "as", "many", "an", "the"})
+
+
+def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """A vague amount ("dozens", "scores") is a toll only as the subject or object of a
+    killing: "dozens were killed", "dozens of civilians died", "dozens of dead", "killed
+    dozens", "killing at least scores of people". Not "boats carrying dozens of families",
+    "dozens of families fleeing", "hundreds of residents marched": it counts people doing
+    something else, and the clause's killing is someone else's.
+    """
+    v = vocabulary()
+    # Forward: [of <people noun phrase>] <aux>* <death word>.
+    i = n.end
+    if i < sent.end and doc[i].lower_ in {"more", "others"}:
+        i += 1  # "scores more were hurt"
+    if i < sent.end and doc[i].lower_ == "of":
+        i += 1
+        if i < sent.end and doc[i].lower_ in v.death:
+            return "killed", i  # "dozens of dead", "scores of bodies"
+        head = None
+        for k in range(i, min(sent.end, i + VAGUE_NP_WORDS)):
+            if k in num_tokens or not (doc[k].is_alpha or doc[k].text == "-"):
+                break
+            if doc[k].lower_ in v.people_nouns:
+                head = k
+        i = head + 1 if head is not None else -1
+    if i > 0:
+        while i < sent.end and doc[i].lower_ in _AUX | {"reportedly"}:
+            i += 1
+        if i < sent.end:
+            low = doc[i].lower_
+            if low in v.death and not _or_missing(doc, i, sent.end):
+                return "killed", i
+            if low in v.injury:
+                return "injured", i
+            if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
+                return past
+    # Backward: <killing word> [qualifier] <amount>: "killed dozens", "killing at least scores".
+    k = n.start - 1
+    while k >= max(sent.start, n.start - 4) and doc[k].lower_ in _VAGUE_GAP_BACK | _qualifier_words():
+        k -= 1
+    if k >= sent.start and k not in num_tokens:
+        low = doc[k].lower_
+        if low in v.death and low not in {"dead", "body", "bodies", "lives"}:
+            return "killed", k
+        if low in v.injury:
+            return "injured", k
     return _toll_subject(doc, n, sent)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date
 
 from spacy.tokens import Doc, Span
 
@@ -148,6 +148,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
         # Re-rank candidates with the fuller country set (cheap: lookups are cached), rather
         # than scanning the tokens again.
         mentions = places.rerank(mentions, gazetteer, set(named))
+    mentions = places.anchor_unresolved(doc, mentions)
     triggers = [events.trigger_of(s) for s in doc.spans["ww_trigger"] if not _statistical(doc, s.start, s.end)]
     cues = list(doc.spans["ww_cue"])
     out: list[Segment] = []
@@ -312,6 +313,8 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
                     if day[0] != c.day:
                         continue
                     score += 1
+                if not seg.triggers and _other_victims(seg, c):
+                    continue
                 if here is not None:
                     verdict = places.compatible(here, c.places())
                     if verdict is False:
@@ -332,6 +335,19 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         if target.day is None and day is not None:
             target.day = day[0]
     return clusters
+
+
+def _other_victims(seg: Segment, c: Cluster) -> bool:
+    """Whether a toll told without an event word counts other victims than the incident's.
+
+    Only vague tolls: "the militants claimed to have killed dozens of troops" after a strike
+    that killed 60 civilians is another event told in passing; "three soldiers were also
+    killed" is a firm count of the same event's victims.
+    """
+    if not seg.killed or not all(f.vague for f in seg.killed):
+        return False
+    mine, theirs = casualties.victims_of(seg.killed), casualties.victims_of(c.killed())
+    return mine is not None and theirs is not None and mine != theirs
 
 
 TOLL_MAX_SEGMENTS = 1
@@ -420,6 +436,24 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     return [inc for _, inc in built]
 
 
+_FOLLOW_UP_CUES = frozenset({"supersede", "earlier", "background"})
+
+
+def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime, article: Article) -> bool:
+    """Whether a statement's date dates the event too: "jets killed 60 civilians ..., activists
+    said late on Wednesday" in a report published that Wednesday.
+
+    The statement must be made on the publication day (local or UTC), in the sentence that
+    tells the event (a trigger or a toll), and nothing marks it as a follow-up (a background
+    or "earlier" cue in that sentence, a toll that "rose to" or was "earlier" given; an
+    event date would have been picked instead): then the event is the day's news.
+    """
+    utc_day = article.published_at.astimezone(UTC).date() if article.published_at else None
+    if pick.day not in {pub.day, utc_day} or not (seg.triggers or seg.killed):
+        return False
+    return not (seg.cues & _FOLLOW_UP_CUES or any(f.supersede or f.earlier for f in c.killed()))
+
+
 def _placed(c: Cluster) -> bool:
     """Whether the text places the cluster's event (the dateline alone does not)."""
     return any(not p.dateline for s in [*c.segments, *c.context] for p in s.places)
@@ -495,6 +529,10 @@ def _incident(
             location = Place(location.name, location.country, location.lat, location.lon, None, "country")
         elif where.reference:
             location = Place(location.name, location.country, location.lat, location.lon, location.admin1, "near")
+        if location.country is None and main_country:
+            # A town the gazetteer lacks lies, as far as the text says, in the country the
+            # article is about: enough to deduplicate it within that country.
+            location = Place(location.name, main_country, None, None, None, location.precision)
         pseg = next(s for s in [*c.segments, *c.context] if where in s.places)
         evidence.append(_evidence("location", doc, pseg, where.start, where.end))
     country = (location.country if location else None) or main_country
@@ -508,7 +546,7 @@ def _incident(
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
             day, precision = best.day, best.precision
-            if not best.key[0]:
+            if not best.key[0] and not _told_as_news(c, s, best, pub, article):
                 # Only a statement is dated ("police said on Thursday"): the event came on
                 # that day or some days before it.
                 precision = "week"

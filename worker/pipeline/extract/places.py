@@ -6,7 +6,9 @@ A mention is dropped when it lies inside a person or organization name (cased te
 or an actor alias, or when it is a town abroad in an article that never names that country.
 Each mention records how the sentence uses it: the dateline ("AMMAN (Reuters) -" is where
 the reporter sits), a reference point ("south of Deir al-Zor city", "flown to Maiduguri")
-or a plain location ("the town of al-Ashara").
+or a plain location ("the town of al-Ashara"). A settlement the gazetteer lacks ("the town of
+X") is kept unresolved; told relative to a known place ("X, just north of Y", "X, 10 km south
+of Y", "X near Y") it takes Y's country and coordinates as "near" Y (:func:`anchor_unresolved`).
 
 :func:`choose` picks the incident's place among the mentions of its sentences: the most
 specific plain location, first in sentences with a trigger, nearest the trigger.
@@ -302,6 +304,55 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
     return out
 
 
+# Words that may tie an unknown place to a known one after it: "X, just further north of
+# the town of Y", "X, 10 km south of Y", "X near Y", "X on the outskirts of Y".
+_RELATION_WORDS = frozenset(
+    {"near", "nearby", "outside", "outskirts", "close", "vicinity", "edge", "edges", "km", "kilometres", "kilometers"}
+    | {"miles"}
+    | _COMPASS
+)
+_RELATION_FILLER = frozenset(
+    {",", "just", "further", "farther", "some", "about", "around", "a", "few", "of", "to", "on", "the", "in", "at"}
+    | {"located", "situated", "lies", "lying", "is", "which", "roughly", "only"}
+    | _SETTLEMENT
+    | _PROVINCE_WORDS
+    | {"district"}
+)
+RELATION_MAX_GAP = 10
+
+
+def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceMention]:
+    """Unknown places told relative to a known one get its coordinates, as "near" it.
+
+    "the town of X, just further north of the town of Y" and "X, 10 km south of Y": X is
+    placed at Y (same country, province and coordinates) with precision "near". X keeps its
+    own name and key, so it stays a place distinct from Y.
+    """
+    known = sorted((m for m in mentions if m.match.kind in {"city", "supplement", "admin1"}), key=lambda m: m.start)
+    out = []
+    for m in mentions:
+        if m.match.kind != "unresolved":
+            out.append(m)
+            continue
+        anchor = next((k for k in known if m.end <= k.start <= m.end + RELATION_MAX_GAP), None)
+        gap = [t.lower_ for t in doc[m.end : anchor.start]] if anchor is not None else []
+        if anchor is None or anchor.place.lat is None or not _relation(gap):
+            out.append(m)
+            continue
+        y = anchor.place
+        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, "near")
+        match = GeoMatch(m.match.key, place, (place,), "unresolved", 0)
+        out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
+    return out
+
+
+def _relation(gap: Sequence[str]) -> bool:
+    """Whether the words between two places say the first lies near the second."""
+    if not any(w in _RELATION_WORDS for w in gap):
+        return False
+    return all(w in _RELATION_WORDS or w in _RELATION_FILLER or w.replace(".", "").isdigit() for w in gap)
+
+
 def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Collection[str]) -> list[PlaceMention]:
     """``mentions`` resolved again with ``countries`` as context (same spans)."""
     out = []
@@ -329,6 +380,8 @@ def km(a: Place, b: Place) -> float | None:
 def same_place(a: Place, b: Place, tolerance_km: float = 10.0) -> bool:
     if a.name == b.name and a.country == b.country:
         return True
+    if "near" in {a.precision, b.precision}:
+        return False  # "near" borrows a neighbour's coordinates: distance says nothing
     d = km(a, b)
     return d is not None and d <= tolerance_km
 
