@@ -273,3 +273,22 @@ def test_operator_split_is_not_undone_by_a_new_report(res: Resources) -> None:
         linking.split_report(s, inc, "https://b.example/s")
     add(res, "https://c.example/s", [incident(KHARKIV, d, 2)])  # matches both sides
     assert len(exported(res)) == 2
+
+
+def test_a_village_placed_near_a_town_is_not_that_town(res: Resources) -> None:
+    ashara = Place("Al Asharah", "SY", 34.9213, 40.5601, "Deir ez-Zor")
+    quriya = Place("al quriya", "SY", 34.9213, 40.5601, "Deir ez-Zor", precision="near")  # borrowed coordinates
+    d = date(2017, 10, 4)
+    add(res, "https://a.example/q", [incident(ashara, d, 60, kind="Air/drone strike")])
+    add(res, "https://b.example/q", [incident(quriya, d, 15, kind="Air/drone strike")])
+    add(res, "https://c.example/q", [incident(Place("Al-Quriya", "SY", 34.9213, 40.5601, precision="near"), d, 15,
+                                              kind="Air/drone strike")])
+    assert sorted(i["num_reports"] for i in exported(res)) == [1, 2]
+
+
+def test_unlocated_villages_merge_only_by_name(res: Resources) -> None:
+    d = date(2020, 5, 1)
+    add(res, "https://a.example/u", [incident(Place("Kuwo", "ML", None, None), d, 10, kind="Attack", perp=None)])
+    add(res, "https://b.example/u", [incident(Place("Sinda", "ML", None, None), d, 10, kind="Attack", perp=None)])
+    add(res, "https://c.example/u", [incident(Place("kuwo", "ML", None, None), d, 12, kind="Attack", perp=None)])
+    assert sorted(i["num_reports"] for i in exported(res)) == [1, 2]

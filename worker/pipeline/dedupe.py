@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -130,6 +131,18 @@ def text_similarity(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb)
 
 
+BORROWED_KM = 1.0  # a "near" place this close to another is sitting on that place's coordinates
+
+
+def name_key(name: str | None) -> str:
+    """A place name folded for comparison: case, accents, punctuation and an Arabic article."""
+    folded = unicodedata.normalize("NFKD", (name or "").casefold())
+    words = "".join(c if c.isalpha() else " " for c in folded if not unicodedata.combining(c)).split()
+    if len(words) > 1 and words[0] in ("al", "el", "ad", "ar", "as", "ash", "az", "an", "at"):
+        words = words[1:]
+    return "".join(words)
+
+
 def _location_gate(report: Place | None, incident: Place | None, policy: Policy) -> tuple[bool, float | None, float]:
     """(allowed, km, location score)."""
     if report is None or incident is None:
@@ -138,8 +151,13 @@ def _location_gate(report: Place | None, incident: Place | None, policy: Policy)
     if report.country and incident.country and report.country != incident.country:
         return False, None, 0.0
     km = haversine_km(report, incident)
+    same_name = name_key(report.name) == name_key(incident.name)
     if km is None:
-        return True, None, 0.4 if report.country == incident.country else 0.3
+        # A place without coordinates (a village no gazetteer knows) is only itself.
+        return (True, None, 0.6) if same_name else (False, None, 0.0)
+    if not same_name and km < BORROWED_KM and "near" in (report.precision, incident.precision):
+        # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
+        return False, round(km, 1), 0.0
     coarse = min(_PRECISION_RANK.get(report.precision, 0), _PRECISION_RANK.get(incident.precision, 0))
     if coarse >= _PRECISION_RANK["town"]:
         limit = policy.town_km
