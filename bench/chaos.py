@@ -262,6 +262,8 @@ def main() -> int:
     print(f"same reports, different killed/date: {len(differing)}")
     for k in differing:
         print("   ~", k, a[k], "->", b[k])
+    for stage, reason in wild["failures"]:
+        print(f"failure recorded under chaos: [{stage}] {reason[:300]}")
     task_failures = [f for f in wild["failures"] if f[0] == "task"]
     equal = not only_calm and not only_wild and not differing and calm["articles"] == wild["articles"]
     print(json.dumps({"equal": equal, "incidents": [len(a), len(b)], "articles": [calm["articles"], wild["articles"]],
