@@ -18,6 +18,7 @@ from worker.queues import ROUTES, Queue
 from worker.settings import Settings, get_settings
 
 app = Celery("wirewatch", include=["worker.tasks", "scheduler.beat"])
+import worker.logs  # noqa: E402, F401  (connects the structured log formatter to Celery's loggers)
 
 
 def redact(url: str) -> str:

@@ -29,6 +29,7 @@ from sqlmodel import col, func, select
 
 from worker import jobs
 from worker.errors import ConfigError, Transient, WirewatchError
+from worker.logs import configure as configure_logging
 from worker.records import Article
 from worker.resources import Resources
 from worker.settings import Settings, config_path, load_settings
@@ -53,8 +54,7 @@ _state: dict[str, Any] = {}
 @app.callback()
 def main(config: ConfigOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     _state["config"] = config
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
 def settings() -> Settings:

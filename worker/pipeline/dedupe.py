@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import unicodedata
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -4,12 +4,20 @@ A figure is a number expression (digits, number words, "dozens", "a dozen") tied
 death or injury word in the same clause, looked for after the number first ("60 civilians
 were killed", "44 people dead") and then before it ("killing at least 63", "the toll rose
 to 57"). Qualifiers say how to read it ("at least 60" is a floor: best 60). Figures "dead or
-missing" and numbers of hours, kilometres, buildings or animals are not tolls. A toll with no
-number may still count people: "a woman and her grandson were killed" is 2.
+missing" and numbers of hours, kilometres, buildings or animals are not tolls. A list of
+people counts them all: "a woman and her grandson were killed" is 2, "a woman and her two
+children" 3, "two women and a child" 3.
 
-:func:`combine` turns an incident's figures into ``Count(low, best, high)``: the best figure
-is the last one the article marks as the new toll ("rose to", "now", "corrected to"), else
-the highest one it does not mark as earlier.
+A figure introduced as part of the toll ("including two children", "among the dead were
+three children", "two of the dead") is a *subset*: it never sets low or high. A figure
+counting the attackers ("eight attackers were also killed", "troops killed 14 militants") or
+told as "also killed" is another *group* of the same event's dead.
+
+:func:`combine` turns an incident's figures into ``Count(low, best, high)``. Within a group,
+the best figure is the last one the article marks as the new toll ("rose to", "now",
+"corrected to"), else the highest one it does not mark as earlier. Groups are summed, low with
+low, best with best and high with high: ACLED's fatalities are everyone the event killed,
+victims and attackers alike.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 
 from worker.pipeline.extract import lexicon
 from worker.records import Count
@@ -33,7 +41,6 @@ _BACKWARD_STOP = frozenset({";", ":", "(", ")", "but", "while", "--", "â€”", "â€
 _AUX = frozenset(
     {"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"}
 )
-_SINGULAR_DET = frozenset({"a", "an", "her", "his", "their", "one", "its"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,14 @@ class Vocabulary:
     person: frozenset[str]
     victims: tuple[tuple[str, frozenset[str]], ...]
     people_nouns: frozenset[str]  # heads of "dozens of <people>": victims nouns and more
+    counted: frozenset[str]  # plural nouns a number counts in a list of people
+    describing: frozenset[str]
+    singular_det: frozenset[str]
+    subset_before: tuple[tuple[str, ...], ...]
+    subset_after: frozenset[str]
+    subset_after_next: tuple[tuple[str, ...], ...]
+    attackers: frozenset[str]
+    also: frozenset[str]
 
 
 @functools.cache
@@ -80,6 +95,14 @@ def vocabulary() -> Vocabulary:
         people_nouns=frozenset(w for words in data["victims"].values() for w in words)
         | lexicon.word_set("casualties", "people", "singular")
         | lexicon.word_set("casualties", "people", "plural"),
+        counted=lexicon.word_set("casualties", "people", "counted"),
+        describing=lexicon.word_set("casualties", "people", "describing"),
+        singular_det=lexicon.word_set("casualties", "people", "singular_det"),
+        subset_before=tuple(tuple(p.split()) for p in data["subset"]["before"]),
+        subset_after=lexicon.word_set("casualties", "subset", "after"),
+        subset_after_next=tuple(tuple(p.split()) for p in data["subset"]["after_next"]),
+        attackers=lexicon.word_set("casualties", "groups", "attackers"),
+        also=lexicon.word_set("casualties", "groups", "also"),
     )
 
 
@@ -98,6 +121,8 @@ class Figure:
     victims: str | None
     supersede: bool = False
     earlier: bool = False
+    subset: bool = False  # part of the toll ("including two children"): never sets low/high
+    group: str = ""  # "" the victims, "attackers", "also": groups of one event's dead are summed
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +259,19 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
     out: list[Figure] = []
     nums = numbers_in(doc, sent.start, sent.end)
     num_tokens = {i for n in nums for i in range(n.start, n.end)}
+    # Lists of people at a death word ("killing a woman and her two children"): counted whole,
+    # so the numbers inside them are not figures of their own.
+    lists: list[tuple[int, _People]] = []
+    for tok in sent:
+        if tok.lower_ in v.death and tok.lower_ not in {"toll", "death", "deaths", "lives"}:
+            people = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
+            if people is not None:
+                lists.append((tok.i, people))
+    in_list = {i for _, p in lists if p.units > 1 for i in range(p.start, p.end)}
     linked: set[int] = set()
     for n in nums:
+        if n.start in in_list:
+            continue
         found = _link(doc, n, sent, num_tokens)
         if found is None:
             continue
@@ -258,17 +294,65 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 victims=_victims(doc, n.end, sent.end),
                 supersede=sup,
                 earlier=earlier and not sup,
+                subset=_subset(doc, n.start, n.end, kw, sent.start),
+                group=_group(doc, n.end, kw, sent.end),
             )
         )
-    # Tolls without a number: "a woman and her grandson were killed".
-    for tok in sent:
-        if tok.lower_ in v.death and tok.i not in linked and tok.lower_ not in {"toll", "death", "deaths", "lives"}:
-            count = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
-            if count:
-                out.append(
-                    Figure("killed", count, None, False, False, tok.i, tok.i + 1, tok.i, "civilians", False, earlier)
-                )
+    # Lists of people: "a woman and her grandson were killed", "two women and a child".
+    for kw, p in lists:
+        if p.units == 1 and (p.numbered or kw in linked):
+            continue  # "seven people were killed": the number's own figure
+        out.append(
+            Figure(
+                kind="killed",
+                value=p.count,
+                qualifier=_qualifier(doc, p.start, sent.start)[0],
+                vague=False,
+                weak=False,
+                start=p.start,
+                end=p.end,
+                keyword=kw,
+                victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
+                earlier=earlier,
+                subset=_subset(doc, p.start, p.end, kw, sent.start),
+                group=_group(doc, p.end, kw, sent.end),
+            )
+        )
     return out
+
+
+def _ends_with(words: Sequence[str], phrases: Sequence[tuple[str, ...]]) -> bool:
+    return any(len(words) >= len(p) and tuple(words[len(words) - len(p) :]) == p for p in phrases)
+
+
+def _subset(doc: Doc, start: int, end: int, kw: int, floor: int) -> bool:
+    """Whether the figure at tokens ``start:end`` (death word ``kw``) counts part of the toll.
+
+    "including (at least) two children", "among the dead were three", "of whom two were
+    children" before the number; "three children were among the dead", "two of the dead"
+    after it. Such a figure is a subset of the toll, not another estimate of it.
+    """
+    v = vocabulary()
+    i = start
+    while i > floor and doc[i - 1].lower_ in _qualifier_words() | {"were", "was", "are", "is"}:
+        i -= 1
+    if _ends_with([t.lower_ for t in doc[max(floor, i - 4) : i]], v.subset_before):
+        return True
+    if kw > end and any(doc[k].lower_ in v.subset_after for k in range(end, kw)):
+        return True
+    following = [t.lower_ for t in doc[end : min(end + 2, len(doc))]]
+    return any(tuple(following[: len(p)]) == p for p in v.subset_after_next)
+
+
+def _group(doc: Doc, end: int, kw: int, limit: int) -> str:
+    """Which group of the event's dead a figure counts: the attackers, "also" others, or ""."""
+    v = vocabulary()
+    stop = kw if kw > end else limit
+    noun = [t.lower_ for t in doc[end : min(end + 3, stop)]]
+    if any(w in v.attackers for w in noun):
+        return "attackers"  # "troops killed 14 attackers", "eight attackers were also killed"
+    near = [t.lower_ for t in doc[max(kw - 2, 0) : kw]]
+    return "also" if any(w in v.also for w in near) else ""
 
 
 def _now_between(doc: Doc, n: _Number, kw: int) -> bool:
@@ -425,9 +509,9 @@ def _or_missing(doc: Doc, kw: int, limit: int) -> bool:
     return kw >= 2 and doc[kw - 1].lower_ == "or" and doc[kw - 2].lower_ in v.or_words
 
 
-def _victims(doc: Doc, start: int, limit: int) -> str | None:
+def _victims(doc: Doc, start: int, limit: int, window: int = 4) -> str | None:
     v = vocabulary()
-    for i in range(start, min(start + 4, limit)):
+    for i in range(start, min(start + window, limit)):
         low = doc[i].lower_
         for name, words in v.victims:
             if low in words:
@@ -435,87 +519,153 @@ def _victims(doc: Doc, start: int, limit: int) -> str | None:
     return None
 
 
-def _is_person(tok: Token) -> bool:
-    return tok.lower_ in vocabulary().person
+@dataclass(frozen=True, slots=True)
+class _People:
+    """A list of people at a death word: tokens ``start:end``, how many, in how many units."""
+
+    count: int
+    start: int
+    end: int
+    units: int
+    numbered: bool  # some unit is counted by a number ("her two children")
 
 
-def _people_before(doc: Doc, kw: int, floor: int) -> int:
-    """Count singular people named just before a death word: "a 10-year-old boy was killed"."""
-    i = kw - 1
-    while i >= floor and doc[i].lower_ in _AUX:
-        i -= 1
-    return _count_people(doc, i, floor, step=-1)
+PEOPLE_WINDOW = 16
+DESCRIBING_WORDS = 3
 
 
-def _people_after(doc: Doc, kw: int, limit: int) -> int:
+def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
+    """The list of people just before a death word: "a woman and her two children were killed"."""
+    end = kw
+    while end > floor and doc[end - 1].lower_ in _AUX:
+        end -= 1
+    for start in range(max(floor, end - PEOPLE_WINDOW), end):
+        people = _people_list(doc, start, end)
+        if people is not None and people.end == end:
+            return people  # the longest list ending at the verb
+    return None
+
+
+def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
+    """The list of people a killing verb takes: "killing a woman and her two children"."""
     if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"}:
-        return 0
-    return _count_people(doc, kw + 1, limit, step=1)
+        return None
+    return _people_list(doc, kw + 1, min(limit, kw + 1 + PEOPLE_WINDOW))
 
 
-def _count_people(doc: Doc, i: int, bound: int, step: int) -> int:
-    """Walk a noun phrase of singular people ("a woman and her grandson") from token ``i``."""
-    count = 0
-    pending_noun = False
-    seen_det = False
-    steps = 0
-    while (i >= bound if step < 0 else i < bound) and steps < 14:
-        tok = doc[i]
-        low = tok.lower_
-        steps += 1
-        if _is_person(tok):
-            if pending_noun:
-                break
-            pending_noun = True
-            if step > 0:
-                # forward: determiner came first, the noun closes the unit
-                if seen_det:
-                    count += 1
-                seen_det = False
-                pending_noun = False
-        elif low in _SINGULAR_DET:
-            if step < 0:
-                if pending_noun:
-                    count += 1
-                    pending_noun = False
-                else:
-                    break
-            else:
-                seen_det = True
-        elif low == "and":
-            if step < 0 and pending_noun:
-                break
-        elif tok.like_num or low in {
-            "-",
-            "year",
-            "old",
-            "month",
-            "elderly",
-            "young",
-            "pregnant",
-            "local",
-            "little",
-            "teenage",
-        }:
-            pass
-        elif tok.is_alpha and steps <= 12 and (pending_noun or seen_det):
-            pass  # an adjective inside the phrase
-        else:
+def _people_list(doc: Doc, start: int, limit: int) -> _People | None:
+    """People units joined by "and" or commas from token ``start``, or None.
+
+    A unit is one person ("a woman", "her 10-year-old son") or a number of them ("two
+    children"). Units joined by a comma alone count only when an "and" closes the list ("a
+    woman, her son and a neighbour"): ", a doctor said" is not one of the victims.
+    """
+    units: list[tuple[int, int, bool]] = []  # (count, end, numbered)
+    joins: list[bool] = []  # whether each join has an "and"
+    i = start
+    while True:
+        unit = _person_unit(doc, i, limit)
+        if unit is None:
             break
-        i += step
-    return count
+        units.append(unit)
+        i = unit[1]
+        j, has_and = i, False
+        if j < limit and doc[j].text == ",":
+            j += 1
+        if j < limit and doc[j].lower_ == "and":
+            j, has_and = j + 1, True
+        if j == i or _person_unit(doc, j, limit) is None:
+            break
+        joins.append(has_and)
+        i = j
+    if not units:
+        return None
+    last_and = max((k for k, a in enumerate(joins) if a), default=-1)
+    units = units[: last_and + 2]
+    return _People(
+        count=sum(c for c, _, _ in units),
+        start=start,
+        end=units[-1][1],
+        units=len(units),
+        numbered=any(n for _, _, n in units),
+    )
+
+
+def _number_word(doc: Doc, i: int, limit: int) -> int | None:
+    """The count a token gives ("two", "3"), unless it is an age ("10-year-old")."""
+    tok = doc[i]
+    low = tok.lower_
+    value = _parse_digits(low) if tok.like_num else None
+    if value is None and low in vocabulary().numbers:
+        value = vocabulary().numbers[low]
+    if value is None or (i + 1 < limit and doc[i + 1].lower_ in {"-", "year", "years"}):
+        return None
+    return value
+
+
+def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
+    """One unit of a list of people from token ``i``: (count, end token, counted by a number)."""
+    v = vocabulary()
+    det = i < limit and doc[i].lower_ in v.singular_det
+    j = i + 1 if det else i
+    count = _number_word(doc, j, limit) if j < limit else None
+    if count is not None:
+        j += 1
+    # Describing words: "10-year-old", "elderly", and at most a few others ("a Syrian woman").
+    others = 0
+    while j < limit and doc[j].lower_ not in v.person | v.counted:
+        tok = doc[j]
+        if tok.lower_ in v.describing or tok.like_num:
+            j += 1
+        elif tok.is_alpha and others < DESCRIBING_WORDS and tok.lower_ not in {"and", "or"} | v.death | v.injury:
+            others += 1
+            j += 1
+        else:
+            return None
+    if j >= limit or (not det and count is None):
+        return None
+    noun = doc[j].lower_
+    if count is None or count == 1:
+        return (1, j + 1, False) if noun in v.person else None
+    return (count, j + 1, True) if noun in v.counted else None
 
 
 def combine(figures: Sequence[Figure]) -> Count:
     """One ``Count`` from the killed (or injured) figures of one incident, in text order."""
     if not figures:
         return Count()
+    # Subsets ("including two children") are part of a toll, not estimates of it; alone,
+    # they are all the article says.
+    whole = [f for f in figures if not f.subset] or list(figures)
+    groups: dict[str, list[Figure]] = {}
+    for f in whole:
+        groups.setdefault(f.group, []).append(f)
+    # ACLED's fatalities are everyone the event killed: "killing six soldiers; eight attackers
+    # were also killed" is 14 (low, best and high alike), not a range from 6 to 8.
+    counts = [_combine_group(g) for g in groups.values()]
+    return Count(
+        low=sum(c.low or 0 for c in counts),
+        best=sum(c.best or 0 for c in counts),
+        high=sum(c.high or 0 for c in counts),
+    )
+
+
+def _combine_group(figures: Sequence[Figure]) -> Count:
     values = [f.value for f in figures]
     numeric = [f for f in figures if not f.vague] or list(figures)
     superseding = [f for f in numeric if f.supersede]
     current = [f for f in numeric if not f.earlier] or numeric
     best = superseding[-1].value if superseding else max(f.value for f in current)
     return Count(low=min(values), best=best, high=max(values))
+
+
+def lead_figure(figures: Sequence[Figure], count: Count) -> Figure | None:
+    """The figure that best evidences ``count``: the one stating its best value, else the
+    largest whole (non-subset) figure (a sum of groups is stated by none).
+    """
+    exact = next((f for f in figures if f.value == count.best and not f.subset), None)
+    whole = [f for f in figures if not f.subset] or list(figures)
+    return exact or max(whole, key=lambda f: f.value, default=None)
 
 
 def victims_of(figures: Sequence[Figure]) -> str | None:

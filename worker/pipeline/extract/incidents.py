@@ -560,7 +560,7 @@ def _incident(
     killed = casualties.combine(killed_figs)
     injured = casualties.combine(injured_figs)
     for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
-        pick = next((f for f in figs if f.value == count.best), None)
+        pick = casualties.lead_figure(figs, count)
         if pick is not None:
             fseg = next(s for s in c.segments if pick in s.figures)
             lo, hi = sorted((pick.start, pick.keyword))
