@@ -178,12 +178,19 @@ def pending_entries(res: Resources) -> list[int]:
 
 
 def record_task_failure(res: Resources, *, task: str, task_id: str | None, error: BaseException | str,
-                        attempts: int, entry_id: int | None = None, article_ids: Sequence[int] = ()) -> None:
+                        attempts: int, entry_id: int | None = None, article_ids: Sequence[int] = (),
+                        nlp_claimant: str | None = None) -> None:
     """A task gave up (retries exhausted, or its process died too often): record it and mark
-    its subject failed so nothing waits on it forever."""
+    its subject failed so nothing waits on it forever. For an extraction batch
+    (`nlp_claimant`), its articles are released to be extracted one by one; an article whose
+    lone extraction gives up as well is marked failed (recorded)."""
     with session_scope(res.engine) as s:
         repo.record_failure(s, stage="task", error=error, reason=f"{task}: {error}", task_id=task_id,
                             entry_id=entry_id, attempts=attempts)
         if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
             entry.status = "failed"
         repo.fail_articles(s, article_ids)
+        if nlp_claimant is not None:
+            for article in repo.release_nlp_claim(s, nlp_claimant):
+                repo.record_failure(s, stage="extract", error=error, article_id=article.id, url=article.url,
+                                    reason=f"extraction gave up on this article alone: {error}", attempts=attempts)

@@ -90,7 +90,7 @@ class GuardedTask(Task):  # type: ignore[misc]
                 log.error("delivery guard: giving up", extra={"task": self.name, "task_id": task_id})
                 jobs.record_task_failure(
                     get_resources(), task=self.name, task_id=task_id, attempts=deliveries,
-                    error=f"worker lost {deliveries - 1} times", **_subject(self.name, args, kwargs),
+                    error=f"worker lost {deliveries - 1} times", **_subject(self.name, args, kwargs, task_id),
                 )
                 return None
         return super().__call__(*args, **kwargs)
@@ -99,14 +99,15 @@ class GuardedTask(Task):  # type: ignore[misc]
         if isinstance(exc, Retry):
             return
         jobs.record_task_failure(get_resources(), task=self.name, task_id=task_id, error=exc,
-                                 attempts=self.request.retries + 1, **_subject(self.name, args, kwargs))
+                                 attempts=self.request.retries + 1, **_subject(self.name, args, kwargs, task_id))
 
 
-def _subject(name: str, args: Any, kwargs: Any) -> dict[str, Any]:
+def _subject(name: str, args: Any, kwargs: Any, task_id: str | None) -> dict[str, Any]:
+    """What a task that gives up leaves behind: its entry, or its claimed extraction batch."""
     if name == "wirewatch.fetch_entry" and args:
         return {"entry_id": int(args[0])}
     if name == "wirewatch.extract_pending":
-        return {"article_ids": list(kwargs.get("article_ids") or (args[0] if args else []))}
+        return {"nlp_claimant": task_id}
     return {}
 
 

@@ -704,3 +704,91 @@ def test_text_beyond_the_cap_is_not_read_and_offsets_stay_valid() -> None:
 
 def test_variants_spell_a_leading_possessive_tail() -> None:
     assert {"s war", "'s war"} <= variants("s war")
+
+
+# --------------------------------------------------------------------------- how tolls add up
+# (texts written for these tests; published Saturday 2021-03-06)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "At least seven people were killed, including two children, when an air strike hit a market in Idlib on Tuesday.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people, among them two children.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people, of whom two were children.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people. Two of the dead were children.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people. Among the dead were two children.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people. Two children were among the dead.",
+        "An air strike hit a market in Idlib on Tuesday, killing at least seven people. Of the 7 killed, 2 were children.",
+    ],
+)
+def test_a_part_of_the_toll_is_not_another_estimate(sentence: str, lower: bool) -> None:
+    inc = one(sentence, lower=lower)
+    assert (inc.killed.low, inc.killed.best, inc.killed.high) == (7, 7, 7)
+
+
+@BOTH
+def test_a_part_of_the_toll_told_alone_is_the_toll(lower: bool) -> None:
+    inc = one("Shelling hit a school in Donetsk on Tuesday. Three children were among the dead.", lower=lower)
+    assert (inc.killed.low, inc.killed.best, inc.killed.high) == (3, 3, 3)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("sentence", "killed"),
+    [
+        ("Shelling hit a house in Taiz on Tuesday, killing a woman and her two children, an official said.", 3),
+        ("A mother and two children were killed when shelling hit a house in Taiz on Tuesday.", 3),
+        ("A man and his son were killed when shelling hit a house in Taiz on Tuesday.", 2),
+        ("Two women and a child were killed when shelling hit a house in Taiz on Tuesday.", 3),
+        ("Shelling hit a house in Taiz on Tuesday, killing a man and his son, a doctor said.", 2),
+        ("Shelling hit a house in Taiz on Tuesday, killing a woman, her 10-year-old son and a neighbour.", 3),
+    ],
+)
+def test_a_list_of_people_counts_them_all(sentence: str, killed: int, lower: bool) -> None:
+    inc = one(sentence, lower=lower)
+    assert (inc.killed.low, inc.killed.best, inc.killed.high) == (killed, killed, killed)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        (
+            "Militants attacked an army post near Mopti on Tuesday, killing six soldiers; eight attackers were "
+            "also killed, the army said.",
+            14,
+        ),
+        (
+            "Militants attacked an army post near Mopti on Tuesday, killing six soldiers in a gun battle. "
+            "Troops killed 14 attackers, the army said.",
+            20,
+        ),
+    ],
+)
+def test_attackers_killed_add_to_the_toll(text: str, killed: int, lower: bool) -> None:
+    # ACLED's fatalities are everyone the event killed, attackers included: the groups are
+    # summed (low, best and high alike), not read as a range from one group to the other.
+    inc = one(text, lower=lower)
+    assert (inc.killed.low, inc.killed.best, inc.killed.high) == (killed, killed, killed)
+
+
+@BOTH
+def test_attackers_told_twice_are_counted_once(lower: bool) -> None:
+    inc = one(
+        "Militants attacked an army post near Mopti on Tuesday, killing six soldiers. "
+        "Troops killed 14 attackers, the army said. The 14 attackers killed were buried on Wednesday.",
+        lower=lower,
+    )
+    assert inc.killed.best == 20
+
+
+@BOTH
+def test_a_figure_named_as_among_the_dead_is_not_the_low_toll(lower: bool) -> None:
+    inc = one(
+        "Armed men attacked a village near Beni on Tuesday, killing 11 civilians, officials said. "
+        "The attackers opened fire on residents as they fled. Three children were among the dead.",
+        lower=lower,
+    )
+    assert (inc.killed.low, inc.killed.best, inc.killed.high) == (11, 11, 11)

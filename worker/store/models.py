@@ -125,6 +125,9 @@ class Article(SQLModel, table=True):
     nlp_lease_until: datetime | None = _ts()
     # Who holds the lease (the task id): a redelivery of the same task reclaims its batch at once.
     nlp_claim: str | None = Field(default=None, max_length=64)
+    # Extraction tasks holding this article that gave up (process died too often, or raised).
+    # A suspect is then extracted alone, so one poison article cannot sink its batch mates.
+    nlp_attempts: int = 0
     fetched_at: datetime = _ts(nullable=False, default=utcnow)
     extracted_at: datetime | None = _ts()
 

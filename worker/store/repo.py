@@ -166,6 +166,11 @@ def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: 
     cond = sa.and_(col(Article.status) == "fetched", free)
     if ids:
         cond = sa.and_(cond, col(Article.id).in_(list(ids)))
+    suspect = session.exec(
+        select(col(Article.id)).where(cond, col(Article.nlp_attempts) > 0).order_by(col(Article.id)).limit(1)
+    ).first()
+    if suspect is not None:  # a batch holding it gave up before: extract it alone
+        cond, limit = col(Article.id) == suspect, 1
     pick = sa.select(col(Article.id)).where(cond).order_by(col(Article.id)).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
@@ -233,3 +238,17 @@ def unlinked_report_ids(session: Session, among: Sequence[int] | None = None) ->
         q = q.where(col(Report.id).in_(list(among)))
     q = q.order_by(col(Article.published_at), col(Article.url), col(Report.ordinal))
     return [r for r in session.exec(q).all() if r is not None]
+
+
+def release_nlp_claim(session: Session, claimant: str, max_attempts: int = 2) -> list[Article]:
+    """An extraction task gave up: count an attempt on each article it held and release them;
+    articles that reached `max_attempts` (the last time alone) are marked failed and returned."""
+    rows = list(session.exec(select(Article).where(Article.nlp_claim == claimant, Article.status == "fetched")).all())
+    failed = []
+    for a in rows:
+        a.nlp_attempts += 1
+        a.nlp_claim, a.nlp_lease_until = None, None
+        if a.nlp_attempts >= max_attempts:
+            a.status = "failed"
+            failed.append(a)
+    return failed

@@ -315,7 +315,8 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
-                group=_group(doc, p.end, kw, sent.end),
+                # Not "also": "his grandmother was also dead" names someone already counted.
+                group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
             )
         )
     return out
@@ -329,8 +330,8 @@ def _subset(doc: Doc, start: int, end: int, kw: int, floor: int) -> bool:
     """Whether the figure at tokens ``start:end`` (death word ``kw``) counts part of the toll.
 
     "including (at least) two children", "among the dead were three", "of whom two were
-    children" before the number; "three children were among the dead", "two of the dead"
-    after it. Such a figure is a subset of the toll, not another estimate of it.
+    children", "of the 20 killed, 12" before the number; "three children were among the
+    dead", "two of the dead" after it. Such a figure is a subset of the toll, not another estimate of it.
     """
     v = vocabulary()
     i = start
@@ -340,6 +341,8 @@ def _subset(doc: Doc, start: int, end: int, kw: int, floor: int) -> bool:
         return True
     if kw > end and any(doc[k].lower_ in v.subset_after for k in range(end, kw)):
         return True
+    if floor + 3 <= kw < start and doc[kw - 1].like_num and [t.lower_ for t in doc[kw - 3 : kw - 1]] == ["of", "the"]:
+        return True  # "of the 20 killed, 12 were civilians"
     following = [t.lower_ for t in doc[end : min(end + 2, len(doc))]]
     return any(tuple(following[: len(p)]) == p for p in v.subset_after_next)
 
@@ -348,7 +351,11 @@ def _group(doc: Doc, end: int, kw: int, limit: int) -> str:
     """Which group of the event's dead a figure counts: the attackers, "also" others, or ""."""
     v = vocabulary()
     stop = kw if kw > end else limit
-    noun = [t.lower_ for t in doc[end : min(end + 3, stop)]]
+    noun: list[str] = []
+    for t in doc[end : min(end + 3, stop)]:
+        if not t.is_alpha:
+            break  # "killed 20 villagers, gunmen said": the gunmen are not counted
+        noun.append(t.lower_)
     if any(w in v.attackers for w in noun):
         return "attackers"  # "troops killed 14 attackers", "eight attackers were also killed"
     near = [t.lower_ for t in doc[max(kw - 2, 0) : kw]]
@@ -357,7 +364,7 @@ def _group(doc: Doc, end: int, kw: int, limit: int) -> str:
 
 def _now_between(doc: Doc, n: _Number, kw: int) -> bool:
     lo, hi = sorted((n.end, kw))
-    return any(doc[i].lower_ == "now" for i in range(max(lo - 1, 0), hi + 1))
+    return any(doc[i].lower_ == "now" for i in range(max(lo - 1, 0), min(hi + 1, len(doc))))
 
 
 def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
@@ -539,6 +546,8 @@ def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
     end = kw
     while end > floor and doc[end - 1].lower_ in _AUX:
         end -= 1
+    if end <= floor or doc[end - 1].lower_ not in vocabulary().person | vocabulary().counted:
+        return None  # a list of people ends with a person
     for start in range(max(floor, end - PEOPLE_WINDOW), end):
         people = _people_list(doc, start, end)
         if people is not None and people.end == end:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 20:42:34.397825
+Create Date: 2026-11-24 21:19:31.466186
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('nlp_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('nlp_claim', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('nlp_attempts', sa.Integer(), nullable=False),
     sa.Column('fetched_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('extracted_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['copy_of_id'], ['articles.id'], ),
