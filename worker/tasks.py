@@ -170,6 +170,6 @@ def extract_pending(self: Task, article_ids: list[int] | None = None) -> int:
     done = jobs.extract_articles(res, article_ids or (), claimant=self.request.id)
     if not done:
         jobs.link_reports(res)  # the safety net also links reports a killed task left unlinked
-    if len(done) >= res.settings.nlp.batch_size and not article_ids:
-        extract_pending.apply_async()  # a full batch: more may be waiting
+    if done and not article_ids:
+        extract_pending.apply_async()  # more may be waiting (a full batch, or suspects taken one by one)
     return len(done)
