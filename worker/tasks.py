@@ -53,6 +53,23 @@ def _check_user(**_: Any) -> None:
     refuse_root(os.geteuid(), s.environment, s.worker.allow_root)
 
 
+@worker_init.connect
+def _preload_nlp(sender: Any = None, **_: Any) -> None:
+    """On a worker that consumes the NLP queue, load spaCy and the gazetteer in the parent
+    process before the pool forks: children share them copy-on-write, and a child that dies
+    is replaced without reloading the model."""
+    queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    if queues is None or Queue.NLP.value not in (getattr(queues, "consume_from", None) or {}):
+        return
+    from worker.pipeline.extract import extract_many, load_nlp
+    from worker.records import Article
+
+    nlp = load_nlp(get_settings().nlp.model)
+    warm = Article(url="", canonical_url="", title="", published_at=None,
+                   text="KYIV (Reuters) - A missile strike killed two people in Kharkiv on Monday, officials said.")
+    extract_many(nlp, [warm])
+
+
 @functools.cache
 def redis_client() -> redis.Redis:
     url = get_settings().broker.url
