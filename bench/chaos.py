@@ -128,7 +128,7 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
     config.write_text(
         f'environment = "development"\n[database]\nurl = "{db_url}"\n[broker]\nembedded = false\n'
         f"visibility_timeout = 30\n"
-        f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[scheduler]\ntick_seconds = 1.0\n'
+        f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[scheduler]\ntick_seconds = 1.0\nstranded_after = 15\n'
         f"[worker]\nsoft_time_limit = 15\ntime_limit = 20\nretry_backoff_max = 5\nmax_retries = 10\n"
         f"max_deliveries = 5\n[nlp]\nbatch_size = 16\n"
         + "".join(f'[[feeds]]\nurl = "{u}"\ninterval = 3600\n' for u in feeds)

@@ -45,6 +45,17 @@ def tick(res: Resources, *, all_feeds: bool = False) -> list[int]:
         return repo.claim_due_feeds(s, utcnow(), POLL_LEASE, all_feeds=all_feeds)
 
 
+def stranded_entries(res: Resources) -> list[int]:
+    """Entries whose fetch message went missing (see repo.claim_stranded_entries)."""
+    with session_scope(res.engine) as s:
+        return repo.claim_stranded_entries(s, older_than=timedelta(seconds=res.settings.scheduler.stranded_after))
+
+
+def mark_dispatched(res: Resources, entry_ids: Sequence[int]) -> None:
+    with session_scope(res.engine) as s:
+        repo.mark_dispatched(s, entry_ids)
+
+
 def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | None = None) -> float:
     """Next poll delay: the feed's interval, doubled per consecutive error (with jitter), capped;
     never sooner than the server's Retry-After."""

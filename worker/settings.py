@@ -70,6 +70,9 @@ class SchedulerSettings(_Section):
     tick_seconds: float = Field(default=10.0, gt=0)
     default_interval: int = Field(default=300, ge=10)
     max_backoff: int = Field(default=6 * 3600, ge=60)
+    # Entries still unfetched this long after their fetch was sent are sent again (a message
+    # lost in a broker outage); fetching is idempotent, so a slow queue only costs a no-op.
+    stranded_after: int = Field(default=600, ge=5)
 
 
 class WorkerSettings(_Section):

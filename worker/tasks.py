@@ -142,19 +142,33 @@ def task(name: str, queue: Queue, **options: Any) -> Callable[[Callable[..., Any
 
 @task("wirewatch.tick", Queue.IO, expires=60)
 def tick(self: Task) -> int:
-    """Claim due feeds and fan out one poll per feed."""
-    feed_ids = jobs.tick(get_resources())
+    """Claim due feeds and fan out one poll per feed; resend fetches that went missing."""
+    res = get_resources()
+    feed_ids = jobs.tick(res)
     for feed_id in feed_ids:
         poll_feed.apply_async((feed_id,), expires=600)
+    for entry_id in jobs.stranded_entries(res):
+        fetch_entry.delay(entry_id)
     return len(feed_ids)
 
 
 @task("wirewatch.poll_feed", Queue.IO)
 def poll_feed(self: Task, feed_id: int) -> int:
-    """Poll one feed and enqueue a fetch for each new entry."""
-    entry_ids = jobs.poll_feed(get_resources(), feed_id)
-    for entry_id in entry_ids:
-        fetch_entry.delay(entry_id)
+    """Poll one feed and enqueue a fetch for each new entry.
+
+    The entries are in the database before any message is sent; if the broker goes away
+    while sending, the entries left unsent are picked up by beat's tick (stranded entries)."""
+    res = get_resources()
+    entry_ids = jobs.poll_feed(res, feed_id)
+    sent: list[int] = []
+    try:
+        for entry_id in entry_ids:
+            fetch_entry.delay(entry_id)
+            sent.append(entry_id)
+    except (redis.RedisError, OperationalError) as exc:
+        log.warning("broker unavailable; %d fetches left for the stranded-entry sweep: %s",
+                    len(entry_ids) - len(sent), exc, extra={"feed_id": feed_id})
+    jobs.mark_dispatched(res, sent)
     return len(entry_ids)
 
 

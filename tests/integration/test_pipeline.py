@@ -139,3 +139,17 @@ def test_a_batch_that_gives_up_is_retried_one_by_one_and_only_the_poison_fails(r
         assert failure.article_id == alone.id
     # The others were innocent: extracted normally, one at a time while suspect.
     assert sorted(jobs.extract_articles(res) + jobs.extract_articles(res)) == sorted(a.id for a in batch if a.id != alone.id)
+
+
+def test_entries_whose_fetch_went_missing_are_sent_again(res: Resources, site: NewsSite) -> None:
+    fid = _add_feed(res, site.feed_url)
+    entry_ids = jobs.poll_feed(res, fid)
+    jobs.mark_dispatched(res, entry_ids[:1])  # the broker went down after the first message
+    assert jobs.stranded_entries(res) == []  # too early to call them lost
+    with session_scope(res.engine) as s:
+        for e in s.exec(select(Entry)).all():
+            e.seen_at = e.seen_at - timedelta(hours=1)
+            if e.dispatched_at is not None:
+                e.dispatched_at = e.dispatched_at - timedelta(seconds=30)  # sent recently: still in flight
+    assert jobs.stranded_entries(res) == entry_ids[1:]
+    assert jobs.stranded_entries(res) == []  # marked dispatched: not sent twice in a row

@@ -99,6 +99,9 @@ class Entry(SQLModel, table=True):
     attempts: int = 0
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     seen_at: datetime = _ts(nullable=False, default=utcnow)
+    # When a fetch was last sent for it: entries still new long after are sent again (a fetch
+    # message lost while the broker was down must not strand its entry).
+    dispatched_at: datetime | None = _ts()
 
 
 class Article(SQLModel, table=True):

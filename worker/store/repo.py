@@ -252,3 +252,25 @@ def release_nlp_claim(session: Session, claimant: str, max_attempts: int = 2) ->
             a.status = "failed"
             failed.append(a)
     return failed
+
+
+def claim_stranded_entries(session: Session, *, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Entries still new whose fetch was never sent or was sent long ago (lost with a broker
+    outage): mark them dispatched now and return them, to be sent again. Fetching is
+    idempotent, so a fetch that was merely slow costs one extra no-op message."""
+    now = utcnow()
+    stale = sa.and_(
+        col(Entry.status) == "new",
+        sa.or_(
+            sa.and_(col(Entry.dispatched_at).is_(None), col(Entry.seen_at) < now - older_than),
+            col(Entry.dispatched_at) < now - older_than,
+        ),
+    )
+    pick = sa.select(col(Entry.id)).where(stale).order_by(col(Entry.id)).limit(limit).scalar_subquery()
+    stmt = sa.update(Entry).where(col(Entry.id).in_(pick)).values(dispatched_at=now).returning(col(Entry.id))
+    return sorted(session.execute(stmt).scalars().all())
+
+
+def mark_dispatched(session: Session, entry_ids: Sequence[int]) -> None:
+    if entry_ids:
+        session.execute(sa.update(Entry).where(col(Entry.id).in_(list(entry_ids))).values(dispatched_at=utcnow()))

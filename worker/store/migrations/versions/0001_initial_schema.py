@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:19:31.466186
+Create Date: 2026-11-24 21:22:57.925071
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('article_id', sa.Integer(), nullable=True),
     sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('dispatched_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], ),
     sa.ForeignKeyConstraint(['feed_id'], ['feeds.id'], ),
     sa.PrimaryKeyConstraint('id'),
