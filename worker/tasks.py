@@ -202,5 +202,8 @@ def extract_pending(self: Task, article_ids: list[int] | None = None) -> int:
     if not done:
         jobs.link_reports(res)  # the safety net also links reports a killed task left unlinked
     if done and not article_ids:
-        extract_pending.apply_async()  # more may be waiting (a full batch, or suspects taken one by one)
+        try:
+            extract_pending.apply_async()  # more may be waiting (a full batch, or suspects taken one by one)
+        except (redis.RedisError, OperationalError) as exc:  # the work is done; beat's safety net goes on
+            log.warning("broker unavailable; leaving the rest to the extraction safety net: %s", exc)
     return len(done)
