@@ -21,10 +21,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,10 +33,10 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 import redis
-from celery import Celery
 from sqlmodel import select
 
 from tests.conftest import REDIS_TEST_URL, STORIES, NewsSite, _reset, make_settings
+from tests.integration.service import Service, wait_for
 from worker import jobs
 from worker.resources import Resources
 from worker.store import export, repo
@@ -45,15 +44,6 @@ from worker.store.db import get_engine, session_scope, upgrade
 from worker.store.models import Article, Entry, Failure, Feed
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 60.0, every: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(every)
-    return cond()
 
 
 def free_port() -> int:
@@ -252,63 +242,6 @@ class TcpProxy:
 
 
 # --- the service -----------------------------------------------------------------------------
-
-
-class Service:
-    """Celery worker and beat processes on a test config (the way `wirewatch run` starts them)."""
-
-    def __init__(self, tmp: Path, db_url: str, broker_url: str, feeds: list[str], extra: str = "",
-                 environment: str = "development", feed_interval: int = 3600) -> None:
-        self.tmp = tmp
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.config = tmp / "config.toml"
-        feed_toml = "".join(f'[[feeds]]\nurl = "{u}"\ninterval = {feed_interval}\n' for u in feeds)
-        self.config.write_text(
-            f'environment = "{environment}"\n[database]\nurl = "{db_url}"\n[broker]\nembedded = false\n'
-            f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\ntimeout = 25.0\n'
-            f'[scheduler]\ntick_seconds = 1.0\n[nlp]\nbatch_size = 8\n{extra}\n{feed_toml}'
-        )
-        # The broker URL (it may hold a password) comes from the environment, as in production.
-        self.env = {**os.environ, "WIREWATCH_CONFIG": str(self.config), "WIREWATCH_BROKER_URL": broker_url}
-        self.broker_url = broker_url
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args, "--loglevel", "INFO"]
-        log = (self.tmp / f"{args[0]}-{len(self.procs)}.log").open("wb")
-        p = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
-        self.procs.append(p)
-        return p
-
-    def worker(self, queue: str, name: str) -> subprocess.Popen[bytes]:
-        return self.start("worker", "-Q", queue, "-c", "1", "-n", f"{name}-{len(self.procs)}@%h",
-                          "--without-mingle", "--without-gossip")
-
-    def beat(self) -> subprocess.Popen[bytes]:
-        return self.start("beat", "-s", str(self.tmp / f"beat-{len(self.procs)}"))
-
-    def ready(self, n: int = 1) -> bool:
-        return self.logs(None).count(" ready.") >= n
-
-    def client(self) -> Celery:
-        c = Celery(broker=self.broker_url, set_as_current=False)
-        c.conf.update(task_serializer="json", accept_content=["json"], broker_connection_retry_on_startup=True)
-        return c
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def logs(self, tail: int | None = 6000) -> str:
-        text = "\n".join(f.read_text(errors="replace") for f in sorted(self.tmp.glob("*.log")))
-        return text[-tail:] if tail else text
 
 
 def pool_children(proc: subprocess.Popen[bytes]) -> list[psutil.Process]:

@@ -3,12 +3,8 @@ storing into the real PostgreSQL (no eager mode)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,66 +13,18 @@ from kombu import Connection
 from sqlmodel import func, select
 
 from tests.conftest import REDIS_TEST_URL, NewsSite, _reset
+from tests.integration.service import Service, wait_for
 from worker.store.db import get_engine, session_scope
 from worker.store.models import Article, Entry, Failure, Feed, Report
 
 pytestmark = pytest.mark.integration
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 90.0, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(every)
-    return cond()
-
-
-class Service:
-    """Celery processes started the way `wirewatch run` starts them, on a test config."""
-
-    def __init__(self, tmp: Path, db_url: str, feed_url: str) -> None:
-        self.config = tmp / "config.toml"
-        self.config.write_text(
-            f'environment = "development"\n[database]\nurl = "{db_url}"\n[broker]\nurl = "{REDIS_TEST_URL}"\n'
-            f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[scheduler]\ntick_seconds = 1.0\n'
-            f'[nlp]\nbatch_size = 8\n[[feeds]]\nurl = "{feed_url}"\ninterval = 3600\n'
-        )
-        self.env = {**os.environ, "WIREWATCH_CONFIG": str(self.config)}
-        self.tmp = tmp
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args, "--loglevel", "INFO"]
-        log = (self.tmp / f"{args[0]}-{len(self.procs)}.log").open("wb")
-        p = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.tmp)
-        self.procs.append(p)
-        return p
-
-    def worker(self, queue: str, name: str) -> subprocess.Popen[bytes]:
-        return self.start("worker", "-Q", queue, "-c", "1", "-n", f"{name}@%h", "--without-mingle",
-                          "--without-gossip")
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-    def logs(self, tail: int | None = 4000) -> str:
-        text = "\n".join(f.read_text(errors="replace") for f in sorted(self.tmp.glob("*.log")))
-        return text[-tail:] if tail else text
-
-
 @pytest.fixture
 def service(tmp_path: Path, pg_url: str, site: NewsSite) -> Iterator[Service]:
     _reset(pg_url)
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    svc = Service(tmp_path, pg_url, site.feed_url)
+    svc = Service(tmp_path, pg_url, REDIS_TEST_URL, [site.feed_url])
     yield svc
     svc.stop()
 
@@ -115,7 +63,7 @@ def test_worker_consumes_real_messages_and_refuses_pickle(service: Service, pg_u
     client = Celery(broker=REDIS_TEST_URL, set_as_current=False)
     client.conf.update(task_serializer="json", accept_content=["json"])
     service.worker("io", "io")
-    assert wait_for(lambda: "io@" in service.logs(tail=None) and " ready." in service.logs(tail=None), 60), service.logs()
+    assert wait_for(service.ready, 60), service.logs()
 
     # A pickled message for the poll task must be refused without running.
     with Connection(REDIS_TEST_URL) as conn:
