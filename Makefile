@@ -26,6 +26,7 @@ run: install
 
 lint: install
 	$(BIN)/ruff check worker scheduler tests bench
+	$(BIN)/ruff format --check worker scheduler tests bench
 	$(BIN)/mypy
 
 test: lint

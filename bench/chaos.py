@@ -68,9 +68,24 @@ class OwnRedis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=(self.dir / "redis.log").open("ab"), stderr=subprocess.STDOUT)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=(self.dir / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
         assert wait_for(self.alive, 15), "redis-server did not start"
 
     def alive(self) -> bool:
@@ -115,8 +130,9 @@ def progress(db_url: str) -> tuple[int, int, int]:
     return int(entries), int(new), int(pending)
 
 
-def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: float, rng: random.Random,
-        timeout: float) -> dict[str, Any]:
+def run(
+    label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: float, rng: random.Random, timeout: float
+) -> dict[str, Any]:
     from worker.store.db import upgrade
 
     work = tmp / label
@@ -138,16 +154,19 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
 
     def start(name: str, *args: str) -> None:
         argv = [sys.executable, "-m", "celery", "-A", "worker.celery_app", *args, "--loglevel", "INFO"]
-        procs[name] = subprocess.Popen(argv, env=env, cwd=work, stdout=(work / f"{name}.log").open("ab"),
-                                       stderr=subprocess.STDOUT)
+        procs[name] = subprocess.Popen(
+            argv, env=env, cwd=work, stdout=(work / f"{name}.log").open("ab"), stderr=subprocess.STDOUT
+        )
 
     start("io", "worker", "-Q", "io", "-c", "4", "-n", "io@%h", "--without-mingle", "--without-gossip")
     start("nlp", "worker", "-Q", "nlp", "-c", "1", "-n", "nlp@%h", "--without-mingle", "--without-gossip")
     start("beat", "beat", "-s", str(work / "beat-schedule"))
     kills, restarts, stop = 0, 0, threading.Event()
 
-    argv_of = {"io": ("worker", "-Q", "io", "-c", "4", "-n", "io@%h", "--without-mingle", "--without-gossip"),
-               "nlp": ("worker", "-Q", "nlp", "-c", "1", "-n", "nlp@%h", "--without-mingle", "--without-gossip")}
+    argv_of = {
+        "io": ("worker", "-Q", "io", "-c", "4", "-n", "io@%h", "--without-mingle", "--without-gossip"),
+        "nlp": ("worker", "-Q", "nlp", "-c", "1", "-n", "nlp@%h", "--without-mingle", "--without-gossip"),
+    }
 
     def supervise() -> None:
         """Restart a worker whose main process died (Celery exits when a pool child is killed
@@ -202,8 +221,14 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
         except subprocess.TimeoutExpired:
             p.kill()
     own.stop()
-    out = subprocess.run([str(REPO / ".venv/bin/wirewatch"), "export", "--format", "json"], env=env, cwd=work,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(REPO / ".venv/bin/wirewatch"), "export", "--format", "json"],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     incidents = json.loads(out.stdout)["incidents"]
     from worker.store.db import get_engine
 
@@ -211,13 +236,23 @@ def run(label: str, tmp: Path, feeds: list[str], *, chaos: bool, kills_every: fl
         failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
         articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
     drop_db(db_url)
-    return {"label": label, "done": done, "seconds": round(elapsed, 1), "kills": kills, "redis_restarts": restarts,
-            "articles": int(articles), "failures": failures, "incidents": incidents}
+    return {
+        "label": label,
+        "done": done,
+        "seconds": round(elapsed, 1),
+        "kills": kills,
+        "redis_restarts": restarts,
+        "articles": int(articles),
+        "failures": failures,
+        "incidents": incidents,
+    }
 
 
 def clusters(incidents: list[dict[str, Any]]) -> dict[tuple[str, ...], tuple[Any, Any]]:
-    return {tuple(sorted(urlsplit(r["url"]).path for r in i["reports"])): (i["killed"]["best"], i["date"])
-            for i in incidents}
+    return {
+        tuple(sorted(urlsplit(r["url"]).path for r in i["reports"])): (i["killed"]["best"], i["date"])
+        for i in incidents
+    }
 
 
 def main() -> int:
@@ -232,16 +267,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wirewatch-chaos-") as d:
         tmp = Path(d)
         ready = tmp / "site.url"
-        site = subprocess.Popen([sys.executable, str(SHARED / "news_site.py"), str(args.corpus), "--port", "0",
-                                 "--ready-file", str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        site = subprocess.Popen(
+            [sys.executable, str(SHARED / "news_site.py"), str(args.corpus), "--port", "0", "--ready-file", str(ready)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 20), "news site did not start"
             base = ready.read_text().strip()
             import httpx
 
             feeds = [u.strip() for u in httpx.get(f"{base}/feeds.txt").text.splitlines() if u.strip()]
-            calm = run("undisturbed", tmp, feeds, chaos=False, kills_every=args.kills_every, rng=rng,
-                       timeout=args.timeout)
+            calm = run(
+                "undisturbed", tmp, feeds, chaos=False, kills_every=args.kills_every, rng=rng, timeout=args.timeout
+            )
             wild = run("chaos", tmp, feeds, chaos=True, kills_every=args.kills_every, rng=rng, timeout=args.timeout)
         finally:
             site.terminate()
@@ -250,9 +289,11 @@ def main() -> int:
     only_calm, only_wild = sorted(set(a) - set(b)), sorted(set(b) - set(a))
     differing = sorted(k for k in set(a) & set(b) if a[k] != b[k])
     for r in (calm, wild):
-        print(f"{r['label']:>11}: finished={r['done']} in {r['seconds']} s, {r['articles']} articles, "
-              f"{len(r['incidents'])} incidents, {len(r['failures'])} failures, "
-              f"{r['kills']} SIGKILLs, {r['redis_restarts']} Redis restart(s)")
+        print(
+            f"{r['label']:>11}: finished={r['done']} in {r['seconds']} s, {r['articles']} articles, "
+            f"{len(r['incidents'])} incidents, {len(r['failures'])} failures, "
+            f"{r['kills']} SIGKILLs, {r['redis_restarts']} Redis restart(s)"
+        )
     print(f"clusters only in the undisturbed run: {len(only_calm)}")
     for k in only_calm:
         print("   -", k, a[k])
@@ -266,9 +307,19 @@ def main() -> int:
         print(f"failure recorded under chaos: [{stage}] {reason[:300]}")
     task_failures = [f for f in wild["failures"] if f[0] == "task"]
     equal = not only_calm and not only_wild and not differing and calm["articles"] == wild["articles"]
-    print(json.dumps({"equal": equal, "incidents": [len(a), len(b)], "articles": [calm["articles"], wild["articles"]],
-                      "kills": wild["kills"], "redis_restarts": wild["redis_restarts"],
-                      "task_failures_chaos": len(task_failures), "finished": [calm["done"], wild["done"]]}))
+    print(
+        json.dumps(
+            {
+                "equal": equal,
+                "incidents": [len(a), len(b)],
+                "articles": [calm["articles"], wild["articles"]],
+                "kills": wild["kills"],
+                "redis_restarts": wild["redis_restarts"],
+                "task_failures_chaos": len(task_failures),
+                "finished": [calm["done"], wild["done"]],
+            }
+        )
+    )
     return 0 if equal else 1
 
 

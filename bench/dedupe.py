@@ -46,7 +46,8 @@ def fill(engine: sa.Engine, target: int) -> None:
         if have >= target:
             return
         params = {"lo": have + 1, "hi": target, "days": DAYS, "countries": COUNTRIES}
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             CREATE TEMP TABLE synth AS
             SELECT g, md5(g::text || 'x') AS iid,
                    DATE '2005-01-01' + CAST(g * 7919 % :days AS integer) AS day,
@@ -55,20 +56,27 @@ def fill(engine: sa.Engine, target: int) -> None:
                    10 + (g * 13 % 4000) / 100.0 AS lat, 20 + (g * 17 % 4000) / 100.0 AS lon,
                    CAST(g % 50 AS integer) AS killed, 'Actor ' || (g % 7) AS actor
             FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
-        """), params)
-        conn.execute(sa.text("""
+        """),
+            params,
+        )
+        conn.execute(
+            sa.text("""
             INSERT INTO incidents (id, event_type, date, date_precision, country, lat, lon, location_name,
                                    location_precision, perpetrator, killed_low, killed_best, killed_high,
                                    num_reports, num_independent_sources, locked, created_at, updated_at)
             SELECT iid, 'Air/drone strike', day, 'day', cc, lat, lon, 'Town ' || g, 'town', actor,
                    killed, killed, killed, 1, 1, false, now(), now() FROM synth
-        """))
-        conn.execute(sa.text("""
+        """)
+        )
+        conn.execute(
+            sa.text("""
             INSERT INTO articles (url, canonical_url, title, text, content_hash, status, fetched_at)
             SELECT 'https://synth.example/' || g, 'https://synth.example/' || g, 'synthetic', 'synthetic',
                    md5(g::text), 'extracted', now() FROM synth
-        """))
-        conn.execute(sa.text("""
+        """)
+        )
+        conn.execute(
+            sa.text("""
             INSERT INTO reports (article_id, ordinal, data, event_type, date, country, lat, lon, killed_best,
                                  incident_id, link_reasons)
             SELECT a.id, 0, json_build_object(
@@ -82,7 +90,8 @@ def fill(engine: sa.Engine, target: int) -> None:
                            'field', 'event_type', 'text', 'jets struck the town of Town ' || g, 'start', 0, 'end', 10))),
                    'Air/drone strike', day, cc, lat, lon, killed, iid, '{}'::json
             FROM synth JOIN articles a ON a.url = 'https://synth.example/' || synth.g
-        """))
+        """)
+        )
         conn.execute(sa.text("DROP TABLE synth"))
         conn.execute(sa.text("ANALYZE"))
 
@@ -91,19 +100,36 @@ def new_reports(engine: sa.Engine, n: int, rng: random.Random) -> list[int]:
     ids = []
     with Session(engine) as s:
         for i in range(n):
-            art = Article(url=f"https://bench.example/{uuid.uuid4().hex}", canonical_url=f"https://bench.example/c{uuid.uuid4().hex}",
-                          title="bench", text="bench", content_hash=uuid.uuid4().hex,
-                          published_at=datetime.now(UTC))
+            art = Article(
+                url=f"https://bench.example/{uuid.uuid4().hex}",
+                canonical_url=f"https://bench.example/c{uuid.uuid4().hex}",
+                title="bench",
+                text="bench",
+                content_hash=uuid.uuid4().hex,
+                published_at=datetime.now(UTC),
+            )
             s.add(art)
             s.flush()
             day = START + timedelta(days=rng.randrange(DAYS))
-            inc = Incident(event_type="Air/drone strike", date=day, date_precision="day",
-                           location=Place(f"Town {i}", country_code(rng.randrange(COUNTRIES)), 10 + rng.random() * 40,
-                                          20 + rng.random() * 40),
-                           perpetrator="Actor 1", killed=Count(5, 5, 5),
-                           evidence=(Evidence("event_type", "jets struck the town", 0, 20),))
-            rep = Report(article_id=art.id or 0, ordinal=0, data=inc.to_dict(), event_type=inc.event_type,
-                         date=inc.date, country=inc.location.country if inc.location else None)
+            inc = Incident(
+                event_type="Air/drone strike",
+                date=day,
+                date_precision="day",
+                location=Place(
+                    f"Town {i}", country_code(rng.randrange(COUNTRIES)), 10 + rng.random() * 40, 20 + rng.random() * 40
+                ),
+                perpetrator="Actor 1",
+                killed=Count(5, 5, 5),
+                evidence=(Evidence("event_type", "jets struck the town", 0, 20),),
+            )
+            rep = Report(
+                article_id=art.id or 0,
+                ordinal=0,
+                data=inc.to_dict(),
+                event_type=inc.event_type,
+                date=inc.date,
+                country=inc.location.country if inc.location else None,
+            )
             s.add(rep)
             s.flush()
             ids.append(rep.id or 0)
@@ -157,12 +183,23 @@ def main() -> None:
         medians = {size: statistics.median(v) for size, v in samples.items()}
         small, large = sizes
         for size in sizes:
-            print(f"{size:>9,} incidents: link one report in {medians[size] * 1000:.2f} ms "
-                  f"(median of {len(samples[size])}, interleaved)")
+            print(
+                f"{size:>9,} incidents: link one report in {medians[size] * 1000:.2f} ms "
+                f"(median of {len(samples[size])}, interleaved)"
+            )
         ratio = medians[large] / medians[small]
         print(f"ratio {large:,} / {small:,}: {ratio:.2f}x (target <= 1.5x)")
-        print(json.dumps({"small": small, "large": large, "small_ms": round(medians[small] * 1000, 3),
-                          "large_ms": round(medians[large] * 1000, 3), "ratio": round(ratio, 3)}))
+        print(
+            json.dumps(
+                {
+                    "small": small,
+                    "large": large,
+                    "small_ms": round(medians[small] * 1000, 3),
+                    "large_ms": round(medians[large] * 1000, 3),
+                    "ratio": round(ratio, 3),
+                }
+            )
+        )
         for engine in engines.values():
             engine.dispose()
     finally:

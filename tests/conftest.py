@@ -55,8 +55,17 @@ def _reset(url: str) -> None:
     """Empty every table (fast isolation between tests on one database)."""
     engine = get_engine(url)
     upgrade(url)
-    tables = ["article_bands", "incident_history", "corrections", "failures", "reports", "incidents", "entries",
-              "articles", "feeds"]
+    tables = [
+        "article_bands",
+        "incident_history",
+        "corrections",
+        "failures",
+        "reports",
+        "incidents",
+        "entries",
+        "articles",
+        "feeds",
+    ]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
@@ -78,8 +87,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def make_settings(db_url: str, **sections: dict[str, object]) -> Settings:
-    env = {"WIREWATCH_DATABASE_URL": db_url, "WIREWATCH_BROKER_URL": REDIS_TEST_URL,
-           "WIREWATCH_FETCH_ALLOWED_NETWORKS": '["127.0.0.1/32"]', "WIREWATCH_ENVIRONMENT": "development"}
+    env = {
+        "WIREWATCH_DATABASE_URL": db_url,
+        "WIREWATCH_BROKER_URL": REDIS_TEST_URL,
+        "WIREWATCH_FETCH_ALLOWED_NETWORKS": '["127.0.0.1/32"]',
+        "WIREWATCH_ENVIRONMENT": "development",
+    }
     for section, values in sections.items():
         for key, value in values.items():
             env[f"WIREWATCH_{section.upper()}_{key.upper()}"] = repr(value).replace("'", '"')
@@ -180,19 +193,28 @@ def _serve(site: NewsSite) -> ThreadingHTTPServer:
 
 
 STORIES = [
-    Story("strike-village", "Air strike kills 12 in village",
-          "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Hroza on "
-          "Thursday, regional officials said.\n\nRescue workers searched the rubble of a cafe for survivors. "
-          "The governor said 9 people were wounded.",
-          datetime(2023, 10, 5, 16, 0, tzinfo=UTC)),
-    Story("market-bombing", "Car bomb hits market",
-          "MOGADISHU (AP) - A car bomb exploded at a busy market in Mogadishu on Saturday, killing at least "
-          "20 people, police said.\n\nNo group has claimed the attack, which wounded dozens.",
-          datetime(2017, 10, 14, 12, 0, tzinfo=UTC)),
-    Story("talks", "Peace talks resume",
-          "GENEVA (Reuters) - Delegations returned to the negotiating table on Monday as mediators pressed for "
-          "a ceasefire. Diplomats said the talks would last a week and cover prisoner exchanges and aid access.",
-          datetime(2023, 10, 9, 9, 0, tzinfo=UTC)),
+    Story(
+        "strike-village",
+        "Air strike kills 12 in village",
+        "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Hroza on "
+        "Thursday, regional officials said.\n\nRescue workers searched the rubble of a cafe for survivors. "
+        "The governor said 9 people were wounded.",
+        datetime(2023, 10, 5, 16, 0, tzinfo=UTC),
+    ),
+    Story(
+        "market-bombing",
+        "Car bomb hits market",
+        "MOGADISHU (AP) - A car bomb exploded at a busy market in Mogadishu on Saturday, killing at least "
+        "20 people, police said.\n\nNo group has claimed the attack, which wounded dozens.",
+        datetime(2017, 10, 14, 12, 0, tzinfo=UTC),
+    ),
+    Story(
+        "talks",
+        "Peace talks resume",
+        "GENEVA (Reuters) - Delegations returned to the negotiating table on Monday as mediators pressed for "
+        "a ceasefire. Diplomats said the talks would last a week and cover prisoner exchanges and aid access.",
+        datetime(2023, 10, 9, 9, 0, tzinfo=UTC),
+    ),
 ]
 
 

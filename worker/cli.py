@@ -1,13 +1,13 @@
 """The ``wirewatch`` command line (Typer).
 
-    wirewatch run [--flower]                 the service: workers + beat (+ Flower), supervised
-    wirewatch ingest --once                  poll every feed once, process everything new, exit
-    wirewatch feeds add URL... | list | import FILE
-    wirewatch export [--format json|csv|geojson] [--output FILE] [--as-of ISO]
-    wirewatch extract [FILE|-] [--published-at ISO] [--source NAME] [--jsonl]
-    wirewatch incidents show ID | merge A B | split ID --report URL | relink
-    wirewatch db upgrade
-    wirewatch demo                           the bundled sample news site, ingested by the service
+wirewatch run [--flower]                 the service: workers + beat (+ Flower), supervised
+wirewatch ingest --once                  poll every feed once, process everything new, exit
+wirewatch feeds add URL... | list | import FILE
+wirewatch export [--format json|csv|geojson] [--output FILE] [--as-of ISO]
+wirewatch extract [FILE|-] [--published-at ISO] [--source NAME] [--jsonl]
+wirewatch incidents show ID | merge A B | split ID --report URL | relink
+wirewatch db upgrade
+wirewatch demo                           the bundled sample news site, ingested by the service
 """
 
 from __future__ import annotations
@@ -106,10 +106,11 @@ def _fetch_all(res: Resources, entry_ids: list[int], progress: Progress) -> None
                 jobs.fetch_entry(res, entry_id)
             except Transient as exc:
                 if attempt == 2:
-                    jobs.record_task_failure(res, task="ingest.fetch", task_id=None, error=exc, attempts=3,
-                                             entry_id=entry_id)
+                    jobs.record_task_failure(
+                        res, task="ingest.fetch", task_id=None, error=exc, attempts=3, entry_id=entry_id
+                    )
                     return
-                time.sleep(min(exc.retry_after or 2.0 ** attempt, 10.0))
+                time.sleep(min(exc.retry_after or 2.0**attempt, 10.0))
             else:
                 return
 
@@ -149,16 +150,22 @@ def _summary(res: Resources) -> None:
             "feeds": s.exec(select(func.count()).select_from(Feed)).one(),
             "articles": s.exec(select(func.count()).select_from(ArticleRow)).one(),
             "failed entries": s.exec(select(func.count()).select_from(Entry).where(Entry.status == "failed")).one(),
-            "incidents": s.exec(select(func.count()).select_from(Incident).where(
-                col(Incident.merged_into).is_(None), Incident.num_reports > 0)).one(),
+            "incidents": s.exec(
+                select(func.count())
+                .select_from(Incident)
+                .where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
+            ).one(),
             "failures recorded": s.exec(select(func.count()).select_from(Failure)).one(),
         }
     console.print(", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
 @feeds_app.command("add")
-def feeds_add(urls: list[str], name: Annotated[str | None, typer.Option()] = None,
-              interval: Annotated[int | None, typer.Option(min=10)] = None) -> None:
+def feeds_add(
+    urls: list[str],
+    name: Annotated[str | None, typer.Option()] = None,
+    interval: Annotated[int | None, typer.Option(min=10)] = None,
+) -> None:
     """Add feeds by URL."""
     res = resources()
     with session_scope(res.engine) as s:
@@ -174,15 +181,19 @@ def feeds_import(file: Path) -> None:
 
     data = file.read_bytes()
     try:
-        items = parse_opml(data) if data.lstrip()[:5].lower() in (b"<?xml", b"<opml") else [
-            (u, None) for u in parse_url_list(data.decode("utf-8", errors="replace"))]
+        items = (
+            parse_opml(data)
+            if data.lstrip()[:5].lower() in (b"<?xml", b"<opml")
+            else [(u, None) for u in parse_url_list(data.decode("utf-8", errors="replace"))]
+        )
     except WirewatchError as exc:
         console.print(f"[red]cannot import {file}:[/red] {exc}")
         raise typer.Exit(1) from exc
     res = resources()
     with session_scope(res.engine) as s:
-        added = sum(repo.add_feed(s, url, name=title, interval=res.settings.scheduler.default_interval)
-                    for url, title in items)
+        added = sum(
+            repo.add_feed(s, url, name=title, interval=res.settings.scheduler.default_interval) for url, title in items
+        )
     console.print(f"imported {added} new feeds ({len(items) - added} already known)")
 
 
@@ -193,8 +204,15 @@ def feeds_list() -> None:
     table = Table("id", "url", "name", "interval", "last status", "errors", "next poll")
     with session_scope(res.engine) as s:
         for f in s.exec(select(Feed).order_by(col(Feed.id))).all():
-            table.add_row(str(f.id), f.url, f.name or "", str(f.interval), str(f.last_status or ""),
-                          str(f.error_count), f.next_poll_at.isoformat(timespec="seconds") if f.next_poll_at else "")
+            table.add_row(
+                str(f.id),
+                f.url,
+                f.name or "",
+                str(f.interval),
+                str(f.last_status or ""),
+                str(f.error_count),
+                f.next_poll_at.isoformat(timespec="seconds") if f.next_poll_at else "",
+            )
     Console().print(table)
 
 
@@ -242,18 +260,33 @@ def extract(
     nlp = load_nlp(settings().nlp.model)
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     if not jsonl:
-        art = Article(url="", canonical_url="", title=title, text=raw,
-                      published_at=_aware(published_at) if published_at else None, source=source)
+        art = Article(
+            url="",
+            canonical_url="",
+            title=title,
+            text=raw,
+            published_at=_aware(published_at) if published_at else None,
+            source=source,
+        )
         (incs,) = extract_many(nlp, [art])
         sys.stdout.write(json.dumps({"incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n")
         return
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
-    arts = [Article(url=d.get("url", ""), canonical_url="", title=d.get("title") or "", text=d.get("text") or "",
-                    published_at=_aware(d["published_at"]) if d.get("published_at") else None,
-                    source=d.get("source")) for d in lines]
+    arts = [
+        Article(
+            url=d.get("url", ""),
+            canonical_url="",
+            title=d.get("title") or "",
+            text=d.get("text") or "",
+            published_at=_aware(d["published_at"]) if d.get("published_at") else None,
+            source=d.get("source"),
+        )
+        for d in lines
+    ]
     for d, incs in zip(lines, extract_many(nlp, arts, batch_size=settings().nlp.batch_size), strict=True):
-        sys.stdout.write(json.dumps({"id": d.get("id"), "incidents": [i.to_dict() for i in incs]},
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps({"id": d.get("id"), "incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n"
+        )
 
 
 @incidents_app.command("show")
@@ -262,10 +295,13 @@ def incidents_show(incident_id: str) -> None:
     res = resources()
     with session_scope(res.engine) as s:
         items = [i for i in export_mod.incidents(s) if i["id"] == incident_id]
-        history = s.exec(select(IncidentHistory).where(IncidentHistory.incident_id == incident_id)
-                         .order_by(col(IncidentHistory.id))).all()
-        hist = [{"at": h.at.isoformat(), "action": h.action, "report_id": h.report_id, "changes": h.changes}
-                for h in history]
+        history = s.exec(
+            select(IncidentHistory).where(IncidentHistory.incident_id == incident_id).order_by(col(IncidentHistory.id))
+        ).all()
+        hist = [
+            {"at": h.at.isoformat(), "action": h.action, "report_id": h.report_id, "changes": h.changes}
+            for h in history
+        ]
     if not items and not hist:
         console.print(f"no incident {incident_id}")
         raise typer.Exit(1)
@@ -282,8 +318,11 @@ def incidents_merge(keep: str, other: str, note: Annotated[str | None, typer.Opt
 
 
 @incidents_app.command("split")
-def incidents_split(incident_id: str, report: Annotated[str, typer.Option("--report", help="report URL")],
-                    note: Annotated[str | None, typer.Option()] = None) -> None:
+def incidents_split(
+    incident_id: str,
+    report: Annotated[str, typer.Option("--report", help="report URL")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
     """Move the report from URL out of the incident into a new one (recorded)."""
     res = resources()
     try:

@@ -72,7 +72,13 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
     """
     with session_scope(res.engine) as s:
         feed = s.get_one(Feed, feed_id)
-        url, etag, last_modified, interval, errors = feed.url, feed.etag, feed.last_modified, feed.interval, feed.error_count
+        url, etag, last_modified, interval, errors = (
+            feed.url,
+            feed.etag,
+            feed.last_modified,
+            feed.interval,
+            feed.error_count,
+        )
     now = utcnow()
     cap = res.settings.scheduler.max_backoff
     try:
@@ -81,23 +87,38 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
             with session_scope(res.engine) as s:
                 repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
             return []
-        doc = feed_stage.parse_feed(result.body, result.final_url, content_type=result.content_type,
-                                    max_bytes=res.limits.max_bytes)
+        doc = feed_stage.parse_feed(
+            result.body, result.final_url, content_type=result.content_type, max_bytes=res.limits.max_bytes
+        )
     except (Transient, Permanent) as exc:
         retry_after = exc.retry_after if isinstance(exc, Transient) else None
         delay = backoff_seconds(interval, errors + 1, cap, retry_after)
         log.warning("poll failed", extra={"feed_id": feed_id, "url": url, "error": str(exc)})
         with session_scope(res.engine) as s:
-            repo.record_poll(s, feed_id, now=now, status=None, next_poll_at=now + timedelta(seconds=delay),
-                             error=f"{type(exc).__name__}: {exc}")
+            repo.record_poll(
+                s,
+                feed_id,
+                now=now,
+                status=None,
+                next_poll_at=now + timedelta(seconds=delay),
+                error=f"{type(exc).__name__}: {exc}",
+            )
             repo.record_failure(s, stage="poll", error=exc, url=url, feed_id=feed_id)
         return []
     with session_scope(res.engine) as s:
         new_ids = repo.add_entries(s, feed_id, doc.entries)
         for warning in doc.warnings:
             repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
-        repo.record_poll(s, feed_id, now=now, status=result.status, next_poll_at=now + timedelta(seconds=interval),
-                         etag=result.etag, last_modified=result.last_modified, title=doc.title)
+        repo.record_poll(
+            s,
+            feed_id,
+            now=now,
+            status=result.status,
+            next_poll_at=now + timedelta(seconds=interval),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            title=doc.title,
+        )
     log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
     return new_ids
 
@@ -135,8 +156,9 @@ def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, 
         entry = s.get(Entry, entry_id) if entry_id is not None else None
         feed_id = entry.feed_id if entry is not None else feed_id
         sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
-        article_id, created = repo.store_article(s, article, feed_id=feed_id, content_hash=content_hash(article.text),
-                                                 minhash=sig, copy_of_id=copy_of)
+        article_id, created = repo.store_article(
+            s, article, feed_id=feed_id, content_hash=content_hash(article.text), minhash=sig, copy_of_id=copy_of
+        )
         if created:
             linking.store_bands(s, article_id, bands)
         if entry is not None:
@@ -145,8 +167,14 @@ def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, 
     return article_id
 
 
-def extract_articles(res: Resources, article_ids: Sequence[int] = (), limit: int | None = None,
-                     claimant: str | None = None, *, link: bool = True) -> list[int]:
+def extract_articles(
+    res: Resources,
+    article_ids: Sequence[int] = (),
+    limit: int | None = None,
+    claimant: str | None = None,
+    *,
+    link: bool = True,
+) -> list[int]:
     """Claim articles not yet extracted (among `article_ids`, or any), extract their incidents
     in one spaCy batch, store them as reports and link each report into an incident.
     `claimant` (the task id) lets a redelivered task take back the batch it held when its
@@ -188,20 +216,42 @@ def pending_entries(res: Resources) -> list[int]:
         return repo.pending_entry_ids(s)
 
 
-def record_task_failure(res: Resources, *, task: str, task_id: str | None, error: BaseException | str,
-                        attempts: int, entry_id: int | None = None, article_ids: Sequence[int] = (),
-                        nlp_claimant: str | None = None) -> None:
+def record_task_failure(
+    res: Resources,
+    *,
+    task: str,
+    task_id: str | None,
+    error: BaseException | str,
+    attempts: int,
+    entry_id: int | None = None,
+    article_ids: Sequence[int] = (),
+    nlp_claimant: str | None = None,
+) -> None:
     """A task gave up (retries exhausted, or its process died too often): record it and mark
     its subject failed so nothing waits on it forever. For an extraction batch
     (`nlp_claimant`), its articles are released to be extracted one by one; an article whose
     lone extraction gives up as well is marked failed (recorded)."""
     with session_scope(res.engine) as s:
-        repo.record_failure(s, stage="task", error=error, reason=f"{task}: {error}", task_id=task_id,
-                            entry_id=entry_id, attempts=attempts)
+        repo.record_failure(
+            s,
+            stage="task",
+            error=error,
+            reason=f"{task}: {error}",
+            task_id=task_id,
+            entry_id=entry_id,
+            attempts=attempts,
+        )
         if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
             entry.status = "failed"
         repo.fail_articles(s, article_ids)
         if nlp_claimant is not None:
             for article in repo.release_nlp_claim(s, nlp_claimant):
-                repo.record_failure(s, stage="extract", error=error, article_id=article.id, url=article.url,
-                                    reason=f"extraction gave up on this article alone: {error}", attempts=attempts)
+                repo.record_failure(
+                    s,
+                    stage="extract",
+                    error=error,
+                    article_id=article.id,
+                    url=article.url,
+                    reason=f"extraction gave up on this article alone: {error}",
+                    attempts=attempts,
+                )

@@ -21,8 +21,9 @@ class KeyValueFormatter(logging.Formatter):
         line = super().format(record)
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
         if extras:
-            line += " " + " ".join(f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}"
-                                   for k, v in sorted(extras.items()))
+            line += " " + " ".join(
+                f"{k}={v!r}" if isinstance(v, str) and " " in v else f"{k}={v}" for k, v in sorted(extras.items())
+            )
         return line
 
 

@@ -31,19 +31,27 @@ class Resources:
 
     @classmethod
     def from_settings(cls, settings: Settings, transport: httpx.BaseTransport | None = None) -> Resources:
-        return cls(settings=settings, engine=get_engine(settings.database.url, settings.database.echo),
-                   transport=transport)
+        return cls(
+            settings=settings, engine=get_engine(settings.database.url, settings.database.echo), transport=transport
+        )
 
     @property
     def limits(self) -> FetchLimits:
         f = self.settings.fetch
-        return FetchLimits(max_bytes=f.max_bytes, timeout=f.timeout, total_timeout=f.total_timeout,
-                           max_redirects=f.max_redirects, allowed_networks=f.allowed_networks)
+        return FetchLimits(
+            max_bytes=f.max_bytes,
+            timeout=f.timeout,
+            total_timeout=f.total_timeout,
+            max_redirects=f.max_redirects,
+            allowed_networks=f.allowed_networks,
+        )
 
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = build_client(self.limits, transport=self.transport, user_agent=self.settings.fetch.user_agent)
+            self._client = build_client(
+                self.limits, transport=self.transport, user_agent=self.settings.fetch.user_agent
+            )
         return self._client
 
     @property

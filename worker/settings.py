@@ -184,9 +184,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid configuration ({file or 'defaults'}): {problems}") from exc
     settings.check()
     return settings

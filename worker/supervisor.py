@@ -77,19 +77,36 @@ def celery_argv(*args: str) -> list[str]:
 def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path) -> list[Child]:
     w = settings.worker
     out = [
-        Child("io-worker", celery_argv("worker", "-Q", "io", "-c", str(w.io_concurrency), "-n", "io@%h",
-                                       "--loglevel", settings.log_level), env),
-        Child("nlp-worker", celery_argv("worker", "-Q", "nlp", "-c", str(w.nlp_concurrency), "-n", "nlp@%h",
-                                        "--loglevel", settings.log_level), env),
-        Child("beat", celery_argv("beat", "-s", str(var / "celerybeat-schedule"), "--loglevel", settings.log_level), env),
+        Child(
+            "io-worker",
+            celery_argv(
+                "worker", "-Q", "io", "-c", str(w.io_concurrency), "-n", "io@%h", "--loglevel", settings.log_level
+            ),
+            env,
+        ),
+        Child(
+            "nlp-worker",
+            celery_argv(
+                "worker", "-Q", "nlp", "-c", str(w.nlp_concurrency), "-n", "nlp@%h", "--loglevel", settings.log_level
+            ),
+            env,
+        ),
+        Child(
+            "beat", celery_argv("beat", "-s", str(var / "celerybeat-schedule"), "--loglevel", settings.log_level), env
+        ),
     ]
     if flower:
         user, password = os.environ.get("WIREWATCH_FLOWER_USER"), os.environ.get("WIREWATCH_FLOWER_PASSWORD")
         if not user or not password:
             raise ConfigError("Flower needs WIREWATCH_FLOWER_USER and WIREWATCH_FLOWER_PASSWORD in the environment")
         fenv = {**env, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
-        out.append(Child("flower", celery_argv("flower", f"--address={settings.flower.address}",
-                                               f"--port={settings.flower.port}"), fenv))
+        out.append(
+            Child(
+                "flower",
+                celery_argv("flower", f"--address={settings.flower.address}", f"--port={settings.flower.port}"),
+                fenv,
+            )
+        )
     return out
 
 
@@ -127,11 +144,14 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
                 if c.proc is not None and c.proc.poll() is not None and not stopping:
                     c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
                     if c.restarts > MAX_QUICK_RESTARTS:
-                        log.error("%s keeps exiting (code %s) right after it starts; stopping the service: "
-                                  "see its log above", c.name, c.proc.returncode)
+                        log.error(
+                            "%s keeps exiting (code %s) right after it starts; stopping the service: see its log above",
+                            c.name,
+                            c.proc.returncode,
+                        )
                         code, stopping = 1, True
                         break
-                    delay = min(30.0, 2.0 ** c.restarts)
+                    delay = min(30.0, 2.0**c.restarts)
                     log.error("%s exited with %s; restarting in %.0fs", c.name, c.proc.returncode, delay)
                     time.sleep(delay)
                     c.start()

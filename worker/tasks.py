@@ -43,8 +43,10 @@ def refuse_root(euid: int, environment: str, allow_root: bool) -> None:
     """Worker processes refuse to run as root outside development (a compromised parser or
     extractor would own the machine)."""
     if euid == 0 and environment != "development" and not allow_root:
-        raise RootRefused("refusing to run a Wirewatch worker as root in production: run it as an unprivileged "
-                          "user (the Docker image does), or set worker.allow_root = true")
+        raise RootRefused(
+            "refusing to run a Wirewatch worker as root in production: run it as an unprivileged "
+            "user (the Docker image does), or set worker.allow_root = true"
+        )
 
 
 @worker_init.connect
@@ -65,8 +67,13 @@ def _preload_nlp(sender: Any = None, **_: Any) -> None:
     from worker.records import Article
 
     nlp = load_nlp(get_settings().nlp.model)
-    warm = Article(url="", canonical_url="", title="", published_at=None,
-                   text="KYIV (Reuters) - A missile strike killed two people in Kharkiv on Monday, officials said.")
+    warm = Article(
+        url="",
+        canonical_url="",
+        title="",
+        published_at=None,
+        text="KYIV (Reuters) - A missile strike killed two people in Kharkiv on Monday, officials said.",
+    )
     extract_many(nlp, [warm])
 
 
@@ -106,8 +113,12 @@ class GuardedTask(Task):  # type: ignore[misc]
             if deliveries - self.request.retries > settings.worker.max_deliveries:
                 log.error("delivery guard: giving up", extra={"task": self.name, "task_id": task_id})
                 jobs.record_task_failure(
-                    get_resources(), task=self.name, task_id=task_id, attempts=deliveries,
-                    error=f"worker lost {deliveries - 1} times", **_subject(self.name, args, kwargs, task_id),
+                    get_resources(),
+                    task=self.name,
+                    task_id=task_id,
+                    attempts=deliveries,
+                    error=f"worker lost {deliveries - 1} times",
+                    **_subject(self.name, args, kwargs, task_id),
                 )
                 return None
         return super().__call__(*args, **kwargs)
@@ -115,8 +126,14 @@ class GuardedTask(Task):  # type: ignore[misc]
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         if isinstance(exc, Retry):
             return
-        jobs.record_task_failure(get_resources(), task=self.name, task_id=task_id, error=exc,
-                                 attempts=self.request.retries + 1, **_subject(self.name, args, kwargs, task_id))
+        jobs.record_task_failure(
+            get_resources(),
+            task=self.name,
+            task_id=task_id,
+            error=exc,
+            attempts=self.request.retries + 1,
+            **_subject(self.name, args, kwargs, task_id),
+        )
 
 
 def _subject(name: str, args: Any, kwargs: Any, task_id: str | None) -> dict[str, Any]:
@@ -166,8 +183,12 @@ def poll_feed(self: Task, feed_id: int) -> int:
             fetch_entry.delay(entry_id)
             sent.append(entry_id)
     except (redis.RedisError, OperationalError) as exc:
-        log.warning("broker unavailable; %d fetches left for the stranded-entry sweep: %s",
-                    len(entry_ids) - len(sent), exc, extra={"feed_id": feed_id})
+        log.warning(
+            "broker unavailable; %d fetches left for the stranded-entry sweep: %s",
+            len(entry_ids) - len(sent),
+            exc,
+            extra={"feed_id": feed_id},
+        )
     jobs.mark_dispatched(res, sent)
     return len(entry_ids)
 

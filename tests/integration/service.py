@@ -26,8 +26,16 @@ def wait_for(cond: Callable[[], bool], timeout: float = 60.0, every: float = 0.2
 class Service:
     """Celery worker and beat processes on a test config (the way `wirewatch run` starts them)."""
 
-    def __init__(self, tmp: Path, db_url: str, broker_url: str, feeds: list[str], extra: str = "",
-                 environment: str = "development", feed_interval: int = 3600) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        db_url: str,
+        broker_url: str,
+        feeds: list[str],
+        extra: str = "",
+        environment: str = "development",
+        feed_interval: int = 3600,
+    ) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "config.toml"
@@ -35,7 +43,7 @@ class Service:
         self.config.write_text(
             f'environment = "{environment}"\n[database]\nurl = "{db_url}"\n[broker]\nembedded = false\n'
             f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\ntimeout = 25.0\n'
-            f'[scheduler]\ntick_seconds = 1.0\n[nlp]\nbatch_size = 8\n{extra}\n{feed_toml}'
+            f"[scheduler]\ntick_seconds = 1.0\n[nlp]\nbatch_size = 8\n{extra}\n{feed_toml}"
         )
         # The broker URL (it may hold a password) comes from the environment, as in production.
         self.env = {**os.environ, "WIREWATCH_CONFIG": str(self.config), "WIREWATCH_BROKER_URL": broker_url}
@@ -50,8 +58,17 @@ class Service:
         return p
 
     def worker(self, queue: str, name: str) -> subprocess.Popen[bytes]:
-        return self.start("worker", "-Q", queue, "-c", "1", "-n", f"{name}-{len(self.procs)}@%h",
-                          "--without-mingle", "--without-gossip")
+        return self.start(
+            "worker",
+            "-Q",
+            queue,
+            "-c",
+            "1",
+            "-n",
+            f"{name}-{len(self.procs)}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        )
 
     def beat(self) -> subprocess.Popen[bytes]:
         return self.start("beat", "-s", str(self.tmp / f"beat-{len(self.procs)}"))

@@ -17,8 +17,10 @@ from worker.cli import _state, app
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: NewsSite) -> CliRunner:
     cfg = tmp_path / "config.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/cli.db"\n[fetch]\nallowed_networks = ["127.0.0.1/32"]\n'
-                   f'[[feeds]]\nurl = "{site.feed_url}"\nname = "Test Wire"\n')
+    cfg.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/cli.db"\n[fetch]\nallowed_networks = ["127.0.0.1/32"]\n'
+        f'[[feeds]]\nurl = "{site.feed_url}"\nname = "Test Wire"\n'
+    )
     monkeypatch.setenv("WIREWATCH_CONFIG", str(cfg))
     monkeypatch.chdir(tmp_path)
     _state.clear()
@@ -56,9 +58,11 @@ def test_ingest_once_then_export_in_every_format(cli: CliRunner, tmp_path: Path)
 
 def test_feeds_add_import_and_list(cli: CliRunner, tmp_path: Path) -> None:
     opml = tmp_path / "feeds.opml"
-    opml.write_text('<?xml version="1.0"?><opml version="2.0"><body>'
-                    '<outline text="A" xmlUrl="https://a.example/rss"/><outline text="B" xmlUrl="https://b.example/atom"/>'
-                    "</body></opml>")
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="A" xmlUrl="https://a.example/rss"/><outline text="B" xmlUrl="https://b.example/atom"/>'
+        "</body></opml>"
+    )
     plain = tmp_path / "feeds.txt"
     plain.write_text("# mine\nhttps://c.example/feed\n\nhttps://a.example/rss\n")
     invoke(cli, "feeds", "add", "https://d.example/rss")
@@ -70,14 +74,17 @@ def test_feeds_add_import_and_list(cli: CliRunner, tmp_path: Path) -> None:
 
 
 def test_extract_reads_stdin_and_jsonl(cli: CliRunner) -> None:
-    text = ("KYIV (Reuters) - Russian missiles killed at least 7 people in the city of Kharkiv on Tuesday, "
-            "the regional governor said.")
+    text = (
+        "KYIV (Reuters) - Russian missiles killed at least 7 people in the city of Kharkiv on Tuesday, "
+        "the regional governor said."
+    )
     out = cli.invoke(app, ["extract", "-", "--published-at", "2023-10-10T18:00:00+00:00"], input=text)
     assert out.exit_code == 0, out.output
     (inc,) = json.loads(out.stdout)["incidents"]
     assert inc["killed"]["best"] == 7 and inc["date"] == "2023-10-10"
-    line = json.dumps({"id": "x1", "text": text, "published_at": "2023-10-10T18:00:00+00:00", "source": "R",
-                       "title": "t"})
+    line = json.dumps(
+        {"id": "x1", "text": text, "published_at": "2023-10-10T18:00:00+00:00", "source": "R", "title": "t"}
+    )
     _state.clear()
     out = cli.invoke(app, ["extract", "-", "--jsonl"], input=line + "\n" + line.replace("x1", "x2") + "\n")
     assert out.exit_code == 0, out.output
@@ -85,7 +92,9 @@ def test_extract_reads_stdin_and_jsonl(cli: CliRunner) -> None:
     assert [r["id"] for r in results] == ["x1", "x2"] and all(r["incidents"] for r in results)
 
 
-def test_invalid_config_exits_with_the_key_named(cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_config_exits_with_the_key_named(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[fetch]\nmax_redirects = -3\n")
     monkeypatch.setenv("WIREWATCH_CONFIG", str(bad))

@@ -142,8 +142,23 @@ class OwnRedis:
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
         if self.password:
             argv += ["--requirepass", self.password]
         log = (self.dir / "redis.log").open("ab")
@@ -336,8 +351,9 @@ STALLED_PATH = f"/a/{STALLED}.html"
 # --- 1. SIGKILL mid-task -------------------------------------------------------------------------
 
 
-def test_sigkill_mid_task_runs_it_again_exactly_once(fsite: FaultSite, db: str, services: list[Service],
-                                                     tmp_path: Path) -> None:
+def test_sigkill_mid_task_runs_it_again_exactly_once(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
     reference = undisturbed(fsite, tmp_path)
     fsite.hits.clear()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -363,7 +379,10 @@ def test_sigkill_mid_task_runs_it_again_exactly_once(fsite: FaultSite, db: str, 
 
 
 def test_a_task_that_always_kills_its_process_is_stopped_by_the_delivery_guard(
-    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path,
+    fsite: FaultSite,
+    db: str,
+    services: list[Service],
+    tmp_path: Path,
 ) -> None:
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     fsite.stories = [STORIES[0]]
@@ -392,8 +411,9 @@ def test_a_task_that_always_kills_its_process_is_stopped_by_the_delivery_guard(
 # --- 2. SIGTERM during a task --------------------------------------------------------------------
 
 
-def test_sigterm_during_a_task_finishes_it_and_loses_nothing(fsite: FaultSite, db: str, services: list[Service],
-                                                            tmp_path: Path) -> None:
+def test_sigterm_during_a_task_finishes_it_and_loses_nothing(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
     reference = undisturbed(fsite, tmp_path)
     fsite.hits.clear()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -422,8 +442,9 @@ def test_sigterm_during_a_task_finishes_it_and_loses_nothing(fsite: FaultSite, d
 # --- 3. Redis restarts mid-run ------------------------------------------------------------------
 
 
-def test_redis_restart_mid_run_loses_and_doubles_nothing(fsite: FaultSite, db: str, services: list[Service],
-                                                         own_redis: OwnRedis, tmp_path: Path) -> None:
+def test_redis_restart_mid_run_loses_and_doubles_nothing(
+    fsite: FaultSite, db: str, services: list[Service], own_redis: OwnRedis, tmp_path: Path
+) -> None:
     reference = undisturbed(fsite, tmp_path, incidents=True)
     fsite.hits.clear()
     fsite.stalled.add(STALLED)
@@ -466,8 +487,9 @@ def test_redis_restart_mid_run_loses_and_doubles_nothing(fsite: FaultSite, db: s
 # --- 4. PostgreSQL unavailable ------------------------------------------------------------------
 
 
-def test_postgres_outage_is_retried_with_backoff(fsite: FaultSite, db: str, services: list[Service],
-                                                 tmp_path: Path) -> None:
+def test_postgres_outage_is_retried_with_backoff(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
     reference = undisturbed(fsite, tmp_path)
     fsite.hits.clear()
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
@@ -476,8 +498,9 @@ def test_postgres_outage_is_retried_with_backoff(fsite: FaultSite, db: str, serv
     try:
         proxied = db.replace(f"{real.hostname}:{real.port}", f"127.0.0.1:{proxy.port}")
         feed_id = add_feed(db, fsite.feed_url)
-        svc = Service(tmp_path / "svc", proxied, REDIS_TEST_URL, [],
-                      extra="[worker]\nretry_backoff_max = 4\nmax_retries = 30\n")
+        svc = Service(
+            tmp_path / "svc", proxied, REDIS_TEST_URL, [], extra="[worker]\nretry_backoff_max = 4\nmax_retries = 30\n"
+        )
         services.append(svc)
         svc.worker("io", "io")
         assert wait_for(svc.ready, 60), svc.logs()
@@ -501,8 +524,9 @@ def test_postgres_outage_is_retried_with_backoff(fsite: FaultSite, db: str, serv
 # --- 6. two beats ----------------------------------------------------------------------------
 
 
-def test_two_beats_poll_every_feed_once_per_interval(fsite: FaultSite, db: str, services: list[Service],
-                                                     tmp_path: Path) -> None:
+def test_two_beats_poll_every_feed_once_per_interval(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     other = FaultSite(stories=list(STORIES[1:]))
     other_server = serve(other)
@@ -527,8 +551,9 @@ def test_two_beats_poll_every_feed_once_per_interval(fsite: FaultSite, db: str, 
 # --- 14. a password-protected Redis -------------------------------------------------------------
 
 
-def test_password_broker_works_and_never_reaches_the_logs(fsite: FaultSite, db: str, services: list[Service],
-                                                          tmp_path: Path) -> None:
+def test_password_broker_works_and_never_reaches_the_logs(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     secret = "hunter2-Wirewatch-s3cret"

@@ -33,18 +33,44 @@ WIRE = (
 )
 
 
-def incident(place: Place | None, day: date | None, killed: int | None, *, kind: str = "Shelling/artillery/missile attack",
-             perp: str | None = "Russia", sentence: str = "missiles struck the city") -> Incident:
-    return Incident(event_type=kind, date=day, date_precision="day", location=place, perpetrator=perp,
-                    killed=Count(killed, killed, killed) if killed is not None else Count(),
-                    evidence=(Evidence("event_type", sentence, 0, len(sentence)),))
+def incident(
+    place: Place | None,
+    day: date | None,
+    killed: int | None,
+    *,
+    kind: str = "Shelling/artillery/missile attack",
+    perp: str | None = "Russia",
+    sentence: str = "missiles struck the city",
+) -> Incident:
+    return Incident(
+        event_type=kind,
+        date=day,
+        date_precision="day",
+        location=place,
+        perpetrator=perp,
+        killed=Count(killed, killed, killed) if killed is not None else Count(),
+        evidence=(Evidence("event_type", sentence, 0, len(sentence)),),
+    )
 
 
-def add(res: Resources, url: str, incs: list[Incident], *, text: str | None = None, source: str = "Wire",
-        published: datetime | None = None) -> int:
+def add(
+    res: Resources,
+    url: str,
+    incs: list[Incident],
+    *,
+    text: str | None = None,
+    source: str = "Wire",
+    published: datetime | None = None,
+) -> int:
     """Store an article with the given incidents and link them; returns the article id."""
-    art = Article(url=url, canonical_url=canonical_url(url), title=url, text=text or f"unique text for {url} " * 20,
-                  published_at=published or datetime(2023, 10, 6, 12, tzinfo=UTC), source=source)
+    art = Article(
+        url=url,
+        canonical_url=canonical_url(url),
+        title=url,
+        text=text or f"unique text for {url} " * 20,
+        published_at=published or datetime(2023, 10, 6, 12, tzinfo=UTC),
+        source=source,
+    )
     aid = jobs.store_article(res, None, art)
     with session_scope(res.engine) as s:
         rids = repo.store_reports(s, aid, incs)
@@ -65,9 +91,23 @@ def clusters(res: Resources) -> set[frozenset[str]]:
 
 def test_three_outlets_one_strike_is_one_incident_with_rising_toll(res: Resources) -> None:
     d = date(2023, 10, 5)
-    add(res, "https://a.example/1", [incident(HROZA, d, 20)], source="A", published=datetime(2023, 10, 5, 12, tzinfo=UTC))
-    add(res, "https://b.example/1", [incident(HROZA, d, 49)], source="B", published=datetime(2023, 10, 5, 18, tzinfo=UTC))
-    add(res, "https://c.example/1", [incident(HROZA, d, 51)], source="C", published=datetime(2023, 10, 6, 9, tzinfo=UTC))
+    add(
+        res,
+        "https://a.example/1",
+        [incident(HROZA, d, 20)],
+        source="A",
+        published=datetime(2023, 10, 5, 12, tzinfo=UTC),
+    )
+    add(
+        res,
+        "https://b.example/1",
+        [incident(HROZA, d, 49)],
+        source="B",
+        published=datetime(2023, 10, 5, 18, tzinfo=UTC),
+    )
+    add(
+        res, "https://c.example/1", [incident(HROZA, d, 51)], source="C", published=datetime(2023, 10, 6, 9, tzinfo=UTC)
+    )
     (inc,) = exported(res)
     assert inc["num_reports"] == 3 and inc["num_independent_sources"] == 3
     assert inc["killed"] == {"low": 20, "best": 51, "high": 51}
@@ -92,9 +132,13 @@ def test_two_strikes_ten_km_apart_on_one_day_stay_apart(res: Resources) -> None:
 def test_one_article_with_two_incidents_keeps_them_apart(res: Resources) -> None:
     add(res, "https://a.example/two", [incident(HROZA, date(2023, 10, 5), 51), incident(KHARKIV, date(2023, 10, 6), 2)])
     add(res, "https://b.example/two", [incident(KHARKIV, date(2023, 10, 6), 1), incident(HROZA, date(2023, 10, 5), 52)])
-    assert clusters(res) == {
-        frozenset({"https://a.example/two", "https://b.example/two"}),
-    } or len(exported(res)) == 2
+    assert (
+        clusters(res)
+        == {
+            frozenset({"https://a.example/two", "https://b.example/two"}),
+        }
+        or len(exported(res)) == 2
+    )
     assert len(exported(res)) == 2
     assert all(i["num_reports"] == 2 for i in exported(res))
 
@@ -122,8 +166,13 @@ def test_bombing_and_air_strike_in_one_town_same_day_stay_apart(res: Resources) 
 def test_wire_copy_is_linked_to_original_and_counts_once(res: Resources) -> None:
     d = date(2023, 10, 6)
     original = add(res, "https://wire.example/story", [incident(KHARKIV, d, 2)], text=WIRE, source="Wire")
-    copy = add(res, "https://paper.example/reprint", [incident(KHARKIV, d, 2)], text=WIRE.replace("Thursday", "Thursday,"),
-               source="Paper")
+    copy = add(
+        res,
+        "https://paper.example/reprint",
+        [incident(KHARKIV, d, 2)],
+        text=WIRE.replace("Thursday", "Thursday,"),
+        source="Paper",
+    )
     with session_scope(res.engine) as s:
         assert s.get_one(ArticleRow, copy).copy_of_id == original
     (inc,) = exported(res)
@@ -132,10 +181,18 @@ def test_wire_copy_is_linked_to_original_and_counts_once(res: Resources) -> None
 
 
 def test_tracking_parameter_and_amp_urls_are_one_article(res: Resources) -> None:
-    first = add(res, "https://news.example/world/strike.html?utm_source=rss&utm_medium=feed", [incident(KHARKIV, date(2023, 10, 6), 2)])
-    art = Article(url="https://news.example/amp/world/strike.html?fbclid=abc",
-                  canonical_url=canonical_url("https://news.example/amp/world/strike.html?fbclid=abc"),
-                  title="t", text="other text", published_at=None)
+    first = add(
+        res,
+        "https://news.example/world/strike.html?utm_source=rss&utm_medium=feed",
+        [incident(KHARKIV, date(2023, 10, 6), 2)],
+    )
+    art = Article(
+        url="https://news.example/amp/world/strike.html?fbclid=abc",
+        canonical_url=canonical_url("https://news.example/amp/world/strike.html?fbclid=abc"),
+        title="t",
+        text="other text",
+        published_at=None,
+    )
     assert canonical_url(art.url) == canonical_url("https://news.example/world/strike.html?utm_source=rss")
     assert jobs.store_article(res, None, art) == first
 
@@ -197,8 +254,14 @@ def _link_worker(db_url: str, url: str, barrier: multiprocessing.synchronize.Bar
 
     get_engine.cache_clear()
     r = Resources.from_settings(make_settings(db_url))
-    art = Article(url=url, canonical_url=url, title=url, text=f"independent report {url} " * 30,
-                  published_at=datetime(2023, 10, 6, 12, tzinfo=UTC), source=url)
+    art = Article(
+        url=url,
+        canonical_url=url,
+        title=url,
+        text=f"independent report {url} " * 30,
+        published_at=datetime(2023, 10, 6, 12, tzinfo=UTC),
+        source=url,
+    )
     aid = jobs.store_article(r, None, art)
     with session_scope(r.engine) as s:
         (rid,) = repo.store_reports(s, aid, [incident(KHARKIV, date(2023, 10, 6), 2)])
@@ -234,12 +297,15 @@ def test_score_reasons_are_explainable() -> None:
     assert not far.link and far.reasons["gate"] == "location"
 
 
-@pytest.mark.parametrize("killed,expected", [((20, 49, 51), 51), ((55, 51), 55), ((26, 40, 10000, 55), 55),
-                                             ((9, 23, 35, 6), 35)])
+@pytest.mark.parametrize(
+    "killed,expected", [((20, 49, 51), 51), ((55, 51), 55), ((26, 40, 10000, 55), 55), ((9, 23, 35, 6), 35)]
+)
 def test_best_toll_is_the_highest_credible_figure(killed: tuple[int, ...], expected: int) -> None:
     t0 = datetime(2023, 10, 5, tzinfo=UTC)
-    views = [dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
-             for i, k in enumerate(killed)]
+    views = [
+        dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
+        for i, k in enumerate(killed)
+    ]
     assert dedupe.derive(views).killed.best == expected
 
 
@@ -281,8 +347,11 @@ def test_a_village_placed_near_a_town_is_not_that_town(res: Resources) -> None:
     d = date(2017, 10, 4)
     add(res, "https://a.example/q", [incident(ashara, d, 60, kind="Air/drone strike")])
     add(res, "https://b.example/q", [incident(quriya, d, 15, kind="Air/drone strike")])
-    add(res, "https://c.example/q", [incident(Place("Al-Quriya", "SY", 34.9213, 40.5601, precision="near"), d, 15,
-                                              kind="Air/drone strike")])
+    add(
+        res,
+        "https://c.example/q",
+        [incident(Place("Al-Quriya", "SY", 34.9213, 40.5601, precision="near"), d, 15, kind="Air/drone strike")],
+    )
     assert sorted(i["num_reports"] for i in exported(res)) == [1, 2]
 
 

@@ -127,18 +127,32 @@ def test_a_batch_that_gives_up_is_retried_one_by_one_and_only_the_poison_fails(r
         batch = repo.claim_articles_for_nlp(s, 10, lease, claimant="batch")
     assert len(batch) == 3
     # The batch's process died too often: the delivery guard gives up on it.
-    jobs.record_task_failure(res, task="wirewatch.extract_pending", task_id="batch", error="worker lost 3 times",
-                             attempts=4, nlp_claimant="batch")
+    jobs.record_task_failure(
+        res,
+        task="wirewatch.extract_pending",
+        task_id="batch",
+        error="worker lost 3 times",
+        attempts=4,
+        nlp_claimant="batch",
+    )
     with session_scope(res.engine) as s:
         (alone,) = repo.claim_articles_for_nlp(s, 10, lease, claimant="single-1")  # suspects go one at a time
-    jobs.record_task_failure(res, task="wirewatch.extract_pending", task_id="single-1", error="worker lost 3 times",
-                             attempts=4, nlp_claimant="single-1")
+    jobs.record_task_failure(
+        res,
+        task="wirewatch.extract_pending",
+        task_id="single-1",
+        error="worker lost 3 times",
+        attempts=4,
+        nlp_claimant="single-1",
+    )
     with session_scope(res.engine) as s:
         assert s.get_one(Article, alone.id).status == "failed"
         (failure,) = s.exec(select(Failure).where(Failure.stage == "extract")).all()
         assert failure.article_id == alone.id
     # The others were innocent: extracted normally, one at a time while suspect.
-    assert sorted(jobs.extract_articles(res) + jobs.extract_articles(res)) == sorted(a.id for a in batch if a.id != alone.id)
+    assert sorted(jobs.extract_articles(res) + jobs.extract_articles(res)) == sorted(
+        a.id for a in batch if a.id != alone.id
+    )
 
 
 def test_entries_whose_fetch_went_missing_are_sent_again(res: Resources, site: NewsSite) -> None:

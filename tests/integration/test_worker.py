@@ -70,7 +70,9 @@ def test_worker_consumes_real_messages_and_refuses_pickle(service: Service, pg_u
         producer = conn.Producer(serializer="pickle")
         producer.publish(
             {"task": "wirewatch.poll_feed", "id": "pickled-1", "args": [feed_id], "kwargs": {}},
-            exchange="io", routing_key="io", serializer="pickle",
+            exchange="io",
+            routing_key="io",
+            serializer="pickle",
             headers={"task": "wirewatch.poll_feed", "id": "pickled-1", "lang": "py", "argsrepr": "", "kwargsrepr": ""},
         )
     time.sleep(3)

@@ -48,20 +48,25 @@ def test_feed_time_wins_over_page_metadata() -> None:
 
 
 def test_plain_text_body_in_normalized_form() -> None:
-    text = ("amman ( reuters ) - military jets believed to be russian killed at least 60 civilians trying to flee "
-            "heavy fighting in the oil rich province when their small boats were targeted , activists said .")
+    text = (
+        "amman ( reuters ) - military jets believed to be russian killed at least 60 civilians trying to flee "
+        "heavy fighting in the oil rich province when their small boats were targeted , activists said ."
+    )
     art = normalize(page(text, "text/plain; charset=utf-8"), Entry(guid="2", url="https://w.example/2"))
     assert art.text == text
     assert art.dateline is not None and (art.dateline.place, art.dateline.agency) == ("Amman", "reuters")
 
 
-@pytest.mark.parametrize(("head", "place", "agency"), [
-    ("KYIV (Reuters) - Russian", "Kyiv", "Reuters"),
-    ("KYIV, Ukraine (AP) — Russian", "Kyiv", "AP"),
-    ("Mogadishu, Oct 15 (Reuters) - A", "Mogadishu", "Reuters"),
-    ("deir al zor ( afp ) - jets", "Deir Al Zor", "afp"),
-    ("SANAA -- Saudi-led", "Sanaa", None),
-])
+@pytest.mark.parametrize(
+    ("head", "place", "agency"),
+    [
+        ("KYIV (Reuters) - Russian", "Kyiv", "Reuters"),
+        ("KYIV, Ukraine (AP) — Russian", "Kyiv", "AP"),
+        ("Mogadishu, Oct 15 (Reuters) - A", "Mogadishu", "Reuters"),
+        ("deir al zor ( afp ) - jets", "Deir Al Zor", "afp"),
+        ("SANAA -- Saudi-led", "Sanaa", None),
+    ],
+)
 def test_datelines(head: str, place: str, agency: str | None) -> None:
     d = find_dateline(head)
     assert d is not None and d.place == place and d.agency == agency
@@ -71,12 +76,15 @@ def test_no_dateline_in_ordinary_prose() -> None:
     assert find_dateline("The army said on Tuesday (local time) that - in its view - the raid was lawful.") is None
 
 
-@pytest.mark.parametrize("variant", [
-    "https://News.Example/world/story.html?utm_source=rss&utm_campaign=x",
-    "https://news.example/world/story.html?fbclid=abc#comments",
-    "https://news.example/amp/world/story.html",
-    "https://news.example/world/story.html?outputType=amp",
-])
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://News.Example/world/story.html?utm_source=rss&utm_campaign=x",
+        "https://news.example/world/story.html?fbclid=abc#comments",
+        "https://news.example/amp/world/story.html",
+        "https://news.example/world/story.html?outputType=amp",
+    ],
+)
 def test_canonical_url_removes_tracking_and_amp(variant: str) -> None:
     assert canonical_url(variant) == "https://news.example/world/story.html"
 

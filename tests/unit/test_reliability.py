@@ -55,14 +55,18 @@ def test_check_rejects_a_soft_limit_not_below_the_hard_limit() -> None:
 
 
 def test_check_accepts_a_lowered_visibility_timeout_with_lowered_limits() -> None:
-    s = make_settings(DB, broker={"visibility_timeout": 60},
-                      worker={"soft_time_limit": 20, "time_limit": 30, "retry_backoff_max": 10})
+    s = make_settings(
+        DB, broker={"visibility_timeout": 60}, worker={"soft_time_limit": 20, "time_limit": 30, "retry_backoff_max": 10}
+    )
     assert s.broker.visibility_timeout == 60
 
 
 def test_celery_config_takes_the_visibility_timeout_from_settings() -> None:
-    s = make_settings(DB, broker={"visibility_timeout": 1234},
-                      worker={"soft_time_limit": 20, "time_limit": 30, "retry_backoff_max": 10})
+    s = make_settings(
+        DB,
+        broker={"visibility_timeout": 1234},
+        worker={"soft_time_limit": 20, "time_limit": 30, "retry_backoff_max": 10},
+    )
     conf = celery_config(s)
     assert conf["broker_transport_options"]["visibility_timeout"] == 1234
     # Results are ignored: no result backend whose own transport options could disagree.
@@ -83,9 +87,12 @@ def test_largest_retry_countdown_and_beat_expiries_stay_below_the_visibility_tim
     # The countdown Celery's autoretry computes (celery.app.autoretry) for every attempt,
     # without jitter (jitter only lowers it).
     assert GuardedTask.retry_backoff is True and GuardedTask.autoretry_for
-    countdowns = [get_exponential_backoff_interval(factor=int(GuardedTask.retry_backoff), retries=n,
-                                                   maximum=s.worker.retry_backoff_max, full_jitter=False)
-                  for n in range(s.worker.max_retries + 1)]
+    countdowns = [
+        get_exponential_backoff_interval(
+            factor=int(GuardedTask.retry_backoff), retries=n, maximum=s.worker.retry_backoff_max, full_jitter=False
+        )
+        for n in range(s.worker.max_retries + 1)
+    ]
     assert max(countdowns) <= s.worker.retry_backoff_max < vt
     assert s.worker.time_limit < vt
     # Messages sent with a countdown or expiry by the tasks themselves.
@@ -127,12 +134,10 @@ def test_flower_is_refused_without_credentials(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(ConfigError):
         children(Settings(), {}, flower=True, var=tmp_path)
     # Without Flower, nothing is asked for.
-    assert [c.name for c in children(Settings(), {}, flower=False, var=tmp_path)] == ["io-worker", "nlp-worker",
-                                                                                     "beat"]
+    assert [c.name for c in children(Settings(), {}, flower=False, var=tmp_path)] == ["io-worker", "nlp-worker", "beat"]
 
 
-def test_flower_binds_loopback_by_default_and_gets_basic_auth(monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Path) -> None:
+def test_flower_binds_loopback_by_default_and_gets_basic_auth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WIREWATCH_FLOWER_USER", "admin")
     monkeypatch.setenv("WIREWATCH_FLOWER_PASSWORD", "pw")
     flower = next(c for c in children(Settings(), {"X": "1"}, flower=True, var=tmp_path) if c.name == "flower")
@@ -147,8 +152,7 @@ def test_registered_tasks_take_ids_only() -> None:
     from worker.celery_app import app
 
     ours = {n: t for n, t in app.tasks.items() if n.startswith("wirewatch.")}
-    assert set(ours) == {"wirewatch.tick", "wirewatch.poll_feed", "wirewatch.fetch_entry",
-                         "wirewatch.extract_pending"}
+    assert set(ours) == {"wirewatch.tick", "wirewatch.poll_feed", "wirewatch.fetch_entry", "wirewatch.extract_pending"}
     allowed = {int, list[int] | None}
     for name, task in ours.items():
         hints = typing.get_type_hints(task.run)
@@ -167,8 +171,10 @@ def test_registered_tasks_take_ids_only() -> None:
     [
         ("redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
         ("redis://user:s3cret@redis:6379/1", "redis://user:***@redis:6379/1"),
-        ("rediss://:s3cret@redis.example:6380/2?ssl_cert_reqs=required",
-         "rediss://:***@redis.example:6380/2?ssl_cert_reqs=required"),
+        (
+            "rediss://:s3cret@redis.example:6380/2?ssl_cert_reqs=required",
+            "rediss://:***@redis.example:6380/2?ssl_cert_reqs=required",
+        ),
         ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
         ("redis+socket:///tmp/redis.sock", "redis+socket:///tmp/redis.sock"),
     ],
@@ -193,8 +199,10 @@ def test_redis_client_for_the_delivery_guard_accepts_password_and_tls_urls(monke
 
     from worker import tasks
 
-    for url, tls in (("redis://:s3cret@127.0.0.1:6390/3", False),
-                     ("rediss://:s3cret@redis.example:6380/2?ssl_cert_reqs=required", True)):
+    for url, tls in (
+        ("redis://:s3cret@127.0.0.1:6390/3", False),
+        ("rediss://:s3cret@redis.example:6380/2?ssl_cert_reqs=required", True),
+    ):
         s = make_settings(DB, broker={"url": url})
         monkeypatch.setattr(tasks, "get_settings", lambda s=s: s)
         tasks.redis_client.cache_clear()
@@ -207,8 +215,9 @@ def test_redis_client_for_the_delivery_guard_accepts_password_and_tls_urls(monke
             tasks.redis_client.cache_clear()
 
 
-def test_supervisor_logs_redacted_broker_urls(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_supervisor_logs_redacted_broker_urls(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from worker import supervisor
 
     monkeypatch.chdir(tmp_path)

@@ -22,13 +22,16 @@ def test_shipped_config_is_valid_and_matches_the_defaults() -> None:
 def test_environment_overrides_any_key(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text('[database]\nurl = "sqlite:///a.db"\n[[feeds]]\nurl = "https://example.org/rss"\n')
-    s = load_settings(cfg, environ={
-        "WIREWATCH_DATABASE_URL": "postgresql://u@db/x",
-        "WIREWATCH_BROKER_URL": "redis://:secret@r:6379/1",
-        "WIREWATCH_FETCH_MAX_BYTES": "1000",
-        "WIREWATCH_FETCH_ALLOWED_NETWORKS": '["127.0.0.1/32", "10.0.0.0/8"]',
-        "WIREWATCH_FLOWER_PASSWORD": "not-a-setting",
-    })
+    s = load_settings(
+        cfg,
+        environ={
+            "WIREWATCH_DATABASE_URL": "postgresql://u@db/x",
+            "WIREWATCH_BROKER_URL": "redis://:secret@r:6379/1",
+            "WIREWATCH_FETCH_MAX_BYTES": "1000",
+            "WIREWATCH_FETCH_ALLOWED_NETWORKS": '["127.0.0.1/32", "10.0.0.0/8"]',
+            "WIREWATCH_FLOWER_PASSWORD": "not-a-setting",
+        },
+    )
     assert s.database.url == "postgresql://u@db/x"
     assert s.broker.url.endswith("@r:6379/1")
     assert s.fetch.max_bytes == 1000
@@ -47,13 +50,16 @@ def test_config_path_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert config_path("x.toml") == Path("x.toml")
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('[fetch]\nmax_bytes = -1\n', "fetch.max_bytes"),
-    ('[fetch]\nallowed_networks = ["not a network"]\n', "fetch.allowed_networks"),
-    ('[database]\nurll = "x"\n', "database.urll"),
-    ('[[feeds]]\nname = "no url"\n', "feeds.0.url"),
-    ('[worker]\ntime_limit = 7200\n', "worker.time_limit"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[fetch]\nmax_bytes = -1\n", "fetch.max_bytes"),
+        ('[fetch]\nallowed_networks = ["not a network"]\n', "fetch.allowed_networks"),
+        ('[database]\nurll = "x"\n', "database.urll"),
+        ('[[feeds]]\nname = "no url"\n', "feeds.0.url"),
+        ("[worker]\ntime_limit = 7200\n", "worker.time_limit"),
+    ],
+)
 def test_invalid_config_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)

@@ -27,9 +27,9 @@ TEXTS: dict[str, str] = {
     "cjk": "周四，一次空袭在村庄中造成12名平民死亡，地方官员表示。救援人员在废墟中搜寻幸存者。" * 5,
     "emoji": "💥🔥 Strike kills 12 in village 😢🕊️ officials say 👩‍👩‍👧‍👦 rescue goes on 🚑. " * 5,
     "control": "KYIV (Reuters) - Air\x00strikes\x01 killed\x07 12\x0b people\x1b[31m in\u200b Hroza\u202e "
-               "on Thursday,\r\n\x0c officials said.\x7f\x85 Rescue workers searched.\ufeff " * 3,
+    "on Thursday,\r\n\x0c officials said.\x7f\x85 Rescue workers searched.\ufeff " * 3,
     "billion": "MOGADISHU (AP) - A car bomb exploded at a market on Saturday, killing 1,000,000,000 people, "
-               "police said. Another report said 99999999999999999999 killed and 10^100 wounded.",
+    "police said. Another report said 99999999999999999999 killed and 10^100 wounded.",
     "mixed": "DAMASCUS (Reuters) - غارة Авиаудар 空袭 killed 12 civilians 💥 in Idlib on Friday, monitors said.",
 }
 
@@ -58,8 +58,10 @@ def html(text: str) -> bytes:
     import html as h
 
     paras = "".join(f"<p>{h.escape(p)}</p>" for p in text.split("\n\n"))
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>T</title></head><body>'
-            f"<article><h1>T</h1>{paras}</article></body></html>").encode("utf-8", errors="surrogatepass")
+    return (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>T</title></head><body>'
+        f"<article><h1>T</h1>{paras}</article></body></html>"
+    ).encode("utf-8", errors="surrogatepass")
 
 
 def page(body: bytes, content_type: str = "text/html; charset=utf-8") -> Page:
@@ -72,8 +74,17 @@ ENTRY = Entry(guid="1", url=URL, title="Strike", published_at=datetime(2023, 10,
 # --- normalize -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"", b"   \n\t ", b"<html></html>", b"<html><body><article></article></body></html>",
-                                  b"\x00" * 100, b"\x01\x02\x7f " * 60])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   \n\t ",
+        b"<html></html>",
+        b"<html><body><article></article></body></html>",
+        b"\x00" * 100,
+        b"\x01\x02\x7f " * 60,
+    ],
+)
 def test_normalize_empty_or_garbage_pages_is_a_content_error(body: bytes) -> None:
     with pytest.raises(ContentError):
         bounded(lambda: normalize(page(body), ENTRY), 10, "empty html")
@@ -94,8 +105,9 @@ def test_normalize_any_script_and_control_characters(name: str) -> None:
 
 
 def test_normalize_a_5_mb_article_finishes() -> None:
-    text = "\n\n".join(f"Paragraph {i}: air strikes killed 12 civilians in the village, officials said. " * 10
-                       for i in range(6500))
+    text = "\n\n".join(
+        f"Paragraph {i}: air strikes killed 12 civilians in the village, officials said. " * 10 for i in range(6500)
+    )
     assert len(text) > 5_000_000
     for p in (page(html(text)), page(text.encode(), "text/plain")):
         article = bounded(lambda p=p: normalize(p, ENTRY), 120, "5 MB article")
@@ -106,8 +118,11 @@ def test_normalize_undecodable_charset_falls_back() -> None:
     body = TEXTS["cyrillic"].encode("koi8-r")
     article = bounded(lambda: normalize(page(body, "text/plain; charset=koi8-r"), ENTRY), 10, "koi8-r")
     assert "авиаудар" in article.text.lower()
-    bogus = bounded(lambda: normalize(page(TEXTS["billion"].encode(), "text/plain; charset=x-nonsense"), ENTRY),
-                    10, "unknown charset")
+    bogus = bounded(
+        lambda: normalize(page(TEXTS["billion"].encode(), "text/plain; charset=x-nonsense"), ENTRY),
+        10,
+        "unknown charset",
+    )
     assert "1,000,000,000" in bogus.text
 
 
@@ -126,8 +141,14 @@ def nlp() -> Any:
 
 
 def art(text: str, title: str = "Report") -> Article:
-    return Article(url=URL, canonical_url=URL, title=title, text=text,
-                   published_at=datetime(2023, 10, 5, tzinfo=UTC), source="Test")
+    return Article(
+        url=URL,
+        canonical_url=URL,
+        title=title,
+        text=text,
+        published_at=datetime(2023, 10, 5, tzinfo=UTC),
+        source="Test",
+    )
 
 
 def test_extract_many_on_hostile_texts_returns_one_list_per_article(nlp: Any) -> None:
@@ -158,7 +179,8 @@ def test_extract_many_on_a_5_mb_article_gives_an_outcome(nlp: Any) -> None:
     from worker.pipeline.extract import extract_many
 
     text = "KYIV (Reuters) - " + " ".join(
-        f"Air strikes killed {i % 50 + 1} civilians in the village on Thursday, officials said." for i in range(66000))
+        f"Air strikes killed {i % 50 + 1} civilians in the village on Thursday, officials said." for i in range(66000)
+    )
     assert len(text) > 5_000_000
     results = bounded(lambda: extract_many(nlp, [art(text)]), 300, "extract_many(5 MB)")
     assert len(results) == 1 and isinstance(results[0], list)

@@ -195,8 +195,14 @@ def score(report: Incident, article_id: int, evidence_text: str, cand: Candidate
     actor_s = actor_compatibility(report.perpetrator, cand.perpetrator)
     toll_s = casualty_compatibility(report.killed, cand.killed)
     text_s = text_similarity(evidence_text, cand.evidence_text)
-    reasons.update(location=round(loc, 3), date=date_s, event_type=type_s, perpetrator=actor_s,
-                   casualties=round(toll_s, 3), text=round(text_s, 3))
+    reasons.update(
+        location=round(loc, 3),
+        date=date_s,
+        event_type=type_s,
+        perpetrator=actor_s,
+        casualties=round(toll_s, 3),
+        text=round(text_s, 3),
+    )
     total = 0.35 * loc + 0.25 * date_s + 0.15 * type_s + 0.1 * actor_s + 0.1 * toll_s + 0.05 * min(1.0, 2 * text_s)
     if type_s == 0.0:
         total -= 0.2  # a bombing is not an air strike, however close
@@ -292,7 +298,8 @@ def derive(views: Sequence[ReportView]) -> Derived:
     perp = _mode(perps)
     certainty = max(
         (i.perpetrator_certainty for i in incs if i.perpetrator == perp and i.perpetrator_certainty),
-        key=lambda c: _CERTAINTY_RANK.get(c, -1), default=None,
+        key=lambda c: _CERTAINTY_RANK.get(c, -1),
+        default=None,
     )
     times = [v.published_at for v in ordered if v.published_at]
     return Derived(

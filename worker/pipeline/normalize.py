@@ -83,7 +83,11 @@ def _extract_main(page: Page) -> dict[str, Any] | None:
     modes: tuple[dict[str, Any], ...] = ({}, {"favor_recall": True})
     for options in modes:
         doc = trafilatura.bare_extraction(
-            page.body, url=page.final_url, with_metadata=True, include_comments=False, include_tables=False,
+            page.body,
+            url=page.final_url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
             **options,
         )
         data = doc.as_dict() if doc is not None and not isinstance(doc, dict) else doc

@@ -37,17 +37,17 @@ def _count(low: int | None, best: int | None, high: int | None) -> dict[str, int
 def incidents(session: Session, *, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Every live incident (with at least one report), oldest event first."""
     rows = session.exec(
-        select(Report, Article).join(Article, col(Article.id) == col(Report.article_id))
-        .where(col(Report.incident_id).is_not(None)).order_by(col(Article.published_at), col(Report.id))
+        select(Report, Article)
+        .join(Article, col(Article.id) == col(Report.article_id))
+        .where(col(Report.incident_id).is_not(None))
+        .order_by(col(Article.published_at), col(Report.id))
     ).all()
     by_incident: dict[str, list[tuple[Report, Article]]] = {}
     for r, a in rows:
         if as_of is not None and (a.published_at or a.fetched_at) > as_of:
             continue
         by_incident.setdefault(r.incident_id or "", []).append((r, a))
-    live = session.exec(
-        select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
-    ).all()
+    live = session.exec(select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)).all()
     out = []
     for inc in live:
         pairs = by_incident.get(inc.id)
@@ -62,46 +62,78 @@ def incidents(session: Session, *, as_of: datetime | None = None) -> list[dict[s
 
 def _fields(inc: Incident) -> dict[str, Any]:
     return {
-        "id": inc.id, "event_type": inc.event_type,
-        "date": inc.date.isoformat() if inc.date else None, "date_precision": inc.date_precision,
-        "location": {"name": inc.location_name, "admin1": inc.admin1, "country": inc.country,
-                     "lat": inc.lat, "lon": inc.lon, "precision": inc.location_precision},
-        "perpetrator": inc.perpetrator, "perpetrator_certainty": inc.perpetrator_certainty,
+        "id": inc.id,
+        "event_type": inc.event_type,
+        "date": inc.date.isoformat() if inc.date else None,
+        "date_precision": inc.date_precision,
+        "location": {
+            "name": inc.location_name,
+            "admin1": inc.admin1,
+            "country": inc.country,
+            "lat": inc.lat,
+            "lon": inc.lon,
+            "precision": inc.location_precision,
+        },
+        "perpetrator": inc.perpetrator,
+        "perpetrator_certainty": inc.perpetrator_certainty,
         "victims": inc.victims,
         "killed": _count(inc.killed_low, inc.killed_best, inc.killed_high),
         "injured": _count(inc.injured_low, inc.injured_best, inc.injured_high),
-        "num_reports": inc.num_reports, "num_independent_sources": inc.num_independent_sources,
-        "first_reported_at": _iso(inc.first_reported_at), "last_reported_at": _iso(inc.last_reported_at),
+        "num_reports": inc.num_reports,
+        "num_independent_sources": inc.num_independent_sources,
+        "first_reported_at": _iso(inc.first_reported_at),
+        "last_reported_at": _iso(inc.last_reported_at),
     }
 
 
 def _fields_as_of(session: Session, inc: Incident, pairs: list[tuple[Report, Article]]) -> dict[str, Any]:
     keys = source_keys(session, [a for _, a in pairs])
-    d = dedupe.derive([dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, k)
-                       for (r, a), k in zip(pairs, keys, strict=True)])
+    d = dedupe.derive(
+        [
+            dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, k)
+            for (r, a), k in zip(pairs, keys, strict=True)
+        ]
+    )
     loc = d.location
     return {
-        "id": inc.id, "event_type": d.event_type, "date": d.date.isoformat() if d.date else None,
+        "id": inc.id,
+        "event_type": d.event_type,
+        "date": d.date.isoformat() if d.date else None,
         "date_precision": d.date_precision,
-        "location": {"name": loc.name if loc else None, "admin1": loc.admin1 if loc else None,
-                     "country": loc.country if loc else None, "lat": loc.lat if loc else None,
-                     "lon": loc.lon if loc else None, "precision": loc.precision if loc else None},
-        "perpetrator": d.perpetrator, "perpetrator_certainty": d.perpetrator_certainty, "victims": d.victims,
+        "location": {
+            "name": loc.name if loc else None,
+            "admin1": loc.admin1 if loc else None,
+            "country": loc.country if loc else None,
+            "lat": loc.lat if loc else None,
+            "lon": loc.lon if loc else None,
+            "precision": loc.precision if loc else None,
+        },
+        "perpetrator": d.perpetrator,
+        "perpetrator_certainty": d.perpetrator_certainty,
+        "victims": d.victims,
         "killed": _count(d.killed.low, d.killed.best, d.killed.high),
         "injured": _count(d.injured.low, d.injured.best, d.injured.high),
-        "num_reports": d.num_reports, "num_independent_sources": d.num_independent_sources,
-        "first_reported_at": _iso(d.first_reported_at), "last_reported_at": _iso(d.last_reported_at),
+        "num_reports": d.num_reports,
+        "num_independent_sources": d.num_independent_sources,
+        "first_reported_at": _iso(d.first_reported_at),
+        "last_reported_at": _iso(d.last_reported_at),
     }
 
 
 def _report(r: Report, a: Article) -> dict[str, Any]:
     data = r.data
     return {
-        "url": a.url, "source": a.source, "published_at": _iso(a.published_at), "title": a.title,
+        "url": a.url,
+        "source": a.source,
+        "published_at": _iso(a.published_at),
+        "title": a.title,
         "copy_of": a.copy_of_id is not None,
-        "event_type": data.get("event_type"), "date": data.get("date"),
-        "location": data.get("location"), "perpetrator": data.get("perpetrator"),
-        "killed": (data.get("killed") or {}).get("best"), "injured": (data.get("injured") or {}).get("best"),
+        "event_type": data.get("event_type"),
+        "date": data.get("date"),
+        "location": data.get("location"),
+        "perpetrator": data.get("perpetrator"),
+        "killed": (data.get("killed") or {}).get("best"),
+        "injured": (data.get("injured") or {}).get("best"),
         "evidence": data.get("evidence") or [],
         "link": {"score": r.link_score, "reasons": r.link_reasons},
     }
@@ -112,22 +144,60 @@ def to_json(items: list[dict[str, Any]]) -> str:
 
 
 CSV_COLUMNS = [
-    "id", "event_type", "date", "date_precision", "location_name", "admin1", "country", "lat", "lon",
-    "location_precision", "perpetrator", "perpetrator_certainty", "victims", "killed_low", "killed_best",
-    "killed_high", "injured_low", "injured_best", "injured_high", "num_reports", "num_independent_sources",
-    "first_reported_at", "last_reported_at", "report_urls",
+    "id",
+    "event_type",
+    "date",
+    "date_precision",
+    "location_name",
+    "admin1",
+    "country",
+    "lat",
+    "lon",
+    "location_precision",
+    "perpetrator",
+    "perpetrator_certainty",
+    "victims",
+    "killed_low",
+    "killed_best",
+    "killed_high",
+    "injured_low",
+    "injured_best",
+    "injured_high",
+    "num_reports",
+    "num_independent_sources",
+    "first_reported_at",
+    "last_reported_at",
+    "report_urls",
 ]
 
 
 def _flat(i: dict[str, Any]) -> dict[str, Any]:
     loc = i["location"]
     return {
-        **{k: i[k] for k in ("id", "event_type", "date", "date_precision", "perpetrator", "perpetrator_certainty",
-                             "victims", "num_reports", "num_independent_sources", "first_reported_at",
-                             "last_reported_at")},
-        "location_name": loc["name"], "admin1": loc["admin1"], "country": loc["country"], "lat": loc["lat"],
-        "lon": loc["lon"], "location_precision": loc["precision"],
-        **{f"killed_{k}": v for k, v in i["killed"].items()}, **{f"injured_{k}": v for k, v in i["injured"].items()},
+        **{
+            k: i[k]
+            for k in (
+                "id",
+                "event_type",
+                "date",
+                "date_precision",
+                "perpetrator",
+                "perpetrator_certainty",
+                "victims",
+                "num_reports",
+                "num_independent_sources",
+                "first_reported_at",
+                "last_reported_at",
+            )
+        },
+        "location_name": loc["name"],
+        "admin1": loc["admin1"],
+        "country": loc["country"],
+        "lat": loc["lat"],
+        "lon": loc["lon"],
+        "location_precision": loc["precision"],
+        **{f"killed_{k}": v for k, v in i["killed"].items()},
+        **{f"injured_{k}": v for k, v in i["injured"].items()},
         "report_urls": " ".join(r["url"] for r in i["reports"]),
     }
 
@@ -143,10 +213,15 @@ def to_csv(items: list[dict[str, Any]]) -> str:
 
 def to_geojson(items: list[dict[str, Any]]) -> str:
     features = [
-        {"type": "Feature",
-         "geometry": ({"type": "Point", "coordinates": [i["location"]["lon"], i["location"]["lat"]]}
-                      if i["location"]["lat"] is not None else None),
-         "properties": i}
+        {
+            "type": "Feature",
+            "geometry": (
+                {"type": "Point", "coordinates": [i["location"]["lon"], i["location"]["lat"]]}
+                if i["location"]["lat"] is not None
+                else None
+            ),
+            "properties": i,
+        }
         for i in items
     ]
     return json.dumps({"type": "FeatureCollection", "features": features}, indent=2, ensure_ascii=False)

@@ -28,9 +28,26 @@ from worker.records import Place
 from worker.store.models import Article, ArticleBand, Correction, Incident, IncidentHistory, Report, utcnow
 
 _DERIVED_FIELDS = (
-    "event_type", "date", "date_precision", "location_name", "admin1", "country", "lat", "lon",
-    "location_precision", "perpetrator", "perpetrator_certainty", "victims", "killed_low", "killed_best",
-    "killed_high", "injured_low", "injured_best", "injured_high", "num_reports", "num_independent_sources",
+    "event_type",
+    "date",
+    "date_precision",
+    "location_name",
+    "admin1",
+    "country",
+    "lat",
+    "lon",
+    "location_precision",
+    "perpetrator",
+    "perpetrator_certainty",
+    "victims",
+    "killed_low",
+    "killed_best",
+    "killed_high",
+    "injured_low",
+    "injured_best",
+    "injured_high",
+    "num_reports",
+    "num_independent_sources",
 )
 
 
@@ -52,8 +69,14 @@ def evidence_text(data: dict[str, Any]) -> str:
 def _place(inc: Incident) -> Place | None:
     if inc.location_name is None and inc.lat is None:
         return None
-    return Place(name=inc.location_name or "", country=inc.country, lat=inc.lat, lon=inc.lon,
-                 admin1=inc.admin1, precision=inc.location_precision or "town")
+    return Place(
+        name=inc.location_name or "",
+        country=inc.country,
+        lat=inc.lat,
+        lon=inc.lon,
+        admin1=inc.admin1,
+        precision=inc.location_precision or "town",
+    )
 
 
 def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.Policy) -> list[Incident]:
@@ -65,17 +88,26 @@ def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.P
         # Wide enough for a vague date on either side (a day-precise report may match a
         # week-precise one); the scorer applies the exact window per pair.
         window = timedelta(days=policy.days_allowed(rec.date_precision, "week"))
-        q = q.where(sa.or_(col(Incident.date).is_(None),
-                           col(Incident.date).between(rec.date - window, rec.date + window)))
+        q = q.where(
+            sa.or_(col(Incident.date).is_(None), col(Incident.date).between(rec.date - window, rec.date + window))
+        )
     loc = rec.location
     if loc is not None and loc.lat is not None and loc.lon is not None and loc.precision in ("town", "near"):
         # A box a little larger than max_km around the report (incidents without coordinates stay in).
         dlat = policy.max_km / 111.0
         dlon = dlat / max(0.2, math.cos(math.radians(loc.lat)))
-        q = q.where(sa.or_(col(Incident.lat).is_(None),
-                           sa.or_(col(Incident.location_precision).in_(("province", "country")),
-                                  sa.and_(col(Incident.lat).between(loc.lat - dlat, loc.lat + dlat),
-                                          col(Incident.lon).between(loc.lon - dlon, loc.lon + dlon)))))
+        q = q.where(
+            sa.or_(
+                col(Incident.lat).is_(None),
+                sa.or_(
+                    col(Incident.location_precision).in_(("province", "country")),
+                    sa.and_(
+                        col(Incident.lat).between(loc.lat - dlat, loc.lat + dlat),
+                        col(Incident.lon).between(loc.lon - dlon, loc.lon + dlon),
+                    ),
+                ),
+            )
+        )
     return list(session.exec(q.order_by(col(Incident.id)).limit(200)).all())
 
 
@@ -90,11 +122,19 @@ def _report_candidates(session: Session, incidents: Sequence[Incident]) -> dict[
     out: dict[str, list[dedupe.Candidate]] = {}
     for r in reports:
         c = IncidentRecord.from_dict(r.data)
-        out.setdefault(r.incident_id or "", []).append(dedupe.Candidate(
-            id=r.incident_id or "", event_type=c.event_type, date=c.date, location=c.location,
-            perpetrator=c.perpetrator, killed=c.killed, evidence_text=evidence_text(r.data),
-            article_ids=articles[r.incident_id or ""], date_precision=c.date_precision,
-        ))
+        out.setdefault(r.incident_id or "", []).append(
+            dedupe.Candidate(
+                id=r.incident_id or "",
+                event_type=c.event_type,
+                date=c.date,
+                location=c.location,
+                perpetrator=c.perpetrator,
+                killed=c.killed,
+                evidence_text=evidence_text(r.data),
+                article_ids=articles[r.incident_id or ""],
+                date_precision=c.date_precision,
+            )
+        )
     return out
 
 
@@ -149,7 +189,8 @@ def _auto_merge(session: Session, keep: Incident, other: Incident, report_id: in
     if keep.locked or other.locked:
         return
     shared = session.exec(
-        select(Report.article_id).where(Report.incident_id == keep.id)
+        select(Report.article_id)
+        .where(Report.incident_id == keep.id)
         .where(col(Report.article_id).in_(select(Report.article_id).where(Report.incident_id == other.id)))
     ).first()
     if shared is not None:
@@ -166,24 +207,39 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
     """Re-derive the incident from its reports; append what changed to its history."""
     incident = session.get_one(Incident, incident_id)
     rows = session.exec(
-        select(Report, Article).join(Article, col(Article.id) == col(Report.article_id))
+        select(Report, Article)
+        .join(Article, col(Article.id) == col(Report.article_id))
         .where(Report.incident_id == incident_id)
     ).all()
-    views = [dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
-             for (r, a), key in zip(rows, source_keys(session, [a for _, a in rows]), strict=True)]
+    views = [
+        dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
+        for (r, a), key in zip(rows, source_keys(session, [a for _, a in rows]), strict=True)
+    ]
     before = {f: getattr(incident, f) for f in _DERIVED_FIELDS}
     if views:
         d = dedupe.derive(views)
         loc = d.location
         values: dict[str, Any] = {
-            "event_type": d.event_type, "date": d.date, "date_precision": d.date_precision,
-            "location_name": loc.name if loc else None, "admin1": loc.admin1 if loc else None,
-            "country": loc.country if loc else None, "lat": loc.lat if loc else None,
-            "lon": loc.lon if loc else None, "location_precision": loc.precision if loc else None,
-            "perpetrator": d.perpetrator, "perpetrator_certainty": d.perpetrator_certainty, "victims": d.victims,
-            "killed_low": d.killed.low, "killed_best": d.killed.best, "killed_high": d.killed.high,
-            "injured_low": d.injured.low, "injured_best": d.injured.best, "injured_high": d.injured.high,
-            "num_reports": d.num_reports, "num_independent_sources": d.num_independent_sources,
+            "event_type": d.event_type,
+            "date": d.date,
+            "date_precision": d.date_precision,
+            "location_name": loc.name if loc else None,
+            "admin1": loc.admin1 if loc else None,
+            "country": loc.country if loc else None,
+            "lat": loc.lat if loc else None,
+            "lon": loc.lon if loc else None,
+            "location_precision": loc.precision if loc else None,
+            "perpetrator": d.perpetrator,
+            "perpetrator_certainty": d.perpetrator_certainty,
+            "victims": d.victims,
+            "killed_low": d.killed.low,
+            "killed_best": d.killed.best,
+            "killed_high": d.killed.high,
+            "injured_low": d.injured.low,
+            "injured_best": d.injured.best,
+            "injured_high": d.injured.high,
+            "num_reports": d.num_reports,
+            "num_independent_sources": d.num_independent_sources,
         }
         incident.first_reported_at, incident.last_reported_at = d.first_reported_at, d.last_reported_at
     else:
@@ -200,7 +256,9 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
 def source_keys(session: Session, articles: Sequence[Article]) -> list[str]:
     """Independent-source key per article: its outlet, or for a wire copy its original's outlet."""
     roots = {a.copy_of_id for a in articles if a.copy_of_id is not None}
-    names = dict(session.exec(select(Article.id, Article.source).where(col(Article.id).in_(roots))).all()) if roots else {}
+    names = (
+        dict(session.exec(select(Article.id, Article.source).where(col(Article.id).in_(roots))).all()) if roots else {}
+    )
     out = []
     for a in articles:
         root = a.copy_of_id if a.copy_of_id is not None else a.id
@@ -215,6 +273,7 @@ def _jsonable(v: Any) -> Any:
 
 # --- wire copies ------------------------------------------------------------------------------
 
+
 def find_copy_of(session: Session, text: str, threshold: float) -> tuple[bytes, list[str], int | None]:
     """MinHash the text; return its signature, its LSH band keys and the earliest stored
     article it nearly duplicates (estimated Jaccard >= threshold), if any."""
@@ -223,7 +282,9 @@ def find_copy_of(session: Session, text: str, threshold: float) -> tuple[bytes, 
     rows = session.exec(
         select(Article.id, Article.minhash, Article.copy_of_id)
         .join(ArticleBand, col(ArticleBand.article_id) == col(Article.id))
-        .where(col(ArticleBand.band).in_(bands)).distinct().order_by(col(Article.id))
+        .where(col(ArticleBand.band).in_(bands))
+        .distinct()
+        .order_by(col(Article.id))
     ).all()
     for aid, data, copy_of in rows:
         if data and dedupe.from_signature(data).jaccard(sig) >= threshold:
@@ -238,10 +299,15 @@ def store_bands(session: Session, article_id: int, bands: Sequence[str]) -> None
 
 # --- operator corrections ---------------------------------------------------------------------
 
+
 def _report_urls(session: Session, incident_id: str) -> list[str]:
-    return sorted(session.exec(
-        select(Article.url).join(Report, col(Report.article_id) == col(Article.id)).where(Report.incident_id == incident_id)
-    ).all())
+    return sorted(
+        session.exec(
+            select(Article.url)
+            .join(Report, col(Report.article_id) == col(Article.id))
+            .where(Report.incident_id == incident_id)
+        ).all()
+    )
 
 
 def merge_incidents(session: Session, keep: str, other: str, *, record: bool = True, note: str | None = None) -> None:
@@ -250,8 +316,15 @@ def merge_incidents(session: Session, keep: str, other: str, *, record: bool = T
         return
     target, gone = session.get_one(Incident, keep), session.get_one(Incident, other)
     if record:
-        session.add(Correction(kind="merge", incident_id=keep, other_incident_id=other, note=note,
-                               report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)])))
+        session.add(
+            Correction(
+                kind="merge",
+                incident_id=keep,
+                other_incident_id=other,
+                note=note,
+                report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)]),
+            )
+        )
     for r in session.exec(select(Report).where(Report.incident_id == other)).all():
         r.incident_id = target.id
         r.link_reasons = {"operator": "merge", "from": other}
@@ -265,14 +338,16 @@ def merge_incidents(session: Session, keep: str, other: str, *, record: bool = T
 def split_report(session: Session, incident_id: str, url: str, *, record: bool = True, note: str | None = None) -> str:
     """Move the reports of the article at `url` out of `incident_id` into a new incident."""
     rows = session.exec(
-        select(Report).join(Article, col(Article.id) == col(Report.article_id))
+        select(Report)
+        .join(Article, col(Article.id) == col(Report.article_id))
         .where(Report.incident_id == incident_id, sa.or_(col(Article.url) == url, col(Article.canonical_url) == url))
     ).all()
     if not rows:
         raise LookupError(f"incident {incident_id} has no report from {url}")
     if record:
-        session.add(Correction(kind="split", incident_id=incident_id, report_url=url, article_id=rows[0].article_id,
-                               note=note))
+        session.add(
+            Correction(kind="split", incident_id=incident_id, report_url=url, article_id=rows[0].article_id, note=note)
+        )
     new = Incident(event_type=rows[0].event_type, locked=True)
     session.get_one(Incident, incident_id).locked = True
     session.add(new)
@@ -289,7 +364,8 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
 
 def incident_of_url(session: Session, url: str) -> str | None:
     return session.exec(
-        select(Report.incident_id).join(Article, col(Article.id) == col(Report.article_id))
+        select(Report.incident_id)
+        .join(Article, col(Article.id) == col(Report.article_id))
         .where(sa.or_(col(Article.url) == url, col(Article.canonical_url) == url), col(Report.incident_id).is_not(None))
     ).first()
 
@@ -323,11 +399,14 @@ def relink_all(session: Session, policy: dedupe.Policy) -> int:
     session.execute(sa.update(Report).values(incident_id=None, link_score=None, link_reasons={}))
     session.execute(sa.update(Incident).values(num_reports=0, num_independent_sources=0))
     order = session.exec(
-        select(Report.id).join(Article, col(Article.id) == col(Report.article_id))
+        select(Report.id)
+        .join(Article, col(Article.id) == col(Report.article_id))
         .order_by(col(Article.published_at), col(Article.url), col(Report.ordinal))
     ).all()
     for rid in order:
         assert rid is not None
         link_report(session, rid, policy)
     apply_corrections(session)
-    return len(session.exec(select(Incident.id).where(Incident.num_reports > 0, col(Incident.merged_into).is_(None))).all())
+    return len(
+        session.exec(select(Incident.id).where(Incident.num_reports > 0, col(Incident.merged_into).is_(None))).all()
+    )

@@ -25,8 +25,9 @@ def sync_feeds(session: Session, feeds: Iterable[FeedSettings], default_interval
     for spec in feeds:
         feed = session.exec(select(Feed).where(Feed.url == spec.url)).first()
         if feed is None:
-            session.add(Feed(url=spec.url, name=spec.name, language=spec.language,
-                             interval=spec.interval or default_interval))
+            session.add(
+                Feed(url=spec.url, name=spec.name, language=spec.language, interval=spec.interval or default_interval)
+            )
             added += 1
         else:
             feed.name = spec.name or feed.name
@@ -58,9 +59,18 @@ def claim_due_feeds(session: Session, now: datetime, lease: timedelta, *, all_fe
     return sorted(session.execute(stmt).scalars().all())
 
 
-def record_poll(session: Session, feed_id: int, *, now: datetime, status: int | None,
-                next_poll_at: datetime, etag: str | None = None, last_modified: str | None = None,
-                error: str | None = None, title: str | None = None) -> None:
+def record_poll(
+    session: Session,
+    feed_id: int,
+    *,
+    now: datetime,
+    status: int | None,
+    next_poll_at: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    error: str | None = None,
+    title: str | None = None,
+) -> None:
     """Store the outcome of a poll and release the feed's lease (and name an unnamed feed)."""
     feed = session.get_one(Feed, feed_id)
     if feed.name is None and title:
@@ -84,9 +94,7 @@ def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]
     if not entries:
         return []
     guids = [e.guid for e in entries]
-    known = set(session.exec(
-        select(Entry.guid).where(Entry.feed_id == feed_id, col(Entry.guid).in_(guids))
-    ).all())
+    known = set(session.exec(select(Entry.guid).where(Entry.feed_id == feed_id, col(Entry.guid).in_(guids))).all())
     new_ids: list[int] = []
     for e in entries:
         if e.guid in known:
@@ -119,19 +127,35 @@ def find_article(session: Session, *urls: str) -> Article | None:
     ).first()
 
 
-def store_article(session: Session, article: records.Article, *, feed_id: int | None, content_hash: str,
-                  minhash: bytes | None, copy_of_id: int | None) -> tuple[int, bool]:
+def store_article(
+    session: Session,
+    article: records.Article,
+    *,
+    feed_id: int | None,
+    content_hash: str,
+    minhash: bytes | None,
+    copy_of_id: int | None,
+) -> tuple[int, bool]:
     """Insert the article; (id, True) when new, (existing id, False) when already stored."""
     existing = find_article(session, article.url, article.canonical_url)
     if existing is not None:
         assert existing.id is not None
         return existing.id, False
     row = Article(
-        url=article.url, canonical_url=article.canonical_url, feed_id=feed_id, title=article.title,
-        text=article.text, published_at=article.published_at, source=article.source, author=article.author,
-        language=article.language, dateline_place=article.dateline.place if article.dateline else None,
-        dateline_agency=article.dateline.agency if article.dateline else None, content_hash=content_hash,
-        minhash=minhash, copy_of_id=copy_of_id,
+        url=article.url,
+        canonical_url=article.canonical_url,
+        feed_id=feed_id,
+        title=article.title,
+        text=article.text,
+        published_at=article.published_at,
+        source=article.source,
+        author=article.author,
+        language=article.language,
+        dateline_place=article.dateline.place if article.dateline else None,
+        dateline_agency=article.dateline.agency if article.dateline else None,
+        content_hash=content_hash,
+        minhash=minhash,
+        copy_of_id=copy_of_id,
     )
     try:
         with session.begin_nested():
@@ -147,14 +171,21 @@ def store_article(session: Session, article: records.Article, *, feed_id: int | 
 def article_record(row: Article) -> records.Article:
     dateline = records.Dateline(row.dateline_place, row.dateline_agency, 0) if row.dateline_place else None
     return records.Article(
-        url=row.url, canonical_url=row.canonical_url, title=row.title, text=row.text,
-        published_at=row.published_at, source=row.source, author=row.author, language=row.language,
+        url=row.url,
+        canonical_url=row.canonical_url,
+        title=row.title,
+        text=row.text,
+        published_at=row.published_at,
+        source=row.source,
+        author=row.author,
+        language=row.language,
         dateline=dateline,
     )
 
 
-def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: Sequence[int] = (),
-                           claimant: str | None = None) -> list[Article]:
+def claim_articles_for_nlp(
+    session: Session, limit: int, lease: timedelta, ids: Sequence[int] = (), claimant: str | None = None
+) -> list[Article]:
     """Claim up to `limit` fetched articles not yet extracted (optionally only among `ids`).
 
     Articles whose lease has expired, or that `claimant` itself leased before (a redelivered
@@ -175,8 +206,10 @@ def claim_articles_for_nlp(session: Session, limit: int, lease: timedelta, ids: 
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
-        sa.update(Article).where(col(Article.id).in_(pick.scalar_subquery()))
-        .values(nlp_lease_until=now + lease, nlp_claim=claimant).returning(col(Article.id))
+        sa.update(Article)
+        .where(col(Article.id).in_(pick.scalar_subquery()))
+        .values(nlp_lease_until=now + lease, nlp_claim=claimant)
+        .returning(col(Article.id))
     )
     claimed = sorted(session.execute(stmt).scalars().all())
     if not claimed:
@@ -196,8 +229,14 @@ def store_reports(session: Session, article_id: int, incidents: Sequence[records
             continue
         loc = inc.location
         row = Report(
-            article_id=article_id, ordinal=ordinal, data=inc.to_dict(), event_type=inc.event_type, date=inc.date,
-            country=loc.country if loc else None, lat=loc.lat if loc else None, lon=loc.lon if loc else None,
+            article_id=article_id,
+            ordinal=ordinal,
+            data=inc.to_dict(),
+            event_type=inc.event_type,
+            date=inc.date,
+            country=loc.country if loc else None,
+            lat=loc.lat if loc else None,
+            lon=loc.lon if loc else None,
             killed_best=inc.killed.best,
         )
         session.add(row)
@@ -212,28 +251,54 @@ def store_reports(session: Session, article_id: int, incidents: Sequence[records
     return ids
 
 
-def record_failure(session: Session, *, stage: str, error: BaseException | str, reason: str | None = None,
-                   url: str | None = None, feed_id: int | None = None, entry_id: int | None = None,
-                   article_id: int | None = None, task_id: str | None = None, attempts: int = 1) -> None:
+def record_failure(
+    session: Session,
+    *,
+    stage: str,
+    error: BaseException | str,
+    reason: str | None = None,
+    url: str | None = None,
+    feed_id: int | None = None,
+    entry_id: int | None = None,
+    article_id: int | None = None,
+    task_id: str | None = None,
+    attempts: int = 1,
+) -> None:
     """Record what failed and why (never silently dropped)."""
     name = error if isinstance(error, str) else type(error).__name__
-    session.add(Failure(stage=stage, error=name[:64], reason=(reason or str(error))[:4000], url=url,
-                        feed_id=feed_id, entry_id=entry_id, article_id=article_id, task_id=task_id,
-                        attempts=attempts))
+    session.add(
+        Failure(
+            stage=stage,
+            error=name[:64],
+            reason=(reason or str(error))[:4000],
+            url=url,
+            feed_id=feed_id,
+            entry_id=entry_id,
+            article_id=article_id,
+            task_id=task_id,
+            attempts=attempts,
+        )
+    )
 
 
 def fail_articles(session: Session, article_ids: Sequence[int]) -> None:
     """Mark articles whose extraction gave up as failed (they are not claimed again)."""
     if article_ids:
-        session.execute(sa.update(Article).where(col(Article.id).in_(list(article_ids)),
-                                                 col(Article.status) == "fetched").values(status="failed"))
+        session.execute(
+            sa.update(Article)
+            .where(col(Article.id).in_(list(article_ids)), col(Article.status) == "fetched")
+            .values(status="failed")
+        )
 
 
 def unlinked_report_ids(session: Session, among: Sequence[int] | None = None) -> list[int]:
     """Reports without an incident, in publication order (then URL and position): linking in a
     fixed order makes the result independent of the order articles happened to arrive in."""
-    q = (select(col(Report.id)).join(Article, col(Article.id) == col(Report.article_id))
-         .where(col(Report.incident_id).is_(None)))
+    q = (
+        select(col(Report.id))
+        .join(Article, col(Article.id) == col(Report.article_id))
+        .where(col(Report.incident_id).is_(None))
+    )
     if among is not None:
         q = q.where(col(Report.id).in_(list(among)))
     q = q.order_by(col(Article.published_at), col(Article.url), col(Report.ordinal))
