@@ -78,12 +78,12 @@ def _reset(url: str) -> None:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each test using this runs on SQLite and on the real PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/test.db"
-        upgrade(url)
-        return url
-    url: str = request.getfixturevalue("pg_url")
-    _reset(url)
-    return url
+        sqlite_url = f"sqlite:///{tmp_path}/test.db"
+        upgrade(sqlite_url)
+        return sqlite_url
+    pg: str = request.getfixturevalue("pg_url")
+    _reset(pg)
+    return pg
 
 
 def make_settings(db_url: str, **sections: dict[str, object]) -> Settings:
