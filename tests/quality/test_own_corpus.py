@@ -27,12 +27,12 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 FLOORS = {
     "incident_f1": 0.95,
     "dedup_precision": 0.97,
-    "dedup_f1": 0.92,
+    "dedup_f1": 0.95,
     "date": 0.95,
     "location": 0.95,
     "killed": 0.95,
     "event_type": 0.95,
-    "perpetrator": 0.85,
+    "perpetrator": 0.9,
 }
 FIELDS = ("date", "location", "killed", "event_type", "perpetrator")
 

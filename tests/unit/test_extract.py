@@ -792,3 +792,95 @@ def test_a_figure_named_as_among_the_dead_is_not_the_low_toll(lower: bool) -> No
         lower=lower,
     )
     assert (inc.killed.low, inc.killed.best, inc.killed.high) == (11, 11, 11)
+
+
+# --------------------------------------------------------------------------- clause breaks, tolls, nights, possessive forces
+
+
+@BOTH
+def test_a_superlative_clause_does_not_make_the_toll_an_aggregate(lower: bool) -> None:
+    inc = one(
+        "SANAA (Reuters) - An air strike on a crowded market in Yemen's war-torn Hodeidah province "
+        "killed at least 40 people, medics said on Saturday, in one of the bloodiest incidents of the war.",
+        lower=lower,
+    )
+    assert inc.killed.best == 40
+
+
+@BOTH
+def test_a_number_word_after_a_dateline_dash_is_a_toll(lower: bool) -> None:
+    inc = one(
+        "ALEPPO - Fourteen people were killed on Friday when government artillery shelled the town "
+        "of Atarib, rescuers said.",
+        lower=lower,
+    )
+    assert inc.killed.best == 14
+    assert inc.date == date(2021, 3, 5)
+
+
+@BOTH
+def test_the_number_killed_has_risen_to_a_new_toll(lower: bool) -> None:
+    inc = one(
+        "The number of people killed in Friday's Russian missile strike on a shopping centre in "
+        "Kremenchuk has risen to 21, officials said on Saturday.",
+        lower=lower,
+    )
+    assert (inc.killed.best, inc.date, inc.perpetrator) == (21, date(2021, 3, 5), "Russia")
+
+
+@BOTH
+def test_a_date_on_a_toll_update_dates_the_count_not_the_attack(lower: bool) -> None:
+    inc = one(
+        "KABUL (Reuters) - The death toll from a suicide bombing at a market in Kabul rose to 45 on "
+        "Saturday, officials said. The toll had stood at 30 late on Friday.",
+        lower=lower,
+    )
+    assert (inc.killed.best, inc.date) == (45, date(2021, 3, 5))
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "actor"),
+    [
+        (
+            "GAZA (Reuters) - Israel's army said on Saturday it had carried out an air strike on a house "
+            "in Gaza that killed eight people.",
+            "Israel",
+        ),
+        (
+            "Pakistan's air force said on Saturday it had carried out air strikes on a hideout in North "
+            "Waziristan that killed 12 people.",
+            "Pakistani military",
+        ),
+        (
+            "Russia's military said on Saturday it had carried out a missile strike on Kramatorsk that "
+            "killed 12 people.",
+            "Russia",
+        ),
+    ],
+)
+def test_a_possessive_country_s_forces_claim_the_strike(text: str, actor: str, lower: bool) -> None:
+    inc = one(text, lower=lower)
+    assert (inc.perpetrator, inc.perpetrator_certainty) == (actor, "claimed")
+
+
+@BOTH
+def test_a_night_from_one_day_to_the_next_is_dated_by_its_evening(lower: bool) -> None:
+    inc = one(
+        "Gunmen stormed the village of Seytenga in Burkina Faso overnight Thursday to Friday, killing "
+        "30 civilians, officials said on Saturday.",
+        lower=lower,
+    )
+    assert inc.date == date(2021, 3, 4)
+
+
+@BOTH
+def test_a_night_span_and_an_overnight_attack_are_one_incident(lower: bool) -> None:
+    inc = one(
+        "Gunmen killed 30 civilians in an overnight attack on a village in northern Burkina Faso, "
+        "officials said on Saturday. The assailants struck the town of Djibo during the night from "
+        "Friday to Saturday, burning homes.",
+        lower=lower,
+    )
+    assert inc.location is not None and inc.location.name == "Djibo"
+    assert inc.date in {date(2021, 3, 5), date(2021, 3, 6)}

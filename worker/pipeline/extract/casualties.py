@@ -226,8 +226,13 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         "kh",
     }:
         return True
-    if prev == "-" and start >= 2 and doc[start - 2].is_alpha:
-        return True  # Tu-22, Kh-22 split by the tokenizer
+    if (
+        prev == "-"
+        and start >= 2
+        and doc[start - 2].is_alpha
+        and not doc[start - 2].whitespace_ + doc[start - 1].whitespace_
+    ):
+        return True  # Tu-22, Kh-22 split by the tokenizer (not a dateline's "idlib - thirteen")
     if 1900 <= value <= 2100 and tok.text.isdigit():
         return True  # a year
     if prev in lexicon.load("dates")["months"] or (
@@ -484,13 +489,18 @@ _TOLL_VERBS = frozenset(
 
 
 def _toll_subject(doc: Doc, n: _Number, sent: Span) -> tuple[str, int] | None:
-    """ "The death toll from <a long phrase> climbed to 23": the number's subject is the toll."""
+    """ "The death toll from <a long phrase> climbed to 23", "the number of people killed in
+    <a long phrase> has risen to 165": the number's subject is the toll."""
     prev = [doc[i].lower_ for i in range(max(n.start - 2, sent.start), n.start)]
     if not (len(prev) == 2 and prev[1] in {"to", "at"} and prev[0] in _TOLL_VERBS):
         return None
+    death = vocabulary().death
     for i in range(n.start - 3, sent.start - 1, -1):
-        if doc[i].lower_ == "toll":
+        low = doc[i].lower_
+        if low == "toll":
             return "killed", i
+        if low in death and any(doc[k].lower_ == "number" for k in range(max(sent.start, i - 4), i)):
+            return "killed", i  # "the number of (people) killed", "the number of dead"
     return None
 
 

@@ -39,6 +39,7 @@ class DateMention:
     anchored: bool = False  # counts from the incident being told ("the day before")
     report: bool = False  # dates a statement, not the event
     shift: int = 0  # days added after resolving ("on Sunday, a day after ...": -1)
+    night: bool = False  # "the night from Friday to Saturday": dates the evening it began
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,15 @@ _SKIP_BEFORE = frozenset(
 )
 
 
+# Words between a toll-update verb and its figure: "rose to at least 100 on Tuesday".
+_TOLL_FIGURE_GAP = frozenset(
+    {"to", "at", "least", "more", "than", "over", "about", "nearly", "some", "around", "almost"}
+)
+
+
 def _is_report(doc: Doc, start: int, floor: int) -> bool:
+    """Whether the date at ``start`` follows a reporting verb ("said on Sunday") or a toll
+    update's figure ("the toll rose to 100 on Tuesday" dates the count, not the attack)."""
     report = _tables()[5]
     i = start - 1
     steps = 0
@@ -125,6 +134,11 @@ def _is_report(doc: Doc, start: int, floor: int) -> bool:
         low = doc[i].lower_
         if low in report:
             return True
+        if doc[i].like_num and i > floor:
+            k = i - 1
+            while k > floor and doc[k].lower_ in _TOLL_FIGURE_GAP and i - k <= 4:
+                k -= 1
+            return k < i - 1 and doc[k + 1].lower_ in {"to", "at"} and doc[k].lower_ in report
         if low not in _SKIP_BEFORE:
             return False
         i -= 1
@@ -180,13 +194,20 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             continue
         if low in weekdays:
             last = i > 0 and toks[i - 1] in {"last", "past"}
+            night = _night_span(toks, i, weekdays)
             out.append(
                 DateMention(
-                    "weekday", gi, gi + 1, weekday=weekdays[low], last=last, report=_is_report(doc, gi, sent.start)
+                    "weekday",
+                    gi,
+                    gi + (3 if night else 1),
+                    weekday=weekdays[low],
+                    last=last,
+                    report=_is_report(doc, gi, sent.start),
+                    night=night,
                 )
             )
             # "Saturday, August 17": the explicit date follows and wins.
-            i += 1
+            i += 3 if night else 1
             continue
         if low.rstrip(".") in months and (low.rstrip(".") != "may" or _looks_like_date(toks, i)):
             month = months[low.rstrip(".")]
@@ -250,6 +271,22 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             out.append(DateMention("year", gi, gi + 1, year=year))
         i += 1
     return out
+
+
+NIGHT_WINDOW = 4
+
+
+def _night_span(toks: list[str], i: int, weekdays: dict[str, int]) -> bool:
+    """Whether the weekday at ``i`` opens a night's span: "during the night from Friday to
+    Saturday", "overnight Friday into Saturday", "the night of Friday to Saturday".
+
+    The night is one date, the evening it began (ACLED codes an event by its start).
+    """
+    if i + 2 >= len(toks) or toks[i + 1] not in {"to", "into", "-"} or toks[i + 2] not in weekdays:
+        return False
+    if weekdays[toks[i + 2]] != (weekdays[toks[i]] + 1) % 7:
+        return False
+    return any(t in {"night", "overnight", "nights"} for t in toks[max(0, i - NIGHT_WINDOW) : i])
 
 
 _AFTER_COUNTS = {"a": 1, "one": 1, "the": 1, "two": 2, "three": 3}

@@ -62,6 +62,7 @@ class Cluster:
     segments: list[Segment] = field(default_factory=list)
     context: list[Segment] = field(default_factory=list)  # non-eventive segments told after it
     day: date | None = None
+    night: bool = False  # the day is a night's evening ("the night from Friday to Saturday")
     separate: bool = False
 
     def places(self) -> list[places.PlaceMention]:
@@ -72,6 +73,8 @@ class Cluster:
 
 
 _SUPERLATIVES = lexicon.word_set("segment", "superlative")
+# Words that may open a clause before its break cue: ", in one of the deadliest ...".
+_CLAUSE_LEADS = frozenset({"in", "as", "marking", "making", "and"})
 
 
 def _clause_starts(doc: Doc) -> set[int]:
@@ -88,6 +91,10 @@ def _clause_starts(doc: Doc) -> set[int]:
             continue
         if doc[cue.start - 1].text == ",":
             out.add(cue.start)
+        elif cue.start >= 2 and doc[cue.start - 1].lower_ in _CLAUSE_LEADS and doc[cue.start - 2].text == ",":
+            # ", in one of the deadliest incidents of the conflict": the comparison describes
+            # the event; its "of the conflict" is no aggregate of the sentence's toll.
+            out.add(cue.start - 1)
         elif cue[0].lower_ == "since":
             sent = doc[cue.start].sent
             if any(t.lower_ in _SUPERLATIVES for t in doc[max(sent.start, cue.start - 12) : cue.start]):
@@ -155,7 +162,14 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     clauses = _clause_starts(doc)
     for order, span in enumerate(segments_of(doc)):
         seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
-        sup_at = [c.end for c in cues if c.label_ == "supersede" and span.start <= c.start < span.end]
+        # "the toll had stood at 59": a pluperfect standing toll is the earlier figure.
+        sup_at = [
+            c.end
+            for c in cues
+            if c.label_ == "supersede"
+            and span.start <= c.start < span.end
+            and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
+        ]
         irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
         seg_triggers = [t for t in triggers if span.start <= t.start < span.end]
         out.append(
@@ -226,9 +240,16 @@ def _linked(seg: Segment, m: dates.DateMention) -> bool:
     """
     doc = seg.span.doc
     heads = [(t.start, t.end) for t in seg.triggers] + [(f.keyword, f.keyword + 1) for f in seg.killed]
+    # An actor may stand between ("Tuesday's junta air raid", "Sunday's Russian strike").
+    actor = {i for a in doc.spans["ww_actor"] if a.start >= m.end for i in range(a.start, a.end)}
     for start, end in heads:
         gap = start - m.end
-        if 0 <= gap <= 2 and all(doc[i].lower_ in _LINK_GAP for i in range(m.end, start)):
+        between = [i for i in range(m.end, start) if i not in actor]
+        if (
+            0 <= gap <= 2 + len(actor & set(range(m.end, start)))
+            and len(between) <= 2
+            and all(doc[i].lower_ in _LINK_GAP for i in between)
+        ):
             return True
         back = m.start - end
         if 0 <= back <= 3 and all(
@@ -310,7 +331,7 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
             for idx, c in enumerate(clusters):
                 score = 0
                 if day is not None and c.day is not None:
-                    if day[0] != c.day:
+                    if not _same_day(day[0], day[2].mention.night, c):
                         continue
                     score += 1
                 if not seg.triggers and _other_victims(seg, c):
@@ -334,7 +355,16 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         target.segments.append(seg)
         if target.day is None and day is not None:
             target.day = day[0]
+            target.night = day[2].mention.night
     return clusters
+
+
+def _same_day(day: date, night: bool, c: Cluster) -> bool:
+    """Whether ``day`` is the cluster's day; a night spans its evening and the next morning
+    ("overnight" in a morning report is dated by that morning)."""
+    assert c.day is not None
+    diff = (c.day - day).days
+    return diff == 0 or (night and diff == 1) or (c.night and diff == -1)
 
 
 def _other_victims(seg: Segment, c: Cluster) -> bool:
@@ -545,6 +575,10 @@ def _incident(
         picks = [(p.key, -n, p, s) for n, s in enumerate(c.segments) for p in _date_picks(s, pub, anchor)]
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
+            if not best.key[0]:
+                # Only statements are dated ("the toll rose to 100 on Tuesday", "had stood at
+                # 59 late on Monday"): the event came by the earliest of them.
+                _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[0][3:], x[1]))
             day, precision = best.day, best.precision
             if not best.key[0] and not _told_as_news(c, s, best, pub, article):
                 # Only a statement is dated ("police said on Thursday"): the event came on

@@ -23,6 +23,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from worker.pipeline.extract import lexicon
+from worker.pipeline.extract.gazetteer import country_aliases
 
 # Cue lists: (data file, key path) -> cue label.
 _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -90,6 +91,36 @@ _TITLES = frozenset(
 )
 
 
+# Nouns naming a state's armed forces: "Ethiopian military" -> "Ethiopia's military".
+_FORCE_NOUNS = frozenset(
+    {"military", "army", "forces", "troops", "air force", "armed forces", "navy", "jets", "warplanes", "junta"}
+)
+
+
+def possessive_aliases(aliases: Iterable[str]) -> set[str]:
+    """The possessive-country spellings of a state's forces aliases.
+
+    "ethiopian military" also reads "ethiopia's military" (and normalized "ethiopia s
+    military"): every name of the demonym's country (``demonyms.csv``) + "'s" + the same
+    force noun. Aliases that are not "<demonym> <force noun>" give nothing.
+    """
+    names: dict[str, set[str]] = {}
+    demonyms: dict[str, str] = {}
+    for alias in country_aliases():
+        if alias.case_sensitive:
+            continue
+        if alias.kind == "name":
+            names.setdefault(alias.country, set()).add(alias.form.lower())
+        else:
+            demonyms[alias.form.lower()] = alias.country
+    out: set[str] = set()
+    for phrase in aliases:
+        first, _, rest = phrase.lower().partition(" ")
+        if rest in _FORCE_NOUNS and first in demonyms:
+            out |= {f"{name}'s {rest}" for name in names.get(demonyms[first], ())}
+    return out
+
+
 def _add(matcher: PhraseMatcher, nlp: Language, label: str, phrases: Iterable[str]) -> None:
     """Add every spelling of ``phrases`` under ``label``, tokenized as text would be.
 
@@ -122,7 +153,7 @@ class MentionTagger:
         self.actors = PhraseMatcher(vocab, attr="LOWER")
         self.actors_cased = PhraseMatcher(vocab, attr="ORTH")
         for entry in actors["actor"]:
-            _add(self.actors, nlp, entry["name"], entry["aliases"])
+            _add(self.actors, nlp, entry["name"], [*entry["aliases"], *sorted(possessive_aliases(entry["aliases"]))])
             cased = entry.get("aliases_cased", [])
             if cased:
                 self.actors_cased.add(entry["name"], [nlp.make_doc(a) for a in cased])
@@ -144,8 +175,16 @@ class MentionTagger:
         act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
         act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
         doc.spans["ww_actor"] = filter_spans(act)
-        doc.spans["ww_cue"] = [Span(doc, s, e, label=strings[m]) for m, s, e in self.cues(doc)]
+        doc.spans["ww_cue"] = [
+            Span(doc, s, e, label=strings[m]) for m, s, e in self.cues(doc) if not _compound(doc, strings[m], e)
+        ]
         return doc
+
+
+def _compound(doc: Doc, label: str, end: int) -> bool:
+    """An aggregate cue that ends inside a hyphenated modifier: "Ethiopia's war-torn Tigray",
+    "the conflict-hit north" describe a place, not a toll over a war."""
+    return label == "aggregate" and end + 1 < len(doc) and doc[end].text == "-" and not doc[end - 1].whitespace_
 
 
 def _repair_sentences(doc: Doc) -> None:
