@@ -63,7 +63,7 @@ class Resources:
     @property
     def policy(self) -> dedupe.Policy:
         d = self.settings.dedupe
-        return dedupe.Policy(link_threshold=d.link_threshold, max_km=d.max_km, max_days=d.max_days)
+        return dedupe.Policy(link_threshold=d.link_threshold, max_km=d.max_km, town_km=d.town_km, max_days=d.max_days)
 
     def close(self) -> None:
         if self._client is not None:

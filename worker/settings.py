@@ -95,6 +95,7 @@ class NlpSettings(_Section):
 class DedupeSettings(_Section):
     link_threshold: float = Field(default=0.6, ge=0, le=1)
     max_km: float = Field(default=40.0, gt=0)
+    town_km: float = Field(default=8.0, gt=0)
     max_days: int = Field(default=3, ge=0)
     near_duplicate_jaccard: float = Field(default=0.8, gt=0, le=1)
 
