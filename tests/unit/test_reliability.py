@@ -160,7 +160,7 @@ def test_registered_tasks_take_ids_only() -> None:
         params = [p for p in inspect.signature(task.run).parameters if p != "self"]
         for p in params:
             assert hints[p] in allowed, f"{name}({p}: {hints[p]}) would put more than ids on the broker"
-    assert app.conf.task_serializer == "json" and app.conf.accept_content == ["json"]
+    assert app.conf.task_serializer == "json" and list(app.conf.accept_content) == ["json"]
 
 
 # --- 14. broker URLs with passwords, TLS ------------------------------------------------------
