@@ -20,9 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from worker.pipeline import dedupe
-from worker.records import Incident as IncidentRecord
-from worker.store.linking import source_keys
+from worker.store.linking import DERIVED_FIELDS, derive_from, incident_values
 from worker.store.models import Article, Incident, Report
 
 
@@ -87,37 +85,12 @@ def _fields(inc: Incident) -> dict[str, Any]:
 
 
 def _fields_as_of(session: Session, inc: Incident, pairs: list[tuple[Report, Article]]) -> dict[str, Any]:
-    keys = source_keys(session, [a for _, a in pairs])
-    d = dedupe.derive(
-        [
-            dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, k)
-            for (r, a), k in zip(pairs, keys, strict=True)
-        ]
+    """The incident as its reports published by then made it (a transient row, never stored)."""
+    d = derive_from(session, pairs)
+    then = Incident(
+        id=inc.id, first_reported_at=d.first_reported_at, last_reported_at=d.last_reported_at, **incident_values(d)
     )
-    loc = d.location
-    return {
-        "id": inc.id,
-        "event_type": d.event_type,
-        "date": d.date.isoformat() if d.date else None,
-        "date_precision": d.date_precision,
-        "location": {
-            "name": loc.name if loc else None,
-            "admin1": loc.admin1 if loc else None,
-            "country": loc.country if loc else None,
-            "lat": loc.lat if loc else None,
-            "lon": loc.lon if loc else None,
-            "precision": loc.precision if loc else None,
-        },
-        "perpetrator": d.perpetrator,
-        "perpetrator_certainty": d.perpetrator_certainty,
-        "victims": d.victims,
-        "killed": _count(d.killed.low, d.killed.best, d.killed.high),
-        "injured": _count(d.injured.low, d.injured.best, d.injured.high),
-        "num_reports": d.num_reports,
-        "num_independent_sources": d.num_independent_sources,
-        "first_reported_at": _iso(d.first_reported_at),
-        "last_reported_at": _iso(d.last_reported_at),
-    }
+    return _fields(then)
 
 
 def _report(r: Report, a: Article) -> dict[str, Any]:
@@ -143,32 +116,7 @@ def to_json(items: list[dict[str, Any]]) -> str:
     return json.dumps({"incidents": items}, indent=2, ensure_ascii=False)
 
 
-CSV_COLUMNS = [
-    "id",
-    "event_type",
-    "date",
-    "date_precision",
-    "location_name",
-    "admin1",
-    "country",
-    "lat",
-    "lon",
-    "location_precision",
-    "perpetrator",
-    "perpetrator_certainty",
-    "victims",
-    "killed_low",
-    "killed_best",
-    "killed_high",
-    "injured_low",
-    "injured_best",
-    "injured_high",
-    "num_reports",
-    "num_independent_sources",
-    "first_reported_at",
-    "last_reported_at",
-    "report_urls",
-]
+CSV_COLUMNS = ["id", *DERIVED_FIELDS, "first_reported_at", "last_reported_at", "report_urls"]
 
 
 def _flat(i: dict[str, Any]) -> dict[str, Any]:

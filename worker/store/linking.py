@@ -27,7 +27,7 @@ from worker.records import Incident as IncidentRecord
 from worker.records import Place
 from worker.store.models import Article, ArticleBand, Correction, Incident, IncidentHistory, Report, utcnow
 
-_DERIVED_FIELDS = (
+DERIVED_FIELDS = (  # incident columns derived from its reports
     "event_type",
     "date",
     "date_precision",
@@ -211,36 +211,10 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
         .join(Article, col(Article.id) == col(Report.article_id))
         .where(Report.incident_id == incident_id)
     ).all()
-    views = [
-        dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
-        for (r, a), key in zip(rows, source_keys(session, [a for _, a in rows]), strict=True)
-    ]
-    before = {f: getattr(incident, f) for f in _DERIVED_FIELDS}
-    if views:
-        d = dedupe.derive(views)
-        loc = d.location
-        values: dict[str, Any] = {
-            "event_type": d.event_type,
-            "date": d.date,
-            "date_precision": d.date_precision,
-            "location_name": loc.name if loc else None,
-            "admin1": loc.admin1 if loc else None,
-            "country": loc.country if loc else None,
-            "lat": loc.lat if loc else None,
-            "lon": loc.lon if loc else None,
-            "location_precision": loc.precision if loc else None,
-            "perpetrator": d.perpetrator,
-            "perpetrator_certainty": d.perpetrator_certainty,
-            "victims": d.victims,
-            "killed_low": d.killed.low,
-            "killed_best": d.killed.best,
-            "killed_high": d.killed.high,
-            "injured_low": d.injured.low,
-            "injured_best": d.injured.best,
-            "injured_high": d.injured.high,
-            "num_reports": d.num_reports,
-            "num_independent_sources": d.num_independent_sources,
-        }
+    before = {f: getattr(incident, f) for f in DERIVED_FIELDS}
+    if rows:
+        d = derive_from(session, list(rows))
+        values = incident_values(d)
         incident.first_reported_at, incident.last_reported_at = d.first_reported_at, d.last_reported_at
     else:
         values = {"num_reports": 0, "num_independent_sources": 0}
@@ -251,6 +225,44 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
     if changes or action != "recomputed":
         session.add(IncidentHistory(incident_id=incident_id, report_id=report_id, action=action, changes=changes))
     session.flush()
+
+
+def derive_from(session: Session, rows: Sequence[tuple[Report, Article]]) -> dedupe.Derived:
+    """The merged fields of the incident these (report, article) pairs make up."""
+    keys = source_keys(session, [a for _, a in rows])
+    return dedupe.derive(
+        [
+            dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
+            for (r, a), key in zip(rows, keys, strict=True)
+        ]
+    )
+
+
+def incident_values(d: dedupe.Derived) -> dict[str, Any]:
+    """`d` as values of the incident's derived columns (DERIVED_FIELDS)."""
+    loc = d.location
+    return {
+        "event_type": d.event_type,
+        "date": d.date,
+        "date_precision": d.date_precision,
+        "location_name": loc.name if loc else None,
+        "admin1": loc.admin1 if loc else None,
+        "country": loc.country if loc else None,
+        "lat": loc.lat if loc else None,
+        "lon": loc.lon if loc else None,
+        "location_precision": loc.precision if loc else None,
+        "perpetrator": d.perpetrator,
+        "perpetrator_certainty": d.perpetrator_certainty,
+        "victims": d.victims,
+        "killed_low": d.killed.low,
+        "killed_best": d.killed.best,
+        "killed_high": d.killed.high,
+        "injured_low": d.injured.low,
+        "injured_best": d.injured.best,
+        "injured_high": d.injured.high,
+        "num_reports": d.num_reports,
+        "num_independent_sources": d.num_independent_sources,
+    }
 
 
 def source_keys(session: Session, articles: Sequence[Article]) -> list[str]:
