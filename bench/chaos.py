@@ -22,7 +22,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,70 +33,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psutil
-import redis
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the tests' harness: one OwnRedis for tests and this script
+
+from tests.integration.service import OwnRedis, wait_for  # noqa: E402
+
 SHARED = REPO.parent / "shared" / "eval"
 PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(cond: Any, timeout: float, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(every)
-    return bool(cond())
-
-
-class OwnRedis:
-    def __init__(self, directory: Path) -> None:
-        self.dir, self.port, self.proc = directory, free_port(), None
-        directory.mkdir(parents=True)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=(self.dir / "redis.log").open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        assert wait_for(self.alive, 15), "redis-server did not start"
-
-    def alive(self) -> bool:
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(15)
 
 
 def create_db() -> str:
@@ -136,7 +80,7 @@ def run(
     from worker.store.db import upgrade
 
     work = tmp / label
-    own = OwnRedis(work / "redis")
+    own = OwnRedis(work)
     own.start()
     db_url = create_db()
     upgrade(db_url)

@@ -1,16 +1,18 @@
 """Test harness: Celery worker and beat processes on a test config, the way `wirewatch run`
-starts them, and a condition wait."""
+starts them; a redis-server of the test's own; a condition wait. Also used by bench/chaos.py."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import redis
 from celery import Celery
 
 
@@ -95,3 +97,61 @@ class Service:
     def logs(self, tail: int | None = 6000) -> str:
         text = "\n".join(f.read_text(errors="replace") for f in sorted(self.tmp.glob("*.log")))
         return text[-tail:] if tail else text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class OwnRedis:
+    """A redis-server of the test's own, with an append-only file so a restart keeps the queue."""
+
+    def __init__(self, tmp: Path, password: str | None = None) -> None:
+        self.dir = tmp / "redis"
+        self.dir.mkdir(parents=True)
+        self.port = free_port()
+        self.password = password
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
+        if self.password:
+            argv += ["--requirepass", self.password]
+        log = (self.dir / "redis.log").open("ab")
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        assert wait_for(self.alive, 15), (self.dir / "redis.log").read_text()
+
+    def alive(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # SHUTDOWN: fsyncs the append-only file
+            self.proc.wait(15)
+        self.proc = None

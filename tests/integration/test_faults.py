@@ -36,7 +36,7 @@ import redis
 from sqlmodel import select
 
 from tests.conftest import REDIS_TEST_URL, STORIES, NewsSite, _reset, make_settings
-from tests.integration.service import Service, wait_for
+from tests.integration.service import OwnRedis, Service, wait_for
 from worker import jobs
 from worker.resources import Resources
 from worker.store import export, repo
@@ -44,12 +44,6 @@ from worker.store.db import get_engine, session_scope, upgrade
 from worker.store.models import Article, Entry, Failure, Feed
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- a site whose pages can stall --------------------------------------------------------------
@@ -121,61 +115,6 @@ def fsite() -> Iterator[FaultSite]:
     s.gate.set()
     server.shutdown()
     server.server_close()
-
-
-# --- our own redis-server ----------------------------------------------------------------------
-
-
-class OwnRedis:
-    """A redis-server of the test's own, with an append-only file so a restart keeps the queue."""
-
-    def __init__(self, tmp: Path, password: str | None = None) -> None:
-        self.dir = tmp / "redis"
-        self.dir.mkdir()
-        self.port = free_port()
-        self.password = password
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.dir),
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--save",
-            "",
-            "--daemonize",
-            "no",
-        ]
-        if self.password:
-            argv += ["--requirepass", self.password]
-        log = (self.dir / "redis.log").open("ab")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        assert wait_for(self.alive, 15), (self.dir / "redis.log").read_text()
-
-    def alive(self) -> bool:
-        try:
-            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
-        except redis.RedisError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # SHUTDOWN: fsyncs the append-only file
-            self.proc.wait(15)
-        self.proc = None
 
 
 @pytest.fixture
