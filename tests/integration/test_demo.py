@@ -11,7 +11,7 @@ import pytest
 import redis
 
 pytestmark = pytest.mark.integration
-DEMO_BROKER = "redis://127.0.0.1:6379/12"
+DEMO_BROKER = os.environ.get("WIREWATCH_TEST_DEMO_REDIS", "redis://127.0.0.1:6379/12")
 
 
 def test_demo_ingests_the_bundled_site_with_the_real_service(tmp_path: Path) -> None:
