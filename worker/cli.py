@@ -5,7 +5,8 @@ wirewatch ingest --once                  poll every feed once, process everythin
 wirewatch feeds add URL... | list | import FILE
 wirewatch export [--format json|csv|geojson] [--output FILE] [--as-of ISO]
 wirewatch extract [FILE|-] [--published-at ISO] [--source NAME] [--jsonl]
-wirewatch incidents show ID | merge A B | split ID --report URL | relink
+wirewatch incidents show ID | merge A B | split ID --report URL | unmerge ID | relink
+wirewatch web [--host H] [--port P]      the analyst's web window
 wirewatch db upgrade
 wirewatch demo                           the bundled sample news site, ingested by the service
 """
@@ -313,8 +314,27 @@ def incidents_merge(keep: str, other: str, note: Annotated[str | None, typer.Opt
     """Merge incident OTHER into KEEP (recorded; survives re-processing)."""
     res = resources()
     with session_scope(res.engine) as s:
-        linking.merge_incidents(s, keep, other, note=note)
+        linking.merge_incidents(s, keep, other, note=note, actor=_cli_actor())
     console.print(f"merged {other} into {keep}")
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+@incidents_app.command("unmerge")
+def incidents_unmerge(incident_id: str, note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Undo the merge of INCIDENT_ID (a merged incident) into another: its reports go back to it."""
+    res = resources()
+    try:
+        with session_scope(res.engine) as s:
+            keep = linking.unmerge_incident(s, incident_id, note=note, actor=_cli_actor())
+    except LookupError as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from exc
+    console.print(f"unmerged {incident_id} from {keep}")
 
 
 @incidents_app.command("split")
@@ -327,7 +347,7 @@ def incidents_split(
     res = resources()
     try:
         with session_scope(res.engine) as s:
-            new_id = linking.split_report(s, incident_id, report, note=note)
+            new_id = linking.split_report(s, incident_id, report, note=note, actor=_cli_actor())
     except LookupError as exc:
         console.print(str(exc))
         raise typer.Exit(1) from exc
@@ -341,6 +361,23 @@ def incidents_relink() -> None:
     with session_scope(res.engine) as s:
         n = linking.relink_all(s, res.policy)
     console.print(f"{n} incidents after relinking")
+
+
+@app.command()
+def web(
+    host: Annotated[str | None, typer.Option(help="address to bind (default: web.host, 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: web.port, 8765)")] = None,
+) -> None:
+    """Serve the analyst's web window: incidents map and list, one incident, feeds, Atom, JSON API."""
+    from worker.web.server import serve
+
+    s = settings()
+    upgrade(s.database.url)
+    try:
+        serve(s, host=host, port=port)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from exc
 
 
 @app.command()

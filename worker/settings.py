@@ -26,7 +26,9 @@ from worker.errors import ConfigError
 
 ENV_PREFIX = "WIREWATCH_"
 # Secrets read directly from the environment by the code that needs them, not settings keys.
-SECRET_ENV = frozenset({"WIREWATCH_FLOWER_USER", "WIREWATCH_FLOWER_PASSWORD"})
+SECRET_ENV = frozenset(
+    {"WIREWATCH_FLOWER_USER", "WIREWATCH_FLOWER_PASSWORD", "WIREWATCH_WEB_USER", "WIREWATCH_WEB_PASSWORD"}
+)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -105,6 +107,25 @@ class FlowerSettings(_Section):
     port: int = 5555
 
 
+class WebSettings(_Section):
+    # Loopback by default. Bound anywhere else, every page asks for the credentials
+    # (WIREWATCH_WEB_USER / WIREWATCH_WEB_PASSWORD, environment only); corrections always do.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    # Map tiles: any XYZ template. Markers are drawn without tiles (an offline machine).
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap contributors"
+    page_size: int = Field(default=50, ge=1, le=1000)
+    map_limit: int = Field(default=5000, ge=1, le=100_000)  # markers drawn at most (newest first)
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tiles(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL template, or empty for no tiles")
+        return value
+
+
 class FeedSettings(_Section):
     url: str
     name: str | None = None
@@ -121,6 +142,7 @@ class Settings(_Section):
     nlp: NlpSettings = NlpSettings()
     dedupe: DedupeSettings = DedupeSettings()
     flower: FlowerSettings = FlowerSettings()
+    web: WebSettings = WebSettings()
     feeds: tuple[FeedSettings, ...] = ()
     # "production" makes workers refuse to run as root; the Docker image sets it. The default
     # suits a developer's machine and single-machine installs run by hand.

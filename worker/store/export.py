@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -110,6 +111,42 @@ def _report(r: Report, a: Article) -> dict[str, Any]:
         "evidence": data.get("evidence") or [],
         "link": {"score": r.link_score, "reasons": r.link_reasons},
     }
+
+
+def report_rows(
+    session: Session, incident_ids: Sequence[str], *, as_of: datetime | None = None
+) -> dict[str, list[tuple[Report, Article]]]:
+    """The (report, article) pairs of each incident, in publication order, in one query (known
+    by `as_of` when given)."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(Report, Article)
+        .join(Article, col(Article.id) == col(Report.article_id))
+        .where(col(Report.incident_id).in_(list(incident_ids)))
+        .order_by(col(Article.published_at), col(Report.id))
+    ).all()
+    out: dict[str, list[tuple[Report, Article]]] = {}
+    for r, a in rows:
+        if as_of is not None and (a.published_at or a.fetched_at) > as_of:
+            continue
+        out.setdefault(r.incident_id or "", []).append((r, a))
+    return out
+
+
+def item(
+    session: Session, inc: Incident, pairs: list[tuple[Report, Article]], *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """One incident in the export schema, with its reports (`pairs` from ``report_rows``)."""
+    fields = _fields(inc) if as_of is None or not pairs else _fields_as_of(session, inc, pairs)
+    fields["reports"] = [_report(r, a) for r, a in pairs]
+    return fields
+
+
+def items_for(session: Session, incidents: Sequence[Incident]) -> list[dict[str, Any]]:
+    """A page of incidents in the export schema, in the given order (two queries in all)."""
+    by_incident = report_rows(session, [i.id for i in incidents])
+    return [item(session, inc, by_incident.get(inc.id, [])) for inc in incidents]
 
 
 def to_json(items: list[dict[str, Any]]) -> str:

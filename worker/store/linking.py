@@ -2,7 +2,7 @@
 
     link_report(session, report_id, policy) -> incident id
     find_copy_of(session, text, threshold) -> (signature, bands, original article id | None)
-    merge_incidents / split_report / relink_all: operator corrections and re-processing
+    merge_incidents / split_report / unmerge_incident / relink_all: operator corrections and re-processing
 
 Candidate lookup goes through the ``(country, date)`` indexes of ``incidents`` with a date
 window, so its cost does not grow with the size of the database. On PostgreSQL the whole
@@ -322,7 +322,9 @@ def _report_urls(session: Session, incident_id: str) -> list[str]:
     )
 
 
-def merge_incidents(session: Session, keep: str, other: str, *, record: bool = True, note: str | None = None) -> None:
+def merge_incidents(
+    session: Session, keep: str, other: str, *, record: bool = True, note: str | None = None, actor: str | None = None
+) -> None:
     """Move every report of `other` into `keep`; `other` stays as a tombstone pointing at `keep`."""
     if keep == other:
         return
@@ -334,6 +336,7 @@ def merge_incidents(session: Session, keep: str, other: str, *, record: bool = T
                 incident_id=keep,
                 other_incident_id=other,
                 note=note,
+                actor=actor,
                 report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)]),
             )
         )
@@ -347,7 +350,15 @@ def merge_incidents(session: Session, keep: str, other: str, *, record: bool = T
     recompute(session, gone.id, action="merged")
 
 
-def split_report(session: Session, incident_id: str, url: str, *, record: bool = True, note: str | None = None) -> str:
+def split_report(
+    session: Session,
+    incident_id: str,
+    url: str,
+    *,
+    record: bool = True,
+    note: str | None = None,
+    actor: str | None = None,
+) -> str:
     """Move the reports of the article at `url` out of `incident_id` into a new incident."""
     rows = session.exec(
         select(Report)
@@ -358,7 +369,14 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
         raise LookupError(f"incident {incident_id} has no report from {url}")
     if record:
         session.add(
-            Correction(kind="split", incident_id=incident_id, report_url=url, article_id=rows[0].article_id, note=note)
+            Correction(
+                kind="split",
+                incident_id=incident_id,
+                report_url=url,
+                article_id=rows[0].article_id,
+                note=note,
+                actor=actor,
+            )
         )
     new = Incident(event_type=rows[0].event_type, locked=True)
     session.get_one(Incident, incident_id).locked = True
@@ -372,6 +390,63 @@ def split_report(session: Session, incident_id: str, url: str, *, record: bool =
     recompute(session, incident_id, action="split")
     recompute(session, new.id, action="split")
     return new.id
+
+
+def unmerge_incident(
+    session: Session, tombstone: str, *, record: bool = True, note: str | None = None, actor: str | None = None
+) -> str:
+    """Undo the last merge of `tombstone` into another incident: the reports it held when it was
+    merged (by article URL, from the merge's correction) go back to it, and it is live again.
+
+    Returns the incident it was merged into. Raises LookupError when `tombstone` is not a merged
+    incident or no recorded merge names it.
+    """
+    gone = session.get(Incident, tombstone)
+    if gone is None or gone.merged_into is None:
+        raise LookupError(f"incident {tombstone} is not merged into another")
+    keep = gone.merged_into
+    merge = session.exec(
+        select(Correction)
+        .where(Correction.kind == "merge", Correction.incident_id == keep, Correction.other_incident_id == tombstone)
+        .order_by(col(Correction.id).desc())
+    ).first()
+    if merge is None or not merge.report_url:
+        raise LookupError(f"no recorded merge of {tombstone} into {keep} to undo")
+    _, _, right = merge.report_url.partition("\n--")
+    urls = [u for u in right.split("\n") if u]
+    if record:
+        session.add(
+            Correction(
+                kind="unmerge",
+                incident_id=keep,
+                other_incident_id=tombstone,
+                note=note,
+                actor=actor,
+                report_url=merge.report_url,
+            )
+        )
+    _move_reports(session, keep, urls, gone)
+    return keep
+
+
+def _move_reports(session: Session, source: str, urls: Sequence[str], target: Incident) -> None:
+    """Move the reports of `source` whose article is at one of `urls` into `target` (made live)."""
+    rows = session.exec(
+        select(Report)
+        .join(Article, col(Article.id) == col(Report.article_id))
+        .where(
+            Report.incident_id == source,
+            sa.or_(col(Article.url).in_(list(urls)), col(Article.canonical_url).in_(list(urls))),
+        )
+    ).all()
+    for r in rows:
+        r.incident_id = target.id
+        r.link_reasons = {"operator": "unmerge", "from": source}
+        r.link_score = None
+    target.merged_into = None
+    session.flush()
+    recompute(session, source, action="unmerged")
+    recompute(session, target.id, action="unmerged")
 
 
 def incident_of_url(session: Session, url: str) -> str | None:
@@ -398,6 +473,18 @@ def apply_corrections(session: Session) -> int:
             b = next((i for u in right.split("\n") if u and (i := incident_of_url(session, u))), None)
             if a and b and a != b:
                 merge_incidents(session, a, b, record=False)
+                applied += 1
+        elif c.kind == "unmerge" and c.report_url:
+            # Undo the replayed merge: the other side's reports leave the incident they share.
+            left, _, right = c.report_url.partition("\n--")
+            a = next((i for u in left.split("\n") if u and (i := incident_of_url(session, u))), None)
+            right_urls = [u for u in right.split("\n") if u]
+            b = next((i for u in right_urls if (i := incident_of_url(session, u))), None)
+            if a and a == b:
+                new = Incident(event_type=session.get_one(Incident, a).event_type)
+                session.add(new)
+                session.flush()
+                _move_reports(session, a, right_urls, new)
                 applied += 1
     return applied
 

@@ -76,6 +76,7 @@ class Feed(SQLModel, table=True):
     next_poll_at: datetime | None = _ts(index=True)
     lease_until: datetime | None = _ts()
     last_polled_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
     last_status: int | None = None
     error_count: int = 0
     last_error: str | None = None
@@ -86,7 +87,10 @@ class Entry(SQLModel, table=True):
     """A feed item as first seen; its status says where it is in the pipeline."""
 
     __tablename__ = "entries"
-    __table_args__ = (sa.UniqueConstraint("feed_id", "guid", name="uq_entries_feed_guid"),)
+    __table_args__ = (
+        sa.UniqueConstraint("feed_id", "guid", name="uq_entries_feed_guid"),
+        sa.Index("ix_entries_feed_published", "feed_id", "published_at"),  # a feed's newest item
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     feed_id: int = Field(foreign_key="feeds.id", index=True)
@@ -148,7 +152,13 @@ class Incident(SQLModel, table=True):
     """A deduplicated incident; its fields are derived from its reports."""
 
     __tablename__ = "incidents"
-    __table_args__ = (sa.Index("ix_incidents_block", "country", "date"),)
+    __table_args__ = (
+        sa.Index("ix_incidents_block", "country", "date"),
+        # The web window's pages: newest event first, by type, and changed since (Atom).
+        sa.Index("ix_incidents_date_id", "date", "id"),
+        sa.Index("ix_incidents_type_date", "event_type", "date"),
+        sa.Index("ix_incidents_updated", "updated_at"),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     event_type: str
@@ -224,12 +234,14 @@ class Correction(SQLModel, table=True):
     __tablename__ = "corrections"
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=8)  # merge | split
+    kind: str = Field(max_length=8)  # merge | split | unmerge
     incident_id: str = Field(max_length=32)
     other_incident_id: str | None = Field(default=None, max_length=32)
     report_url: str | None = Field(default=None, max_length=2048)
     article_id: int | None = None
     note: str | None = None
+    # Who made it: the web window's authenticated user, or "cli:<login>" from the command line.
+    actor: str | None = Field(default=None, max_length=200)
     at: datetime = _ts(nullable=False, default=utcnow)
 
 
@@ -241,7 +253,7 @@ class Failure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     stage: str = Field(max_length=16, index=True)  # poll | fetch | normalize | extract | link | task
     url: str | None = Field(default=None, max_length=2048)
-    feed_id: int | None = None
+    feed_id: int | None = Field(default=None, index=True)
     entry_id: int | None = None
     article_id: int | None = None
     task_id: str | None = Field(default=None, max_length=64)

@@ -80,6 +80,7 @@ def record_poll(
     feed.next_poll_at = next_poll_at
     feed.lease_until = None
     if error is None:
+        feed.last_success_at = now
         feed.error_count = 0
         feed.last_error = None
         if etag is not None or last_modified is not None:
