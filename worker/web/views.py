@@ -36,7 +36,7 @@ def _text(params: Mapping[str, str], name: str, max_len: int = 200) -> str | Non
 def parse_filter(params: Mapping[str, str]) -> IncidentFilter:
     """The view an analyst asked for: date_from, date_to, country, event_type, perpetrator,
     min_killed, q (text). Empty parameters mean "any"."""
-    country = _text(params, "country", 2)
+    country = _text(params, "country")
     if country is not None and not (len(country) == 2 and country.isalpha()):
         raise BadRequest(f"country: a two-letter ISO code, not {country!r}")
     raw_min = (params.get("min_killed") or "").strip()
