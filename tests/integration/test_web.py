@@ -297,5 +297,7 @@ def test_migrations_match_the_models(db_url: str) -> None:
     res = Resources.from_settings(make_settings(db_url))
     with res.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
-    assert [d for d in diff if not (isinstance(d, tuple) and d[0] == "modify_nullable")] == []
+    # The trigram indexes are PostgreSQL-only expression indexes, made by the migration alone.
+    trgm = {"ix_incidents_text_trgm", "ix_articles_title_trgm"}
+    assert [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_index" and d[1].name in trgm)] == []
     res.close()

@@ -94,7 +94,10 @@ def page_of(browser: Any) -> Iterator[Any]:
         page.dialogs, page.errors = [], []
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" and "127.0.0.1:9" not in m.text else None)
+        page.on(
+            "console",
+            lambda m: page.errors.append(m.text) if m.type == "error" and "127.0.0.1:9" not in m.text else None,
+        )
         return page
 
     yield make
