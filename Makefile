@@ -1,5 +1,5 @@
 # Two commands for a newcomer:
-#   make demo   install, then run the real service on the bundled sample news site
+#   make demo   install, run the real service on the bundled sample news site, then serve the web window on it
 #   make test   install (with dev tools), then lint, type-check and run the whole test suite
 PY ?= python3.11
 VENV ?= .venv
@@ -20,7 +20,7 @@ $(STAMP): requirements.lock requirements-bootstrap.lock pyproject.toml | $(BIN)/
 install: $(STAMP)
 
 demo: install
-	$(BIN)/wirewatch demo
+	$(BIN)/wirewatch demo --web
 
 run: install
 	$(BIN)/wirewatch run

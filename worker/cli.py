@@ -381,11 +381,14 @@ def web(
 
 
 @app.command()
-def demo(seconds: Annotated[int, typer.Option(help="give up after this long")] = 300) -> None:
+def demo(
+    seconds: Annotated[int, typer.Option(help="give up after this long")] = 300,
+    web: Annotated[bool, typer.Option("--web", help="then serve the web window on the demo data")] = False,
+) -> None:
     """Serve the bundled sample news site on loopback, run the service on it, list what it found."""
     from worker.demo import run_demo
 
-    raise typer.Exit(run_demo(_state.get("config"), timeout=seconds))
+    raise typer.Exit(run_demo(_state.get("config"), timeout=seconds, web=web))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,19 @@ def test_demo_ingests_the_bundled_site_with_the_real_service(tmp_path: Path) -> 
     text = out.stdout + out.stderr
     assert "Incidents" in text and "Kafr Nabl" in text
     assert (tmp_path / "var" / "demo" / "wirewatch.db").exists()
+    assert re.search(r"Browse them: wirewatch --config \S+ web --port \d+ +then open http://127\.0\.0\.1:\d+/", text)
+    # The web window serves every page on the demo data.
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import make_settings
+    from worker.web.app import create_app
+
+    settings = make_settings(f"sqlite:///{tmp_path}/var/demo/wirewatch.db")
+    client = TestClient(create_app(settings, public=True, credentials=None))
+    listing = client.get("/incidents.json").json()
+    assert listing["incidents"]
+    assert client.get("/incidents").status_code == 200
+    for item in listing["incidents"]:
+        page = client.get(f"/incidents/{item['id']}")
+        assert page.status_code == 200 and "Reports" in page.text
+    assert client.get("/feeds.json").json()["feeds"]

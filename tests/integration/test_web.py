@@ -107,7 +107,7 @@ def test_filters(web: Any, query: str, expected: set[str]) -> None:
 )
 def test_bad_parameters_are_400_with_the_name(web: Any, query: str) -> None:
     client, _, _ = web
-    name = query.split("=")[0]
+    name = query.split("=", 1)[0]
     r = client.get(f"/incidents.json?{query}")
     assert r.status_code == 400 and name in r.json()["detail"]
     assert client.get(f"/incidents?{query}").status_code == 400
@@ -152,7 +152,11 @@ def test_feeds_page_and_failures(web: Any) -> None:
     assert by_name["Bad Feed"]["last_success_at"] is None
     assert body["failures"][0]["reason"] == "HTTP 503 from feed"
     html = client.get("/feeds").text
-    assert "Good &lt;b&gt;Feed&lt;/b&gt;" in html and "failing (1×)" in html and "HTTP 503 from feed" in html
+    assert (
+        "Good &lt;b&gt;Feed&lt;/b&gt;" in html
+        and "failing (1\N{MULTIPLICATION SIGN})" in html
+        and "HTTP 503 from feed" in html
+    )
 
 
 def test_openapi_describes_the_export_schema(web: Any) -> None:
@@ -228,12 +232,12 @@ def test_public_bind_needs_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WIREWATCH_WEB_USER", raising=False)
     monkeypatch.delenv("WIREWATCH_WEB_PASSWORD", raising=False)
     with pytest.raises(ConfigError, match="WIREWATCH_WEB_USER"):
-        build(settings, "0.0.0.0")  # noqa: S104 - the point of the test
+        build(settings, "0.0.0.0")
     build(settings, "127.0.0.1")
     build(settings, "::1")
     monkeypatch.setenv("WIREWATCH_WEB_USER", USER)
     monkeypatch.setenv("WIREWATCH_WEB_PASSWORD", PASSWORD)
-    client = TestClient(build(settings, "0.0.0.0"))  # noqa: S104
+    client = TestClient(build(settings, "0.0.0.0"))
     assert client.get("/incidents").status_code == 401
     assert client.get("/openapi.json").status_code == 401
     assert client.get("/static/map.js").status_code == 401
@@ -241,7 +245,7 @@ def test_public_bind_needs_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unmerge_restores_both_and_survives_relink(web: Any) -> None:
-    client, res, seeded = web
+    _, res, seeded = web
     with session_scope(res.engine) as s:
         before = {i["id"]: i for i in export.incidents(s)}
         linking.merge_incidents(s, seeded.ridge, seeded.lake, note="glued", actor="test")

@@ -115,7 +115,7 @@ def _csp_errors(page: Any) -> list[str]:
 
 
 def test_map_shows_one_marker_per_incident_without_tiles(site: Any, page_of: Any) -> None:
-    base, res, seeded = site
+    base, _, seeded = site
     page = page_of()
     page.goto(base + "incidents")
     assert _markers(page) == 4  # ridge (two reports, one incident), lake, harbour, hostile

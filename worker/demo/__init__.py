@@ -12,7 +12,8 @@
    I/O worker, NLP worker, beat, Flower), logging to ``var/demo/service.log``;
 4. polls the database until every feed entry is processed and the counts of articles,
    reports and incidents stop changing, then stops the service with SIGTERM (warm shutdown);
-5. prints what was ingested: incidents, articles, failures.
+5. prints what was ingested: incidents, articles, failures, and the address of the analyst's
+   web window on the demo database (``web=True`` serves it there until Ctrl-C).
 
 Exit codes: 0 when every bundled article was stored, 1 otherwise (timeout, service died),
 2 for a configuration error. Extraction quality does not change the exit code: the tables
@@ -177,9 +178,10 @@ def _stop(proc: subprocess.Popen[bytes], console: Console) -> None:
         proc.wait()
 
 
-def run_demo(config: Path | None, timeout: int) -> int:
+def run_demo(config: Path | None, timeout: int, *, web: bool = False) -> int:
     """Serve the sample site, run the service on it until it has ingested everything, print
-    what it found. Runs in ``./var/demo``. Returns the process exit code."""
+    what it found and where to browse it (`web`: serve the web window on it until Ctrl-C).
+    Runs in ``./var/demo``. Returns the process exit code."""
     out = Console() if sys.stdout.isatty() else Console(width=140)  # pipes get 80 columns otherwise
     err = Console(stderr=True)
     try:
@@ -244,7 +246,25 @@ def run_demo(config: Path | None, timeout: int) -> int:
     if not ok:
         err.print(f"[red]the demo did not complete[/red]: see {log_path}")
         return 1
+    port = base.web.port if _port_free(base.web.port) else _free_port()
+    address = f"http://127.0.0.1:{port}/"
+    if not web:
+        out.print(f"Browse them: wirewatch --config {cfg} web --port {port}   then open {address}")
+        return 0
+    from worker.web.server import serve
+
+    out.print(f"Analyst's web window on the demo data: {address}  (Ctrl-C stops it)")
+    serve(load_settings(cfg), host="127.0.0.1", port=port)
     return 0
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _wait(proc: subprocess.Popen[bytes], database_url: str, expected: int, timeout: int, console: Console) -> bool:

@@ -69,7 +69,7 @@ class Cursor:
 
 # The text an analyst's free-text filter searches on an incident, as one expression: the
 # PostgreSQL trigram index ix_incidents_text_trgm (migration 0002) is built on exactly this.
-INCIDENT_TEXT = sa.literal_column(
+INCIDENT_TEXT: sa.ColumnElement[str] = sa.literal_column(
     "(coalesce(incidents.location_name, '') || ' ' || coalesce(incidents.admin1, '') || ' ' "
     "|| coalesce(incidents.perpetrator, '') || ' ' || coalesce(incidents.victims, ''))"
 )
@@ -98,7 +98,7 @@ def _where(f: IncidentFilter) -> list[Any]:
         pattern = _like(f.text)
         # Both parts can use a trigram index on PostgreSQL (migration 0002), so the union of
         # matching ids is found without scanning; SQLite scans.
-        matching = sa.union(
+        matching: sa.CompoundSelect[tuple[str]] = sa.union(
             sa.select(col(Incident.id)).where(INCIDENT_TEXT.ilike(pattern, escape="\\")),
             sa.select(col(Report.incident_id))
             .join(Article, col(Article.id) == col(Report.article_id))
