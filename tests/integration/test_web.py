@@ -217,6 +217,24 @@ def test_corrections_need_credentials_and_csrf(web: Any) -> None:
     assert again.status_code == 409  # already merged
 
 
+def test_split_in_the_page_records_the_operator(web: Any) -> None:
+    client, res, seeded = web
+    token = _csrf(client, seeded.ridge)
+    second = seeded.ridge_urls[1]
+    r = client.post(
+        f"/incidents/{seeded.ridge}/split", data={"url": second, "note": "two strikes", "csrf": token}, auth=AUTH
+    )
+    assert r.status_code == 200 and "split the report into incident" in r.text
+    by_url = webdata.report_incidents(res)
+    assert by_url[seeded.ridge_urls[0]] == seeded.ridge and by_url[second] != seeded.ridge
+    with session_scope(res.engine) as s:
+        c = s.exec(select(Correction)).one()
+        assert (c.kind, c.actor, c.note, c.report_url) == ("split", f"web:{USER}", "two strikes", second)
+    missing = {"url": "https://example.org/nope", "csrf": token}
+    assert client.post(f"/incidents/{seeded.ridge}/split", data=missing, auth=AUTH).status_code == 404
+    assert client.get("/no/such/page").status_code == 404
+
+
 def test_corrections_disabled_without_configured_credentials(db_url: str) -> None:
     res = Resources.from_settings(make_settings(db_url))
     seeded = webdata.seed(res)

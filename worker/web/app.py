@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlmodel import Session
 
 from worker.settings import Settings
@@ -134,8 +135,8 @@ def create_app(
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return _error(request, 400, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's and the router's own (404, 405)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail), exc.headers)
 
     def _error(request: Request, status: int, message: str, extra: Mapping[str, str] | None = None) -> Response:

@@ -1,7 +1,7 @@
 """Who may see and who may change: HTTP Basic credentials, CSRF tokens, response headers.
 
     Credentials.from_env()        WIREWATCH_WEB_USER / WIREWATCH_WEB_PASSWORD (or None)
-    Guard(credentials, public)    check(request) -> user name | None; raises 401
+    Guard(credentials, public)    user(request) -> name | None; operator(request) -> name, or 401/403
     csrf_token(request)           the double-submit token of this browser (cookie + form field)
     security_headers(tile_url)    Content-Security-Policy and friends, sent with every response
 
@@ -84,13 +84,6 @@ class Guard:
         if given is None or self.credentials is None or not self.credentials.matches(*given):
             return None
         return given[0]
-
-    def viewer(self, request: Request) -> str | None:
-        """For pages: raises 401 unless public or authenticated."""
-        user = self.user(request)
-        if user is None and not self.public:
-            raise unauthorized("credentials required")
-        return user
 
     def operator(self, request: Request) -> str:
         """For corrections: always authenticated."""
