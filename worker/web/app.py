@@ -24,8 +24,8 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlmodel import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from worker.settings import Settings
 from worker.store import browse, export, linking
