@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedupe.py --quick
 	$(BIN)/python bench/e2e.py --quick
+	$(BIN)/python bench/web.py --quick
 
 # Regenerate the hash-pinned lock from pyproject.toml (needs the package index).
 lock:

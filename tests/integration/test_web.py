@@ -323,3 +323,14 @@ def test_migrations_match_the_models(db_url: str) -> None:
     trgm = {"ix_incidents_text_trgm", "ix_articles_title_trgm"}
     assert [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_index" and d[1].name in trgm)] == []
     res.close()
+
+
+def test_database_down_is_a_503_not_a_crash(tmp_path: Any) -> None:
+    import sqlalchemy as sa
+
+    settings = make_settings("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")  # nothing listens
+    engine = sa.create_engine(settings.database.url, connect_args={"connect_timeout": 2})
+    client = TestClient(create_app(settings, public=True, credentials=None, engine=engine))
+    r = client.get("/incidents.json")
+    assert r.status_code == 503 and r.headers["retry-after"] == "10"
+    assert client.get("/incidents").status_code == 503

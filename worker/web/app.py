@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from worker.errors import StoreUnavailable
 from worker.settings import Settings
 from worker.store import browse, export, linking
 from worker.store.db import get_engine, session_scope
@@ -134,6 +135,10 @@ def create_app(
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:
         return _error(request, 400, str(exc))
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, exc: StoreUnavailable) -> Response:
+        return _error(request, 503, "the database is unavailable; try again shortly", {"Retry-After": "10"})
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's and the router's own (404, 405)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
