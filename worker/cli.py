@@ -5,7 +5,7 @@ wirewatch ingest --once                  poll every feed once, process everythin
 wirewatch feeds add URL... | list | import FILE
 wirewatch export [--format json|csv|geojson] [--output FILE] [--as-of ISO]
 wirewatch extract [FILE|-] [--published-at ISO] [--source NAME] [--jsonl]
-wirewatch incidents show ID | merge A B | split ID --report URL | unmerge ID | relink
+wirewatch incidents show ID | merge A B | unmerge A B | split ID --report URL | relink
 wirewatch web [--host H] [--port P]      the analyst's web window
 wirewatch db upgrade
 wirewatch demo                           the bundled sample news site, ingested by the service
@@ -314,27 +314,27 @@ def incidents_merge(keep: str, other: str, note: Annotated[str | None, typer.Opt
     """Merge incident OTHER into KEEP (recorded; survives re-processing)."""
     res = resources()
     with session_scope(res.engine) as s:
-        linking.merge_incidents(s, keep, other, note=note, actor=_cli_actor())
+        linking.merge_incidents(s, keep, other, note=note, operator=_cli_operator())
     console.print(f"merged {other} into {keep}")
 
 
-def _cli_actor() -> str:
+def _cli_operator() -> str:
     import getpass
 
     return f"cli:{getpass.getuser()}"
 
 
 @incidents_app.command("unmerge")
-def incidents_unmerge(incident_id: str, note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Undo the merge of INCIDENT_ID (a merged incident) into another: its reports go back to it."""
+def incidents_unmerge(keep: str, other: str, note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Undo the merge of OTHER into KEEP: OTHER gets back the reports it had (recorded)."""
     res = resources()
     try:
         with session_scope(res.engine) as s:
-            keep = linking.unmerge_incident(s, incident_id, note=note, actor=_cli_actor())
+            linking.unmerge_incidents(s, keep, other, note=note, operator=_cli_operator())
     except LookupError as exc:
         console.print(str(exc))
         raise typer.Exit(1) from exc
-    console.print(f"unmerged {incident_id} from {keep}")
+    console.print(f"unmerged {other} from {keep}")
 
 
 @incidents_app.command("split")
@@ -347,7 +347,7 @@ def incidents_split(
     res = resources()
     try:
         with session_scope(res.engine) as s:
-            new_id = linking.split_report(s, incident_id, report, note=note, actor=_cli_actor())
+            new_id = linking.split_report(s, incident_id, report, note=note, operator=_cli_operator())
     except LookupError as exc:
         console.print(str(exc))
         raise typer.Exit(1) from exc

@@ -229,7 +229,7 @@ def test_split_in_the_page_records_the_operator(web: Any) -> None:
     assert by_url[seeded.ridge_urls[0]] == seeded.ridge and by_url[second] != seeded.ridge
     with session_scope(res.engine) as s:
         c = s.exec(select(Correction)).one()
-        assert (c.kind, c.actor, c.note, c.report_url) == ("split", f"web:{USER}", "two strikes", second)
+        assert (c.kind, c.operator, c.note, c.report_url) == ("split", f"web:{USER}", "two strikes", second)
     missing = {"url": "https://example.org/nope", "csrf": token}
     assert client.post(f"/incidents/{seeded.ridge}/split", data=missing, auth=AUTH).status_code == 404
     assert client.get("/no/such/page").status_code == 404
@@ -266,10 +266,10 @@ def test_unmerge_restores_both_and_survives_relink(web: Any) -> None:
     _, res, seeded = web
     with session_scope(res.engine) as s:
         before = {i["id"]: i for i in export.incidents(s)}
-        linking.merge_incidents(s, seeded.ridge, seeded.lake, note="glued", actor="test")
+        linking.merge_incidents(s, seeded.ridge, seeded.lake, note="glued", operator="test")
     with session_scope(res.engine) as s:
         assert seeded.lake not in {i["id"] for i in export.incidents(s)}
-        assert linking.unmerge_incident(s, seeded.lake, note="apart", actor="test") == seeded.ridge
+        linking.unmerge_incidents(s, seeded.ridge, seeded.lake, note="apart", operator="test")
     with session_scope(res.engine) as s:
         after = {i["id"]: i for i in export.incidents(s)}
         for key in (seeded.ridge, seeded.lake):
@@ -279,7 +279,7 @@ def test_unmerge_restores_both_and_survives_relink(web: Any) -> None:
             } | {"last_reported_at": None}
             assert [r["url"] for r in a["reports"]] == [r["url"] for r in b["reports"]]
         with pytest.raises(LookupError):
-            linking.unmerge_incident(s, seeded.lake)
+            linking.unmerge_incidents(s, seeded.ridge, seeded.lake)
         kinds = [c.kind for c in s.exec(select(Correction).order_by(Correction.id)).all()]
         assert kinds == ["merge", "unmerge"]
     with session_scope(res.engine) as s:
@@ -304,13 +304,13 @@ def test_cli_unmerge_records_the_operator(db_url: str, tmp_path: Any, monkeypatc
     cfg.write_text("")
     r = runner.invoke(cli, ["--config", str(cfg), "incidents", "merge", seeded.ridge, seeded.lake, "--note", "x"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["--config", str(cfg), "incidents", "unmerge", seeded.lake, "--note", "y"])
+    r = runner.invoke(cli, ["--config", str(cfg), "incidents", "unmerge", seeded.ridge, seeded.lake, "--note", "y"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(cli, ["--config", str(cfg), "incidents", "unmerge", seeded.lake])
+    r = runner.invoke(cli, ["--config", str(cfg), "incidents", "unmerge", seeded.ridge, seeded.lake])
     assert r.exit_code == 1 and "not merged" in r.output
     with session_scope(res.engine) as s:
-        actors = {c.actor for c in s.exec(select(Correction)).all()}
-        assert len(actors) == 1 and next(iter(actors)).startswith("cli:")
+        operators = {c.operator for c in s.exec(select(Correction)).all()}
+        assert len(operators) == 1 and next(iter(operators)).startswith("cli:")
         assert s.get_one(Incident, seeded.lake).merged_into is None
     res.close()
 

@@ -200,7 +200,7 @@ def test_merge_and_unmerge_in_the_page_change_the_database(site: Any, page_of: A
         assert s.get_one(Incident, seeded.lake).merged_into == seeded.ridge
         assert s.get_one(Incident, seeded.ridge).num_reports == 3
         c = s.exec(select(Correction).where(Correction.kind == "merge")).one()
-        assert (c.actor, c.note) == (f"web:{USER}", "same strike: the lake is beside the ridge")
+        assert (c.operator, c.note) == (f"web:{USER}", "same strike: the lake is beside the ridge")
     assert page.locator("li.report").count() == 3
     page.fill(f'form[action$="/unmerge"]:has(input[value="{seeded.lake}"]) input[name=note]', "different places")
     page.click(f'form[action$="/unmerge"]:has(input[value="{seeded.lake}"]) button')
@@ -211,7 +211,7 @@ def test_merge_and_unmerge_in_the_page_change_the_database(site: Any, page_of: A
         assert s.get_one(Incident, seeded.lake).num_reports == 1
         assert s.get_one(Incident, seeded.ridge).num_reports == 2
         c = s.exec(select(Correction).where(Correction.kind == "unmerge")).one()
-        assert (c.actor, c.note) == (f"web:{USER}", "different places")
+        assert (c.operator, c.note) == (f"web:{USER}", "different places")
     assert page.locator("li.report").count() == 2
     assert "web:analyst" in page.locator("table.corrections").inner_text()
 

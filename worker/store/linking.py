@@ -2,7 +2,7 @@
 
     link_report(session, report_id, policy) -> incident id
     find_copy_of(session, text, threshold) -> (signature, bands, original article id | None)
-    merge_incidents / split_report / unmerge_incident / relink_all: operator corrections and re-processing
+    merge_incidents / split_report / unmerge_incidents / relink_all: operator corrections and re-processing
 
 Candidate lookup goes through the ``(country, date)`` indexes of ``incidents`` with a date
 window, so its cost does not grow with the size of the database. On PostgreSQL the whole
@@ -323,7 +323,13 @@ def _report_urls(session: Session, incident_id: str) -> list[str]:
 
 
 def merge_incidents(
-    session: Session, keep: str, other: str, *, record: bool = True, note: str | None = None, actor: str | None = None
+    session: Session,
+    keep: str,
+    other: str,
+    *,
+    record: bool = True,
+    note: str | None = None,
+    operator: str | None = None,
 ) -> None:
     """Move every report of `other` into `keep`; `other` stays as a tombstone pointing at `keep`."""
     if keep == other:
@@ -336,7 +342,7 @@ def merge_incidents(
                 incident_id=keep,
                 other_incident_id=other,
                 note=note,
-                actor=actor,
+                operator=operator,
                 report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)]),
             )
         )
@@ -357,7 +363,7 @@ def split_report(
     *,
     record: bool = True,
     note: str | None = None,
-    actor: str | None = None,
+    operator: str | None = None,
 ) -> str:
     """Move the reports of the article at `url` out of `incident_id` into a new incident."""
     rows = session.exec(
@@ -375,7 +381,7 @@ def split_report(
                 report_url=url,
                 article_id=rows[0].article_id,
                 note=note,
-                actor=actor,
+                operator=operator,
             )
         )
     new = Incident(event_type=rows[0].event_type, locked=True)
@@ -392,26 +398,30 @@ def split_report(
     return new.id
 
 
-def unmerge_incident(
-    session: Session, tombstone: str, *, record: bool = True, note: str | None = None, actor: str | None = None
-) -> str:
-    """Undo the last merge of `tombstone` into another incident: the reports it held when it was
-    merged (by article URL, from the merge's correction) go back to it, and it is live again.
+def unmerge_incidents(
+    session: Session,
+    keep: str,
+    other: str,
+    *,
+    record: bool = True,
+    note: str | None = None,
+    operator: str | None = None,
+) -> None:
+    """Undo the merge of `other` into `keep`: the reports `other` held when it was merged (by
+    article URL, from the merge's correction) go back to it, and it is live again.
 
-    Returns the incident it was merged into. Raises LookupError when `tombstone` is not a merged
-    incident or no recorded merge names it.
+    Raises LookupError when `other` is not merged into `keep` or no recorded merge names them.
     """
-    gone = session.get(Incident, tombstone)
-    if gone is None or gone.merged_into is None:
-        raise LookupError(f"incident {tombstone} is not merged into another")
-    keep = gone.merged_into
+    gone = session.get(Incident, other)
+    if gone is None or gone.merged_into is None or gone.merged_into != keep:
+        raise LookupError(f"incident {other} is not merged into {keep}")
     merge = session.exec(
         select(Correction)
-        .where(Correction.kind == "merge", Correction.incident_id == keep, Correction.other_incident_id == tombstone)
+        .where(Correction.kind == "merge", Correction.incident_id == keep, Correction.other_incident_id == other)
         .order_by(col(Correction.id).desc())
     ).first()
     if merge is None or not merge.report_url:
-        raise LookupError(f"no recorded merge of {tombstone} into {keep} to undo")
+        raise LookupError(f"no recorded merge of {other} into {keep} to undo")
     _, _, right = merge.report_url.partition("\n--")
     urls = [u for u in right.split("\n") if u]
     if record:
@@ -419,14 +429,13 @@ def unmerge_incident(
             Correction(
                 kind="unmerge",
                 incident_id=keep,
-                other_incident_id=tombstone,
+                other_incident_id=other,
                 note=note,
-                actor=actor,
+                operator=operator,
                 report_url=merge.report_url,
             )
         )
     _move_reports(session, keep, urls, gone)
-    return keep
 
 
 def _move_reports(session: Session, source: str, urls: Sequence[str], target: Incident) -> None:

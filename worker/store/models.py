@@ -240,8 +240,8 @@ class Correction(SQLModel, table=True):
     report_url: str | None = Field(default=None, max_length=2048)
     article_id: int | None = None
     note: str | None = None
-    # Who made it: the web window's authenticated user, or "cli:<login>" from the command line.
-    actor: str | None = Field(default=None, max_length=200)
+    # Who made it: "web:<user>" (the web window's authenticated user) or "cli:<login>".
+    operator: str | None = Field(default=None, max_length=128)
     at: datetime = _ts(nullable=False, default=utcnow)
 
 

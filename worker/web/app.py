@@ -309,7 +309,7 @@ def create_app(
         if other == keep.id:
             raise HTTPException(400, "an incident cannot be merged into itself")
         live(s, other)
-        linking.merge_incidents(s, keep.id, other, note=note or None, actor=who)
+        linking.merge_incidents(s, keep.id, other, note=note or None, operator=who)
         return _done(keep.id, f"merged {other} into this incident")
 
     @app.post("/incidents/{incident_id}/split", include_in_schema=False)
@@ -325,7 +325,7 @@ def create_app(
         check_csrf(request, csrf)
         live(s, incident_id)
         try:
-            new_id = linking.split_report(s, incident_id, url, note=note or None, actor=who)
+            new_id = linking.split_report(s, incident_id, url, note=note or None, operator=who)
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         return _done(incident_id, f"split the report into incident {new_id}")
@@ -345,8 +345,8 @@ def create_app(
         if gone is None or gone.merged_into != incident_id:
             raise HTTPException(409, f"incident {other} is not merged into {incident_id}")
         try:
-            linking.unmerge_incident(s, gone.id, note=note or None, actor=who)
-        except LookupError as exc:
+            linking.unmerge_incidents(s, incident_id, gone.id, note=note or None, operator=who)
+        except (LookupError, ValueError) as exc:  # the store's "cannot undo this" (one line)
             raise HTTPException(409, str(exc)) from exc
         return _done(incident_id, f"unmerged {gone.id} from this incident")
 
@@ -407,7 +407,7 @@ def _correction(c: Any) -> dict[str, Any]:
         "other_incident_id": c.other_incident_id,
         "report_url": c.report_url,
         "note": c.note,
-        "actor": c.actor,
+        "operator": c.operator,
     }
 
 

@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("corrections") as batch_op:
-        batch_op.add_column(sa.Column("actor", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("operator", sa.String(length=128), nullable=True))
     with op.batch_alter_table("feeds") as batch_op:
         batch_op.add_column(sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_incidents_date_id", "incidents", ["date", "id"])
@@ -51,4 +51,4 @@ def downgrade() -> None:
     with op.batch_alter_table("feeds") as batch_op:
         batch_op.drop_column("last_success_at")
     with op.batch_alter_table("corrections") as batch_op:
-        batch_op.drop_column("actor")
+        batch_op.drop_column("operator")
