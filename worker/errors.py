@@ -4,6 +4,7 @@
     ├── ConfigError                 invalid settings: fail at start, name the key
     ├── Transient                   retry later with backoff (the task raises Retry)
     │   ├── TransientFetchError     timeouts, connection errors, 429/5xx (carries retry_after)
+    │   │   └── DeadlineExceeded    the response did not complete within its wall-clock deadline
     │   └── StoreUnavailable        the database did not answer
     └── Permanent                   record the failure with its reason, do not retry
         ├── FetchError              4xx, refused address, body over the cap, not HTML
@@ -36,6 +37,12 @@ class Transient(WirewatchError):
 
 class TransientFetchError(Transient):
     """Network trouble or a server asking us to come back later."""
+
+
+class DeadlineExceeded(TransientFetchError):
+    """The response did not complete within its wall-clock deadline (a server trickling, or
+    simply too slow). Retrying at once would cost the same again: the caller leaves it for a
+    later attempt (the service's retry with backoff, the next ``ingest --once``)."""
 
 
 class StoreUnavailable(Transient):

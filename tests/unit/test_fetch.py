@@ -20,7 +20,7 @@ import httpcore
 import httpx
 import pytest
 
-from worker.errors import BlockedAddress, FetchError, TransientFetchError
+from worker.errors import BlockedAddress, DeadlineExceeded, FetchError, TransientFetchError
 from worker.pipeline.fetch import (
     AddressGuard,
     FetchLimits,
@@ -198,6 +198,25 @@ def test_redirect_to_file_scheme_refused() -> None:
     client = client_for(lambda _: httpx.Response(302, headers={"Location": "file:///etc/passwd"}))
     with pytest.raises(FetchError, match="scheme"):
         fetch(client, "https://news.example.org/", LIMITS)
+
+
+@pytest.mark.parametrize("url", ["http://xn--/a", "http://xn--zz.example/a"])
+def test_malformed_idn_host_is_a_fetch_error(url: str) -> None:
+    requested: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return html()
+
+    with pytest.raises(FetchError, match="invalid host name") as caught:
+        fetch_page(client_for(handler), url, LIMITS)
+    assert "\n" not in str(caught.value) and requested == []
+
+
+def test_redirect_to_malformed_idn_host_is_a_fetch_error() -> None:
+    client = client_for(lambda _: httpx.Response(302, headers={"Location": "http://xn--/next"}))
+    with pytest.raises(FetchError, match="invalid redirect target"):
+        fetch_page(client, "https://news.example.org/", LIMITS)
 
 
 # ---------------------------------------------------------------- size and types
@@ -512,9 +531,25 @@ def test_total_timeout_cuts_off_trickling_server(serve: Callable[..., int], hand
     port = serve(handler)
     limits = FetchLimits(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),), timeout=5, total_timeout=1.5)
     started = time.monotonic()
-    with build_client(limits) as client, pytest.raises(TransientFetchError, match="timeout"):
+    with build_client(limits) as client, pytest.raises(DeadlineExceeded, match=r"deadline of 1\.5 s"):
         fetch(client, f"http://127.0.0.1:{port}/", limits)
     assert time.monotonic() - started < 4
+
+
+class _Silent(socketserver.BaseRequestHandler):
+    """Reads the request, then says nothing until the client goes away."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        self.request.recv(1)
+
+
+def test_a_read_timeout_before_the_deadline_is_not_the_deadline(serve: Callable[..., int]) -> None:
+    port = serve(_Silent)
+    limits = FetchLimits(allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),), timeout=0.5, total_timeout=30)
+    with build_client(limits) as client, pytest.raises(TransientFetchError, match="timeout") as caught:
+        fetch(client, f"http://127.0.0.1:{port}/", limits)
+    assert not isinstance(caught.value, DeadlineExceeded)
 
 
 def test_total_timeout_with_injected_transport() -> None:
@@ -524,7 +559,7 @@ def test_total_timeout_with_injected_transport() -> None:
             yield b"x"
 
     client = client_for(lambda _: httpx.Response(200, headers={"Content-Type": "text/html"}, content=slow()))
-    with pytest.raises(TransientFetchError, match="total timeout"):
+    with pytest.raises(DeadlineExceeded, match=r"deadline of 0\.3 s"):
         fetch(client, "https://news.example.org/", FetchLimits(total_timeout=0.3))
 
 

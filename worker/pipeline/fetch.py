@@ -26,6 +26,8 @@ exception from :mod:`worker.errors`::
 
     TransientFetchError   timeouts, connection errors, 408, 429, 5xx (retry_after set
                           from Retry-After when the server sends one)
+    DeadlineExceeded      the wall-clock deadline passed (a TransientFetchError: worth a
+                          later attempt, not an immediate one)
     FetchError            other 4xx, bad scheme/URL, too many redirects, body over the
                           cap, unwanted content type, undecodable body
     BlockedAddress        the SSRF guard refused an address (subclass of FetchError)
@@ -51,7 +53,7 @@ from typing import Protocol
 import httpcore
 import httpx
 
-from worker.errors import BlockedAddress, FetchError, TransientFetchError
+from worker.errors import BlockedAddress, DeadlineExceeded, FetchError, TransientFetchError
 from worker.records import Page
 
 __all__ = [
@@ -95,6 +97,8 @@ _REDIRECTS = frozenset(
 )
 _RETRYABLE = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
 _CHUNK = 64 * 1024
+# A socket read whose timeout was shortened to the deadline can return a hair early.
+_DEADLINE_SLACK = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,7 +563,7 @@ def _decoded_chunks(response: httpx.Response, limits: FetchLimits, url: str) -> 
         # The deadline again, for injected transports that bypass our network streams.
         deadline = _DEADLINE.get()
         if deadline is not None and time.monotonic() > deadline:
-            raise TransientFetchError(f"total timeout of {limits.total_timeout}s exceeded: {url}")
+            raise _deadline_error(limits, url)
         chunk = inflater.feed(raw) if inflater else raw
         size += len(chunk)
         if size > limits.max_bytes:
@@ -579,9 +583,21 @@ def _media_type(content_type: str) -> str:
 def _check_url(url: httpx.URL, guard: AddressGuard) -> None:
     if url.scheme not in ("http", "https"):
         raise FetchError(f"scheme {url.scheme!r} refused: {url}")
-    if not url.host:
+    host = _host(url)
+    if not host:
         raise FetchError(f"URL without host: {url}")
-    guard.check_literal(url.host)
+    guard.check_literal(host)
+
+
+def _host(url: httpx.URL) -> str:
+    """The URL's host, decoded. httpx parses a malformed internationalized name (``xn--``
+    with no valid Punycode after it) and only fails when the host is read, with
+    ``idna.IDNAError`` (a UnicodeError): that is a bad link, not a crash."""
+    try:
+        return url.host
+    except UnicodeError as exc:
+        raw = url.raw_host.decode("ascii", errors="replace")
+        raise FetchError(f"invalid host name {raw!r} in {url}: {exc}") from exc
 
 
 def _status_error(response: httpx.Response, url: str) -> Exception:
@@ -611,8 +627,10 @@ def fetch(
 
     Returns a :class:`Page` (body decoded, at most ``limits.max_bytes``) for a 2xx, or
     :class:`NotModified` for a 304. Raises :class:`TransientFetchError` (with
-    ``retry_after``) for timeouts, connection errors, 408/429/5xx; :class:`BlockedAddress`
-    for refused addresses; :class:`FetchError` for everything else that cannot succeed.
+    ``retry_after``) for timeouts, connection errors, 408/429/5xx, and its subclass
+    :class:`DeadlineExceeded` when ``limits.total_timeout`` ran out; :class:`BlockedAddress`
+    for refused addresses; :class:`FetchError` for everything else that cannot succeed
+    (malformed host names included).
     """
     guard = AddressGuard(limits.allowed_networks)  # literal checks only; DNS at connect
     headers = {"Accept": accept}
@@ -634,6 +652,9 @@ def fetch(
             return result
         raise FetchError(f"more than {limits.max_redirects} redirects: {url}")
     except httpx.TimeoutException as exc:
+        deadline = _DEADLINE.get()
+        if deadline is not None and time.monotonic() >= deadline - _DEADLINE_SLACK:
+            raise _deadline_error(limits, url) from exc
         raise TransientFetchError(f"timeout fetching {url}: {exc}") from exc
     except httpx.InvalidURL as exc:
         raise FetchError(f"invalid URL {url!r}: {exc}") from exc
@@ -641,6 +662,10 @@ def fetch(
         raise TransientFetchError(f"network error fetching {url}: {exc!r}") from exc
     finally:
         _DEADLINE.reset(token)
+
+
+def _deadline_error(limits: FetchLimits, url: str) -> DeadlineExceeded:
+    return DeadlineExceeded(f"wall-clock deadline of {limits.total_timeout:.4g} s exceeded: {url}")
 
 
 def _parse_url(url: str) -> httpx.URL:
@@ -661,7 +686,12 @@ def _request_once(
 ) -> Page | NotModified | httpx.URL:
     """One hop: a final outcome, or the next URL to follow."""
     request = client.build_request("GET", current, headers=headers)
-    response = client.send(request, stream=True)
+    try:
+        response = client.send(request, stream=True)
+    except UnicodeError as exc:
+        # httpx prepares the redirect request even with redirects off, reading the host of
+        # the Location: a malformed internationalized name raises idna.IDNAError there.
+        raise FetchError(f"invalid redirect target from {current}: {exc}") from exc
     try:
         status = response.status_code
         if status in _REDIRECTS:
