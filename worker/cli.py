@@ -16,20 +16,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 from rich.table import Table
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from worker import jobs
-from worker.errors import ConfigError, Transient, WirewatchError
+from worker.errors import ConfigError, StoreUnavailable, WirewatchError
 from worker.logs import configure as configure_logging
 from worker.records import Article
 from worker.resources import Resources
@@ -37,8 +36,7 @@ from worker.settings import Settings, config_path, load_settings
 from worker.store import export as export_mod
 from worker.store import linking, repo
 from worker.store.db import session_scope, upgrade
-from worker.store.models import Article as ArticleRow
-from worker.store.models import Entry, Failure, Feed, Incident, IncidentHistory
+from worker.store.models import Feed, IncidentHistory
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Wirewatch: news feeds to conflict incidents.")
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
@@ -98,67 +96,49 @@ def run(flower: Annotated[bool, typer.Option(help="also serve Flower (credential
         raise typer.Exit(2) from exc
 
 
-def _fetch_all(res: Resources, entry_ids: list[int], progress: Progress) -> None:
-    task = progress.add_task("fetching articles", total=len(entry_ids))
-
-    def one(entry_id: int) -> None:
-        for attempt in range(3):
-            try:
-                jobs.fetch_entry(res, entry_id)
-            except Transient as exc:
-                if attempt == 2:
-                    jobs.record_task_failure(
-                        res, task="ingest.fetch", task_id=None, error=exc, attempts=3, entry_id=entry_id
-                    )
-                    return
-                time.sleep(min(exc.retry_after or 2.0**attempt, 10.0))
-            else:
-                return
-
-    with ThreadPoolExecutor(max_workers=res.settings.fetch.concurrency) as pool:
-        for fut in as_completed(pool.submit(one, e) for e in entry_ids):
-            fut.result()
-            progress.advance(task)
-
-
 @app.command()
-def ingest(once: Annotated[bool, typer.Option("--once", help="poll every feed once and exit")] = False) -> None:
-    """Poll every configured feed once and run everything new through all stages (no broker)."""
+def ingest(
+    once: Annotated[bool, typer.Option("--once", help="poll every feed once and exit")] = False,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option("--max-seconds", min=0, help="start no work after this many seconds (0: no bound)"),
+    ] = None,
+) -> None:
+    """Poll every configured feed once and run everything new through all stages (no broker).
+
+    Stages overlap: articles are extracted while other pages are still being fetched. What is
+    left (a slow page, or the time bound reached) stays queued for the next run and is listed
+    in the summary. Exit status 1 when a feed could not be polled or an unexpected error was
+    recorded; pages that failed are recorded with their reason and do not change it."""
+    from worker.once import ingest_once
+
     if not once:
         console.print("use `wirewatch ingest --once` (or `wirewatch run` for the service)")
         raise typer.Exit(2)
     res = resources()
     jobs.sync_config_feeds(res)
-    with Progress(console=console, transient=not console.is_terminal) as progress:
-        feed_ids = jobs.tick(res, all_feeds=True)
-        t = progress.add_task("polling feeds", total=len(feed_ids))
-        for fid in feed_ids:
-            jobs.poll_feed(res, fid)
-            progress.advance(t)
-        _fetch_all(res, jobs.pending_entries(res), progress)
-        with session_scope(res.engine) as s:
-            waiting = s.exec(select(func.count()).select_from(ArticleRow).where(ArticleRow.status == "fetched")).one()
-        t = progress.add_task("extracting incidents", total=waiting)
-        while done := jobs.extract_articles(res, link=False):
-            progress.advance(t, len(done))
-        jobs.link_reports(res)  # all at once, in publication order: the same result whatever the fetch order
-    _summary(res)
+    bound = res.settings.ingest.max_seconds if max_seconds is None else max_seconds
+    try:
+        with Progress(console=console, transient=not console.is_terminal) as progress:
+            summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress))
+    except StoreUnavailable as exc:
+        console.print(f"[red]{exc}[/red]: nothing is lost, run `wirewatch ingest --once` again when it is back")
+        raise typer.Exit(1) from exc
+    for line in summary.lines():
+        console.print(line, soft_wrap=True, markup=False, highlight=False)
+    raise typer.Exit(summary.exit_code)
 
 
-def _summary(res: Resources) -> None:
-    with session_scope(res.engine) as s:
-        counts = {
-            "feeds": s.exec(select(func.count()).select_from(Feed)).one(),
-            "articles": s.exec(select(func.count()).select_from(ArticleRow)).one(),
-            "failed entries": s.exec(select(func.count()).select_from(Entry).where(Entry.status == "failed")).one(),
-            "incidents": s.exec(
-                select(func.count())
-                .select_from(Incident)
-                .where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
-            ).one(),
-            "failures recorded": s.exec(select(func.count()).select_from(Failure)).one(),
-        }
-    console.print(", ".join(f"{v} {k}" for k, v in counts.items()))
+def _meter(progress: Progress) -> Callable[[str, int, int], None]:
+    """A progress bar per stage, created on first report."""
+    bars: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = progress.add_task(stage, total=total)
+        progress.update(bars[stage], completed=done, total=total)
+
+    return update
 
 
 @feeds_app.command("add")

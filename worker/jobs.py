@@ -64,11 +64,12 @@ def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | N
     return max(delay, retry_after or 0.0)
 
 
-def poll_feed(res: Resources, feed_id: int) -> list[int]:
+def poll_feed(res: Resources, feed_id: int, limits: fetch_stage.FetchLimits | None = None) -> list[int]:
     """Poll one feed (conditional GET), store its new entries; returns their ids.
 
     Poll failures are recorded on the feed (error count, backoff) and in ``failures``;
     they are not raised: the next tick polls again when the backoff has passed.
+    `limits` replaces the configured fetch limits (``ingest --once`` shortens the deadline).
     """
     with session_scope(res.engine) as s:
         feed = s.get_one(Feed, feed_id)
@@ -82,7 +83,7 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
     now = utcnow()
     cap = res.settings.scheduler.max_backoff
     try:
-        result = fetch_stage.fetch_feed(res.client, url, res.limits, etag=etag, last_modified=last_modified)
+        result = fetch_stage.fetch_feed(res.client, url, limits or res.limits, etag=etag, last_modified=last_modified)
         if isinstance(result, fetch_stage.NotModified):
             with session_scope(res.engine) as s:
                 repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
@@ -123,9 +124,10 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
     return new_ids
 
 
-def fetch_entry(res: Resources, entry_id: int) -> int | None:
+def fetch_entry(res: Resources, entry_id: int, limits: fetch_stage.FetchLimits | None = None) -> int | None:
     """Fetch and normalize one entry's article and store it; returns the article id, or None
-    when it failed permanently (recorded) or was already done. Raises Transient to retry."""
+    when it failed permanently (recorded) or was already done. Raises Transient to retry.
+    `limits` replaces the configured fetch limits (``ingest --once`` shortens the deadline)."""
     with session_scope(res.engine) as s:
         entry = s.get_one(Entry, entry_id)
         if entry.status != "new":
@@ -137,7 +139,7 @@ def fetch_entry(res: Resources, entry_id: int) -> int | None:
             entry.status, entry.article_id = "duplicate", existing.id
             return existing.id
     try:
-        page = fetch_stage.fetch_page(res.client, record.url, res.limits)
+        page = fetch_stage.fetch_page(res.client, record.url, limits or res.limits)
         if isinstance(page, fetch_stage.NotModified):  # no validators were sent: a server bug
             raise FetchError(f"unexpected 304 for {record.url}")
         article = normalize(page, record, source=source, language=language)
@@ -211,9 +213,10 @@ def link_reports(res: Resources, report_ids: Sequence[int] | None = None) -> int
     return len(ordered)
 
 
-def pending_entries(res: Resources) -> list[int]:
+def pending_entries(res: Resources, *, after: int = 0, up_to: int | None = None, limit: int = 1000) -> list[int]:
+    """One page of entries still to fetch (see repo.pending_entry_ids)."""
     with session_scope(res.engine) as s:
-        return repo.pending_entry_ids(s)
+        return repo.pending_entry_ids(s, after=after, up_to=up_to, limit=limit)
 
 
 def record_task_failure(

@@ -102,6 +102,11 @@ class DedupeSettings(_Section):
     near_duplicate_jaccard: float = Field(default=0.8, gt=0, le=1)
 
 
+class IngestSettings(_Section):
+    # `wirewatch ingest --once`: seconds after which the run starts no more work (0: no bound).
+    max_seconds: float = Field(default=0.0, ge=0)
+
+
 class FlowerSettings(_Section):
     address: str = "127.0.0.1"
     port: int = 5555
@@ -141,6 +146,7 @@ class Settings(_Section):
     worker: WorkerSettings = WorkerSettings()
     nlp: NlpSettings = NlpSettings()
     dedupe: DedupeSettings = DedupeSettings()
+    ingest: IngestSettings = IngestSettings()
     flower: FlowerSettings = FlowerSettings()
     web: WebSettings = WebSettings()
     feeds: tuple[FeedSettings, ...] = ()

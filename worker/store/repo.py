@@ -112,9 +112,25 @@ def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]
     return new_ids
 
 
-def pending_entry_ids(session: Session, limit: int = 10_000) -> list[int]:
-    rows = session.exec(select(col(Entry.id)).where(Entry.status == "new").order_by(col(Entry.id)).limit(limit)).all()
+def pending_entry_ids(session: Session, *, after: int = 0, up_to: int | None = None, limit: int = 1000) -> list[int]:
+    """Ids of entries still to fetch, in id order: one page of at most `limit` after the id
+    `after` (keyset paging: page on with the last id returned), none above `up_to`."""
+    cond = sa.and_(col(Entry.status) == "new", col(Entry.id) > after)
+    if up_to is not None:
+        cond = sa.and_(cond, col(Entry.id) <= up_to)
+    rows = session.exec(select(col(Entry.id)).where(cond).order_by(col(Entry.id)).limit(limit)).all()
     return [r for r in rows if r is not None]
+
+
+def last_entry_id(session: Session) -> int:
+    """The highest entry id so far (0 when there is none)."""
+    return int(session.execute(sa.select(sa.func.max(col(Entry.id)))).scalar() or 0)
+
+
+def release_feeds(session: Session, feed_ids: Sequence[int]) -> None:
+    """Give up the poll lease on feeds claimed but not polled (due again at once)."""
+    if feed_ids:
+        session.execute(sa.update(Feed).where(col(Feed.id).in_(list(feed_ids))).values(lease_until=None))
 
 
 def entry_record(row: Entry) -> records.Entry:
