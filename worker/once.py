@@ -33,7 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, func, select
@@ -51,6 +51,7 @@ T = TypeVar("T")
 TRIES = 3  # in-run attempts at a fetch that failed transiently (never after its deadline)
 MAX_PAUSE = 10.0  # a server asking for a longer pause is left for the next run
 PAGE = 1000  # entries left by earlier runs are read this many at a time
+COLLECT = 1.0  # seconds a fetched article may wait for others to fill its extraction batch
 
 #: ``meter(stage, done, total)``: progress for a display; stages are the ``STAGE_*`` names.
 Meter = Callable[[str, int, int], None]
@@ -265,59 +266,90 @@ class Run:
         self._inflight: dict[Future[Polled | Outcome], str] = {}
         self._fetches = 0  # in flight
         self._window = 2 * res.settings.fetch.concurrency
-        self._extract_due = True  # articles an earlier run fetched but did not extract
-        self._pool: ThreadPoolExecutor | None = None
+        self._batch = res.settings.nlp.batch_size
+        self._leftovers = True  # articles an earlier run fetched but did not extract
+        self._waiting = 0  # articles this run stored and has not extracted yet
+        self._waiting_since: float | None = None
         self._backlog = _Backlog(res)
+        _ = res.client  # built here, once, not by the first threads at the same time
 
     def run(self) -> Tally:
         pool = ThreadPoolExecutor(self.res.settings.fetch.concurrency, thread_name_prefix="wirewatch-ingest")
-        self._pool = pool
+        loader = ThreadPoolExecutor(1, thread_name_prefix="wirewatch-nlp-load")
         try:
-            self._start()
-            self._loop()
+            self._model: Future[None] = loader.submit(prepare_extraction, self.res)  # loads while fetches run
+            self._start(pool)
+            self._loop(pool)
         finally:
             self.clock.stopped = self.clock.stopped or bool(self._inflight)  # an error: queued work returns at once
             pool.shutdown(wait=True)
+            loader.shutdown(wait=True)
         if not self.clock.expired():
             self._guarded("ingest.link", lambda: jobs.link_reports(self.res))
         return self.tally
 
-    def _start(self) -> None:
+    def _start(self, pool: ThreadPoolExecutor) -> None:
         feeds = jobs.tick(self.res, all_feeds=True)
         self.tally.feeds = len(feeds)
         for feed_id in feeds:
-            self._submit(poll, feed_id, STAGE_POLL)
-        self._refill()
+            self._submit(pool, poll, feed_id, STAGE_POLL)
         self.meter(STAGE_POLL, 0, len(feeds))
-        prepare_extraction(self.res)  # loads the model while the pool polls and fetches
 
-    def _loop(self) -> None:
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
         while True:
-            self._refill()
-            timeout: float | None
-            if self._extract_due and not self.clock.expired():
+            self._refill(pool)
+            if self._extract_now():
                 self._extract()
-                timeout = 0.0  # collect what finished meanwhile, then extract again
-            elif not self._inflight:
+                timeout: float | None = 0.0  # collect what finished meanwhile
+            elif not self._inflight and (self._model.done() or self.clock.expired()):
                 return
-            else:  # wake at the bound to stop starting work; after it, wait for what runs
-                timeout = None if self.clock.expired() else self.clock.remaining()
-            done, _ = wait(self._inflight, timeout=timeout, return_when=FIRST_COMPLETED)
+            else:
+                timeout = self._wake_in()
+            loading: set[Future[Any]] = set() if self._model.done() else {self._model}
+            done, _ = wait({*self._inflight, *loading}, timeout=timeout, return_when=FIRST_COMPLETED)
             for fut in done:
-                self._collect(fut)
+                if fut is not self._model:
+                    self._collect(fut)
 
-    def _submit(self, fn: Callable[[Resources, int, Clock], Polled | Outcome], subject: int, stage: str) -> None:
-        assert self._pool is not None
-        self._inflight[self._pool.submit(fn, self.res, subject, self.clock)] = stage
+    def _extract_now(self) -> bool:
+        """Extract when the model is ready and a batch is full, the fetches have run dry, or the
+        first waiting article has waited `COLLECT` seconds (fewer, larger spaCy batches)."""
+        if self.clock.expired() or not self._model.done() or not (self._leftovers or self._waiting):
+            return False
+        self._model.result()  # a model that cannot load stops the run here, with its own error
+        waited = time.monotonic() - (self._waiting_since or time.monotonic())
+        return self._leftovers or self._waiting >= self._batch or not self._fetches or waited >= COLLECT
+
+    def _wake_in(self) -> float | None:
+        """How long to wait for the next completion: until the bound (to stop starting work),
+        or until the waiting articles' collecting window closes; after the bound, for good."""
+        if self.clock.expired():
+            return None
+        ends = [t for t in (self.clock.remaining(), self._collect_left()) if t is not None]
+        return max(0.0, min(ends)) if ends else None
+
+    def _collect_left(self) -> float | None:
+        if self._waiting_since is None or not self._model.done():
+            return None
+        return COLLECT - (time.monotonic() - self._waiting_since)
+
+    def _submit(
+        self,
+        pool: ThreadPoolExecutor,
+        fn: Callable[[Resources, int, Clock], Polled | Outcome],
+        subject: int,
+        stage: str,
+    ) -> None:
+        self._inflight[pool.submit(fn, self.res, subject, self.clock)] = stage
         self._fetches += stage == STAGE_FETCH
 
-    def _refill(self) -> None:
+    def _refill(self, pool: ThreadPoolExecutor) -> None:
         while not self.clock.expired() and self._fetches < self._window:
             if not self._queue:
                 self._queue.extend(self._backlog.next_page())
             if not self._queue:
                 return
-            self._submit(fetch, self._queue.popleft(), STAGE_FETCH)
+            self._submit(pool, fetch, self._queue.popleft(), STAGE_FETCH)
 
     def _collect(self, fut: Future[Polled | Outcome]) -> None:
         stage = self._inflight.pop(fut)
@@ -334,7 +366,9 @@ class Run:
             self.tally.feeds_cut += result.outcome is Outcome.CUT
         else:
             self.tally.entries[result] += 1
-            self._extract_due |= result is Outcome.STORED
+            if result is Outcome.STORED:
+                self._waiting += 1
+                self._waiting_since = self._waiting_since or time.monotonic()
         self._report_progress()
 
     def _extract(self) -> None:
@@ -342,7 +376,9 @@ class Run:
         if done is None:  # recorded; the batch's articles are released and tried one by one
             return
         self.tally.extracted += len(done)
-        self._extract_due = bool(done)
+        self._leftovers = len(done) >= self._batch  # a full batch: there may be more
+        self._waiting = max(0, self._waiting - len(done)) if done else 0
+        self._waiting_since = time.monotonic() if self._waiting else None
         self._report_progress()
 
     def _guarded(self, task: str, step: Callable[[], T]) -> T | None:
