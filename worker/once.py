@@ -64,6 +64,7 @@ class Outcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     FAILED = "failed"
+    ERROR = "failed unexpectedly"  # an error outside the error tree (a bug): recorded, the entry failed
     LEFT = "left for the next run"  # transient trouble, its deadline included: recorded, still new
     CUT = "cut by the time limit"  # not started, or stopped by the run's bound: still new
 
@@ -179,7 +180,7 @@ def fetch(res: Resources, entry_id: int, clock: Clock) -> Outcome:
         except Exception as exc:  # one entry must not stop the run: recorded as the service does
             log.exception("ingest: fetching entry %s raised", entry_id, extra={"entry_id": entry_id})
             jobs.record_task_failure(res, task="ingest.fetch", task_id=None, error=exc, attempts=1, entry_id=entry_id)
-            return Outcome.FAILED
+            return Outcome.ERROR
         else:
             return _status(res, entry_id)
     raise AssertionError("unreachable: the last attempt returns")
@@ -366,6 +367,7 @@ class Run:
             self.tally.feeds_cut += result.outcome is Outcome.CUT
         else:
             self.tally.entries[result] += 1
+            self.tally.errors += result is Outcome.ERROR
             if result is Outcome.STORED:
                 self._waiting += 1
                 self._waiting_since = self._waiting_since or time.monotonic()
@@ -436,14 +438,8 @@ class Summary:
         return int(bool(self.tally.feeds_failed or self.tally.errors))
 
     def lines(self) -> list[str]:
-        t, e = self.tally, self.tally.entries
-        tried = sum(e.values()) - e[Outcome.CUT]
-        out = [
-            f"ingest --once: {_n(t.feeds, 'feed')} polled ({t.feeds_failed} failed); {_n(tried, 'entry', 'entries')}:"
-            f" {e[Outcome.STORED]:,} stored, {e[Outcome.DUPLICATE]:,} duplicates, {e[Outcome.FAILED]:,} failed,"
-            f" {e[Outcome.LEFT]:,} left for the next run; {_n(t.extracted, 'article')} extracted; {self.seconds:.1f} s",
-            "in the database: " + ", ".join(f"{v:,} {k}" for k, v in self.totals.items()),
-        ]
+        """The summary for the operator: this run, the database, what is left, what failed."""
+        out = [self._run_line(), "in the database: " + ", ".join(f"{v:,} {k}" for k, v in self.totals.items())]
         if self.left.entries or self.left.articles or self.timed_out:
             bound = f"time limit of {self.limit:g} s reached: " if self.timed_out and self.limit else ""
             out.append(
@@ -453,10 +449,21 @@ class Summary:
             )
         if self.exit_code:
             out.append(
-                f"failed: {_n(t.feeds_failed, 'feed')} could not be polled (`wirewatch feeds list`), "
-                f"{_n(t.errors, 'unexpected error')} (reasons in the failures table)"
+                f"failed: {_n(self.tally.feeds_failed, 'feed')} could not be polled (`wirewatch feeds list`), "
+                f"{_n(self.tally.errors, 'unexpected error')} (reasons in the failures table)"
             )
         return out
+
+    def _run_line(self) -> str:
+        t, e = self.tally, self.tally.entries
+        feeds = f"{_n(t.feeds - t.feeds_cut, 'feed')} polled ({t.feeds_failed} failed"
+        feeds += f", {t.feeds_cut} not reached in time)" if t.feeds_cut else ")"
+        entries = (
+            f"{_n(sum(e.values()) - e[Outcome.CUT], 'entry', 'entries')}: {e[Outcome.STORED]:,} stored, "
+            f"{e[Outcome.DUPLICATE]:,} duplicates, {e[Outcome.FAILED] + e[Outcome.ERROR]:,} failed, "
+            f"{e[Outcome.LEFT]:,} left for the next run"
+        )
+        return f"ingest --once: {feeds}; {entries}; {_n(t.extracted, 'article')} extracted; {self.seconds:.1f} s"
 
 
 def _n(count: int, singular: str, plural: str | None = None) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -213,3 +214,54 @@ def test_a_backlog_beyond_ten_thousand_entries_is_processed_or_reported(
     if left:
         noun = "entry" if left == 1 else "entries"
         assert f"{left:,} {noun} not fetched" in bounded.output and "wirewatch ingest --once" in bounded.output
+
+
+def test_a_bug_in_one_page_is_recorded_against_it_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site
+) -> None:
+    from worker import jobs
+
+    site.slow = False
+    real = jobs.normalize
+
+    def normalize(page: Any, entry: Any, **kw: Any) -> Any:
+        if page.url.endswith("/a/slow.html"):
+            raise RuntimeError("parser bug on this page")
+        return real(page, entry, **kw)
+
+    monkeypatch.setattr(jobs, "normalize", normalize)
+    ingest = Ingest(tmp_path, monkeypatch, site)
+    run = ingest()
+
+    assert run.result.exit_code == 1, run.output  # an unexpected error is a failure of the run
+    assert _strike(ingest.incidents())["killed"] == {"low": 4, "best": 4, "high": 4}
+    bad = ingest.entry("/a/slow.html")
+    assert bad.status == "failed"
+    (failure,) = ingest.failures(bad.id)
+    assert "parser bug on this page" in failure.reason
+    assert "1 unexpected error" in run.output
+
+
+def test_a_batch_that_breaks_extraction_fails_only_its_culprit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site
+) -> None:
+    from worker.pipeline import extract
+
+    site.slow = False
+    real = extract.extract_many
+
+    def extract_many(nlp: Any, articles: Any, batch_size: int = 32) -> Any:
+        if any("Izmail" in a.text for a in articles):
+            raise RuntimeError("extractor bug on this article")
+        return real(nlp, articles, batch_size=batch_size)
+
+    monkeypatch.setattr(extract, "extract_many", extract_many)
+    ingest = Ingest(tmp_path, monkeypatch, site)
+    run = ingest()
+
+    assert run.result.exit_code == 1, run.output
+    with session_scope(get_engine(ingest.db_url)) as s:
+        status = {a.url.rsplit("/", 1)[-1]: a.status for a in s.exec(select(Article)).all()}
+        reasons = [f.reason for f in s.exec(select(Failure).where(Failure.stage == "extract")).all()]
+    assert status == {"good.html": "failed", "slow.html": "extracted"}  # its batch mate is not lost
+    assert len(reasons) == 1 and "extractor bug on this article" in reasons[0]
