@@ -3,6 +3,7 @@ how long until the good report is an incident, when a page trickles a byte every
 
     .venv/bin/python bench/slow_source.py                   # the shipped 60 s fetch deadline
     .venv/bin/python bench/slow_source.py --deadline 8      # a shorter one, same shape
+    .venv/bin/python bench/slow_source.py --max-seconds 20  # with a bound on the run
     .venv/bin/python bench/slow_source.py --code DIR        # another checkout's worker/ (e.g. main)
 
 The run is a real `python -m worker.cli ingest --once` process on a fresh SQLite file; this
@@ -46,6 +47,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--deadline", type=float, default=60.0, help="fetch.total_timeout, seconds (default 60)")
     ap.add_argument("--code", type=Path, default=REPO, help="the checkout whose worker/ runs (default: this one)")
+    ap.add_argument("--max-seconds", type=float, default=None, help="pass --max-seconds N to the run")
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args()
 
@@ -65,8 +67,9 @@ def main() -> None:
         started = time.monotonic()
         watcher = threading.Thread(target=_first_incident, args=(db, started, done, seen), daemon=True)
         watcher.start()
+        bound = [] if args.max_seconds is None else ["--max-seconds", f"{args.max_seconds:g}"]
         proc = subprocess.run(
-            [args.python, "-m", "worker.cli", "ingest", "--once"],
+            [args.python, "-m", "worker.cli", "ingest", "--once", *bound],
             cwd=tmp,
             env=env,
             capture_output=True,
@@ -83,6 +86,7 @@ def main() -> None:
             {
                 "code": str(args.code.resolve()),
                 "deadline_s": args.deadline,
+                "max_seconds": args.max_seconds,
                 "run_s": run_s,
                 "good_report_incident_after_s": seen.get("incident_after_s"),
                 "slow_page_requests": len(site.slow_started_at),

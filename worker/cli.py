@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,7 @@ def ingest(
     recorded; pages that failed are recorded with their reason and do not change it."""
     from worker.once import ingest_once
 
+    started = time.monotonic()  # the bound covers the start-up (migrations) too
     if not once:
         console.print("use `wirewatch ingest --once` (or `wirewatch run` for the service)")
         raise typer.Exit(2)
@@ -120,7 +122,7 @@ def ingest(
     bound = res.settings.ingest.max_seconds if max_seconds is None else max_seconds
     try:
         with Progress(console=console, transient=not console.is_terminal) as progress:
-            summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress))
+            summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress), started=started)
     except StoreUnavailable as exc:
         console.print(f"[red]{exc}[/red]: nothing is lost, run `wirewatch ingest --once` again when it is back")
         raise typer.Exit(1) from exc

@@ -491,9 +491,12 @@ def summarize(res: Resources, tally: Tally, clock: Clock) -> Summary:
     return Summary(tally, left, totals, clock.elapsed(), clock.limit, timed_out)
 
 
-def ingest_once(res: Resources, *, max_seconds: float | None = None, meter: Meter | None = None) -> Summary:
+def ingest_once(
+    res: Resources, *, max_seconds: float | None = None, meter: Meter | None = None, started: float | None = None
+) -> Summary:
     """Poll every feed once and take everything new (and everything earlier runs left) through
-    every stage, within `max_seconds` when given. Returns the run's summary."""
-    clock = Clock(max_seconds or None)
+    every stage, within `max_seconds` (counted from `started`, a time.monotonic(), when given)
+    of the start. Returns the run's summary."""
+    clock = Clock(max_seconds or None, started=time.monotonic() if started is None else started)
     tally = Run(res, clock, meter).run()
     return summarize(res, tally, clock)
