@@ -1,14 +1,15 @@
 """``wirewatch ingest --once``: every stage in one process, overlapping the way the service's
 queues make them overlap, so that one slow source costs its own time and nobody else's.
 
-    polls ──> new entries ──┐
-    entries left by earlier runs ──┴──> fetches ──> articles ──> extract + link
-    └──────── a pool of fetch.concurrency threads ────────┘     (the calling thread, in batches)
+    feeds ──poll──> new entries ──────┐
+    entries earlier runs left ────────┴──fetch──> articles ──> extract + link
+    └─── a pool of fetch.concurrency threads ───┘              (the calling thread, by batches)
 
 * Polls and fetches share one thread pool; the calling thread extracts a batch whenever
   fetched articles are waiting, while the pool goes on fetching, and links after each batch
   as the service does. Incidents are the connected parts of the report-match graph, so the
-  order fetches finish in does not change them (tests/quality/test_dedupe_order.py).
+  order fetches finish in does not change them (tests/quality/test_dedupe_order.py,
+  test_ingest_order.py).
 * A fetch that ran into its wall-clock deadline is not tried again in this run: it is recorded
   and left ``new`` for the next run (or the service's stranded-entry sweep). Other transient
   trouble is tried again after a short pause, at most ``TRIES`` times in all, then left the same

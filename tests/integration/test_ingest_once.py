@@ -60,8 +60,10 @@ class Run:
 class Ingest:
     """Runs `wirewatch ingest --once` in-process on a config of its own."""
 
-    def __init__(self, tmp: Path, monkeypatch: pytest.MonkeyPatch, site: Site, fetch: str = "") -> None:
-        self.db_url = f"sqlite:///{tmp}/once.db"
+    def __init__(
+        self, tmp: Path, monkeypatch: pytest.MonkeyPatch, site: Site, fetch: str = "", db_url: str | None = None
+    ) -> None:
+        self.db_url = db_url or f"sqlite:///{tmp}/once.db"
         cfg = tmp / "config.toml"
         cfg.write_text(
             f'[database]\nurl = "{self.db_url}"\n'
@@ -103,9 +105,9 @@ def _strike(incidents: list[dict[str, object]]) -> dict[str, object]:
 
 
 def test_a_page_trickling_forever_costs_one_deadline_and_holds_back_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site, db_url: str
 ) -> None:
-    ingest = Ingest(tmp_path, monkeypatch, site, fetch=f"timeout = 5.0\ntotal_timeout = {DEADLINE}")
+    ingest = Ingest(tmp_path, monkeypatch, site, fetch=f"timeout = 5.0\ntotal_timeout = {DEADLINE}", db_url=db_url)
     run = ingest()
 
     assert run.result.exit_code == 0, run.output  # a slow source is left for later, not a failure
@@ -149,10 +151,10 @@ def test_the_run_time_bound_leaves_the_rest_resumable_and_reported(
 
 
 def test_a_malformed_idn_link_is_a_recorded_failure_and_the_run_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site, db_url: str
 ) -> None:
     site.links = ["http://xn--/a", "/a/good.html"]
-    ingest = Ingest(tmp_path, monkeypatch, site)
+    ingest = Ingest(tmp_path, monkeypatch, site, db_url=db_url)
     run = ingest()
 
     assert run.result.exit_code == 0, run.output  # a bad link is bad input: recorded, not a crash
