@@ -267,3 +267,21 @@ def test_a_batch_that_breaks_extraction_fails_only_its_culprit(
         reasons = [f.reason for f in s.exec(select(Failure).where(Failure.stage == "extract")).all()]
     assert status == {"good.html": "failed", "slow.html": "extracted"}  # its batch mate is not lost
     assert len(reasons) == 1 and "extractor bug on this article" in reasons[0]
+
+
+def test_a_page_that_never_answers_in_time_is_given_up_after_max_retries_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: Site
+) -> None:
+    ingest = Ingest(tmp_path, monkeypatch, site, fetch="timeout = 2.0\ntotal_timeout = 1.5")
+    with ingest.config.open("a") as cfg:
+        cfg.write("[worker]\nmax_retries = 1\n")
+    assert ingest().result.exit_code == 0
+    slow = ingest.entry("/a/slow.html")
+    assert (slow.status, slow.attempts) == ("new", 1)
+
+    assert ingest().result.exit_code == 0  # a bad page is recorded, not a failure of the run
+    slow = ingest.entry("/a/slow.html")
+    assert (slow.status, slow.attempts) == ("failed", 2)
+    first, second = ingest.failures(slow.id)
+    assert "left for the next run (try 1 of 2)" in first.reason and "gave up after 2 runs" in second.reason
+    assert len(site.slow_started_at) == 2  # once per run
