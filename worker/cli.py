@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlmodel import col, select
@@ -117,14 +118,14 @@ def ingest(
     if not once:
         console.print("use `wirewatch ingest --once` (or `wirewatch run` for the service)")
         raise typer.Exit(2)
-    res = resources()
-    jobs.sync_config_feeds(res)
-    bound = res.settings.ingest.max_seconds if max_seconds is None else max_seconds
+    bound = settings().ingest.max_seconds if max_seconds is None else max_seconds
     try:
+        res = resources()
+        jobs.sync_config_feeds(res)
         with Progress(console=console, transient=not console.is_terminal) as progress:
             summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress), started=started)
     except StoreUnavailable as exc:
-        console.print(f"[red]{exc}[/red]: nothing is lost, run `wirewatch ingest --once` again when it is back")
+        console.print(f"[red]{escape(str(exc))}[/red]: nothing is lost, run `wirewatch ingest --once` again later")
         raise typer.Exit(1) from exc
     for line in summary.lines():
         console.print(line, soft_wrap=True, markup=False, highlight=False)
