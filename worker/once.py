@@ -316,9 +316,11 @@ class Run:
     def _extract_now(self) -> bool:
         """Extract when the model is ready and a batch is full, the fetches have run dry, or the
         first waiting article has waited `COLLECT` seconds (fewer, larger spaCy batches)."""
-        if self.clock.expired() or not self._model.done() or not (self._leftovers or self._waiting):
+        if self.clock.expired() or not self._model.done():
             return False
         self._model.result()  # a model that cannot load stops the run here, with its own error
+        if not (self._leftovers or self._waiting):
+            return False
         waited = time.monotonic() - (self._waiting_since or time.monotonic())
         return self._leftovers or self._waiting >= self._batch or not self._fetches or waited >= COLLECT
 
