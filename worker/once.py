@@ -16,8 +16,8 @@ queues make them overlap, so that one slow source costs its own time and nobody 
   way. An entry left this way more than ``worker.max_retries`` times is failed, as the service
   gives up on a task after that many retries.
 * A bound on the run (``max_seconds``): after it no poll, fetch or extraction starts, fetches
-  under way are cut at it (their deadline is shortened to it), and what is left stays queued and
-  is counted in the summary.
+  under way are cut at it (their deadline is shortened to it; a batch being extracted is
+  finished), and what is left stays queued and is counted in the summary.
 * Nothing that goes wrong with one feed, entry or batch stops the run: an unexpected error is
   recorded against its subject, as a Celery task's failure is.
 """
