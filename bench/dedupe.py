@@ -3,7 +3,7 @@
     python bench/dedupe.py [--quick] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Creates two scratch PostgreSQL databases and fills them with synthetic incidents (each with
-its article and report) spread over 60 countries and 20 years (bulk INSERT ... SELECT
+its article, its report and five event names in the name index) spread over 60 countries and 20 years (bulk INSERT ... SELECT
 generate_series, the same shape the linker reads), then times `link_report` for new reports
 against each, the two sizes interleaved in rounds of ten (each link rolled back, so every
 sample sees the same table). Prints the two medians and their ratio (target: at most 1.5x),
@@ -32,6 +32,21 @@ from worker.store.models import Article, Report
 COUNTRIES = 60
 START = date(2005, 1, 1)
 DAYS = 20 * 365
+
+
+NAMES_PER_REPORT = 5  # event names per synthetic report (people, streets, sites)
+VOCABULARY = 26**3  # distinct synthetic names
+
+
+# name(x) in SQL, for x = (g * 7 + k * 1009) % VOCABULARY (report g, its k-th name)
+_X = "CAST((g * 7 + k * 1009) % :vocab AS integer)"
+NAME_SQL = f"chr(65 + {_X} % 26) || chr(97 + {_X} / 26 % 26) || chr(97 + {_X} / 676 % 26) || 'ov'"
+
+
+def name(x: int) -> str:
+    """The synthetic name number `x` (the same spelling the SQL fill builds)."""
+    x %= VOCABULARY
+    return chr(65 + x % 26) + chr(97 + x // 26 % 26) + chr(97 + x // 676 % 26) + "ov"
 
 
 def country_code(i: int) -> str:
@@ -70,15 +85,15 @@ def fill(engine: sa.Engine, target: int) -> None:
         )
         conn.execute(
             sa.text("""
-            INSERT INTO articles (url, canonical_url, title, text, content_hash, status, fetched_at)
+            INSERT INTO articles (url, canonical_url, title, text, content_hash, status, fetched_at, nlp_attempts)
             SELECT 'https://synth.example/' || g, 'https://synth.example/' || g, 'synthetic', 'synthetic',
-                   md5(g::text), 'extracted', now() FROM synth
+                   md5(g::text), 'extracted', now(), 0 FROM synth
         """)
         )
         conn.execute(
-            sa.text("""
+            sa.text(f"""
             INSERT INTO reports (article_id, ordinal, data, event_type, date, country, lat, lon, killed_best,
-                                 incident_id, link_reasons)
+                                 incident_id, link_reasons, names)
             SELECT a.id, 0, json_build_object(
                        'event_type', 'Air/drone strike', 'date', day::text, 'date_precision', 'day',
                        'location', json_build_object('name', 'Town ' || g, 'country', cc, 'lat', lat, 'lon', lon,
@@ -88,9 +103,20 @@ def fill(engine: sa.Engine, target: int) -> None:
                        'injured', json_build_object('low', null, 'best', null, 'high', null),
                        'evidence', json_build_array(json_build_object(
                            'field', 'event_type', 'text', 'jets struck the town of Town ' || g, 'start', 0, 'end', 10))),
-                   'Air/drone strike', day, cc, lat, lon, killed, iid, '{}'::json
+                   'Air/drone strike', day, cc, lat, lon, killed, iid, '{{}}'::json,
+                   (SELECT json_agg(lower({NAME_SQL})) FROM generate_series(0, :per - 1) AS k)
             FROM synth JOIN articles a ON a.url = 'https://synth.example/' || synth.g
-        """)
+        """),
+            {"per": NAMES_PER_REPORT, "vocab": VOCABULARY},
+        )
+        # Each report's event names, indexed as the linker's name block reads them.
+        conn.execute(
+            sa.text(f"""
+            INSERT INTO report_keys (key, report_id, day)
+            SELECT lower({NAME_SQL}), r.id, r.date
+            FROM reports r JOIN synth ON r.incident_id = synth.iid CROSS JOIN generate_series(0, :per - 1) AS k
+        """),
+            {"per": NAMES_PER_REPORT, "vocab": VOCABULARY},
         )
         conn.execute(sa.text("DROP TABLE synth"))
         conn.execute(sa.text("ANALYZE"))
@@ -104,7 +130,7 @@ def new_reports(engine: sa.Engine, n: int, rng: random.Random) -> list[int]:
                 url=f"https://bench.example/{uuid.uuid4().hex}",
                 canonical_url=f"https://bench.example/c{uuid.uuid4().hex}",
                 title="bench",
-                text="bench",
+                text="Witnesses in the town said " + " and ".join(name(rng.randrange(VOCABULARY)) for _ in range(5)),
                 content_hash=uuid.uuid4().hex,
                 published_at=datetime.now(UTC),
             )

@@ -56,6 +56,7 @@ def _reset(url: str) -> None:
     engine = get_engine(url)
     upgrade(url)
     tables = [
+        "report_keys",
         "article_bands",
         "incident_history",
         "corrections",

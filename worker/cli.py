@@ -275,62 +275,88 @@ def extract(
 
 @incidents_app.command("show")
 def incidents_show(incident_id: str) -> None:
-    """Show one incident, its reports with link reasons, and its history."""
+    """Show one incident, why each merged field has its value, its reports with link scores and
+    reasons, and its history (who did what and why). An old id shows where it went."""
     res = resources()
     with session_scope(res.engine) as s:
-        items = [i for i in export_mod.incidents(s) if i["id"] == incident_id]
+        current = linking.resolve(s, incident_id)
+        if current is None:
+            console.print(f"no incident {incident_id}")
+            raise typer.Exit(1)
+        items = [i for i in export_mod.incidents(s) if i["id"] == current]
+        row = s.get_one(Incident, current)
+        ids = [incident_id] if current == incident_id else [incident_id, current]
         history = s.exec(
-            select(IncidentHistory).where(IncidentHistory.incident_id == incident_id).order_by(col(IncidentHistory.id))
+            select(IncidentHistory).where(col(IncidentHistory.incident_id).in_(ids)).order_by(col(IncidentHistory.id))
         ).all()
         hist = [
-            {"at": h.at.isoformat(), "action": h.action, "report_id": h.report_id, "changes": h.changes}
+            {
+                "at": h.at.isoformat(),
+                "incident": h.incident_id,
+                "action": h.action,
+                "other_incident": h.other_incident_id,
+                "operator": h.operator,
+                "note": h.note,
+                "report_id": h.report_id,
+                "changes": h.changes,
+            }
             for h in history
         ]
-    if not items and not hist:
-        console.print(f"no incident {incident_id}")
-        raise typer.Exit(1)
-    sys.stdout.write(json.dumps({"incident": items[0] if items else None, "history": hist}, indent=2) + "\n")
+        out: dict[str, Any] = {"incident": items[0] if items else None, "why": row.field_reasons, "history": hist}
+        if current != incident_id:
+            out = {"redirected_from": incident_id, **out}
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
+
+
+def _operator(value: str | None) -> str:
+    """Who makes a correction: as given, else "cli:<login>" (the web window records "web:<user>")."""
+    import getpass  # only corrections need it
+
+    return value or f"cli:{getpass.getuser()}"
+
+
+OperatorOpt = Annotated[str | None, typer.Option(help="who makes the correction (default: cli:<login name>)")]
+NoteOpt = Annotated[str | None, typer.Option(help="why, recorded with the correction")]
 
 
 @incidents_app.command("merge")
-def incidents_merge(keep: str, other: str, note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Merge incident OTHER into KEEP (recorded; survives re-processing)."""
-    res = resources()
-    with session_scope(res.engine) as s:
-        linking.merge_incidents(s, keep, other, note=note, operator=_cli_operator())
-    console.print(f"merged {other} into {keep}")
-
-
-def _cli_operator() -> str:
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
-
-
-@incidents_app.command("unmerge")
-def incidents_unmerge(keep: str, other: str, note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Undo the merge of OTHER into KEEP: OTHER gets back the reports it had (recorded)."""
+def incidents_merge(keep: str, other: str, note: NoteOpt = None, operator: OperatorOpt = None) -> None:
+    """Merge incident OTHER into KEEP (recorded once; survives re-processing)."""
     res = resources()
     try:
         with session_scope(res.engine) as s:
-            linking.unmerge_incidents(s, keep, other, note=note, operator=_cli_operator())
-    except LookupError as exc:
+            done = linking.merge_incidents(s, keep, other, note=note, operator=_operator(operator))
+    except linking.CorrectionError as exc:
         console.print(str(exc))
         raise typer.Exit(1) from exc
-    console.print(f"unmerged {other} from {keep}")
+    console.print(f"merged {other} into {keep}" if done else f"{other} and {keep} are already one incident")
+
+
+@incidents_app.command("unmerge")
+def incidents_unmerge(keep: str, other: str, note: NoteOpt = None, operator: OperatorOpt = None) -> None:
+    """Undo the merge of OTHER into KEEP: OTHER gets its reports back (recorded; survives re-processing)."""
+    res = resources()
+    try:
+        with session_scope(res.engine) as s:
+            linking.unmerge_incidents(s, keep, other, note=note, operator=_operator(operator))
+    except linking.CorrectionError as exc:
+        console.print(str(exc))
+        raise typer.Exit(1) from exc
+    console.print(f"restored {other} beside {keep}")
 
 
 @incidents_app.command("split")
 def incidents_split(
     incident_id: str,
     report: Annotated[str, typer.Option("--report", help="report URL")],
-    note: Annotated[str | None, typer.Option()] = None,
+    note: NoteOpt = None,
+    operator: OperatorOpt = None,
 ) -> None:
     """Move the report from URL out of the incident into a new one (recorded)."""
     res = resources()
     try:
         with session_scope(res.engine) as s:
-            new_id = linking.split_report(s, incident_id, report, note=note, operator=_cli_operator())
+            new_id = linking.split_report(s, incident_id, report, note=note, operator=_operator(operator))
     except LookupError as exc:
         console.print(str(exc))
         raise typer.Exit(1) from exc
@@ -339,7 +365,8 @@ def incidents_split(
 
 @incidents_app.command("relink")
 def incidents_relink() -> None:
-    """Re-process every report's link (publication order), then replay operator corrections."""
+    """Re-process every report's link (publication order), then replay operator corrections.
+    Incident ids are kept where the incident is unchanged; every other old id redirects."""
     res = resources()
     with session_scope(res.engine) as s:
         n = linking.relink_all(s, res.policy)

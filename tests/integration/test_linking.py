@@ -294,7 +294,7 @@ def test_score_reasons_are_explainable() -> None:
     d = dedupe.score(incident(KHARKIV, date(2023, 1, 1), 60, kind="Air/drone strike"), 1, "", cand, policy)
     assert d.link and d.reasons["km"] == 0.0 and d.reasons["days"] == 0
     far = dedupe.score(incident(HROZA, date(2023, 1, 1), 3, kind="Air/drone strike"), 1, "", cand, policy)
-    assert not far.link and far.reasons["gate"] == "location"
+    assert not far.link and far.reasons["place"] == "far apart" and "place" in far.reasons["disagree"]
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,21 @@
-"""Deduplication policy, pure: is this report the same event as that incident? And what does
-an incident look like, derived from all its reports?
+"""Deduplication policy, pure: is this report the same event as that incident, what does each
+new report do to the incidents, and what does an incident look like, derived from its reports?
 
-    score(report, incident, policy) -> Decision        features + weighted score + verdict
-    derive(reports) -> Derived                          the merged incident's fields
-    minhash(text) / shingles(text)                      near-duplicate (wire copy) signatures
+    fingerprint(text, exclude) -> names                 the event's own names (people, streets, sites)
+    compare(report, candidate, policy) -> Decision      features, agreements, disagreements, verdict
+    decide(report, candidates, policy) -> Plan          join / start an incident / join several into one
+    derive(reports) -> Derived                          the merged fields, each with why it was chosen
+    minhash(text) / lsh_bands(sig)                      near-duplicate (wire copy) signatures
 
-The decision is a weighted score over features, after hard gates that no amount of
-agreement elsewhere can overrule (a different country, dates too far apart, two
-town-precision places too far apart). Every feature is stored with the link, so an analyst
-can see why two reports were merged.
+The evidence that two reports tell of one event is the event, not the city: a shared city is
+weak evidence (a city of millions has several shootings a day), a shared village, neighbourhood
+or named site is strong, and so are the names the two articles share (victims, streets,
+buildings). Distinct sub-places of one city and disjoint names are evidence against.
+
+One field that disagrees (a wrong geocode, a misread toll, a different event type) is forgiven
+when the rest agrees strongly (shared names, the same day); two disagreeing fields, or a hard
+contradiction (one article reporting both, dates beyond what their precision allows), never link.
+Every feature is stored with the link, so an analyst can see why two reports were merged.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import numpy as np
 from datasketch import MinHash
@@ -36,7 +44,19 @@ _COMPATIBLE_TYPES = [
     {"Attack", "Armed clash", "Abduction/forced disappearance"},
 ]
 _CERTAINTY_RANK = {"stated": 4, "claimed": 3, "believed": 2, "accused": 1, "denied": 0}
-_PRECISION_RANK = {"town": 4, "near": 3, "district": 2, "province": 1, "country": 0}
+# Finer is higher. "town" covers cities; "near" is a place given relative to another.
+_PRECISION_RANK = {
+    "neighbourhood": 6,
+    "neighborhood": 6,
+    "village": 5,
+    "town": 4,
+    "city": 4,
+    "near": 3,
+    "district": 2,
+    "province": 1,
+    "country": 0,
+}
+NEAR_RANK = _PRECISION_RANK["near"]  # this precise or more: a place with a meaningful box around it
 _WORD = re.compile(r"[^\W\d_]+")
 NUM_PERM = 64
 SCHEME = "affine32"  # datasketch 2.x default; stored signatures depend on it
@@ -53,6 +73,9 @@ class Policy:
     max_days: int = 3  # for two day-precision dates; coarser dates get wider windows
     week_days: int = 10
     month_days: int = 31
+    city_km: float = 20.0  # a neighbourhood this close to a city's centre may be in that city
+    province_km: float = 400.0  # a province without admin1 codes: "somewhere within this"
+    follow_up_days: int = 7  # a day-precise follow-up this far off still joins on strong corroboration
 
     def days_allowed(self, *precisions: str | None) -> int:
         """The widest date difference that may still be one event, given both dates' precision."""
@@ -65,9 +88,9 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """What the linker knows about an existing incident when scoring a report against it."""
+    """One report of an existing incident, as the linker scores a new report against it."""
 
-    id: str
+    id: str  # the incident it belongs to
     event_type: str
     date: date | None
     location: Place | None
@@ -76,6 +99,16 @@ class Candidate:
     evidence_text: str = ""
     article_ids: frozenset[int] = frozenset()
     date_precision: str | None = "day"
+    injured: Count = field(default_factory=Count)
+    victims: str | None = None
+    names: frozenset[str] = frozenset()
+    locked: bool = False
+
+
+STRONG_NAMES = 3  # event names two reports must share to forgive one disagreeing field
+# Two reports that each give this many event names and share none tell of different events
+# (unless they already share a village or a spot): a market and a pension office in one city.
+DISJOINT_NAMES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +116,9 @@ class Decision:
     score: float
     link: bool
     reasons: dict[str, Any] = field(default_factory=dict)
+
+
+# --- features ---------------------------------------------------------------------------------
 
 
 def haversine_km(a: Place, b: Place) -> float | None:
@@ -107,13 +143,23 @@ def actor_compatibility(a: str | None, b: str | None) -> float:
     return 1.0 if x in y or y in x else 0.0
 
 
+def victims_compatibility(a: str | None, b: str | None) -> float:
+    if not a or not b:
+        return 0.5
+    return 1.0 if a.casefold() == b.casefold() else 0.25
+
+
+def _figure(c: Count) -> int | None:
+    return c.best if c.best is not None else c.high if c.high is not None else c.low
+
+
 def casualty_compatibility(a: Count, b: Count) -> float:
     """1 when tolls agree, falling as they diverge; 0.5 when either is unknown.
 
     A rising toll is normal (early reports undercount), so a ratio up to 1:4 still scores
     well; 3 against 60 (1:20) scores near zero and must be carried by the other features.
     """
-    x, y = a.best or a.high or a.low, b.best or b.high or b.low
+    x, y = _figure(a), _figure(b)
     if x is None or y is None:
         return 0.5
     lo, hi = sorted((max(x, 0), max(y, 0)))
@@ -131,9 +177,6 @@ def text_similarity(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb)
 
 
-BORROWED_KM = 1.0  # a "near" place this close to another is sitting on that place's coordinates
-
-
 def name_key(name: str | None) -> str:
     """A place name folded for comparison: case, accents, punctuation and an Arabic article."""
     folded = unicodedata.normalize("NFKD", (name or "").casefold())
@@ -143,71 +186,363 @@ def name_key(name: str | None) -> str:
     return "".join(words)
 
 
-def _location_gate(report: Place | None, incident: Place | None, policy: Policy) -> tuple[bool, float | None, float]:
-    """(allowed, km, location score)."""
-    if report is None or incident is None:
-        # Without a place, agreement on date and type is not enough to call it one event.
-        return True, None, 0.0
-    if report.country and incident.country and report.country != incident.country:
-        return False, None, 0.0
-    km = haversine_km(report, incident)
-    same_name = name_key(report.name) == name_key(incident.name)
+# Capitalised words that name no particular event: calendar words, titles and ranks, the
+# institutions every report quotes, and sentence openers that are capitalised anyway.
+_COMMON_NAMES = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june
+    july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
+    police officer officers sgt lt det detective chief sheriff deputy deputies department county city
+    state news press associated reuters afp agence france associated ap cnn bbc upi media tv radio
+    mr mrs ms dr president minister ministry governor mayor spokesman spokeswoman spokesperson official
+    officials army military forces force government national international united nations un office
+    street avenue road boulevard block hospital medical center centre university school church
+    north south east west northern southern eastern western central new the a an and or but in on at
+    of for to from by with as after before when while he she they it we his her their its this that
+    there these those said says according photo video copyright rights reserved read more related
+    story updated published posted share email facebook twitter click comments advertisement
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+)
+_CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
+_SENTENCE_END = re.compile(r"[.!?:;\"\u201c\u201d|(\n\u2013\u2014-]\s*$")
+
+
+def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
+    """The names a text gives that could single out one event: capitalised words that do not
+    open a sentence, minus calendar words, titles, stock institutions and the `exclude` words
+    (the places both reports already compare). Folded to lower case and accents stripped."""
+    skip = set(_COMMON_NAMES)
+    for e in exclude:
+        skip.update(_WORD.findall(_fold(e)))
+    out: set[str] = set()
+    for m in _CAP.finditer(text):
+        before = text[max(0, m.start() - 3) : m.start()]
+        if m.start() == 0 or _SENTENCE_END.search(before):
+            continue
+        word = _fold(m.group(1)).replace("\u2019", "'").strip("'-").removesuffix("'s")
+        if len(word) >= 3 and word not in skip and not word.isupper():
+            out.add(word)
+    return frozenset(out)
+
+
+def _fold(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", s.casefold()) if not unicodedata.combining(c))
+
+
+def precision_rank(p: Place) -> int:
+    """The place's precision rank; a "town" named like its own province is the province."""
+    r = _PRECISION_RANK.get(p.precision, _PRECISION_RANK["town"])
+    if r >= _PRECISION_RANK["town"] and p.admin1 and name_key(p.name) == name_key(p.admin1):
+        return _PRECISION_RANK["province"]
+    return r
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceMatch:
+    """How two places relate: the relation, the distance, a score and whether it disagrees."""
+
+    relation: str
+    km: float | None
+    score: float
+    disagrees: bool
+
+
+# relation -> (score, disagrees). A shared city is weak evidence; a shared village, neighbourhood
+# or spot is strong; a place inside the other (village in its district) is compatible.
+_PLACE_SCORES = {
+    "same spot": (1.0, False),
+    "same town": (0.6, False),
+    "contained": (0.6, False),
+    "around": (0.5, False),
+    "neighbouring": (0.3, True),
+    "unknown": (0.35, False),
+    "distinct sub-places": (0.0, True),
+    "neighbour named near": (0.0, True),
+    "different names": (0.0, True),
+    "far apart": (0.0, True),
+    "other province": (0.0, True),
+    "other country": (0.0, True),
+}
+
+
+def place_match(a: Place | None, b: Place | None, policy: Policy) -> PlaceMatch:
+    """Relate two places by precision and containment (village in district in province;
+    neighbourhood in city). Uses admin1 and country where both have them, distance otherwise;
+    places without coordinates are compared by name."""
+
+    def out(relation: str, km: float | None = None) -> PlaceMatch:
+        s, bad = _PLACE_SCORES[relation]
+        return PlaceMatch(relation, None if km is None else round(km, 1), s, bad)
+
+    if a is None or b is None:
+        return out("unknown")
+    if a.country and b.country and a.country != b.country:
+        return out("other country")
+    km = haversine_km(a, b)
+    same_name = bool(name_key(a.name)) and name_key(a.name) == name_key(b.name)
+    ra, rb = precision_rank(a), precision_rank(b)
+    fine, coarse = (a, b) if ra >= rb else (b, a)
+    rc, rf = min(ra, rb), max(ra, rb)
+    admin_differs = bool(a.admin1 and b.admin1 and name_key(a.admin1) != name_key(b.admin1))
+    if rc <= _PRECISION_RANK["district"]:  # one side only says "somewhere in this area"
+        if same_name:
+            return out("contained", km)
+        if rc == _PRECISION_RANK["country"]:
+            return out("contained", km)
+        if admin_differs:
+            return out("other province", km)
+        if rc == _PRECISION_RANK["province"]:
+            if coarse.admin1 and fine.admin1 and name_key(coarse.admin1) == name_key(fine.admin1):
+                return out("contained", km)
+            if km is None or km <= policy.province_km:
+                return out("contained", km)
+            return out("far apart", km)
+        if km is None or km <= policy.max_km:  # a district
+            return out("contained", km)
+        return out("far apart", km)
     if km is None:
         # A place without coordinates (a village no gazetteer knows) is only itself.
-        return (True, None, 0.6) if same_name else (False, None, 0.0)
-    if not same_name and km < BORROWED_KM and "near" in (report.precision, incident.precision):
+        if same_name:
+            return out("same spot" if rf >= _PRECISION_RANK["village"] else "same town")
+        return out("different names")
+    if not same_name and km < 1.0 and "near" in (a.precision, b.precision):
         # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
-        return False, round(km, 1), 0.0
-    coarse = min(_PRECISION_RANK.get(report.precision, 0), _PRECISION_RANK.get(incident.precision, 0))
-    if coarse >= _PRECISION_RANK["town"]:
-        limit = policy.town_km
-    elif coarse >= _PRECISION_RANK["near"]:
-        limit = policy.max_km
-    else:  # a province or a country: only "somewhere in there"
-        return True, round(km, 1), 0.35
-    if km > limit:
-        return False, round(km, 1), 0.0
-    return True, round(km, 1), 1.0 - 0.5 * km / limit
+        return out("neighbour named near", km)
+    sub = _PRECISION_RANK["neighbourhood"]
+    if same_name or km < 0.5:
+        if min(ra, rb) >= _PRECISION_RANK["village"]:
+            return out("same spot", km)
+        return out("same town", km)
+    if ra == sub and rb == sub:
+        return out("distinct sub-places", km) if km <= policy.city_km else out("far apart", km)
+    if rf == sub and rc >= _PRECISION_RANK["near"]:
+        # A neighbourhood and a city: inside it if close to its centre.
+        return out("contained", km) if km <= policy.city_km else out("far apart", km)
+    if ra == rb == _PRECISION_RANK["village"] and km > 2.0:
+        return out("far apart", km) if km > policy.town_km else out("neighbouring", km)
+    if km <= policy.town_km:
+        return out("same town" if rc <= _PRECISION_RANK["town"] else "neighbouring", km)
+    if km <= policy.max_km and rc == _PRECISION_RANK["near"]:
+        return out("around", km)  # a place given as "near X"
+    if km <= policy.max_km:
+        # The town next door: another event unless the rest agrees strongly (a shooting in
+        # one town and a death in the hospital of the next).
+        return out("neighbouring", km)
+    return out("far apart", km)
 
 
-def score(report: Incident, article_id: int, evidence_text: str, cand: Candidate, policy: Policy) -> Decision:
-    """Score `report` (from article `article_id`) against an existing incident."""
+# --- one report against one candidate ---------------------------------------------------------
+
+
+def compare(
+    report: Incident,
+    article_id: int,
+    evidence_text: str,
+    cand: Candidate,
+    policy: Policy,
+    *,
+    names: frozenset[str] = frozenset(),
+    common: frozenset[str] = frozenset(),
+) -> Decision:
+    """Score `report` (from article `article_id`, with its evidence text and event names)
+    against one report of an existing incident.
+
+    Hard contradictions (never linked): one article reports both, dates further apart than their precision allows. Soft disagreements: places
+    that do not fit, incompatible types or tolls, disjoint event names, a date
+    beyond the day window. None: link at the threshold. One: link only with strong
+    corroboration (STRONG_NAMES shared event names, the date within a day, tolls not far
+    apart, the same village or town; the disagreeing field itself excepted). Two or more: never."""
     if article_id in cand.article_ids:
         return Decision(0.0, False, {"gate": "same article reports both"})
-    ok, km, loc = _location_gate(report.location, cand.location, policy)
-    reasons: dict[str, Any] = {"km": km}
-    if not ok:
-        reasons["gate"] = "location"
-        return Decision(0.0, False, reasons)
+    pm = place_match(report.location, cand.location, policy)
+    reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
+    disagree: list[str] = []
+    if pm.disagrees:
+        disagree.append("place")
     days = abs((report.date - cand.date).days) if report.date and cand.date else None
     reasons["days"] = days
     allowed = policy.days_allowed(report.date_precision, cand.date_precision)
-    if days is not None and days > allowed:
+    if days is not None and days > max(allowed, policy.follow_up_days):
         reasons["gate"] = "date"
         return Decision(0.0, False, reasons)
     if days is None:
         date_s = 0.4
+    elif days > allowed:  # a follow-up dated to its own day: only with corroboration
+        date_s = 0.0
+        disagree.append("date")
     elif allowed > policy.max_days:  # a vague date: agreement within its window is all we can ask
         date_s = 0.75 if days <= allowed // 2 else 0.5
     else:
         date_s = 1.0 if days == 0 else 0.75 if days == 1 else 0.3
     type_s = type_compatibility(report.event_type, cand.event_type)
+    if type_s == 0.0:
+        disagree.append("event_type")
     actor_s = actor_compatibility(report.perpetrator, cand.perpetrator)
-    toll_s = casualty_compatibility(report.killed, cand.killed)
+    # Two named perpetrators lower the score but are not a contradiction: early attribution is
+    # contested, and outlets name the claimant, the accused or the unit.
+    killed_s = casualty_compatibility(report.killed, cand.killed)
+    injured_s = casualty_compatibility(report.injured, cand.injured)
+    toll_s = (killed_s + injured_s) / 2
+    if killed_s < 0.25:  # injured counts vary too much between outlets to contradict
+        disagree.append("toll")
+    victims_s = victims_compatibility(report.victims, cand.victims)
     text_s = text_similarity(evidence_text, cand.evidence_text)
+    # Shared names corroborate only when they are distinctive (not in `common`); names are
+    # disjoint, a sign of two events, only when not even a common one is shared.
+    shared_any = names & cand.names
+    shared = shared_any - common
+    mine, theirs = len(names - common), len(cand.names - common)
+    if not mine or not theirs:
+        names_s = 0.5
+    elif len(shared) >= 2:
+        names_s = 1.0
+    elif shared:
+        names_s = 0.75
+    else:
+        names_s = 0.1
+        if not shared_any and min(mine, theirs) >= DISJOINT_NAMES and pm.score < 1.0:
+            disagree.append("names")
     reasons.update(
-        location=round(loc, 3),
+        location=round(pm.score, 3),
         date=date_s,
         event_type=type_s,
         perpetrator=actor_s,
         casualties=round(toll_s, 3),
+        victims=victims_s,
         text=round(text_s, 3),
+        names=sorted(shared)[:8],
     )
-    total = 0.35 * loc + 0.25 * date_s + 0.15 * type_s + 0.1 * actor_s + 0.1 * toll_s + 0.05 * min(1.0, 2 * text_s)
-    if type_s == 0.0:
-        total -= 0.2  # a bombing is not an air strike, however close
+    details = 0.45 * names_s + 0.3 * toll_s + 0.1 * actor_s + 0.05 * victims_s + 0.1 * min(1.0, 2 * text_s)
+    total = 0.3 * pm.score + 0.2 * date_s + 0.1 * type_s + 0.4 * details
+    strong = (
+        len(shared) >= STRONG_NAMES
+        and (days is None or days <= 1 or "date" in disagree)
+        and (toll_s >= 0.5 or "toll" in disagree)
+        and (pm.relation in ("same spot", "same town") or "place" in disagree)
+    )
+    if disagree:
+        reasons["disagree"] = disagree
+    if len(disagree) >= 2:
+        reasons["gate"] = "two fields disagree"
+        return Decision(round(total, 4), False, reasons)
+    if disagree and not strong:
+        reasons["gate"] = f"{disagree[0]} disagrees without strong corroboration"
+        return Decision(round(total, 4), False, reasons)
+    if disagree:
+        # One field is off but names, date and toll agree: judge on the rest.
+        total = total + 0.3 * (1.0 - pm.score) if disagree == ["place"] else total + 0.1
+        reasons["forgiven"] = disagree[0]
     total = round(max(0.0, total), 4)
     return Decision(total, total >= policy.link_threshold, reasons)
+
+
+def score(report: Incident, article_id: int, evidence_text: str, cand: Candidate, policy: Policy) -> Decision:
+    """`compare` without event names (kept for callers that have none)."""
+    return compare(report, article_id, evidence_text, cand, policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What linking one report does: join `target` (None: start a new incident), and join
+    `absorb` into it (incidents the report also matches; the match graph's components)."""
+
+    target: str | None
+    decision: Decision | None
+    absorb: tuple[str, ...]
+    candidates: int
+    closest: tuple[str, Decision] | None = None  # the best-scoring incident, kept for the record
+
+
+# Place relations that say "another place of the same area", never a wrong geocode.
+_SIBLING_PLACES = frozenset({"distinct sub-places", "neighbour named near", "neighbouring"})
+
+
+def vetoes(d: Decision, *, strict: bool = False) -> bool:
+    """Whether a comparison rules two reports out of one incident (not merely fails to link
+    them): two fields disagree, or their places are siblings in one area (two neighbourhoods of
+    a city, two neighbouring towns) and nothing forgave it. `strict` (joining two incidents):
+    any place disagreement that was not forgiven; a report that is far off may be a wrong
+    geocode, but two incidents far apart are two events."""
+    disagree = d.reasons.get("disagree") or []
+    if len(disagree) >= 2:
+        return True
+    if "place" not in disagree or d.reasons.get("forgiven") == "place":
+        return False
+    return strict or d.reasons.get("place") in _SIBLING_PLACES
+
+
+def _as_report(c: Candidate) -> Incident:
+    return Incident(
+        event_type=c.event_type,
+        date=c.date,
+        date_precision=c.date_precision,
+        location=c.location,
+        perpetrator=c.perpetrator,
+        victims=c.victims,
+        killed=c.killed,
+        injured=c.injured,
+    )
+
+
+def decide(
+    report: Incident,
+    article_id: int,
+    evidence_text: str,
+    candidates: Sequence[Candidate],
+    policy: Policy,
+    *,
+    names: frozenset[str] = frozenset(),
+    common: frozenset[str] = frozenset(),
+    share_article: Iterable[tuple[str, str]] = (),
+) -> Plan:
+    """Score the report against every candidate report and plan what it does.
+
+    An incident matches when one of its reports links with the report and none of its reports
+    vetoes it (`vetoes`): a report given only as "in the city" must not join a market strike in
+    one neighbourhood to a pension-office strike in another. The report joins the incident it
+    matches best; when it matches several, they are joined into one, unless one article reports
+    two of them (`share_article`), an operator split one, or a report of one vetoes a report of
+    the other. Without vetoes the incidents are the connected parts of the report-to-report
+    match graph, whatever the order reports arrive in."""
+    best: dict[str, Decision] = {}
+    vetoed: set[str] = set()
+    locked: set[str] = set()
+    groups: dict[str, list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault(c.id, []).append(c)
+        if c.locked:
+            locked.add(c.id)
+        d = compare(report, article_id, evidence_text, c, policy, names=names, common=common)
+        if vetoes(d):
+            vetoed.add(c.id)
+        if c.id not in best or (d.link, d.score) > (best[c.id].link, best[c.id].score):
+            best[c.id] = d
+    matches = sorted(((d.score, i) for i, d in best.items() if d.link and i not in vetoed), reverse=True)
+    if not matches:
+        top = max(best.items(), key=lambda kv: kv[1].score, default=None)
+        if top is not None and top[0] in vetoed and top[1].link:
+            top = (top[0], Decision(top[1].score, False, {**top[1].reasons, "gate": "another report vetoes"}))
+        return Plan(None, None, (), len(best), top)
+    target = matches[0][1]
+    conflicts = {frozenset(p) for p in share_article}
+    absorb: list[str] = []
+    for _s, other in matches[1:]:
+        if other in locked or target in locked:
+            continue
+        if any(frozenset((x, other)) in conflicts for x in (target, *absorb)):
+            continue
+        if any(
+            vetoes(compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common), strict=True)
+            for g in (target, *absorb)
+            for x in groups[g]
+            for y in groups[other]
+        ):
+            continue
+        absorb.append(other)
+    return Plan(target, best[target], tuple(absorb), len(best))
+
+
+# --- the merged incident ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +551,8 @@ class ReportView:
 
     incident: Incident
     published_at: datetime | None
-    source_key: str  # wire copies share the key of their original
+    source_key: str  # the outlet (organisation); wire copies share the key of their original
+    label: str = ""  # how reasons name the report (its URL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +570,7 @@ class Derived:
     num_independent_sources: int
     first_reported_at: datetime | None
     last_reported_at: datetime | None
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def _mode(values: Sequence[T], order: Sequence[T] | None = None) -> T | None:
@@ -249,74 +586,138 @@ def _mode(values: Sequence[T], order: Sequence[T] | None = None) -> T | None:
 
 
 OUTLIER_FACTOR = 10
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def merge_counts(views: Sequence[ReportView], attr: str) -> Count:
-    """The incident's figure from its reports' figures.
+def _when(v: ReportView) -> datetime:
+    """When the report was published; undated reports count as the earliest."""
+    return v.published_at or _NEVER
 
-    best = the highest figure a report gives as its best estimate: tolls rise as bodies are
-    found, so the latest and highest statements coincide, and the highest is robust to a late
-    report that quotes only part of the toll ("six children were among the dead").
-    low / high = the lowest and highest figure stated. With three or more reports, a figure
-    more than ten times the median of the reports' figures is treated as a misreading (a
-    war-wide total quoted as background) and ignored.
+
+MISREAD_FLOOR = 100  # a lone figure this high and ten times the rest is a misread number
+
+
+def merge_counts(views: Sequence[ReportView], attr: str) -> tuple[Count, str]:
+    """The incident's figure from its reports' figures, and why.
+
+    Outliers first: a figure more than ten times the median of the reports' figures (with two
+    reports: ten times the other and at least 100) is a misreading (a year, a street number, a
+    war-wide total quoted as background) and is set aside. Of the credible figures, the latest
+    statement stands, unless an earlier report stated more: tolls rise as bodies are found, so a
+    later, lower figure is a partial count ("six children were among the dead") or a repeat of
+    an early one. `low` and `high` span what the credible reports say.
     """
-    bests: list[int] = []
-    lows: list[int] = []
-    highs: list[int] = []
+    stated: list[tuple[int, int, int, ReportView]] = []  # (low, best, high, view)
     for v in views:
         c: Count = getattr(v.incident, attr)
         vals = [x for x in (c.low, c.best, c.high) if x is not None]
-        if not vals:
-            continue
-        lows.append(min(vals))
-        highs.append(max(vals))
-        bests.append(c.best if c.best is not None else max(vals))
-    if not bests:
-        return Count()
-    if len(bests) >= 3:
-        median = sorted(bests)[len(bests) // 2]
-        cap = max(1, median) * OUTLIER_FACTOR
-        keep = [i for i, b in enumerate(bests) if b <= cap]
-        bests, lows, highs = [bests[i] for i in keep], [lows[i] for i in keep], [min(highs[i], cap) for i in keep]
-    return Count(low=min(lows), best=max(bests), high=max(highs))
+        if vals:
+            stated.append((min(vals), c.best if c.best is not None else max(vals), max(vals), v))
+    if not stated:
+        return Count(), "no report gives a figure"
+    bests = sorted(s[1] for s in stated)
+    median = bests[(len(bests) - 1) // 2]
+    cap = max(1, median) * OUTLIER_FACTOR
+    outliers = [s for s in stated if s[1] > cap and (len(stated) >= 3 or s[1] >= MISREAD_FLOOR)]
+    credible = [s for s in stated if s not in outliers]
+    order = {id(v): i for i, v in enumerate(views)}
+    latest = max(credible, key=lambda s: (_when(s[3]), order[id(s[3])]))
+    top = max(credible, key=lambda s: (s[1], _when(s[3])))
+    chosen = top if top[1] > latest[1] else latest
+    why = [f"{chosen[1]} from {chosen[3].label or 'a report'}"]
+    if chosen is latest:
+        why.append("the latest credible statement")
+    else:
+        why.append(f"the highest credible statement; the later {latest[1]} reads as a partial or early count")
+    if outliers:
+        why.append("set aside as misread (over ten times the others): " + ", ".join(str(s[1]) for s in outliers))
+    agreeing = sum(1 for s in credible if s[1] == chosen[1])
+    if agreeing > 1:
+        why.append(f"{agreeing} reports state it")
+    low = min(s[0] for s in credible)
+    high = max(min(s[2], cap) if len(stated) >= 3 else s[2] for s in credible)
+    return Count(low=low, best=chosen[1], high=max(high, chosen[1])), "; ".join(why)
 
 
 def derive(views: Sequence[ReportView]) -> Derived:
-    """The merged incident's fields from all of its reports (order-independent)."""
-    ordered = sorted(views, key=lambda v: (v.published_at is None, v.published_at or datetime.min))
+    """The merged incident's fields from all of its reports (order-independent), with the
+    reason each value was chosen."""
+    ordered = sorted(views, key=lambda v: (v.published_at is None, v.published_at or datetime.min, v.label))
     incs = [v.incident for v in ordered]
+    reasons: dict[str, str] = {}
     dates = [i.date for i in incs if i.date]
     best_date = _mode(dates, sorted(set(dates)))
+    if best_date is not None:
+        n = dates.count(best_date)
+        reasons["date"] = f"{n} of {len(dates)} dated reports" + (
+            " (ties to the earliest)" if n * 2 <= len(dates) else ""
+        )
     places = [i.location for i in incs if i.location]
     best_place = None
     if places:
-        top = max(_PRECISION_RANK.get(p.precision, 0) for p in places)
-        precise = [p for p in places if _PRECISION_RANK.get(p.precision, 0) == top]
+        top = max(precision_rank(p) for p in places)
+        precise = [p for p in places if precision_rank(p) == top]
         best_place = _mode(precise)
+        if best_place is not None:
+            agree = sum(1 for p in places if name_key(p.name) == name_key(best_place.name))
+            reasons["location"] = (
+                f"the most precise place ({best_place.precision}) given; {agree} of {len(places)} reports name it"
+            )
     perps = [i.perpetrator for i in incs if i.perpetrator]
     perp = _mode(perps)
+    if perp:
+        reasons["perpetrator"] = f"{perps.count(perp)} of {len(perps)} reports that name one"
     certainty = max(
         (i.perpetrator_certainty for i in incs if i.perpetrator == perp and i.perpetrator_certainty),
         key=lambda c: _CERTAINTY_RANK.get(c, -1),
         default=None,
     )
+    types = [i.event_type for i in incs]
+    event_type = _mode(types) or "Attack"
+    reasons["event_type"] = f"{types.count(event_type)} of {len(types)} reports"
+    killed, reasons["killed"] = merge_counts(ordered, "killed")
+    injured, reasons["injured"] = merge_counts(ordered, "injured")
+    sources = {v.source_key for v in views}
+    reasons["num_independent_sources"] = "outlets: " + ", ".join(sorted(sources))
     times = [v.published_at for v in ordered if v.published_at]
     return Derived(
-        event_type=_mode([i.event_type for i in incs]) or "Attack",
+        event_type=event_type,
         date=best_date,
         date_precision=_mode([i.date_precision for i in incs if i.date == best_date and i.date_precision]),
         location=best_place,
         perpetrator=perp,
         perpetrator_certainty=certainty,
         victims=_mode([i.victims for i in incs if i.victims]),
-        killed=merge_counts(ordered, "killed"),
-        injured=merge_counts(ordered, "injured"),
+        killed=killed,
+        injured=injured,
         num_reports=len(views),
-        num_independent_sources=len({v.source_key for v in views}),
+        num_independent_sources=len(sources),
         first_reported_at=min(times) if times else None,
         last_reported_at=max(times) if times else None,
+        reasons=reasons,
     )
+
+
+# Second-level labels under which a country code registers names ("bbc.co.uk", "abc.net.au").
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "gov", "ac", "edu", "ne", "or", "go", "gob", "gouv"})
+
+
+def outlet_key(url: str | None, agency: str | None = None, name: str | None = None) -> str:
+    """The organisation behind an article: a wire agency named in its dateline, else the
+    registrable domain of its URL (``news.example.co.uk`` -> ``example.co.uk``), else the
+    feed's display name. Three wire services under one feed name are three outlets."""
+    if agency:
+        return f"agency:{agency.casefold()}"
+    host = (urlsplit(url or "").hostname or "").casefold().rstrip(".")
+    if host:
+        labels = host.split(".")
+        if labels[0] == "www":
+            labels = labels[1:]
+        keep = 3 if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+        if host != "localhost" and not all(p.isdigit() for p in labels):
+            return ".".join(labels[-keep:])
+    # No domain that names an organisation (a loopback or bare-address site): the outlet's name.
+    return (name or host).casefold()
 
 
 def shingles(text: str, k: int = 5) -> set[str]:

@@ -1,13 +1,17 @@
-"""Linking reports into incidents, in the database.
+"""Linking reports into incidents, in the database. The decisions are made by the pure
+`worker.pipeline.dedupe`; this module loads what they need and writes what they decide.
 
     link_report(session, report_id, policy) -> incident id
     find_copy_of(session, text, threshold) -> (signature, bands, original article id | None)
-    merge_incidents / split_report / unmerge_incidents / relink_all: operator corrections and re-processing
+    merge_incidents / unmerge_incidents / split_report / relink_all: corrections and re-processing
 
-Candidate lookup goes through the ``(country, date)`` indexes of ``incidents`` with a date
-window, so its cost does not grow with the size of the database. On PostgreSQL the whole
-decision runs under a transaction-scoped advisory lock per country: two workers linking
-reports of one strike at the same moment serialize, and the second sees the first's incident.
+Candidates come from two indexed lookups, so their cost does not grow with the database: the
+geographic block (the ``(country, date)`` index of ``incidents`` with a date window and a box
+around the place) and the event-name block (``report_keys``: reports sharing a name with this
+one within the date window, which finds reports of one event that a wrong geocode put apart).
+On PostgreSQL the whole decision runs under a transaction-scoped advisory lock per country: two
+workers linking reports of one strike at the same moment serialize, and the second sees the
+first's incident.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -25,7 +30,16 @@ from sqlmodel import Session, col, select
 from worker.pipeline import dedupe
 from worker.records import Incident as IncidentRecord
 from worker.records import Place
-from worker.store.models import Article, ArticleBand, Correction, Incident, IncidentHistory, Report, utcnow
+from worker.store.models import (
+    Article,
+    ArticleBand,
+    Correction,
+    Incident,
+    IncidentHistory,
+    Report,
+    ReportKey,
+    utcnow,
+)
 
 DERIVED_FIELDS = (  # incident columns derived from its reports
     "event_type",
@@ -49,6 +63,9 @@ DERIVED_FIELDS = (  # incident columns derived from its reports
     "num_reports",
     "num_independent_sources",
 )
+LEDE_CHARS = 3000  # how much of an article's text speaks for its main incident's names
+MAX_NAMES = 64
+MAX_CANDIDATES = 200
 
 
 def lock_key(country: str | None) -> int:
@@ -66,6 +83,33 @@ def evidence_text(data: dict[str, Any]) -> str:
     return " ".join(sorted({e.get("text", "") for e in data.get("evidence") or []}))
 
 
+def report_names(report: Report, article: Article) -> frozenset[str]:
+    """The report's event names: from its evidence, and for an article's first incident (the one
+    its headline and lede are about) from the title and lede too. A round-up's other incidents
+    get only their own sentences, so they do not borrow the main story's names."""
+    rec = IncidentRecord.from_dict(report.data)
+    text = evidence_text(report.data)
+    if report.ordinal == 0:
+        text = f"{article.title}\n{article.text[:LEDE_CHARS]}\n{text}"
+    places = [rec.location.name, rec.location.admin1 or ""] if rec.location else []
+    names = dedupe.fingerprint(text, exclude=places)
+    return frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names
+
+
+def _ensure_names(session: Session, report: Report) -> frozenset[str]:
+    """The report's event names, computed and indexed the first time it is linked."""
+    if report.names is not None:
+        return frozenset(report.names)
+    article = session.get_one(Article, report.article_id)
+    names = report_names(report, article)
+    report.names = sorted({n[:64] for n in names})
+    assert report.id is not None
+    for n in report.names:
+        session.add(ReportKey(key=n, report_id=report.id, day=report.date))
+    session.flush()
+    return frozenset(report.names)
+
+
 def _place(inc: Incident) -> Place | None:
     if inc.location_name is None and inc.lat is None:
         return None
@@ -79,20 +123,32 @@ def _place(inc: Incident) -> Place | None:
     )
 
 
-def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.Policy) -> list[Incident]:
-    """Live incidents in the report's block: same country, date window, a box around the place."""
-    q = select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
+def _live() -> Any:
+    return select(Incident).where(col(Incident.merged_into).is_(None), Incident.num_reports > 0)
+
+
+def _candidate_incidents(
+    session: Session, rec: IncidentRecord, names: frozenset[str], policy: dedupe.Policy
+) -> list[Incident]:
+    """Live incidents in the report's blocks: (same country, date window, a box around the
+    place) and (a report sharing an event name within the date window)."""
+    q = _live()
     country = rec.location.country if rec.location else None
     q = q.where(Incident.country == country) if country else q.where(col(Incident.country).is_(None))
+    window = timedelta(days=max(policy.days_allowed(rec.date_precision, "week"), policy.follow_up_days))
     if rec.date is not None:
         # Wide enough for a vague date on either side (a day-precise report may match a
         # week-precise one); the scorer applies the exact window per pair.
-        window = timedelta(days=policy.days_allowed(rec.date_precision, "week"))
         q = q.where(
             sa.or_(col(Incident.date).is_(None), col(Incident.date).between(rec.date - window, rec.date + window))
         )
     loc = rec.location
-    if loc is not None and loc.lat is not None and loc.lon is not None and loc.precision in ("town", "near"):
+    if (
+        loc is not None
+        and loc.lat is not None
+        and loc.lon is not None
+        and dedupe.precision_rank(loc) >= dedupe.NEAR_RANK
+    ):
         # A box a little larger than max_km around the report (incidents without coordinates stay in).
         dlat = policy.max_km / 111.0
         dlon = dlat / max(0.2, math.cos(math.radians(loc.lat)))
@@ -100,7 +156,7 @@ def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.P
             sa.or_(
                 col(Incident.lat).is_(None),
                 sa.or_(
-                    col(Incident.location_precision).in_(("province", "country")),
+                    col(Incident.location_precision).in_(("province", "district", "country")),
                     sa.and_(
                         col(Incident.lat).between(loc.lat - dlat, loc.lat + dlat),
                         col(Incident.lon).between(loc.lon - dlon, loc.lon + dlon),
@@ -108,44 +164,73 @@ def _candidate_incidents(session: Session, rec: IncidentRecord, policy: dedupe.P
                 ),
             )
         )
-    return list(session.exec(q.order_by(col(Incident.id)).limit(200)).all())
+    found = {i.id: i for i in session.exec(q.order_by(col(Incident.id)).limit(MAX_CANDIDATES)).all()}
+    if names and rec.date is not None:
+        by_name = (
+            select(Report.incident_id)
+            .join(ReportKey, col(ReportKey.report_id) == col(Report.id))
+            .where(
+                col(ReportKey.key).in_(sorted(names)),
+                col(ReportKey.day).between(rec.date - window, rec.date + window),
+                col(Report.incident_id).is_not(None),
+            )
+            .distinct()
+            .limit(MAX_CANDIDATES)
+        )
+        ids = [i for i in session.exec(by_name).all() if i and i not in found]
+        if ids:
+            for inc in session.exec(_live().where(col(Incident.id).in_(ids))).all():
+                found[inc.id] = inc
+    return [found[k] for k in sorted(found)]
 
 
-def _report_candidates(session: Session, incidents: Sequence[Incident]) -> dict[str, list[dedupe.Candidate]]:
-    """Each incident's reports, each as a candidate with its own claims."""
+def _report_candidates(
+    session: Session, incidents: Sequence[Incident]
+) -> tuple[list[dedupe.Candidate], set[tuple[str, str]]]:
+    """Each incident's reports as candidates with their own claims, and the pairs of incidents
+    one article reports both of (they are distinct events and never joined)."""
     if not incidents:
-        return {}
+        return [], set()
+    locked = {i.id for i in incidents if i.locked}
     reports = session.exec(select(Report).where(col(Report.incident_id).in_([i.id for i in incidents]))).all()
     articles: dict[str, frozenset[int]] = {}
+    by_article: dict[int, set[str]] = {}
     for r in reports:
         articles[r.incident_id or ""] = articles.get(r.incident_id or "", frozenset()) | {r.article_id}
-    out: dict[str, list[dedupe.Candidate]] = {}
+        by_article.setdefault(r.article_id, set()).add(r.incident_id or "")
+    out: list[dedupe.Candidate] = []
     for r in reports:
         c = IncidentRecord.from_dict(r.data)
-        out.setdefault(r.incident_id or "", []).append(
+        inc_id = r.incident_id or ""
+        out.append(
             dedupe.Candidate(
-                id=r.incident_id or "",
+                id=inc_id,
                 event_type=c.event_type,
                 date=c.date,
                 location=c.location,
                 perpetrator=c.perpetrator,
                 killed=c.killed,
                 evidence_text=evidence_text(r.data),
-                article_ids=articles[r.incident_id or ""],
+                article_ids=articles[inc_id],
                 date_precision=c.date_precision,
+                injured=c.injured,
+                victims=c.victims,
+                names=frozenset(r.names or ()),
+                locked=inc_id in locked,
             )
         )
-    return out
+    shared = {(a, b) for ids in by_article.values() for a in ids for b in ids if a < b}
+    return out, shared
 
 
-def link_report(session: Session, report_id: int, policy: dedupe.Policy) -> str:
+def link_report(session: Session, report_id: int, policy: dedupe.Policy, *, reuse: str | None = None) -> str:
     """Attach the report to the incident it matches, or start one; returns the incident id.
 
-    Matching is pairwise, report against report (an incident matches when one of its reports
-    does), and a report that matches several incidents joins them into one. The clusters are
-    then the connected parts of the report-to-report match graph, which do not depend on the
-    order reports arrive in. Two reports of one article are never joined, and incidents an
-    operator split are never joined automatically. Idempotent: a linked report keeps its incident.
+    The decision is `dedupe.decide`'s: matching is report against report, and a report that
+    matches several incidents joins them into one, so the clusters are the connected parts of
+    the match graph whatever order reports arrive in. `reuse`: when a new incident is started,
+    take this (empty, unmerged) incident's id instead of a fresh one, so re-linking keeps ids.
+    Idempotent: a linked report keeps its incident.
     """
     report = session.get_one(Report, report_id)
     if report.incident_id is not None:
@@ -155,56 +240,78 @@ def link_report(session: Session, report_id: int, policy: dedupe.Policy) -> str:
     session.refresh(report)
     if report.incident_id is not None:  # linked by a concurrent worker while we waited
         return report.incident_id
-    text = evidence_text(report.data)
-    incidents = {i.id: i for i in _candidate_incidents(session, rec, policy)}
-    best_by_incident: dict[str, dedupe.Decision] = {}
-    for inc_id, cands in _report_candidates(session, list(incidents.values())).items():
-        decisions = [dedupe.score(rec, report.article_id, text, c, policy) for c in cands]
-        best_by_incident[inc_id] = max(decisions, key=lambda d: d.score)
-    matches = sorted((d.score, i) for i, d in best_by_incident.items() if d.link)
-    if not matches:
-        incident = Incident(event_type=rec.event_type)
-        session.add(incident)
-        session.flush()
+    names = _ensure_names(session, report)
+    incidents = {i.id: i for i in _candidate_incidents(session, rec, names, policy)}
+    cands, shared = _report_candidates(session, list(incidents.values()))
+    plan = dedupe.decide(
+        rec,
+        report.article_id,
+        evidence_text(report.data),
+        cands,
+        policy,
+        names=names,
+        share_article=shared,
+    )
+    if plan.target is None:
+        incident = _fresh_incident(session, rec.event_type, reuse)
         report.link_score = None
-        report.link_reasons = {"new": True, "candidates": len(best_by_incident)}
+        report.link_reasons = {"new": True, "candidates": plan.candidates}
+        if plan.closest is not None:
+            inc_id, d = plan.closest
+            report.link_reasons["closest"] = {"incident": inc_id, "score": d.score, "reasons": d.reasons}
         action = "created"
     else:
-        score, best_id = matches[-1]
-        incident = incidents[best_id]
-        report.link_score, report.link_reasons = score, best_by_incident[best_id].reasons
+        assert plan.decision is not None
+        incident = incidents[plan.target]
+        report.link_score, report.link_reasons = plan.decision.score, plan.decision.reasons
         action = "linked"
     report.incident_id = incident.id
     report.linked_at = utcnow()
     session.flush()
     recompute(session, incident.id, report_id=report_id, action=action)
-    for _score, other in matches[:-1]:
-        _auto_merge(session, incident, incidents[other], report_id)
+    for other in plan.absorb:
+        _move_reports(session, incidents[other].id, incident.id, {"joined": other})
+        incidents[other].merged_into = incident.id
+        session.flush()
+        recompute(session, incident.id, report_id=report_id, action="joined", other=other)
+        recompute(session, other, report_id=report_id, action="joined", other=incident.id)
     return incident.id
 
 
-def _auto_merge(session: Session, keep: Incident, other: Incident, report_id: int) -> None:
-    """Join `other` into `keep` because one report matches both, unless an operator split one
-    of them or they share an article (one article's incidents are distinct events)."""
-    if keep.locked or other.locked:
-        return
-    shared = session.exec(
-        select(Report.article_id)
-        .where(Report.incident_id == keep.id)
-        .where(col(Report.article_id).in_(select(Report.article_id).where(Report.incident_id == other.id)))
-    ).first()
-    if shared is not None:
-        return
-    for r in session.exec(select(Report).where(Report.incident_id == other.id)).all():
-        r.incident_id = keep.id
-    other.merged_into = keep.id
+def _fresh_incident(session: Session, event_type: str, reuse: str | None) -> Incident:
+    if reuse is not None:
+        old = session.get(Incident, reuse)
+        if old is not None and old.num_reports == 0 and old.merged_into is None:
+            return old
+    incident = Incident(event_type=event_type)
+    session.add(incident)
     session.flush()
-    recompute(session, keep.id, report_id=report_id, action="joined")
-    recompute(session, other.id, report_id=report_id, action="joined")
+    return incident
 
 
-def recompute(session: Session, incident_id: str, *, report_id: int | None = None, action: str = "recomputed") -> None:
-    """Re-derive the incident from its reports; append what changed to its history."""
+def _move_reports(
+    session: Session, src: str, dst: str, reasons: dict[str, Any] | None = None, *, score: float | None = None
+) -> None:
+    for r in session.exec(select(Report).where(Report.incident_id == src)).all():
+        r.incident_id = dst
+        if reasons is not None:
+            r.link_reasons = {**reasons, "was": r.link_reasons}
+        if score is not None:
+            r.link_score = score
+    session.flush()
+
+
+def recompute(
+    session: Session,
+    incident_id: str,
+    *,
+    report_id: int | None = None,
+    action: str = "recomputed",
+    other: str | None = None,
+    operator: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Re-derive the incident from its reports; append what changed (and who did it) to its history."""
     incident = session.get_one(Incident, incident_id)
     rows = session.exec(
         select(Report, Article)
@@ -216,14 +323,26 @@ def recompute(session: Session, incident_id: str, *, report_id: int | None = Non
         d = derive_from(session, list(rows))
         values = incident_values(d)
         incident.first_reported_at, incident.last_reported_at = d.first_reported_at, d.last_reported_at
+        incident.field_reasons = d.reasons
     else:
         values = {"num_reports": 0, "num_independent_sources": 0}
+        incident.field_reasons = {}
     for f, v in values.items():
         setattr(incident, f, v)
     incident.updated_at = utcnow()
     changes = {f: [_jsonable(before[f]), _jsonable(values[f])] for f in values if before[f] != values[f]}
     if changes or action != "recomputed":
-        session.add(IncidentHistory(incident_id=incident_id, report_id=report_id, action=action, changes=changes))
+        session.add(
+            IncidentHistory(
+                incident_id=incident_id,
+                report_id=report_id,
+                action=action,
+                changes=changes,
+                other_incident_id=other,
+                operator=operator,
+                note=note,
+            )
+        )
     session.flush()
 
 
@@ -232,7 +351,7 @@ def derive_from(session: Session, rows: Sequence[tuple[Report, Article]]) -> ded
     keys = source_keys(session, [a for _, a in rows])
     return dedupe.derive(
         [
-            dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key)
+            dedupe.ReportView(IncidentRecord.from_dict(r.data), a.published_at, key, a.url)
             for (r, a), key in zip(rows, keys, strict=True)
         ]
     )
@@ -266,16 +385,17 @@ def incident_values(d: dedupe.Derived) -> dict[str, Any]:
 
 
 def source_keys(session: Session, articles: Sequence[Article]) -> list[str]:
-    """Independent-source key per article: its outlet, or for a wire copy its original's outlet."""
+    """Independent-source key per article: its outlet (organisation: wire agency, else URL
+    domain, else feed name), or for a wire copy its original's outlet."""
     roots = {a.copy_of_id for a in articles if a.copy_of_id is not None}
-    names = (
-        dict(session.exec(select(Article.id, Article.source).where(col(Article.id).in_(roots))).all()) if roots else {}
+    originals = (
+        {a.id: a for a in session.exec(select(Article).where(col(Article.id).in_(roots))).all()} if roots else {}
     )
     out = []
     for a in articles:
-        root = a.copy_of_id if a.copy_of_id is not None else a.id
-        name = names.get(root) if a.copy_of_id is not None else a.source
-        out.append((name or f"article:{root}").casefold())
+        src = originals.get(a.copy_of_id, a) if a.copy_of_id is not None else a
+        key = dedupe.outlet_key(src.url, src.dateline_agency, src.source)
+        out.append(key or f"article:{src.id}")
     return out
 
 
@@ -287,8 +407,9 @@ def _jsonable(v: Any) -> Any:
 
 
 def find_copy_of(session: Session, text: str, threshold: float) -> tuple[bytes, list[str], int | None]:
-    """MinHash the text; return its signature, its LSH band keys and the earliest stored
-    article it nearly duplicates (estimated Jaccard >= threshold), if any."""
+    """Return the text's MinHash signature, its LSH band keys and the earliest stored article
+    it nearly duplicates (estimated Jaccard >= threshold), if any. Signatures and band keys are
+    computed by `dedupe`; this only looks the bands up."""
     sig = dedupe.minhash(text)
     bands = dedupe.lsh_bands(sig, threshold)
     rows = session.exec(
@@ -312,6 +433,25 @@ def store_bands(session: Session, article_id: int, bands: Sequence[str]) -> None
 # --- operator corrections ---------------------------------------------------------------------
 
 
+class CorrectionError(LookupError):
+    """An operator's correction that cannot be applied (one line for the operator)."""
+
+
+def resolve(session: Session, incident_id: str) -> str | None:
+    """Follow merge redirects from an incident id (old ids stay valid forever); None if unknown."""
+    seen: set[str] = set()
+    current = incident_id
+    while current not in seen:
+        seen.add(current)
+        inc = session.get(Incident, current)
+        if inc is None:
+            return None
+        if inc.merged_into is None:
+            return current
+        current = inc.merged_into
+    return current
+
+
 def _report_urls(session: Session, incident_id: str) -> list[str]:
     return sorted(
         session.exec(
@@ -330,30 +470,89 @@ def merge_incidents(
     record: bool = True,
     note: str | None = None,
     operator: str | None = None,
-) -> None:
-    """Move every report of `other` into `keep`; `other` stays as a tombstone pointing at `keep`."""
+) -> bool:
+    """Move every report of `other` into `keep`; `other` stays as a tombstone pointing at `keep`.
+    Returns False when they are already one incident (nothing recorded twice). Raises
+    CorrectionError for an unknown id or an incident merged with itself."""
     if keep == other:
-        return
-    target, gone = session.get_one(Incident, keep), session.get_one(Incident, other)
+        raise CorrectionError(f"cannot merge incident {keep} with itself")
+    a, b = resolve(session, keep), resolve(session, other)
+    if a is None or b is None:
+        raise CorrectionError(f"no incident {keep if a is None else other}")
+    if a == b:
+        return False
+    target, gone = session.get_one(Incident, a), session.get_one(Incident, b)
     if record:
         session.add(
             Correction(
                 kind="merge",
-                incident_id=keep,
-                other_incident_id=other,
+                incident_id=a,
+                other_incident_id=b,
                 note=note,
                 operator=operator,
-                report_url="\n".join([*_report_urls(session, keep), "--", *_report_urls(session, other)]),
+                report_url="\n".join([*_report_urls(session, a), "--", *_report_urls(session, b)]),
             )
         )
-    for r in session.exec(select(Report).where(Report.incident_id == other)).all():
-        r.incident_id = target.id
-        r.link_reasons = {"operator": "merge", "from": other}
-        r.link_score = 1.0
+    _move_reports(session, b, a, {"operator": "merge", "from": b}, score=1.0)
     gone.merged_into = target.id
     session.flush()
-    recompute(session, target.id, action="merged")
-    recompute(session, gone.id, action="merged")
+    recompute(session, a, action="merged", other=b, operator=operator, note=note)
+    recompute(session, b, action="merged", other=a, operator=operator, note=note)
+    return True
+
+
+def unmerge_incidents(
+    session: Session, keep: str, other: str, *, note: str | None = None, operator: str | None = None
+) -> None:
+    """Undo an operator's merge of `other` into `keep`: `other` gets back the reports it had
+    when merged, both are locked against automatic joining, and the merge is marked undone so
+    re-processing does not replay it."""
+    merge = session.exec(
+        select(Correction)
+        .where(Correction.kind == "merge", col(Correction.undone_at).is_(None))
+        .where(col(Correction.other_incident_id) == other)
+        .order_by(col(Correction.id).desc())
+    ).first()
+    if merge is None or merge.report_url is None:
+        raise CorrectionError(f"no recorded merge of {other} to undo")
+    _, _, right = merge.report_url.partition("\n--")
+    urls = [u for u in right.split("\n") if u]
+    holder = resolve(session, keep)
+    if holder is None:
+        raise CorrectionError(f"no incident {keep}")
+    _separate(session, holder, urls, other)
+    merge.undone_at = utcnow()
+    session.add(
+        Correction(
+            kind="unmerge",
+            incident_id=holder,
+            other_incident_id=other,
+            note=note,
+            operator=operator,
+            report_url="\n".join(urls),
+        )
+    )
+    session.flush()
+    recompute(session, holder, action="unmerged", other=other, operator=operator, note=note)
+    recompute(session, other, action="unmerged", other=holder, operator=operator, note=note)
+
+
+def _separate(session: Session, holder: str, urls: Sequence[str], into: str) -> None:
+    """Move the reports of `urls` from `holder` into the (revived) incident `into`; lock both."""
+    back = session.get_one(Incident, into)
+    back.merged_into = None
+    back.locked = True
+    session.get_one(Incident, holder).locked = True
+    rows = session.exec(
+        select(Report)
+        .join(Article, col(Article.id) == col(Report.article_id))
+        .where(Report.incident_id == holder, sa.or_(col(Article.url).in_(urls), col(Article.canonical_url).in_(urls)))
+    ).all()
+    for r in rows:
+        r.incident_id = into
+        r.link_reasons = {"operator": "unmerge", "from": holder}
+        r.link_score = None
+    session.flush()
 
 
 def split_report(
@@ -366,10 +565,11 @@ def split_report(
     operator: str | None = None,
 ) -> str:
     """Move the reports of the article at `url` out of `incident_id` into a new incident."""
+    holder = resolve(session, incident_id) or incident_id
     rows = session.exec(
         select(Report)
         .join(Article, col(Article.id) == col(Report.article_id))
-        .where(Report.incident_id == incident_id, sa.or_(col(Article.url) == url, col(Article.canonical_url) == url))
+        .where(Report.incident_id == holder, sa.or_(col(Article.url) == url, col(Article.canonical_url) == url))
     ).all()
     if not rows:
         raise LookupError(f"incident {incident_id} has no report from {url}")
@@ -377,7 +577,7 @@ def split_report(
         session.add(
             Correction(
                 kind="split",
-                incident_id=incident_id,
+                incident_id=holder,
                 report_url=url,
                 article_id=rows[0].article_id,
                 note=note,
@@ -385,77 +585,17 @@ def split_report(
             )
         )
     new = Incident(event_type=rows[0].event_type, locked=True)
-    session.get_one(Incident, incident_id).locked = True
+    session.get_one(Incident, holder).locked = True
     session.add(new)
     session.flush()
     for r in rows:
         r.incident_id = new.id
-        r.link_reasons = {"operator": "split", "from": incident_id}
+        r.link_reasons = {"operator": "split", "from": holder}
         r.link_score = None
     session.flush()
-    recompute(session, incident_id, action="split")
-    recompute(session, new.id, action="split")
+    recompute(session, holder, action="split", other=new.id, operator=operator, note=note)
+    recompute(session, new.id, action="split", other=holder, operator=operator, note=note)
     return new.id
-
-
-def unmerge_incidents(
-    session: Session,
-    keep: str,
-    other: str,
-    *,
-    record: bool = True,
-    note: str | None = None,
-    operator: str | None = None,
-) -> None:
-    """Undo the merge of `other` into `keep`: the reports `other` held when it was merged (by
-    article URL, from the merge's correction) go back to it, and it is live again.
-
-    Raises LookupError when `other` is not merged into `keep` or no recorded merge names them.
-    """
-    gone = session.get(Incident, other)
-    if gone is None or gone.merged_into is None or gone.merged_into != keep:
-        raise LookupError(f"incident {other} is not merged into {keep}")
-    merge = session.exec(
-        select(Correction)
-        .where(Correction.kind == "merge", Correction.incident_id == keep, Correction.other_incident_id == other)
-        .order_by(col(Correction.id).desc())
-    ).first()
-    if merge is None or not merge.report_url:
-        raise LookupError(f"no recorded merge of {other} into {keep} to undo")
-    _, _, right = merge.report_url.partition("\n--")
-    urls = [u for u in right.split("\n") if u]
-    if record:
-        session.add(
-            Correction(
-                kind="unmerge",
-                incident_id=keep,
-                other_incident_id=other,
-                note=note,
-                operator=operator,
-                report_url=merge.report_url,
-            )
-        )
-    _move_reports(session, keep, urls, gone)
-
-
-def _move_reports(session: Session, source: str, urls: Sequence[str], target: Incident) -> None:
-    """Move the reports of `source` whose article is at one of `urls` into `target` (made live)."""
-    rows = session.exec(
-        select(Report)
-        .join(Article, col(Article.id) == col(Report.article_id))
-        .where(
-            Report.incident_id == source,
-            sa.or_(col(Article.url).in_(list(urls)), col(Article.canonical_url).in_(list(urls))),
-        )
-    ).all()
-    for r in rows:
-        r.incident_id = target.id
-        r.link_reasons = {"operator": "unmerge", "from": source}
-        r.link_score = None
-    target.merged_into = None
-    session.flush()
-    recompute(session, source, action="unmerged")
-    recompute(session, target.id, action="unmerged")
 
 
 def incident_of_url(session: Session, url: str) -> str | None:
@@ -468,44 +608,55 @@ def incident_of_url(session: Session, url: str) -> str | None:
 
 def apply_corrections(session: Session) -> int:
     """Replay operator corrections (in order) onto the current links, by report URL, so they
-    survive re-processing. Returns how many applied."""
+    survive re-processing. Undone merges are skipped. Returns how many applied."""
     applied = 0
     for c in session.exec(select(Correction).order_by(col(Correction.id))).all():
         if c.kind == "split" and c.report_url:
             inc = incident_of_url(session, c.report_url)
             if inc is not None and len(_report_urls(session, inc)) > 1:
-                split_report(session, inc, c.report_url, record=False)
+                split_report(session, inc, c.report_url, record=False, note=c.note, operator=c.operator)
                 applied += 1
-        elif c.kind == "merge" and c.report_url:
+        elif c.kind == "merge" and c.report_url and c.undone_at is None:
             left, _, right = c.report_url.partition("\n--")
             a = next((i for u in left.split("\n") if u and (i := incident_of_url(session, u))), None)
             b = next((i for u in right.split("\n") if u and (i := incident_of_url(session, u))), None)
             if a and b and a != b:
-                merge_incidents(session, a, b, record=False)
+                merge_incidents(session, a, b, record=False, note=c.note, operator=c.operator)
                 applied += 1
-        elif c.kind == "unmerge" and c.report_url:
-            # Undo the replayed merge: the other side's reports leave the incident they share.
-            left, _, right = c.report_url.partition("\n--")
-            a = next((i for u in left.split("\n") if u and (i := incident_of_url(session, u))), None)
-            right_urls = [u for u in right.split("\n") if u]
-            b = next((i for u in right_urls if (i := incident_of_url(session, u))), None)
-            if a and a == b:
-                new = Incident(event_type=session.get_one(Incident, a).event_type)
-                session.add(new)
-                session.flush()
-                _move_reports(session, a, right_urls, new)
-                applied += 1
+        elif c.kind == "unmerge" and c.report_url and c.other_incident_id:
+            urls = [u for u in c.report_url.split("\n") if u]
+            holders = {i for u in urls if (i := incident_of_url(session, u))}
+            rest = [i for u in _all_urls_except(session, holders, urls) if (i := incident_of_url(session, u))]
+            if len(holders) == 1 and rest:
+                holder = holders.pop()
+                if holder != c.other_incident_id:
+                    _separate(session, holder, urls, c.other_incident_id)
+                    recompute(session, holder, action="unmerged", other=c.other_incident_id, operator=c.operator)
+                    recompute(session, c.other_incident_id, action="unmerged", other=holder, operator=c.operator)
+                    applied += 1
     return applied
+
+
+def _all_urls_except(session: Session, holders: set[str], urls: Sequence[str]) -> list[str]:
+    return [u for h in holders for u in _report_urls(session, h) if u not in urls]
 
 
 def relink_all(session: Session, policy: dedupe.Policy) -> int:
     """Re-process every report: unlink, link again in publication order, replay corrections.
 
-    Old incidents stay (empty) so their history remains readable. Returns the number of
-    incidents that hold reports afterwards.
+    Ids are stable: a report starting an incident takes back its old incident's id when that
+    is free, and every old incident that ends up empty points (``merged_into``) at the
+    incident now holding most of its former reports, so no id ever shows nothing. Returns the
+    number of incidents that hold reports afterwards.
     """
+    before = dict(session.exec(select(Report.id, Report.incident_id)).all())
+    redirects = dict(
+        session.exec(select(Incident.id, Incident.merged_into).where(col(Incident.merged_into).is_not(None))).all()
+    )
     session.execute(sa.update(Report).values(incident_id=None, link_score=None, link_reasons={}))
-    session.execute(sa.update(Incident).values(num_reports=0, num_independent_sources=0))
+    session.execute(
+        sa.update(Incident).values(num_reports=0, num_independent_sources=0, merged_into=None, locked=False)
+    )
     order = session.exec(
         select(Report.id)
         .join(Article, col(Article.id) == col(Report.article_id))
@@ -513,8 +664,19 @@ def relink_all(session: Session, policy: dedupe.Policy) -> int:
     ).all()
     for rid in order:
         assert rid is not None
-        link_report(session, rid, policy)
+        link_report(session, rid, policy, reuse=before.get(rid))
     apply_corrections(session)
-    return len(
-        session.exec(select(Incident.id).where(Incident.num_reports > 0, col(Incident.merged_into).is_(None))).all()
-    )
+    after = dict(session.exec(select(Report.id, Report.incident_id)).all())
+    moved: dict[str, Counter[str]] = {}
+    for rid, old in before.items():
+        if old is not None and after.get(rid):
+            moved.setdefault(old, Counter())[after[rid] or ""] += 1
+    for inc in session.exec(
+        select(Incident).where(Incident.num_reports == 0, col(Incident.merged_into).is_(None))
+    ).all():
+        target = moved[inc.id].most_common(1)[0][0] if inc.id in moved else redirects.get(inc.id)
+        if target is not None and target != inc.id:
+            inc.merged_into = target
+            session.add(IncidentHistory(incident_id=inc.id, action="relinked", other_incident_id=inc.merged_into))
+    session.flush()
+    return len(session.exec(_live()).all())

@@ -1,7 +1,7 @@
 """SQLModel tables.
 
     feeds ──< entries ──> articles ──< reports >── incidents ──< incident_history
-                                                          └──< corrections
+                                       └──< report_keys    └──< corrections
     failures: anything that could not be processed, with its reason
 
 Uniqueness lives in the database so that re-delivery of any message is harmless:
@@ -186,6 +186,8 @@ class Incident(SQLModel, table=True):
     merged_into: str | None = Field(default=None, max_length=32, index=True)
     # Set when an operator split this incident: it is never joined to another automatically.
     locked: bool = False
+    # Why each derived field has its value ({"killed": "12 from ...; the latest credible ..."}).
+    field_reasons: dict[str, Any] = _json()
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 
@@ -213,6 +215,20 @@ class Report(SQLModel, table=True):
     link_score: float | None = None
     link_reasons: dict[str, Any] = _json()
     linked_at: datetime | None = _ts()
+    # The event's own names (people, streets, sites) the linker compares; None until first linked.
+    names: list[str] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class ReportKey(SQLModel, table=True):
+    """A report's event names, indexed with its date: reports of one event that a wrong geocode
+    put far apart still find each other through a name they share (an indexed lookup)."""
+
+    __tablename__ = "report_keys"
+    __table_args__ = (sa.Index("ix_report_keys_key_day", "key", "day"),)
+
+    key: str = Field(max_length=64, primary_key=True)
+    report_id: int = Field(foreign_key="reports.id", primary_key=True, index=True)
+    day: dt.date | None = None
 
 
 class IncidentHistory(SQLModel, table=True):
@@ -224,8 +240,12 @@ class IncidentHistory(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=32)
     at: datetime = _ts(nullable=False, default=utcnow)
     report_id: int | None = None
-    action: str = Field(max_length=16)  # created | linked | merged | split | recomputed
+    # created | linked | joined | merged | unmerged | split | relinked | recomputed
+    action: str = Field(max_length=16)
     changes: dict[str, Any] = _json()
+    other_incident_id: str | None = Field(default=None, max_length=32)  # the other side of a merge
+    operator: str | None = Field(default=None, max_length=128)  # who, for an operator's correction
+    note: str | None = None  # why, in the operator's words
 
 
 class Correction(SQLModel, table=True):
@@ -242,6 +262,7 @@ class Correction(SQLModel, table=True):
     note: str | None = None
     # Who made it: "web:<user>" (the web window's authenticated user) or "cli:<login>".
     operator: str | None = Field(default=None, max_length=128)
+    undone_at: datetime | None = _ts()  # a merge an operator took back (unmerge)
     at: datetime = _ts(nullable=False, default=utcnow)
 
 
