@@ -507,6 +507,9 @@ def unmerge_incidents(
     """Undo an operator's merge of `other` into `keep`: `other` gets back the reports it had
     when merged, both are locked against automatic joining, and the merge is marked undone so
     re-processing does not replay it."""
+    gone = session.get(Incident, other)
+    if gone is None or gone.merged_into is None or resolve(session, other) != resolve(session, keep):
+        raise CorrectionError(f"incident {other} is not merged into {keep}")
     merge = session.exec(
         select(Correction)
         .where(Correction.kind == "merge", col(Correction.undone_at).is_(None))
