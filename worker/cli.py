@@ -38,7 +38,7 @@ from worker.settings import Settings, config_path, load_settings
 from worker.store import export as export_mod
 from worker.store import linking, repo
 from worker.store.db import session_scope, upgrade
-from worker.store.models import Feed, IncidentHistory
+from worker.store.models import Feed, Incident, IncidentHistory
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Wirewatch: news feeds to conflict incidents.")
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
