@@ -171,7 +171,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
         ]
         irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
-        seg_triggers = [t for t in triggers if span.start <= t.start < span.end]
+        seg_triggers = _real_triggers(
+            [t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at
+        )
         out.append(
             Segment(
                 order=order,
@@ -189,6 +191,20 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             )
         )
     return out, named
+
+
+def _real_triggers(triggers: list[events.Trigger], cues: set[str], irrealis_at: list[int]) -> list[events.Trigger]:
+    """The triggers of a segment that may tell a real violent event.
+
+    A threat or hypothetical ("threatened to attack", "could strike") voids the triggers it
+    governs; in a sentence about an accident, a disaster, a protest or an arrest only the
+    words that name violence outright (strength 3) stay: "a gas explosion", "an earthquake
+    killed", "police raided a house and arrested" are not attacks.
+    """
+    kept = [t for t in triggers if not any(0 <= t.start - i <= IRREALIS_WINDOW for i in irrealis_at)]
+    if "non_event" in cues:
+        kept = [t for t in kept if t.strength >= 3 and t.type != events.GENERIC]
+    return kept
 
 
 def _dates_of(doc: Doc, span: Span, clauses: set[int]) -> list[dates.DateMention]:
@@ -395,6 +411,21 @@ def _has_toll(c: Cluster) -> bool:
     )
 
 
+def _is_event(c: Cluster) -> bool:
+    """Whether a cluster reports a violent event, fatal or not.
+
+    A word that names the event's kind (an air strike, shelling, a clash, an abduction,
+    gunmen) is enough; a generic one ("attack", "fired", "killed") needs a victim count or
+    an actor in the sentences that tell it. A firm toll told with a trigger is enough too.
+    """
+    if _has_toll(c):
+        return True
+    told = [s for s in c.segments if s.triggers]
+    if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
+        return True
+    return any(s.figures or s.roles for s in told)
+
+
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
     sent = seg.span.sent if seg.span.start < len(doc) else seg.span
     return Evidence(fieldname, sent.text, doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text))
@@ -405,7 +436,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     segs, named = analyse(doc, gazetteer)
     main_country = named.most_common(1)[0][0] if named else None
     pub = dates.local_publication(article.published_at, main_country)
-    clusters = [c for c in cluster(segs, pub) if _has_toll(c)]
+    clusters = [c for c in cluster(segs, pub) if _is_event(c)]
     if not clusters:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
@@ -482,6 +513,13 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
     if pick.day not in {pub.day, utc_day} or not (seg.triggers or seg.killed):
         return False
     return not (seg.cues & _FOLLOW_UP_CUES or any(f.supersede or f.earlier for f in c.killed()))
+
+
+def _says_none_died(doc: Doc, c: Cluster) -> bool:
+    """Whether the incident's sentences, or those told right after them, say nobody died."""
+    told = {s.order for s in c.segments}
+    near = [s for s in c.context if s.order - 1 in told or s.order - 2 in told]
+    return any("no_deaths" in s.cues for s in [*c.segments, *near])
 
 
 def _placed(c: Cluster) -> bool:
@@ -593,6 +631,8 @@ def _incident(
     injured_figs = [f for s in c.segments for f in s.figures if f.kind == "injured"]
     killed = casualties.combine(killed_figs)
     injured = casualties.combine(injured_figs)
+    if not killed.known and _says_none_died(doc, c):
+        killed = Count(0, 0, 0)
     for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
         pick = casualties.lead_figure(figs, count)
         if pick is not None:

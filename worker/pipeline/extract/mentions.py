@@ -36,11 +36,13 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("segment", ("aggregate",), "aggregate"),
     ("segment", ("separate",), "separate"),
     ("segment", ("irrealis",), "irrealis"),
+    ("segment", ("non_event",), "non_event"),
     ("segment", ("clause_break",), "clause"),
     ("events", ("launch", "air"), "air_launch"),
     ("events", ("launch", "ground"), "ground_launch"),
     ("casualties", ("death", "supersede"), "supersede"),
     ("casualties", ("death", "earlier"), "earlier"),
+    ("casualties", ("death", "none"), "no_deaths"),
 )
 
 # Abbreviations after which the sentencizer must not start a sentence.
