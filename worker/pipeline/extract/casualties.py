@@ -233,6 +233,8 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         and not doc[start - 2].whitespace_ + doc[start - 1].whitespace_
     ):
         return True  # Tu-22, Kh-22 split by the tokenizer (not a dateline's "idlib - thirteen")
+    if _agent_count(doc, start):
+        return True  # "shot by at least six armed men": the attackers, not the victims
     if 1900 <= value <= 2100 and tok.text.isdigit():
         return True  # a year
     if prev in lexicon.load("dates")["months"] or (
@@ -240,6 +242,15 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
     ):
         return True  # "Oct. 8", "july 14"
     return nxt in lexicon.load("dates")["months"]  # "5 October"
+
+
+def _agent_count(doc: Doc, start: int) -> bool:
+    """Whether the number at ``start`` counts the agents of a passive ("by two gunmen", "by
+    around 3 dozen people"): qualifiers may stand between "by" and the number."""
+    i = start - 1
+    while i >= 0 and (doc[i].lower_ in _qualifier_words() or doc[i].lower_ in {"a", "an"}):
+        i -= 1
+    return i >= 0 and doc[i].lower_ == "by"
 
 
 def _qualifier(doc: Doc, start: int, floor: int) -> tuple[str | None, bool]:
@@ -268,7 +279,9 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
     # so the numbers inside them are not figures of their own.
     lists: list[tuple[int, _People]] = []
     for tok in sent:
-        if tok.lower_ in v.death and tok.lower_ not in {"toll", "death", "deaths", "lives"}:
+        if tok.lower_ in v.death and (
+            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to"
+        ):
             people = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
             if people is not None:
                 lists.append((tok.i, people))
@@ -548,13 +561,16 @@ class _People:
 
 
 PEOPLE_WINDOW = 16
+# Words between the person and the death word of "a man was shot to death", "a woman was
+# found stabbed to death", "a soldier was fatally shot".
+_MANNER = frozenset({"shot", "stabbed", "beaten", "hacked", "burned", "strangled", "tortured", "to", "found"})
 DESCRIBING_WORDS = 3
 
 
 def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
     """The list of people just before a death word: "a woman and her two children were killed"."""
     end = kw
-    while end > floor and doc[end - 1].lower_ in _AUX:
+    while end > floor and doc[end - 1].lower_ in _AUX | _MANNER:
         end -= 1
     if end <= floor or doc[end - 1].lower_ not in vocabulary().person | vocabulary().counted:
         return None  # a list of people ends with a person
@@ -630,6 +646,11 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
     count = _number_word(doc, j, limit) if j < limit else None
     if count is not None:
         j += 1
+    elif j < limit and doc[j].lower_ == "both":
+        # "both victims", "both of his guards"
+        count, j = 2, j + 1
+        if j + 1 < limit and doc[j].lower_ == "of" and doc[j + 1].lower_ in v.singular_det | {"the"}:
+            j += 2
     # Describing words: "10-year-old", "elderly", and at most a few others ("a Syrian woman").
     others = 0
     while j < limit and doc[j].lower_ not in v.person | v.counted:

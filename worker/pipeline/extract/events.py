@@ -85,3 +85,29 @@ def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> 
     defaults = _generic_defaults()
     kind = defaults.get(generic[0].text, defaults.get("*", "Attack"))
     return Trigger(generic[0].start, generic[0].end, kind, 1, generic[0].text)
+
+
+ATTACK = "Attack"
+CLASH = "Armed clash"
+
+
+@functools.cache
+def _armed_words() -> frozenset[str]:
+    return lexicon.word_set("events", "sides", "armed")
+
+
+ARMED_VICTIMS = frozenset({"security forces", "fighters"})
+
+
+def by_sides(chosen: Trigger, target_words: Sequence[str], victims: str | None) -> Trigger:
+    """``chosen`` retyped as an Armed clash when an Attack hits an armed side.
+
+    ``target_words``: the lowercased tokens after the trigger in the sentences that tell the
+    event; ``victims``: the category of the dead. ACLED codes two armed, organized sides
+    fighting as an Armed clash, whoever fired first; an Attack is violence against people
+    who are not fighting back (civilians, a bus, a home).
+    """
+    armed = victims in ARMED_VICTIMS or bool(_armed_words() & set(target_words))
+    if chosen.type != ATTACK or not armed:
+        return chosen
+    return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)

@@ -47,6 +47,7 @@ class Segment:
     places: list[places.PlaceMention]
     roles: list[actors.ActorRole]
     cues: set[str]
+    actors: int = 0  # actor mentions, whatever their role
 
     @property
     def killed(self) -> list[casualties.Figure]:
@@ -188,6 +189,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
                 cues=seg_cues,
+                actors=sum(1 for a in doc.spans["ww_actor"] if span.start <= a.start < span.end),
             )
         )
     return out, named
@@ -415,15 +417,15 @@ def _is_event(c: Cluster) -> bool:
     """Whether a cluster reports a violent event, fatal or not.
 
     A word that names the event's kind (an air strike, shelling, a clash, an abduction,
-    gunmen) is enough; a generic one ("attack", "fired", "killed") needs a victim count or
-    an actor in the sentences that tell it. A firm toll told with a trigger is enough too.
+    gunmen) is enough; a generic one ("attack", "fired", "killed") needs a victim count, an
+    actor or a place in the sentences that tell it. A firm toll told with a trigger is enough too.
     """
     if _has_toll(c):
         return True
     told = [s for s in c.segments if s.triggers]
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
-    return any(s.figures or s.roles for s in told)
+    return any(s.figures or s.roles or s.actors or s.places for s in told)
 
 
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
@@ -515,7 +517,15 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
     return not (seg.cues & _FOLLOW_UP_CUES or any(f.supersede or f.earlier for f in c.killed()))
 
 
-def _says_none_died(doc: Doc, c: Cluster) -> bool:
+def _target_words(doc: Doc, c: Cluster, chosen: events.Trigger) -> list[str]:
+    """The words after the typing trigger in the segments that tell the event: where its
+    target is named ("attacked a police post"), not its perpetrator ("police shot ...")."""
+    return [
+        doc[i].lower_ for s in c.segments if s.triggers for i in range(max(s.span.start, chosen.end), s.span.end)
+    ]
+
+
+def _says_none_died(c: Cluster) -> bool:
     """Whether the incident's sentences, or those told right after them, say nobody died."""
     told = {s.order for s in c.segments}
     near = [s for s in c.context if s.order - 1 in told or s.order - 2 in told]
@@ -575,6 +585,7 @@ def _incident(
         return None
     launch = {c.label_ for c in doc.spans["ww_cue"] if c.label_ in {"air_launch", "ground_launch"}}
     chosen = events.by_launch(chosen, "air_launch" in launch, "ground_launch" in launch)
+    chosen = events.by_sides(chosen, _target_words(doc, c, chosen), casualties.victims_of(c.killed()))
     tseg = (
         next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
         if any(s.span.start <= chosen.start < s.span.end for s in c.segments)
@@ -631,7 +642,8 @@ def _incident(
     injured_figs = [f for s in c.segments for f in s.figures if f.kind == "injured"]
     killed = casualties.combine(killed_figs)
     injured = casualties.combine(injured_figs)
-    if not killed.known and _says_none_died(doc, c):
+    if not killed.known and (_says_none_died(c) or injured.known):
+        # The text says nobody died, or counts the event's casualties and names no dead.
         killed = Count(0, 0, 0)
     for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
         pick = casualties.lead_figure(figs, count)
