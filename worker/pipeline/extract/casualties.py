@@ -40,6 +40,7 @@ _FORWARD_STOP = frozenset(
 _BACKWARD_STOP = frozenset({";", ":", "(", ")", "but", "while", "--", "—", "–"})
 _AUX = frozenset(
     {"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"}
+    | {"reported", "confirmed", "allegedly"}
 )
 
 
@@ -68,6 +69,7 @@ class Vocabulary:
     subset_after_next: tuple[tuple[str, ...], ...]
     attackers: frozenset[str]
     also: frozenset[str]
+    other_fates: frozenset[str]
 
 
 @functools.cache
@@ -103,6 +105,7 @@ def vocabulary() -> Vocabulary:
         subset_after_next=tuple(tuple(p.split()) for p in data["subset"]["after_next"]),
         attackers=lexicon.word_set("casualties", "groups", "attackers"),
         also=lexicon.word_set("casualties", "groups", "also"),
+        other_fates=lexicon.word_set("casualties", "not_casualty", "other_fates"),
     )
 
 
@@ -241,7 +244,8 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         prev == "." and start >= 2 and doc[start - 2].lower_ in lexicon.load("dates")["months"]
     ):
         return True  # "Oct. 8", "july 14"
-    return nxt in lexicon.load("dates")["months"]  # "5 October"
+    # "5 October"; "Colonia 20 de Noviembre", "Rua 7 de Setembro": a date naming a street
+    return nxt in lexicon.load("dates")["months"] or nxt in {"de", "del"}
 
 
 def _agent_count(doc: Doc, start: int) -> bool:
@@ -411,6 +415,8 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
             return "killed", i
         if low in v.injury:
             return "injured", i
+        if low in v.other_fates:
+            return None  # "3 abducted", "4 were arrested": not the dead
         if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
             return past
         if low in _FORWARD_STOP or i in num_tokens:
@@ -583,7 +589,8 @@ def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
 
 def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
     """The list of people a killing verb takes: "killing a woman and her two children"."""
-    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"}:
+    shot_dead = doc[kw].lower_ == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
+    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"} and not shot_dead:
         return None
     return _people_list(doc, kw + 1, min(limit, kw + 1 + PEOPLE_WINDOW))
 

@@ -75,7 +75,8 @@ def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> 
         first = specific[0]
         same_region = [t for t in specific if t.start - first.start < 25]
         return max(same_region, key=lambda t: (t.strength, -t.start))
-    generic = [t for t in triggers if t.type == GENERIC]
+    # A generic event word ("attack", "blast") types before a killing verb (strength 0).
+    generic = sorted((t for t in triggers if t.type == GENERIC), key=lambda t: (t.strength == 0, t.start))
     if not generic:
         return None
     elsewhere = [t for t in article_triggers if t.type != GENERIC and t.strength >= 2]

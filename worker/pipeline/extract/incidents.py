@@ -340,7 +340,9 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         anchor = clusters[0].day if clusters else None
         # A toll without a trigger word dates the count ("by Saturday the toll rose to 40"),
         # not an event.
-        day = _event_day(seg, pub, anchor) if seg.triggers else None
+        # Killing verbs alone (strength 0) tell a toll, except in the first event sentence.
+        opening = bool(seg.triggers) and (not clusters or any(t.strength > 0 for t in seg.triggers))
+        day = _event_day(seg, pub, anchor) if opening else None
         here = _primary_place(seg)
         separate = "separate" in seg.cues
         best: tuple[int, int] | None = None
@@ -352,7 +354,7 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
                     if not _same_day(day[0], day[2].mention.night, c):
                         continue
                     score += 1
-                if not seg.triggers and _other_victims(seg, c):
+                if not opening and _other_victims(seg, c):
                     continue
                 if here is not None:
                     verdict = places.compatible(here, c.places())
@@ -364,7 +366,7 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
                 if best is None or key > best:
                     best, target = key, c
         if target is None:
-            if not seg.triggers:
+            if not opening:
                 continue
             if separate and not clusters and not seg.killed:
                 continue
@@ -413,19 +415,28 @@ def _has_toll(c: Cluster) -> bool:
     )
 
 
-def _is_event(c: Cluster) -> bool:
+def _is_event(c: Cluster, lead: bool) -> bool:
     """Whether a cluster reports a violent event, fatal or not.
 
-    A word that names the event's kind (an air strike, shelling, a clash, an abduction,
-    gunmen) is enough; a generic one ("attack", "fired", "killed") needs a victim count, an
-    actor or a place in the sentences that tell it. A firm toll told with a trigger is enough too.
+    A firm toll told with a trigger is enough. Otherwise, for the article's first event, a
+    word that names the event's kind (an air strike, shelling, a clash, an abduction,
+    gunmen) is enough; a generic one ("attack", "fired") needs a victim count, an actor or a
+    place in the sentences that tell it. A later event needs a toll or to be set apart:
+    "the hospital gate was hit" is a detail of the story told, not another event.
     """
     if _has_toll(c):
         return True
     told = [s for s in c.segments if s.triggers]
+    if not lead:
+        # A later event of the article is told as one: set apart ("in a separate attack")
+        # or with victims of its own.
+        return c.separate and any(t.type != events.GENERIC for s in told for t in s.triggers)
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
-    return any(s.figures or s.roles or s.actors or s.places for s in told)
+    # A killing verb alone needs an agent or a place: "327 were killed" in a statistic is not.
+    return any(
+        s.roles or s.actors or s.places or (s.figures and any(t.strength > 0 for t in s.triggers)) for s in told
+    )
 
 
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
@@ -438,7 +449,8 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     segs, named = analyse(doc, gazetteer)
     main_country = named.most_common(1)[0][0] if named else None
     pub = dates.local_publication(article.published_at, main_country)
-    clusters = [c for c in cluster(segs, pub) if _is_event(c)]
+    found = cluster(segs, pub)
+    clusters = [c for n, c in enumerate(found) if _is_event(c, lead=n == 0)]
     if not clusters:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
