@@ -409,7 +409,7 @@ def _has_toll(c: Cluster) -> bool:
     A toll told far from any trigger word ("327 were killed" paragraphs after "fewer suicide
     attacks" in a report on half-year totals) is a statistic, not this event's toll.
     """
-    told = [s.order for s in c.segments if s.triggers]
+    told = [s.order for s in c.segments if any(t.strength > 0 for t in s.triggers)]
     return any(
         not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told) for s in c.segments for f in s.killed
     )
