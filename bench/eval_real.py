@@ -112,9 +112,7 @@ def run_gva(real: Path, eval_dir: Path) -> str | None:
         print(_missing("gva", real, eval_dir))
         return None
     env = {**os.environ, "WIREWATCH": os.environ.get("WIREWATCH", str(WIREWATCH))}
-    done = subprocess.run(
-        [str(eval_dir / "run"), str(corpus)], env=env, check=True, capture_output=True, text=True
-    )
+    done = subprocess.run([str(eval_dir / "run"), str(corpus)], env=env, check=True, capture_output=True, text=True)
     return done.stdout
 
 

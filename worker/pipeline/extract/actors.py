@@ -91,44 +91,33 @@ def _affiliated_to(doc: Doc, a: Span, sent: Span) -> bool:
 
 
 def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:
-    best: tuple[int, str] | None = None
-    for c in cues:
-        label = c.label_
-        text = c.text.lower()
-        if label == "claimed":
-            if c.end < len(doc) and doc[c.end].lower_ == "to" and text in {"claimed", "claims"}:
-                continue  # "claimed to have killed": a boast about other events
-            if 0 <= c.start - a.end <= 12:
-                negated = any(doc[i].lower_ in _NEGATION for i in range(max(c.start - 3, a.end), c.start))
-                cand = (c.start - a.end, "believed" if negated else "claimed")
-            else:
-                continue
-        elif label == "accused":
-            if text in _PREDICATE_ACCUSE:
-                if not 0 <= c.start - a.end <= 6:
-                    continue
-                cand = (c.start - a.end, "accused")
-            elif 0 <= a.start - c.end <= 10:
-                cand = (a.start - c.end, "accused")
-            else:
-                continue
-        elif label == "denied":
-            if 0 <= c.start - a.end <= 8:
-                cand = (c.start - a.end, "denied")
-            else:
-                continue
-        elif label == "believed":
-            if 0 <= a.start - c.end <= 4:
-                cand = (a.start - c.end, "believed")
-            elif 0 <= c.start - a.end <= 3 and text in {"suspected", "believed to be", "thought to be"}:
-                cand = (c.start - a.end, "believed")
-            else:
-                continue
-        else:
-            continue
-        if best is None or cand[0] < best[0]:
-            best = cand
-    return best[1] if best else None
+    """The role the nearest certainty cue gives actor mention ``a``, or None."""
+    found = [cand for c in cues if (cand := _cue_candidate(doc, a, c)) is not None]
+    return min(found, key=lambda x: x[0])[1] if found else None
+
+
+def _cue_candidate(doc: Doc, a: Span, c: Span) -> tuple[int, str] | None:
+    """(distance, role) when cue ``c`` governs actor ``a``, by the cue's kind."""
+    label, text = c.label_, c.text.lower()
+    if label == "claimed":
+        if c.end < len(doc) and doc[c.end].lower_ == "to" and text in {"claimed", "claims"}:
+            return None  # "claimed to have killed": a boast about other events
+        if not 0 <= c.start - a.end <= 12:
+            return None
+        negated = any(doc[i].lower_ in _NEGATION for i in range(max(c.start - 3, a.end), c.start))
+        return c.start - a.end, "believed" if negated else "claimed"
+    if label == "accused":
+        if text in _PREDICATE_ACCUSE:
+            return (c.start - a.end, "accused") if 0 <= c.start - a.end <= 6 else None
+        return (a.start - c.end, "accused") if 0 <= a.start - c.end <= 10 else None
+    if label == "denied":
+        return (c.start - a.end, "denied") if 0 <= c.start - a.end <= 8 else None
+    if label == "believed":
+        if 0 <= a.start - c.end <= 4:
+            return a.start - c.end, "believed"
+        if 0 <= c.start - a.end <= 3 and text in {"suspected", "believed to be", "thought to be"}:
+            return c.start - a.end, "believed"
+    return None
 
 
 def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) -> bool:

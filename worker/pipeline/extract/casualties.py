@@ -389,50 +389,66 @@ def _now_between(doc: Doc, n: _Number, kw: int) -> bool:
     return any(doc[i].lower_ == "now" for i in range(max(lo - 1, 0), min(hi + 1, len(doc))))
 
 
-def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+_NO_TOLL = ("", -1)  # the number counts people who met another fate: look no further
+
+
+def _kind(low: str) -> str | None:
     v = vocabulary()
+    if low in v.death:
+        return "killed"
+    return "injured" if low in v.injury else None
+
+
+def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """(kind, casualty word) the number at ``n`` is a figure of, or None."""
     if n.vague:
         return _link_vague(doc, n, sent, num_tokens)
+    found = _link_forward(doc, n, sent, num_tokens)
+    if found == _NO_TOLL:
+        return None
+    return found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+
+
+def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """The casualty word after the number, in its clause: "60 civilians were killed"."""
     end = min(sent.end, n.end + FORWARD_WINDOW)
     for i in range(n.end, end):
         low = doc[i].lower_
-        if low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}:
+        if (low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}) or (
+            low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or"
+        ):
             continue  # "95 people or more have died"
-        if low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or":
-            continue
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
-            end = min(sent.end, skip + FORWARD_WINDOW)
-            for k in range(skip, end):
-                low2 = doc[k].lower_
-                if low2 in v.death:
-                    return "killed", k
-                if low2 in v.injury:
-                    return "injured", k
-                if low2 in _FORWARD_STOP:
+            for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
+                if (kind := _kind(doc[k].lower_)) is not None:
+                    return kind, k
+                if doc[k].lower_ in _FORWARD_STOP:
                     break
-            break
-        if low in v.death:
-            return "killed", i
-        if low in v.injury:
-            return "injured", i
-        if low in v.other_fates:
-            return None  # "3 abducted", "4 were arrested": not the dead
+            return None
+        if (kind := _kind(low)) is not None:
+            return kind, i
+        if low in vocabulary().other_fates:
+            return _NO_TOLL  # "3 abducted", "4 were arrested": not the dead
         if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
             return past
         if low in _FORWARD_STOP or i in num_tokens:
-            break
+            return None
+    return None
+
+
+def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """The casualty word before the number: "killing at least 63", "the toll rose to 57"."""
+    v = vocabulary()
     start = max(sent.start, n.start - BACKWARD_WINDOW)
     for i in range(n.start - 1, start - 1, -1):
         low = doc[i].lower_
         if i in num_tokens or low in _BACKWARD_STOP:
-            break
-        if low in v.death and low not in {"dead"} | {"body"}:
-            return "killed", i
-        if low in v.death and low == "dead" and i >= n.start - 3:
+            return None
+        if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
             return "killed", i  # "the number of dead at 12"
         if low in v.injury:
             return "injured", i
-    return _toll_subject(doc, n, sent)
+    return None
 
 
 VAGUE_NP_WORDS = 4
@@ -452,16 +468,9 @@ def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple
     if i < sent.end and doc[i].lower_ in {"more", "others"}:
         i += 1  # "scores more were hurt"
     if i < sent.end and doc[i].lower_ == "of":
-        i += 1
-        if i < sent.end and doc[i].lower_ in v.death:
-            return "killed", i  # "dozens of dead", "scores of bodies"
-        head = None
-        for k in range(i, min(sent.end, i + VAGUE_NP_WORDS)):
-            if k in num_tokens or not (doc[k].is_alpha or doc[k].text == "-"):
-                break
-            if doc[k].lower_ in v.people_nouns:
-                head = k
-        i = head + 1 if head is not None else -1
+        if i + 1 < sent.end and doc[i + 1].lower_ in v.death:
+            return "killed", i + 1  # "dozens of dead", "scores of bodies"
+        i = _people_head_end(doc, i + 1, sent, num_tokens)
     if i > 0:
         while i < sent.end and doc[i].lower_ in _AUX | {"reportedly"}:
             i += 1
@@ -484,6 +493,17 @@ def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple
         if low in v.injury:
             return "injured", k
     return _toll_subject(doc, n, sent)
+
+
+def _people_head_end(doc: Doc, i: int, sent: Span, num_tokens: set[int]) -> int:
+    """The token after the people noun of "dozens of <young men>" from ``i``, or -1."""
+    head = None
+    for k in range(i, min(sent.end, i + VAGUE_NP_WORDS)):
+        if k in num_tokens or not (doc[k].is_alpha or doc[k].text == "-"):
+            break
+        if doc[k].lower_ in vocabulary().people_nouns:
+            head = k
+    return head + 1 if head is not None else -1
 
 
 RELATIVE_WINDOW = 16

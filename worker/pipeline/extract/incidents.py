@@ -172,9 +172,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
         ]
         irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
-        seg_triggers = _real_triggers(
-            [t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at
-        )
+        seg_triggers = _real_triggers([t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at)
         out.append(
             Segment(
                 order=order,
@@ -343,28 +341,8 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         # Killing verbs alone (strength 0) tell a toll, except in the first event sentence.
         opening = bool(seg.triggers) and (not clusters or any(t.strength > 0 for t in seg.triggers))
         day = _event_day(seg, pub, anchor) if opening else None
-        here = _primary_place(seg)
         separate = "separate" in seg.cues
-        best: tuple[int, int] | None = None
-        target: Cluster | None = None
-        if not separate:
-            for idx, c in enumerate(clusters):
-                score = 0
-                if day is not None and c.day is not None:
-                    if not _same_day(day[0], day[2].mention.night, c):
-                        continue
-                    score += 1
-                if not opening and _other_victims(seg, c):
-                    continue
-                if here is not None:
-                    verdict = places.compatible(here, c.places())
-                    if verdict is False:
-                        continue
-                    if verdict:
-                        score += 1
-                key = (score, -idx)
-                if best is None or key > best:
-                    best, target = key, c
+        target = None if separate else _join_target(seg, clusters, day, opening=opening)
         if target is None:
             if not opening:
                 continue
@@ -377,6 +355,32 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
             target.day = day[0]
             target.night = day[2].mention.night
     return clusters
+
+
+def _join_target(
+    seg: Segment, clusters: list[Cluster], day: tuple[date, str, DatePick] | None, *, opening: bool
+) -> Cluster | None:
+    """The incident a segment joins: the most compatible in day and place, earlier first."""
+    here = _primary_place(seg)
+    best: tuple[int, int] | None = None
+    target: Cluster | None = None
+    for idx, c in enumerate(clusters):
+        score = 0
+        if day is not None and c.day is not None:
+            if not _same_day(day[0], day[2].mention.night, c):
+                continue
+            score += 1
+        if not opening and _other_victims(seg, c):
+            continue
+        if here is not None:
+            verdict = places.compatible(here, c.places())
+            if verdict is False:
+                continue
+            score += bool(verdict)
+        key = (score, -idx)
+        if best is None or key > best:
+            best, target = key, c
+    return target
 
 
 def _same_day(day: date, night: bool, c: Cluster) -> bool:
@@ -434,9 +438,7 @@ def _is_event(c: Cluster, lead: bool) -> bool:
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
     # A killing verb alone needs an agent or a place: "327 were killed" in a statistic is not.
-    return any(
-        s.roles or s.actors or s.places or (s.figures and any(t.strength > 0 for t in s.triggers)) for s in told
-    )
+    return any(s.roles or s.actors or s.places or (s.figures and any(t.strength > 0 for t in s.triggers)) for s in told)
 
 
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
@@ -532,9 +534,7 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
 def _target_words(doc: Doc, c: Cluster, chosen: events.Trigger) -> list[str]:
     """The words after the typing trigger in the segments that tell the event: where its
     target is named ("attacked a police post"), not its perpetrator ("police shot ...")."""
-    return [
-        doc[i].lower_ for s in c.segments if s.triggers for i in range(max(s.span.start, chosen.end), s.span.end)
-    ]
+    return [doc[i].lower_ for s in c.segments if s.triggers for i in range(max(s.span.start, chosen.end), s.span.end)]
 
 
 def _says_none_died(c: Cluster) -> bool:
