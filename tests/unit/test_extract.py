@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.pipeline.extract import extract, extract_many, load_nlp
+from worker.pipeline.extract import Gazetteer, extract, extract_many, load_nlp
 from worker.pipeline.extract.gazetteer import normalize as normalize_place
 from worker.pipeline.extract.lexicon import variants
 from worker.pipeline.extract.places import km
@@ -28,7 +28,7 @@ def normalize(text: str) -> str:
 def run(text: str, published: str = "2021-03-06T12:00:00+00:00", lower: bool = False) -> list[Incident]:
     body = normalize(text) if lower else text
     art = Article("urn:t", "urn:t", "", body, datetime.fromisoformat(published))
-    return extract(load_nlp(), art)
+    return extract(load_nlp(), art, gazetteer=Gazetteer.load())
 
 
 def one(text: str, **kw: object) -> Incident:
@@ -222,7 +222,7 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
 def test_every_field_has_evidence_pointing_into_the_text() -> None:
     text = "A Saudi-led coalition air strike hit a bus in Saada on Thursday, killing 29 children and wounding 48."
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2018-08-10T09:00:00+03:00"))
-    inc = extract(load_nlp(), art)[0]
+    inc = extract(load_nlp(), art, gazetteer=Gazetteer.load())[0]
     fields = {e.field for e in inc.evidence}
     assert {"event_type", "date", "location", "killed", "injured", "perpetrator"} <= fields
     for e in inc.evidence:
@@ -240,7 +240,7 @@ def test_extract_many_keeps_order() -> None:
         Article(f"urn:{i}", f"urn:{i}", "", t, datetime.fromisoformat("2021-03-06T12:00:00+00:00"))
         for i, t in enumerate(texts)
     ]
-    out = extract_many(load_nlp(), arts, batch_size=2)
+    out = extract_many(load_nlp(), arts, batch_size=2, gazetteer=Gazetteer.load())
     assert [len(x) for x in out] == [1, 0, 1]
 
 
@@ -295,7 +295,7 @@ def test_seed_article(published: str) -> None:
         pytest.skip(f"seed article not found under {SEED_DIR} (../shared is absent)")
     text = seeds[0].read_text(encoding="utf-8")
     art = Article("urn:seed", "urn:seed", "", text, datetime.fromisoformat(published), "Reuters")
-    check_seed(extract(load_nlp(), art))
+    check_seed(extract(load_nlp(), art, gazetteer=Gazetteer.load()))
 
 
 # A cased rewrite of the seed's opening, written for this test, and its normalized form.
@@ -696,7 +696,7 @@ def test_text_beyond_the_cap_is_not_read_and_offsets_stay_valid() -> None:
     lead = "A drone strike killed five men near Kandahar on Friday, officials said. "
     text = lead + "x " * (stage.MAX_CHARS // 2 + 10)
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2021-03-06T12:00:00+00:00"))
-    (incs,) = extract_many(load_nlp(), [art])
+    (incs,) = extract_many(load_nlp(), [art], gazetteer=Gazetteer.load())
     assert len(incs) == 1
     for e in incs[0].evidence:
         assert text[e.start : e.end] in e.text
