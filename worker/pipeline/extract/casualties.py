@@ -337,7 +337,7 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
-                # Not "also": "his grandmother was also dead" names someone already counted.
+                # Not "also": "his uncle was also dead" names someone already counted.
                 group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
             )
         )
@@ -417,7 +417,7 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
         if (low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}) or (
             low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or"
         ):
-            continue  # "95 people or more have died"
+            continue  # "40 people or more have died"
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
             for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
                 if (kind := _kind(doc[k].lower_)) is not None:
@@ -445,7 +445,7 @@ def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tu
         if i in num_tokens or low in _BACKWARD_STOP:
             return None
         if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
-            return "killed", i  # "the number of dead at 12"
+            return "killed", i  # "the number of dead at 9"
         if low in v.injury:
             return "injured", i
     return None
@@ -458,15 +458,15 @@ _VAGUE_GAP_BACK = frozenset({"of", "least", "more", "than", "up", "to", "as", "m
 def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
     """A vague amount ("dozens", "scores") is a toll only as the subject or object of a
     killing: "dozens were killed", "dozens of civilians died", "dozens of dead", "killed
-    dozens", "killing at least scores of people". Not "boats carrying dozens of families",
-    "dozens of families fleeing", "hundreds of residents marched": it counts people doing
+    dozens", "killing at least scores of people". Not "buses carrying dozens of pilgrims",
+    "dozens of workers leaving", "hundreds of students gathered": it counts people doing
     something else, and the clause's killing is someone else's.
     """
     v = vocabulary()
     # Forward: [of <people noun phrase>] <aux>* <death word>.
     i = n.end
     if i < sent.end and doc[i].lower_ in {"more", "others"}:
-        i += 1  # "scores more were hurt"
+        i += 1  # "scores more were injured"
     if i < sent.end and doc[i].lower_ == "of":
         if i + 1 < sent.end and doc[i + 1].lower_ in v.death:
             return "killed", i + 1  # "dozens of dead", "scores of bodies"

@@ -6,7 +6,7 @@ Finding and resolving are separate: :func:`find_dates` reads tokens ("late on We
 *in the incident's local time* (:func:`local_publication`), because "early Tuesday" in a
 report filed at 22:50 UTC about Baghdad means Baghdad's Tuesday.
 
-A date right after a reporting verb ("said on Sunday", "kept rising on June 28") dates the
+A date right after a reporting verb ("said on Sunday", "kept rising on March 3") dates the
 report, not the event; it is kept with ``report=True`` as a last resort.
 """
 
@@ -108,7 +108,7 @@ _SKIP_BEFORE = frozenset(
         "since",
         "about",
         "around",
-        # the audience of a statement: "told reporters on Thursday"
+        # the audience of a statement: "told journalists on Tuesday"
         "reporters",
         "journalists",
         "parliament",

@@ -112,3 +112,11 @@ def by_sides(chosen: Trigger, target_words: Sequence[str], victims: str | None) 
     if chosen.type != ATTACK or not armed:
         return chosen
     return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)
+
+
+def by_fire(chosen: Trigger, triggers: Sequence[Trigger]) -> Trigger:
+    """Shelling told together with direct fire or a clash ("fired mortars and small arms at
+    the positions") is an Armed clash: both sides engaged, not a one-sided bombardment."""
+    if chosen.type != MISSILE or not any(t.type == CLASH and t.strength >= 3 for t in triggers):
+        return chosen
+    return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)

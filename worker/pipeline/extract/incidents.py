@@ -185,7 +185,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                 ],
                 dates=_dates_of(doc, span, clauses),
                 places=[m for m in mentions if span.start <= m.start < span.end],
-                roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
+                roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers]),
                 cues=seg_cues,
                 actors=sum(1 for a in doc.spans["ww_actor"] if span.start <= a.start < span.end),
             )
@@ -251,7 +251,7 @@ _LINK_GAP = frozenset({"'s", "s", "’s", "night", "morning", "evening", "aftern
 def _linked(seg: Segment, m: dates.DateMention) -> bool:
     """Whether a date modifies the segment's event words directly.
 
-    "Thursday's strike", "the Oct. 8 attack", "the May 31 explosion" (date then trigger), or
+    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger), or
     "struck late on Tuesday", "killed on Saturday" (trigger or toll word, then the date).
     """
     doc = seg.span.doc
@@ -289,7 +289,7 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
     """The segment's dates, best first: event-linked, then day precision, then earliest.
 
     A date that modifies the event ("said the Aug. 9 attack") is the event's even after a
-    reporting verb; a date that dates a statement ("told reporters on Thursday") comes last.
+    reporting verb; a date that dates a statement ("told journalists on Tuesday") comes last.
     """
     out = []
     for m in seg.dates:
@@ -328,7 +328,7 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
     clusters: list[Cluster] = []
     for seg in segs:
         # An aggregate cue speaks about figures ("185 civilians in five days"); a trigger
-        # sentence without a toll keeps its event ("as thousands of civilians waited").
+        # sentence without a toll keeps its event ("as hundreds of residents queued").
         if _is_background(seg, pub) or ("aggregate" in seg.cues and seg.killed):
             continue
         if not seg.eventive:
@@ -531,10 +531,21 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
     return not (seg.cues & _FOLLOW_UP_CUES or any(f.supersede or f.earlier for f in c.killed()))
 
 
-def _target_words(doc: Doc, c: Cluster, chosen: events.Trigger) -> list[str]:
-    """The words after the typing trigger in the segments that tell the event: where its
-    target is named ("attacked a police post"), not its perpetrator ("police shot ...")."""
-    return [doc[i].lower_ for s in c.segments if s.triggers for i in range(max(s.span.start, chosen.end), s.span.end)]
+TARGET_WINDOW = 6
+
+
+def _target_words(doc: Doc, c: Cluster) -> list[str]:
+    """The words right after each trigger of the event: where its target is named
+    ("attacked a police post"), not its perpetrator ("police shot ...")."""
+    attackers = casualties.vocabulary().attackers | {"men", "individuals", "militiamen"}
+    words = []
+    for s in c.segments:
+        for t in s.triggers:
+            if t.text.split()[-1] in attackers:
+                continue  # "gunmen", "armed men": the attackers, whose target is elsewhere
+            start = max(s.span.start, t.end)
+            words += [doc[i].lower_ for i in range(start, min(s.span.end, start + TARGET_WINDOW))]
+    return words
 
 
 def _says_none_died(c: Cluster) -> bool:
@@ -597,7 +608,8 @@ def _incident(
         return None
     launch = {c.label_ for c in doc.spans["ww_cue"] if c.label_ in {"air_launch", "ground_launch"}}
     chosen = events.by_launch(chosen, "air_launch" in launch, "ground_launch" in launch)
-    chosen = events.by_sides(chosen, _target_words(doc, c, chosen), casualties.victims_of(c.killed()))
+    chosen = events.by_sides(chosen, _target_words(doc, c), casualties.victims_of(c.killed()))
+    chosen = events.by_fire(chosen, trig_list)
     tseg = (
         next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
         if any(s.span.start <= chosen.start < s.span.end for s in c.segments)

@@ -198,6 +198,9 @@ class MentionTagger:
         taken = [a for entry in actors["actor"] for a in entry["aliases"]]
         for name, phrases in state_force_aliases(taken).items():
             _add(self.actors, nlp, name, sorted(phrases))
+        forces = actors["state_forces"]
+        _add(self.actors, nlp, "?state:military", forces["bare_military"])
+        _add(self.actors, nlp, "?state:police", forces["bare_police"])
         for alias in actors["ambiguous"]:
             _add(self.actors, nlp, f"?{alias}", [alias])
         self.cues = PhraseMatcher(vocab, attr="LOWER")
