@@ -129,7 +129,7 @@ def state_force_aliases(taken: Iterable[str]) -> dict[str, set[str]]:
 
     From the country names and demonyms (``demonyms.csv`` and pycountry, via
     :func:`country_aliases`) and the force nouns of ``actors.toml`` ``[state_forces]``:
-    "<demonym> <noun>" ("Malian soldiers"), "<country>'s <noun>", "<noun> of <country>".
+    "<demonym> <noun>" ("Malian soldiers") and "<noun> of <country>" for the ``of_country`` nouns.
     Named "Military Forces of <country>" or "Police Forces of <country>" (ACLED's naming).
     Aliases in ``taken`` (the curated table's) are left to the curated actor.
     """
@@ -153,8 +153,8 @@ def state_force_aliases(taken: Iterable[str]) -> dict[str, set[str]]:
                 for noun in nouns[branch]:
                     if kind == "demonym":
                         phrases.add(f"{form} {noun}")
-                    else:
-                        phrases |= {f"{form}'s {noun}", f"{noun} of {form}"}
+                    elif noun in nouns["of_country"]:
+                        phrases.add(f"{noun} of {form}")
             out[f"{label} {names[cc]}"] = {p for p in phrases if p not in taken_set}
     return out
 
