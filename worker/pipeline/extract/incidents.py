@@ -422,8 +422,8 @@ def _has_toll(c: Cluster) -> bool:
 def _is_event(c: Cluster, lead: bool) -> bool:
     """Whether a cluster reports a violent event, fatal or not.
 
-    A firm toll told with a trigger is enough. Otherwise, for the article's first event, a
-    word that names the event's kind (an air strike, shelling, a clash, an abduction,
+    A firm toll told with a trigger is enough. Otherwise, for the article's first event, told
+    with a place, a word that names the event's kind (an air strike, shelling, a clash, an abduction,
     gunmen) is enough; a generic one ("attack", "fired") needs a victim count, an actor or a
     place in the sentences that tell it. A later event needs a toll or to be set apart:
     "the hospital gate was hit" is a detail of the story told, not another event.
@@ -435,6 +435,8 @@ def _is_event(c: Cluster, lead: bool) -> bool:
         # A later event of the article is told as one: set apart ("in a separate attack")
         # or with victims of its own.
         return c.separate and any(t.type != events.GENERIC for s in told for t in s.triggers)
+    if not any(s.places for s in c.segments):
+        return False  # an event without a toll is news only where the text places it
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
     # A killing verb alone needs an agent or a place: "327 were killed" in a statistic is not.
