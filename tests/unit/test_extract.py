@@ -884,3 +884,82 @@ def test_a_night_span_and_an_overnight_attack_are_one_incident(lower: bool) -> N
     )
     assert inc.location is not None and inc.location.name == "Djibo"
     assert inc.date in {date(2021, 3, 5), date(2021, 3, 6)}
+
+
+# --- detection from the event, not the toll (texts written for these tests)
+
+
+@BOTH
+def test_an_attack_without_deaths_is_an_incident_with_unknown_toll(lower: bool) -> None:
+    inc = one("Militants fired mortars at an army base near Gao on Tuesday.", lower=lower)
+    assert inc.event_type in {"Shelling/artillery/missile attack", "Armed clash"}
+    assert inc.killed.best is None
+
+
+@BOTH
+def test_a_text_saying_nobody_died_gives_zero(lower: bool) -> None:
+    inc = one("Gunmen abducted two engineers near Kaduna on Tuesday. No one was killed.", lower=lower)
+    assert inc.event_type == "Abduction/forced disappearance"
+    assert (inc.killed.low, inc.killed.best) == (0, 0)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A gas cylinder exploded in a restaurant in Lahore on Monday, killing three people.",
+        "An earthquake struck the coast near Izmir on Monday, killing four people.",
+        "Thousands of teachers marched in Nairobi on Monday to demand higher pay.",
+        "Police arrested five men in a raid in Karachi on Monday.",
+        "The rebels threatened to attack the capital, Bangui, within days.",
+    ],
+    ids=["gas-accident", "earthquake", "protest", "arrest", "threat"],
+)
+def test_non_events_are_not_incidents(text: str, lower: bool) -> None:
+    assert run(text, lower=lower) == []
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        ("Five FC personnel and one officer were killed when militants attacked a post near Turbat on Monday.", 6),
+        ("Gunmen killed a farmer and both of his sons near Jos on Monday.", 3),
+        ("A soldier was fatally shot at a checkpoint near Mosul on Monday.", 1),
+        ("Gunmen attacked a village near Kaduna on Monday. One guard was killed and 3 were abducted.", 1),
+        ("On Monday a man was shot dead by at least six armed men in Colonia 12 de Octubre, Acapulco.", 1),
+        ("A bomb injured two soldiers near Khost on Monday.", 0),
+    ],
+    ids=["list-total", "both", "single-victim", "abducted-not-dead", "attackers-and-street", "injured-only"],
+)
+def test_tolls_in_real_prose(text: str, killed: int, lower: bool) -> None:
+    assert one(text, lower=lower).killed.best == killed
+
+
+@BOTH
+def test_an_attack_on_an_armed_side_is_an_armed_clash(lower: bool) -> None:
+    inc = one("Militants attacked a police post in Ghazni on Monday, killing three policemen.", lower=lower)
+    assert inc.event_type == "Armed clash"
+
+
+@BOTH
+def test_poison_gas_is_a_chemical_weapon(lower: bool) -> None:
+    inc = one("Shells filled with poison gas hit a village near Hama on Monday, killing nine people.", lower=lower)
+    assert inc.event_type == "Chemical weapon"
+
+
+@BOTH
+def test_bare_soldiers_are_the_countrys_forces_and_a_passive_subject_is_the_target(lower: bool) -> None:
+    inc = one("Soldiers executed four herders near Djibo, Burkina Faso, on Monday.", lower=lower)
+    assert inc.perpetrator == "Military Forces of Burkina Faso"
+    inc = one("Two soldiers were killed by Taliban fighters in Ghazni on Monday.", lower=lower)
+    assert inc.perpetrator == "Taliban"
+
+
+def test_state_forces_of_every_country_have_aliases() -> None:
+    from worker.pipeline.extract.mentions import state_force_aliases
+
+    table = state_force_aliases([])
+    assert "malian soldiers" in table["Military Forces of Mali"]
+    assert "kenyan police" in table["Police Forces of Kenya"]
+    assert len(table) > 300
