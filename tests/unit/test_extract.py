@@ -898,7 +898,7 @@ def test_an_attack_without_deaths_is_an_incident_with_unknown_toll(lower: bool) 
 
 @BOTH
 def test_a_text_saying_nobody_died_gives_zero(lower: bool) -> None:
-    inc = one("Gunmen abducted two engineers near Kaduna on Tuesday. No one was killed.", lower=lower)
+    inc = one("Two engineers were abducted near Kaduna on Tuesday. No one was killed.", lower=lower)
     assert inc.event_type == "Abduction/forced disappearance"
     assert (inc.killed.low, inc.killed.best) == (0, 0)
 
@@ -944,7 +944,7 @@ def test_an_attack_on_an_armed_side_is_an_armed_clash(lower: bool) -> None:
 
 @BOTH
 def test_poison_gas_is_a_chemical_weapon(lower: bool) -> None:
-    inc = one("Shells filled with poison gas hit a village near Hama on Monday, killing nine people.", lower=lower)
+    inc = one("Poison gas was fired at a village near Hama on Monday, killing nine people.", lower=lower)
     assert inc.event_type == "Chemical weapon"
 
 

@@ -42,11 +42,6 @@ def _generic_defaults() -> dict[str, str]:
     return {k: str(v) for k, v in lexicon.load("events")["generic_default"].items()}
 
 
-@functools.cache
-def _act_types() -> frozenset[str]:
-    return frozenset(lexicon.load("events")["precedence"]["act"])
-
-
 AIR = "Air/drone strike"
 MISSILE = "Shelling/artillery/missile attack"
 
@@ -79,8 +74,7 @@ def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> 
         # they are close (same sentence); otherwise reading order decides.
         first = specific[0]
         same_region = [t for t in specific if t.start - first.start < 25]
-        acts = _act_types()
-        return max(same_region, key=lambda t: (t.strength, t.type in acts, -t.start))
+        return max(same_region, key=lambda t: (t.strength, -t.start))
     # A generic event word ("attack", "blast") types before a killing verb (strength 0).
     generic = sorted((t for t in triggers if t.type == GENERIC), key=lambda t: (t.strength == 0, t.start))
     if not generic:
