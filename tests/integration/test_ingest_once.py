@@ -32,9 +32,9 @@ MARGIN = 10.0  # start-up, the good page, extraction and linking, on a busy two-
 def _warm_model() -> None:
     """Load spaCy and the gazetteer once for the module: the runs below are then timed on
     their own work, not on loading a model."""
-    from worker.pipeline.extract import extract_many, load_nlp
+    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
 
-    extract_many(load_nlp(NlpSettings().model), [])
+    extract_many(load_nlp(NlpSettings().model), [], gazetteer=Gazetteer.load())
 
 
 @pytest.fixture
