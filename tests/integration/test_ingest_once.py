@@ -252,10 +252,10 @@ def test_a_batch_that_breaks_extraction_fails_only_its_culprit(
     site.slow = False
     real = extract.extract_many
 
-    def extract_many(nlp: Any, articles: Any, batch_size: int = 32) -> Any:
+    def extract_many(nlp: Any, articles: Any, batch_size: int = 32, *, gazetteer: Any) -> Any:
         if any("Izmail" in a.text for a in articles):
             raise RuntimeError("extractor bug on this article")
-        return real(nlp, articles, batch_size=batch_size)
+        return real(nlp, articles, batch_size=batch_size, gazetteer=gazetteer)
 
     monkeypatch.setattr(extract, "extract_many", extract_many)
     ingest = Ingest(tmp_path, monkeypatch, site)
