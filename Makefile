@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo run test lint unit eval bench lock clean
+.PHONY: install demo run test lint unit eval eval-real bench lock clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,6 +35,11 @@ test: lint
 
 eval: install
 	WIREWATCH=$(BIN)/wirewatch ../shared/eval/run ../shared/eval/dev
+
+# Real-data dev sets (ACLED, CASE, GVA) built as ../shared/eval/real/README.md says;
+# WIREWATCH_REAL_EVAL names their folder (default ../scratch/real).
+eval-real: install
+	$(BIN)/python bench/eval_real.py
 
 bench: install
 	$(BIN)/python bench/extract.py

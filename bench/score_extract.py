@@ -223,9 +223,9 @@ def run(corpus: Path = DEFAULT_CORPUS) -> Result:
     """Extract over the corpus and score it (used by the quality test)."""
     articles, gold = load_corpus(corpus)
     nlp = load_nlp()
-    Gazetteer.load()  # built or opened outside the timing
+    gazetteer = Gazetteer.load()  # built or opened outside the timing
     started = time.perf_counter()
-    results = extract_many(nlp, articles)
+    results = extract_many(nlp, articles, gazetteer=gazetteer)
     return score(articles, results, gold, time.perf_counter() - started)
 
 

@@ -239,9 +239,9 @@ def extract(
     jsonl: Annotated[bool, typer.Option(help="one JSON article per input line")] = False,
 ) -> None:
     """Print the incidents of one article as JSON (no database needed)."""
-    from worker.pipeline.extract import extract_many, load_nlp
+    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
 
-    nlp = load_nlp(settings().nlp.model)
+    nlp, gazetteer = load_nlp(settings().nlp.model), Gazetteer.load()
     raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     if not jsonl:
         art = Article(
@@ -252,7 +252,7 @@ def extract(
             published_at=_aware(published_at) if published_at else None,
             source=source,
         )
-        (incs,) = extract_many(nlp, [art])
+        (incs,) = extract_many(nlp, [art], gazetteer=gazetteer)
         sys.stdout.write(json.dumps({"incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n")
         return
     lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
@@ -267,7 +267,9 @@ def extract(
         )
         for d in lines
     ]
-    for d, incs in zip(lines, extract_many(nlp, arts, batch_size=settings().nlp.batch_size), strict=True):
+    for d, incs in zip(
+        lines, extract_many(nlp, arts, batch_size=settings().nlp.batch_size, gazetteer=gazetteer), strict=True
+    ):
         sys.stdout.write(
             json.dumps({"id": d.get("id"), "incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n"
         )

@@ -189,7 +189,7 @@ def extract_articles(
         claimed = [(r.id, repo.article_record(r)) for r in rows]
     if not claimed:
         return []
-    results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch)
+    results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch, gazetteer=res.gazetteer)
     report_ids: list[int] = []
     for (article_id, _), incidents in zip(claimed, results, strict=True):
         assert article_id is not None

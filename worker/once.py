@@ -412,7 +412,7 @@ def prepare_extraction(res: Resources) -> None:
     """Load the spaCy model and the gazetteer (cached per process)."""
     from worker.pipeline.extract import extract_many  # heavy import, only where NLP runs
 
-    extract_many(res.nlp, [])
+    extract_many(res.nlp, [], gazetteer=res.gazetteer)
 
 
 # --------------------------------------------------------------------------- the summary

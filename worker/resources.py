@@ -21,6 +21,8 @@ from worker.store.db import get_engine
 if TYPE_CHECKING:
     from spacy.language import Language
 
+    from worker.pipeline.extract.gazetteer import Gazetteer
+
 
 @dataclass
 class Resources:
@@ -59,6 +61,12 @@ class Resources:
         from worker.pipeline.extract import load_nlp  # heavy import, only where NLP runs
 
         return load_nlp(self.settings.nlp.model)
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        from worker.pipeline.extract import Gazetteer  # built once per process, cached
+
+        return Gazetteer.load()
 
     @property
     def policy(self) -> dedupe.Policy:

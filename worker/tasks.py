@@ -63,7 +63,7 @@ def _preload_nlp(sender: Any = None, **_: Any) -> None:
     queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
     if queues is None or Queue.NLP.value not in (getattr(queues, "consume_from", None) or {}):
         return
-    from worker.pipeline.extract import extract_many, load_nlp
+    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
     from worker.records import Article
 
     nlp = load_nlp(get_settings().nlp.model)
@@ -74,7 +74,7 @@ def _preload_nlp(sender: Any = None, **_: Any) -> None:
         published_at=None,
         text="KYIV (Reuters) - A missile strike killed two people in Kharkiv on Monday, officials said.",
     )
-    extract_many(nlp, [warm])
+    extract_many(nlp, [warm], gazetteer=Gazetteer.load())
 
 
 @functools.cache

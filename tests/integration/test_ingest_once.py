@@ -32,9 +32,9 @@ MARGIN = 10.0  # start-up, the good page, extraction and linking, on a busy two-
 def _warm_model() -> None:
     """Load spaCy and the gazetteer once for the module: the runs below are then timed on
     their own work, not on loading a model."""
-    from worker.pipeline.extract import extract_many, load_nlp
+    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
 
-    extract_many(load_nlp(NlpSettings().model), [])
+    extract_many(load_nlp(NlpSettings().model), [], gazetteer=Gazetteer.load())
 
 
 @pytest.fixture
@@ -252,10 +252,10 @@ def test_a_batch_that_breaks_extraction_fails_only_its_culprit(
     site.slow = False
     real = extract.extract_many
 
-    def extract_many(nlp: Any, articles: Any, batch_size: int = 32) -> Any:
+    def extract_many(nlp: Any, articles: Any, batch_size: int = 32, *, gazetteer: Any) -> Any:
         if any("Izmail" in a.text for a in articles):
             raise RuntimeError("extractor bug on this article")
-        return real(nlp, articles, batch_size=batch_size)
+        return real(nlp, articles, batch_size=batch_size, gazetteer=gazetteer)
 
     monkeypatch.setattr(extract, "extract_many", extract_many)
     ingest = Ingest(tmp_path, monkeypatch, site)

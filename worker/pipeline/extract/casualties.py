@@ -40,6 +40,7 @@ _FORWARD_STOP = frozenset(
 _BACKWARD_STOP = frozenset({";", ":", "(", ")", "but", "while", "--", "—", "–"})
 _AUX = frozenset(
     {"was", "were", "is", "are", "has", "have", "had", "been", "be", "also", "reportedly", "later", "all", "both"}
+    | {"reported", "confirmed", "allegedly"}
 )
 
 
@@ -68,6 +69,7 @@ class Vocabulary:
     subset_after_next: tuple[tuple[str, ...], ...]
     attackers: frozenset[str]
     also: frozenset[str]
+    other_fates: frozenset[str]
 
 
 @functools.cache
@@ -103,6 +105,7 @@ def vocabulary() -> Vocabulary:
         subset_after_next=tuple(tuple(p.split()) for p in data["subset"]["after_next"]),
         attackers=lexicon.word_set("casualties", "groups", "attackers"),
         also=lexicon.word_set("casualties", "groups", "also"),
+        other_fates=lexicon.word_set("casualties", "not_casualty", "other_fates"),
     )
 
 
@@ -233,13 +236,25 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         and not doc[start - 2].whitespace_ + doc[start - 1].whitespace_
     ):
         return True  # Tu-22, Kh-22 split by the tokenizer (not a dateline's "idlib - thirteen")
+    if _agent_count(doc, start):
+        return True  # "shot by at least six armed men": the attackers, not the victims
     if 1900 <= value <= 2100 and tok.text.isdigit():
         return True  # a year
     if prev in lexicon.load("dates")["months"] or (
         prev == "." and start >= 2 and doc[start - 2].lower_ in lexicon.load("dates")["months"]
     ):
         return True  # "Oct. 8", "july 14"
-    return nxt in lexicon.load("dates")["months"]  # "5 October"
+    # "5 October"; "Colonia 20 de Noviembre", "Rua 7 de Setembro": a date naming a street
+    return nxt in lexicon.load("dates")["months"] or nxt in {"de", "del"}
+
+
+def _agent_count(doc: Doc, start: int) -> bool:
+    """Whether the number at ``start`` counts the agents of a passive ("by two gunmen", "by
+    around 3 dozen people"): qualifiers may stand between "by" and the number."""
+    i = start - 1
+    while i >= 0 and (doc[i].lower_ in _qualifier_words() or doc[i].lower_ in {"a", "an"}):
+        i -= 1
+    return i >= 0 and doc[i].lower_ == "by"
 
 
 def _qualifier(doc: Doc, start: int, floor: int) -> tuple[str | None, bool]:
@@ -268,7 +283,9 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
     # so the numbers inside them are not figures of their own.
     lists: list[tuple[int, _People]] = []
     for tok in sent:
-        if tok.lower_ in v.death and tok.lower_ not in {"toll", "death", "deaths", "lives"}:
+        if tok.lower_ in v.death and (
+            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to"
+        ):
             people = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
             if people is not None:
                 lists.append((tok.i, people))
@@ -320,7 +337,7 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
-                # Not "also": "his grandmother was also dead" names someone already counted.
+                # Not "also": "his uncle was also dead" names someone already counted.
                 group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
             )
         )
@@ -372,48 +389,66 @@ def _now_between(doc: Doc, n: _Number, kw: int) -> bool:
     return any(doc[i].lower_ == "now" for i in range(max(lo - 1, 0), min(hi + 1, len(doc))))
 
 
-def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+_NO_TOLL = ("", -1)  # the number counts people who met another fate: look no further
+
+
+def _kind(low: str) -> str | None:
     v = vocabulary()
+    if low in v.death:
+        return "killed"
+    return "injured" if low in v.injury else None
+
+
+def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """(kind, casualty word) the number at ``n`` is a figure of, or None."""
     if n.vague:
         return _link_vague(doc, n, sent, num_tokens)
+    found = _link_forward(doc, n, sent, num_tokens)
+    if found == _NO_TOLL:
+        return None
+    return found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+
+
+def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """The casualty word after the number, in its clause: "60 civilians were killed"."""
     end = min(sent.end, n.end + FORWARD_WINDOW)
     for i in range(n.end, end):
         low = doc[i].lower_
-        if low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}:
-            continue  # "95 people or more have died"
-        if low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or":
-            continue
+        if (low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}) or (
+            low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or"
+        ):
+            continue  # "40 people or more have died"
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
-            end = min(sent.end, skip + FORWARD_WINDOW)
-            for k in range(skip, end):
-                low2 = doc[k].lower_
-                if low2 in v.death:
-                    return "killed", k
-                if low2 in v.injury:
-                    return "injured", k
-                if low2 in _FORWARD_STOP:
+            for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
+                if (kind := _kind(doc[k].lower_)) is not None:
+                    return kind, k
+                if doc[k].lower_ in _FORWARD_STOP:
                     break
-            break
-        if low in v.death:
-            return "killed", i
-        if low in v.injury:
-            return "injured", i
+            return None
+        if (kind := _kind(low)) is not None:
+            return kind, i
+        if low in vocabulary().other_fates:
+            return _NO_TOLL  # "3 abducted", "4 were arrested": not the dead
         if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
             return past
         if low in _FORWARD_STOP or i in num_tokens:
-            break
+            return None
+    return None
+
+
+def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
+    """The casualty word before the number: "killing at least 63", "the toll rose to 57"."""
+    v = vocabulary()
     start = max(sent.start, n.start - BACKWARD_WINDOW)
     for i in range(n.start - 1, start - 1, -1):
         low = doc[i].lower_
         if i in num_tokens or low in _BACKWARD_STOP:
-            break
-        if low in v.death and low not in {"dead"} | {"body"}:
-            return "killed", i
-        if low in v.death and low == "dead" and i >= n.start - 3:
-            return "killed", i  # "the number of dead at 12"
+            return None
+        if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
+            return "killed", i  # "the number of dead at 9"
         if low in v.injury:
             return "injured", i
-    return _toll_subject(doc, n, sent)
+    return None
 
 
 VAGUE_NP_WORDS = 4
@@ -423,26 +458,19 @@ _VAGUE_GAP_BACK = frozenset({"of", "least", "more", "than", "up", "to", "as", "m
 def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
     """A vague amount ("dozens", "scores") is a toll only as the subject or object of a
     killing: "dozens were killed", "dozens of civilians died", "dozens of dead", "killed
-    dozens", "killing at least scores of people". Not "boats carrying dozens of families",
-    "dozens of families fleeing", "hundreds of residents marched": it counts people doing
+    dozens", "killing at least scores of people". Not "buses carrying dozens of pilgrims",
+    "dozens of workers leaving", "hundreds of students gathered": it counts people doing
     something else, and the clause's killing is someone else's.
     """
     v = vocabulary()
     # Forward: [of <people noun phrase>] <aux>* <death word>.
     i = n.end
     if i < sent.end and doc[i].lower_ in {"more", "others"}:
-        i += 1  # "scores more were hurt"
+        i += 1  # "scores more were injured"
     if i < sent.end and doc[i].lower_ == "of":
-        i += 1
-        if i < sent.end and doc[i].lower_ in v.death:
-            return "killed", i  # "dozens of dead", "scores of bodies"
-        head = None
-        for k in range(i, min(sent.end, i + VAGUE_NP_WORDS)):
-            if k in num_tokens or not (doc[k].is_alpha or doc[k].text == "-"):
-                break
-            if doc[k].lower_ in v.people_nouns:
-                head = k
-        i = head + 1 if head is not None else -1
+        if i + 1 < sent.end and doc[i + 1].lower_ in v.death:
+            return "killed", i + 1  # "dozens of dead", "scores of bodies"
+        i = _people_head_end(doc, i + 1, sent, num_tokens)
     if i > 0:
         while i < sent.end and doc[i].lower_ in _AUX | {"reportedly"}:
             i += 1
@@ -465,6 +493,17 @@ def _link_vague(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple
         if low in v.injury:
             return "injured", k
     return _toll_subject(doc, n, sent)
+
+
+def _people_head_end(doc: Doc, i: int, sent: Span, num_tokens: set[int]) -> int:
+    """The token after the people noun of "dozens of <young men>" from ``i``, or -1."""
+    head = None
+    for k in range(i, min(sent.end, i + VAGUE_NP_WORDS)):
+        if k in num_tokens or not (doc[k].is_alpha or doc[k].text == "-"):
+            break
+        if doc[k].lower_ in vocabulary().people_nouns:
+            head = k
+    return head + 1 if head is not None else -1
 
 
 RELATIVE_WINDOW = 16
@@ -548,13 +587,16 @@ class _People:
 
 
 PEOPLE_WINDOW = 16
+# Words between the person and the death word of "a man was shot to death", "a woman was
+# found stabbed to death", "a soldier was fatally shot".
+_MANNER = frozenset({"shot", "stabbed", "beaten", "hacked", "burned", "strangled", "tortured", "to", "found"})
 DESCRIBING_WORDS = 3
 
 
 def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
     """The list of people just before a death word: "a woman and her two children were killed"."""
     end = kw
-    while end > floor and doc[end - 1].lower_ in _AUX:
+    while end > floor and doc[end - 1].lower_ in _AUX | _MANNER:
         end -= 1
     if end <= floor or doc[end - 1].lower_ not in vocabulary().person | vocabulary().counted:
         return None  # a list of people ends with a person
@@ -567,7 +609,8 @@ def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
 
 def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
     """The list of people a killing verb takes: "killing a woman and her two children"."""
-    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"}:
+    shot_dead = doc[kw].lower_ == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
+    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"} and not shot_dead:
         return None
     return _people_list(doc, kw + 1, min(limit, kw + 1 + PEOPLE_WINDOW))
 
@@ -630,6 +673,11 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
     count = _number_word(doc, j, limit) if j < limit else None
     if count is not None:
         j += 1
+    elif j < limit and doc[j].lower_ == "both":
+        # "both victims", "both of his guards"
+        count, j = 2, j + 1
+        if j + 1 < limit and doc[j].lower_ == "of" and doc[j + 1].lower_ in v.singular_det | {"the"}:
+            j += 2
     # Describing words: "10-year-old", "elderly", and at most a few others ("a Syrian woman").
     others = 0
     while j < limit and doc[j].lower_ not in v.person | v.counted:

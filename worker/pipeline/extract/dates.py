@@ -6,7 +6,7 @@ Finding and resolving are separate: :func:`find_dates` reads tokens ("late on We
 *in the incident's local time* (:func:`local_publication`), because "early Tuesday" in a
 report filed at 22:50 UTC about Baghdad means Baghdad's Tuesday.
 
-A date right after a reporting verb ("said on Sunday", "kept rising on June 28") dates the
+A date right after a reporting verb ("said on Sunday", "kept rising on March 3") dates the
 report, not the event; it is kept with ``report=True`` as a last resort.
 """
 
@@ -108,7 +108,7 @@ _SKIP_BEFORE = frozenset(
         "since",
         "about",
         "around",
-        # the audience of a statement: "told reporters on Thursday"
+        # the audience of a statement: "told journalists on Tuesday"
         "reporters",
         "journalists",
         "parliament",
@@ -210,45 +210,8 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             i += 3 if night else 1
             continue
         if low.rstrip(".") in months and (low.rstrip(".") != "may" or _looks_like_date(toks, i)):
-            month = months[low.rstrip(".")]
-            j = i + 1
-            if j < n and toks[j] == ".":
-                j += 1
-            day = _day(toks, j)
-            year = None
-            if day is not None:
-                k = j + 1
-                if k < n and toks[k] == ",":
-                    k += 1
-                year = _year(toks, k)
-                endt = k + 1 if year else j + 1
-                out.append(
-                    DateMention(
-                        "monthday",
-                        gi,
-                        base + endt,
-                        month=month,
-                        day=day,
-                        year=year,
-                        report=_is_report(doc, gi, sent.start),
-                    )
-                )
-                i = endt
-                continue
-            year = _year(toks, j)
-            last = i > 0 and toks[i - 1] in {"last", "past"}
-            out.append(
-                DateMention(
-                    "month",
-                    gi,
-                    base + (j + 1 if year else j),
-                    month=month,
-                    year=year,
-                    last=last,
-                    report=_is_report(doc, gi, sent.start),
-                )
-            )
-            i = j + 1 if year else j
+            mention, i = _month_first(doc, sent, toks, i, months[low.rstrip(".")])
+            out.append(mention)
             continue
         dom = _day(toks, i)
         if dom is not None and i + 1 < n and toks[i + 1].rstrip(".") in months:
@@ -271,6 +234,29 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             out.append(DateMention("year", gi, gi + 1, year=year))
         i += 1
     return out
+
+
+def _month_first(doc: Doc, sent: Span, toks: list[str], i: int, month: int) -> tuple[DateMention, int]:
+    """A date opened by its month at ``i`` ("Oct. 8", "May 3, 2020", "last March") and the
+    index after it."""
+    base, n = sent.start, len(toks)
+    gi = base + i
+    report = _is_report(doc, gi, sent.start)
+    j = i + 1
+    if j < n and toks[j] == ".":
+        j += 1
+    day = _day(toks, j)
+    if day is not None:
+        k = j + 1
+        if k < n and toks[k] == ",":
+            k += 1
+        year = _year(toks, k)
+        endt = k + 1 if year else j + 1
+        return DateMention("monthday", gi, base + endt, month=month, day=day, year=year, report=report), endt
+    year = _year(toks, j)
+    last = i > 0 and toks[i - 1] in {"last", "past"}
+    stop = j + 1 if year else j
+    return DateMention("month", gi, base + stop, month=month, year=year, last=last, report=report), stop
 
 
 NIGHT_WINDOW = 4

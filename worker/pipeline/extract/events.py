@@ -75,7 +75,8 @@ def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> 
         first = specific[0]
         same_region = [t for t in specific if t.start - first.start < 25]
         return max(same_region, key=lambda t: (t.strength, -t.start))
-    generic = [t for t in triggers if t.type == GENERIC]
+    # A generic event word ("attack", "blast") types before a killing verb (strength 0).
+    generic = sorted((t for t in triggers if t.type == GENERIC), key=lambda t: (t.strength == 0, t.start))
     if not generic:
         return None
     elsewhere = [t for t in article_triggers if t.type != GENERIC and t.strength >= 2]
@@ -85,3 +86,37 @@ def choose(triggers: Sequence[Trigger], article_triggers: Sequence[Trigger]) -> 
     defaults = _generic_defaults()
     kind = defaults.get(generic[0].text, defaults.get("*", "Attack"))
     return Trigger(generic[0].start, generic[0].end, kind, 1, generic[0].text)
+
+
+ATTACK = "Attack"
+CLASH = "Armed clash"
+
+
+@functools.cache
+def _armed_words() -> frozenset[str]:
+    return lexicon.word_set("events", "sides", "armed")
+
+
+ARMED_VICTIMS = frozenset({"security forces", "fighters"})
+
+
+def by_sides(chosen: Trigger, target_words: Sequence[str], victims: str | None) -> Trigger:
+    """``chosen`` retyped as an Armed clash when an Attack hits an armed side.
+
+    ``target_words``: the lowercased tokens after the trigger in the sentences that tell the
+    event; ``victims``: the category of the dead. ACLED codes two armed, organized sides
+    fighting as an Armed clash, whoever fired first; an Attack is violence against people
+    who are not fighting back (civilians, a bus, a home).
+    """
+    armed = victims in ARMED_VICTIMS or bool(_armed_words() & set(target_words))
+    if chosen.type != ATTACK or not armed:
+        return chosen
+    return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)
+
+
+def by_fire(chosen: Trigger, triggers: Sequence[Trigger]) -> Trigger:
+    """Shelling told together with direct fire or a clash ("fired mortars and small arms at
+    the positions") is an Armed clash: both sides engaged, not a one-sided bombardment."""
+    if chosen.type != MISSILE or not any(t.type == CLASH and t.strength >= 3 for t in triggers):
+        return chosen
+    return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)

@@ -47,6 +47,7 @@ class Segment:
     places: list[places.PlaceMention]
     roles: list[actors.ActorRole]
     cues: set[str]
+    actors: int = 0  # actor mentions, whatever their role
 
     @property
     def killed(self) -> list[casualties.Figure]:
@@ -171,7 +172,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
         ]
         irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
-        seg_triggers = [t for t in triggers if span.start <= t.start < span.end]
+        seg_triggers = _real_triggers([t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at)
         out.append(
             Segment(
                 order=order,
@@ -184,11 +185,26 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                 ],
                 dates=_dates_of(doc, span, clauses),
                 places=[m for m in mentions if span.start <= m.start < span.end],
-                roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers if t.strength >= 1]),
+                roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers]),
                 cues=seg_cues,
+                actors=sum(1 for a in doc.spans["ww_actor"] if span.start <= a.start < span.end),
             )
         )
     return out, named
+
+
+def _real_triggers(triggers: list[events.Trigger], cues: set[str], irrealis_at: list[int]) -> list[events.Trigger]:
+    """The triggers of a segment that may tell a real violent event.
+
+    A threat or hypothetical ("threatened to attack", "could strike") voids the triggers it
+    governs; in a sentence about an accident, a disaster, a protest or an arrest only the
+    words that name violence outright (strength 3) stay: "a gas explosion", "an earthquake
+    killed", "police raided a house and arrested" are not attacks.
+    """
+    kept = [t for t in triggers if not any(0 <= t.start - i <= IRREALIS_WINDOW for i in irrealis_at)]
+    if "non_event" in cues:
+        kept = [t for t in kept if t.strength >= 3 and t.type != events.GENERIC]
+    return kept
 
 
 def _dates_of(doc: Doc, span: Span, clauses: set[int]) -> list[dates.DateMention]:
@@ -235,7 +251,7 @@ _LINK_GAP = frozenset({"'s", "s", "’s", "night", "morning", "evening", "aftern
 def _linked(seg: Segment, m: dates.DateMention) -> bool:
     """Whether a date modifies the segment's event words directly.
 
-    "Thursday's strike", "the Oct. 8 attack", "the May 31 explosion" (date then trigger), or
+    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger), or
     "struck late on Tuesday", "killed on Saturday" (trigger or toll word, then the date).
     """
     doc = seg.span.doc
@@ -273,7 +289,7 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
     """The segment's dates, best first: event-linked, then day precision, then earliest.
 
     A date that modifies the event ("said the Aug. 9 attack") is the event's even after a
-    reporting verb; a date that dates a statement ("told reporters on Thursday") comes last.
+    reporting verb; a date that dates a statement ("told journalists on Tuesday") comes last.
     """
     out = []
     for m in seg.dates:
@@ -312,7 +328,7 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
     clusters: list[Cluster] = []
     for seg in segs:
         # An aggregate cue speaks about figures ("185 civilians in five days"); a trigger
-        # sentence without a toll keeps its event ("as thousands of civilians waited").
+        # sentence without a toll keeps its event ("as hundreds of residents queued").
         if _is_background(seg, pub) or ("aggregate" in seg.cues and seg.killed):
             continue
         if not seg.eventive:
@@ -322,31 +338,13 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         anchor = clusters[0].day if clusters else None
         # A toll without a trigger word dates the count ("by Saturday the toll rose to 40"),
         # not an event.
-        day = _event_day(seg, pub, anchor) if seg.triggers else None
-        here = _primary_place(seg)
+        # Killing verbs alone (strength 0) tell a toll, except in the first event sentence.
+        opening = bool(seg.triggers) and (not clusters or any(t.strength > 0 for t in seg.triggers))
+        day = _event_day(seg, pub, anchor) if opening else None
         separate = "separate" in seg.cues
-        best: tuple[int, int] | None = None
-        target: Cluster | None = None
-        if not separate:
-            for idx, c in enumerate(clusters):
-                score = 0
-                if day is not None and c.day is not None:
-                    if not _same_day(day[0], day[2].mention.night, c):
-                        continue
-                    score += 1
-                if not seg.triggers and _other_victims(seg, c):
-                    continue
-                if here is not None:
-                    verdict = places.compatible(here, c.places())
-                    if verdict is False:
-                        continue
-                    if verdict:
-                        score += 1
-                key = (score, -idx)
-                if best is None or key > best:
-                    best, target = key, c
+        target = None if separate else _join_target(seg, clusters, day, opening=opening)
         if target is None:
-            if not seg.triggers:
+            if not opening:
                 continue
             if separate and not clusters and not seg.killed:
                 continue
@@ -357,6 +355,32 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
             target.day = day[0]
             target.night = day[2].mention.night
     return clusters
+
+
+def _join_target(
+    seg: Segment, clusters: list[Cluster], day: tuple[date, str, DatePick] | None, *, opening: bool
+) -> Cluster | None:
+    """The incident a segment joins: the most compatible in day and place, earlier first."""
+    here = _primary_place(seg)
+    best: tuple[int, int] | None = None
+    target: Cluster | None = None
+    for idx, c in enumerate(clusters):
+        score = 0
+        if day is not None and c.day is not None:
+            if not _same_day(day[0], day[2].mention.night, c):
+                continue
+            score += 1
+        if not opening and _other_victims(seg, c):
+            continue
+        if here is not None:
+            verdict = places.compatible(here, c.places())
+            if verdict is False:
+                continue
+            score += bool(verdict)
+        key = (score, -idx)
+        if best is None or key > best:
+            best, target = key, c
+    return target
 
 
 def _same_day(day: date, night: bool, c: Cluster) -> bool:
@@ -389,10 +413,34 @@ def _has_toll(c: Cluster) -> bool:
     A toll told far from any trigger word ("327 were killed" paragraphs after "fewer suicide
     attacks" in a report on half-year totals) is a statistic, not this event's toll.
     """
-    told = [s.order for s in c.segments if s.triggers]
+    told = [s.order for s in c.segments if any(t.strength > 0 for t in s.triggers)]
     return any(
         not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told) for s in c.segments for f in s.killed
     )
+
+
+def _is_event(c: Cluster, lead: bool) -> bool:
+    """Whether a cluster reports a violent event, fatal or not.
+
+    A firm toll told with a trigger is enough. Otherwise, for the article's first event, told
+    with a place, a word that names the event's kind (an air strike, shelling, a clash, an abduction,
+    gunmen) is enough; a generic one ("attack", "fired") needs a victim count, an actor or a
+    place in the sentences that tell it. A later event needs a toll or to be set apart:
+    "the hospital gate was hit" is a detail of the story told, not another event.
+    """
+    if _has_toll(c):
+        return True
+    told = [s for s in c.segments if s.triggers]
+    if not lead:
+        # A later event of the article is told as one: set apart ("in a separate attack")
+        # or with victims of its own.
+        return c.separate and any(t.type != events.GENERIC for s in told for t in s.triggers)
+    if not any(s.places for s in c.segments):
+        return False  # an event without a toll is news only where the text places it
+    if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
+        return True
+    # A killing verb alone needs an agent or a place: "327 were killed" in a statistic is not.
+    return any(s.roles or s.actors or s.places or (s.figures and any(t.strength > 0 for t in s.triggers)) for s in told)
 
 
 def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> Evidence:
@@ -405,7 +453,8 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     segs, named = analyse(doc, gazetteer)
     main_country = named.most_common(1)[0][0] if named else None
     pub = dates.local_publication(article.published_at, main_country)
-    clusters = [c for c in cluster(segs, pub) if _has_toll(c)]
+    found = cluster(segs, pub)
+    clusters = [c for n, c in enumerate(found) if _is_event(c, lead=n == 0)]
     if not clusters:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
@@ -484,6 +533,30 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
     return not (seg.cues & _FOLLOW_UP_CUES or any(f.supersede or f.earlier for f in c.killed()))
 
 
+TARGET_WINDOW = 6
+
+
+def _target_words(doc: Doc, c: Cluster) -> list[str]:
+    """The words right after each trigger of the event: where its target is named
+    ("attacked a police post"), not its perpetrator ("police shot ...")."""
+    attackers = casualties.vocabulary().attackers | {"men", "individuals", "militiamen"}
+    words = []
+    for s in c.segments:
+        for t in s.triggers:
+            if t.text.split()[-1] in attackers:
+                continue  # "gunmen", "armed men": the attackers, whose target is elsewhere
+            start = max(s.span.start, t.end)
+            words += [doc[i].lower_ for i in range(start, min(s.span.end, start + TARGET_WINDOW))]
+    return words
+
+
+def _says_none_died(c: Cluster) -> bool:
+    """Whether the incident's sentences, or those told right after them, say nobody died."""
+    told = {s.order for s in c.segments}
+    near = [s for s in c.context if s.order - 1 in told or s.order - 2 in told]
+    return any("no_deaths" in s.cues for s in [*c.segments, *near])
+
+
 def _placed(c: Cluster) -> bool:
     """Whether the text places the cluster's event (the dateline alone does not)."""
     return any(not p.dateline for s in [*c.segments, *c.context] for p in s.places)
@@ -537,6 +610,8 @@ def _incident(
         return None
     launch = {c.label_ for c in doc.spans["ww_cue"] if c.label_ in {"air_launch", "ground_launch"}}
     chosen = events.by_launch(chosen, "air_launch" in launch, "ground_launch" in launch)
+    chosen = events.by_sides(chosen, _target_words(doc, c), casualties.victims_of(c.killed()))
+    chosen = events.by_fire(chosen, trig_list)
     tseg = (
         next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
         if any(s.span.start <= chosen.start < s.span.end for s in c.segments)
@@ -593,6 +668,9 @@ def _incident(
     injured_figs = [f for s in c.segments for f in s.figures if f.kind == "injured"]
     killed = casualties.combine(killed_figs)
     injured = casualties.combine(injured_figs)
+    if not killed.known and (_says_none_died(c) or injured.known):
+        # The text says nobody died, or counts the event's casualties and names no dead.
+        killed = Count(0, 0, 0)
     for name, figs, count in (("killed", killed_figs, killed), ("injured", injured_figs, injured)):
         pick = casualties.lead_figure(figs, count)
         if pick is not None:

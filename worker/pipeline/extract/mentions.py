@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pycountry
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -36,11 +37,13 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("segment", ("aggregate",), "aggregate"),
     ("segment", ("separate",), "separate"),
     ("segment", ("irrealis",), "irrealis"),
+    ("segment", ("non_event",), "non_event"),
     ("segment", ("clause_break",), "clause"),
     ("events", ("launch", "air"), "air_launch"),
     ("events", ("launch", "ground"), "ground_launch"),
     ("casualties", ("death", "supersede"), "supersede"),
     ("casualties", ("death", "earlier"), "earlier"),
+    ("casualties", ("death", "none"), "no_deaths"),
 )
 
 # Abbreviations after which the sentencizer must not start a sentence.
@@ -121,6 +124,41 @@ def possessive_aliases(aliases: Iterable[str]) -> set[str]:
     return out
 
 
+def state_force_aliases(taken: Iterable[str]) -> dict[str, set[str]]:
+    """Actor name -> aliases of every country's military and police forces.
+
+    From the country names and demonyms (``demonyms.csv`` and pycountry, via
+    :func:`country_aliases`) and the force nouns of ``actors.toml`` ``[state_forces]``:
+    "<demonym> <noun>" ("Malian soldiers") and "<noun> of <country>" for the ``of_country`` nouns.
+    Named "Military Forces of <country>" or "Police Forces of <country>" (ACLED's naming).
+    Aliases in ``taken`` (the curated table's) are left to the curated actor.
+    """
+    nouns = lexicon.load("actors")["state_forces"]
+    names: dict[str, str] = {}
+    forms: dict[str, set[tuple[str, str]]] = {}
+    for alias in country_aliases():
+        if alias.case_sensitive or len(alias.form) < 4:
+            continue
+        forms.setdefault(alias.country, set()).add((alias.kind, alias.form.lower()))
+    for c in pycountry.countries:
+        names[c.alpha_2] = getattr(c, "common_name", None) or c.name
+    taken_set = {v for phrase in taken for v in lexicon.variants(phrase)}
+    out: dict[str, set[str]] = {}
+    for cc, country_forms in forms.items():
+        if cc not in names:
+            continue
+        for branch, label in (("military", "Military Forces of"), ("police", "Police Forces of")):
+            phrases = set()
+            for kind, form in country_forms:
+                for noun in nouns[branch]:
+                    if kind == "demonym":
+                        phrases.add(f"{form} {noun}")
+                    elif noun in nouns["of_country"]:
+                        phrases.add(f"{noun} of {form}")
+            out[f"{label} {names[cc]}"] = {p for p in phrases if p not in taken_set}
+    return out
+
+
 def _add(matcher: PhraseMatcher, nlp: Language, label: str, phrases: Iterable[str]) -> None:
     """Add every spelling of ``phrases`` under ``label``, tokenized as text would be.
 
@@ -157,6 +195,12 @@ class MentionTagger:
             cased = entry.get("aliases_cased", [])
             if cased:
                 self.actors_cased.add(entry["name"], [nlp.make_doc(a) for a in cased])
+        taken = [a for entry in actors["actor"] for a in entry["aliases"]]
+        for name, phrases in state_force_aliases(taken).items():
+            _add(self.actors, nlp, name, sorted(phrases))
+        forces = actors["state_forces"]
+        _add(self.actors, nlp, "?state:military", forces["bare_military"])
+        _add(self.actors, nlp, "?state:police", forces["bare_police"])
         for alias in actors["ambiguous"]:
             _add(self.actors, nlp, f"?{alias}", [alias])
         self.cues = PhraseMatcher(vocab, attr="LOWER")
