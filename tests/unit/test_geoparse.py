@@ -178,9 +178,14 @@ def test_every_countrys_cities_have_admin1_in_their_country() -> None:
 # --------------------------------------------------------------------------- 4. granularity
 
 
-def test_a_district_of_a_city_is_the_district() -> None:
-    got = _place("A car bomb exploded in Hodan district of Mogadishu on Saturday, killing six people.")
-    assert got is not None and got.country == "SO" and got.precision == "district" and "hodan" in got.name.lower()
+def test_a_neighbourhood_of_a_city_is_the_neighbourhood() -> None:
+    got = _place("A car bomb exploded in the Sadr City district of Baghdad on Saturday, killing six people.")
+    assert got is not None and got.country == "IQ" and got.name == "Sadr City", got
+
+
+def test_a_district_without_coordinates_still_beats_a_namesake_abroad() -> None:
+    got = _place("Gunmen killed two farmers in Kharwar district, Logar, on Thursday.")
+    assert got is not None and got.country == "AF" and got.admin1 == "Logar", got
 
 
 def test_the_district_beats_the_province_centre() -> None:

@@ -684,16 +684,16 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
         if where is None and parent is not None:
             # GeoNames places no populated place in it: its namesake town in its province.
             where = seat(parent.code, [u.name, *u.aliases], named_only=True)
-        if where is None:
-            continue  # no coordinates to give
+        # Without any place to lend coordinates, a district is still named, in its province
+        # and country: better than a namesake abroad, and distinct from its neighbours.
         pid = b.add_place(
             u.name,
             cc,
-            float(where["latitude"]),
-            float(where["longitude"]),
+            float(where["latitude"]) if where else None,
+            float(where["longitude"]) if where else None,
             a1,
             "admin2",
-            int(where["population"]),
+            int(where["population"]) if where else 0,
             "district",
             u.name,
         )
@@ -704,7 +704,8 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
                     # A unit's name of several words ("Imam Sahib", "Bala Buluk") is a name
                     # even when each word is English; single words keep the English check.
                     several = len(key.split()) > 1 and not all(w in b.function_words for w in key.split())
-                    b.add_key(pid, key, loose=True, population=int(where["population"]), stoplist=not several)
+                    pop = int(where["population"]) if where else 0
+                    b.add_key(pid, key, loose=True, population=pop, stoplist=not several)
             if plain:
                 for suffix in ("district", "county", "raion", "rayon", "lga", "municipality"):
                     b.add_key(pid, f"{plain} {suffix}", loose=False, stoplist=False)

@@ -29,6 +29,7 @@ from worker.records import Place
 
 _SPECIFIC = {"city": 3.0, "village": 3.0, "supplement": 3.0, "unresolved": 3.0, "admin2": 2.5, "admin1": 2.0}
 _SETTLEMENT_KINDS = frozenset({"city", "village", "supplement"})
+NO_COORDINATES_DISTRICT_RANK = 1.5
 _REFERENCE_BEFORE = frozenset(
     {
         "north",
@@ -101,6 +102,10 @@ class PlaceMention:
 
     @property
     def rank(self) -> float:
+        if self.match.kind == "admin2" and self.place.lat is None:
+            # A district GeoNames gives no coordinates for: below a province that has them
+            # (it still beats a country, and keeps its province and country right).
+            return NO_COORDINATES_DISTRICT_RANK
         return _SPECIFIC.get(self.match.kind, 1.0)
 
 
@@ -134,11 +139,16 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
                 for i in range(ent.start, ent.end):
                     ents[i] = (ent.start, ent.end, ent.label_)
     dl_end = dateline_end(doc)
+    # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
+    # alone later, they are the person again, not the town of that name.
+    surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
     spans = []
     for start, end, found in gazetteer.find_in_tokens(words, countries=countries):
         if geoparse.non_place(doc, start, end, found, countries) is not None:
             continue
         covering = ents.get(start) or ents.get(end - 1)
+        if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
+            continue
         if all(o.kind == "village" for o in found.options) and (
             covering or not cased or not all(t.is_title or t.is_upper for t in doc[start:end] if t.is_alpha)
         ):

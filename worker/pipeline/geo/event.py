@@ -9,8 +9,10 @@ the text names nothing else), first in sentences that tell the event.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
+import pycountry
 from spacy.tokens import Doc
 
 from worker.pipeline.extract import incidents, places
@@ -32,13 +34,14 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
 
     A country named alone gives a country-precision place; a reference point ("10 km
     north of X") gives X with precision "near"; a settlement the gazetteer lacks takes the
-    document's main country.
+    document's main country; with no place at all, the main country the document names
+    (by name, demonym, or through its provinces) is given at country precision.
     """
     segs, named = incidents.analyse(doc, gazetteer)
     cands = [(m, s.order, bool(s.triggers)) for s in segs for m in s.places]
     where = places.choose(cands)
     if where is None:
-        return None
+        return _country_only(named, gazetteer, tuple(c[0] for c in cands))
     p = where.place
     if where.match.kind == "country":
         p = Place(p.name, p.country, p.lat, p.lon, None, "country", None, "country")
@@ -47,3 +50,21 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
     if p.country is None and named:
         p = Place(p.name, named.most_common(1)[0][0], None, None, None, p.precision, None, p.feature)
     return EventPlace(p, where, tuple(c[0] for c in cands))
+
+
+def _country_only(
+    named: Counter[str], gazetteer: Gazetteer, mentions: tuple[places.PlaceMention, ...]
+) -> EventPlace | None:
+    """The document's main country as a country-precision place, when no place is named
+    but a province or a country is (a village the gazetteer lacks, "in Razih district (Sadah)")."""
+    if not named:
+        return None
+    cc = named.most_common(1)[0][0]
+    country = pycountry.countries.get(alpha_2=cc)
+    match = gazetteer.lookup(country.name, ()) if country is not None else None
+    if match is None or match.kind != "country":
+        return None
+    p = match.place
+    place = Place(p.name, cc, p.lat, p.lon, None, "country", None, "country")
+    mention = places.PlaceMention(0, 0, match)
+    return EventPlace(place, mention, mentions)

@@ -53,6 +53,11 @@ _ACTOR_AFTER = frozenset(
     | {"rebels", "brigade", "brigades", "battalion", "regime", "army", "gunmen", "insurgents", "faction"}
 )
 ACTOR_NAMESAKE_MAX_POPULATION = 1_000_000
+# Month and weekday abbreviations ("Nov. 27", "on Sat."): dates, whatever town shares them.
+_DATE_WORDS = frozenset(
+    {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+    | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
+)
 # A business's namesake counts only if it is a city at least this big in the document's
 # countries ("Kabul hotel": the hotel is in Kabul).
 BUSINESS_NAMESAKE_MIN_POPULATION = 100_000
@@ -64,6 +69,15 @@ def demonym_keys() -> frozenset[str]:
     return frozenset(normalize(a.form) for a in country_aliases()) - {""}
 
 
+ACRONYM_MAX_LETTERS = 4
+ACRONYM_DATELINE_TOKENS = 3  # "GAO, Mali (Reuters)": a dateline may be in capitals
+
+
+def _all_caps(doc: Doc) -> bool:
+    letters = [t for t in doc[:60] if t.is_alpha]
+    return bool(letters) and sum(t.is_upper for t in letters) > len(letters) / 2
+
+
 def _plain(text: str) -> str:
     return text.lower().rstrip(".")
 
@@ -71,7 +85,7 @@ def _plain(text: str) -> str:
 def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collection[str] = ()) -> str | None:
     """Why the span ``doc[start:end]`` matched in the gazetteer is no place, or None.
 
-    Reasons: ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
+    Reasons: ``"acronym"`` ("BLA", "NGO" in mixed-case text), ``"date"`` ("Nov. 27"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
     "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
     Michael Cordova"), ``"street"`` ("Escanaba Avenue", "600 block of Escanaba", "1400
     Western"), ``"business"`` ("Hampton Inn", unless a big city of the document's
@@ -87,6 +101,20 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
         after_word in _ACTOR_AFTER or (before in {"-", "pro"} and start >= 2 and doc[start - 2].lower_ == "pro")
     ):
         return "actor"
+    tok = doc[start]
+    if (
+        end - start == 1
+        and tok.is_upper
+        and len(tok.text) <= ACRONYM_MAX_LETTERS
+        and match.kind not in {"admin1", "admin2"}
+        and start > ACRONYM_DATELINE_TOKENS
+        and not _all_caps(doc)
+    ):
+        return "acronym"  # "BLA", "NGO" in mixed-case text: an organisation's initials
+    if end - start == 1 and _plain(doc[start].text) in _DATE_WORDS:
+        dotted = doc[start].text.endswith(".") or (end < len(doc) and doc[end].text == ".")
+        if dotted or (end < len(doc) and doc[end].like_num):
+            return "date"
     if end - start == 1 and _plain(doc[start].text) in _TITLES:
         return "person"  # "Deputy", "Chief": a title, whatever village carries the word
     # --- a title, then up to two name words, then the span
@@ -151,22 +179,33 @@ def admin1_abbreviations() -> tuple[StateAbbreviation, ...]:
 
 
 @functools.cache
-def _abbreviation_pattern() -> tuple[re.Pattern[str], dict[str, StateAbbreviation]]:
-    table: dict[str, StateAbbreviation] = {}
+def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbreviation]], ...]:
+    dotted: dict[str, StateAbbreviation] = {}
+    codes: dict[str, StateAbbreviation] = {}
     for a in admin1_abbreviations():
         for f in a.forms:
-            table[f] = a
-    forms = sorted(table, key=len, reverse=True)
+            if "." in f:
+                dotted[f.lower()] = a
+            else:
+                codes[f] = a
+
+    def pattern(forms: dict[str, StateAbbreviation], flags: int) -> re.Pattern[str]:
+        alt = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        return re.compile(rf",\s*({alt})(?=[\s,;:)\-\u2014\u2013]|$)", flags)
+
     # After a comma (", N.C.", ", Calif.", ", TX") the form names the state of the place
-    # before it; postal codes only count there and in capitals.
-    alt = "|".join(re.escape(f) for f in forms)
-    return re.compile(rf",\s*({alt})(?=[\s,;:)\-\u2014\u2013]|$)"), table
+    # before it. Dotted forms count in any case; postal codes only in capitals.
+    return (pattern(dotted, re.IGNORECASE), dotted), (pattern(codes, 0), codes)
 
 
 def state_mentions(text: str) -> list[tuple[int, StateAbbreviation]]:
     """``(char offset, state)`` for each abbreviation written after a place and a comma."""
-    pattern, table = _abbreviation_pattern()
-    return [(m.start(1), table[m.group(1)]) for m in pattern.finditer(text)]
+    out = []
+    for pattern, table in _abbreviation_patterns():
+        for m in pattern.finditer(text):
+            form = m.group(1)
+            out.append((m.start(1), table.get(form) or table[form.lower()]))
+    return sorted(out, key=lambda x: x[0])
 
 
 @dataclass
