@@ -243,3 +243,14 @@ def test_villages_only_count_in_the_documents_countries() -> None:
 def test_state_mentions_after_a_comma() -> None:
     found = geoparse.state_mentions("SALISBURY, N.C. - and Austin, TX, and Reno, Nev.")
     assert [s.admin1 for _, s in found] == ["North Carolina", "Texas", "Nevada"]
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["cased", "lowercased"])
+def test_a_neighbourhood_is_placed_in_its_city_not_at_a_namesake(lower: bool) -> None:
+    text = "CHICAGO (AP) - A teenager was shot and killed Sunday in the Austin neighborhood on the West Side, police said."
+    got = _place(_lower(text) if lower else text)
+    chicago = Gazetteer.load().lookup("Chicago", ("US",))
+    assert got is not None and chicago is not None and got.country == "US", got
+    assert got.admin1 == "Illinois", got
+    assert geoparse.km(got, chicago.place) is not None
+    assert (geoparse.km(got, chicago.place) or 0) < 30, got

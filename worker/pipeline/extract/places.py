@@ -23,13 +23,14 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc
 
-from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch, loose_key, normalize
+from worker.pipeline.extract.gazetteer import Candidate, Gazetteer, GeoMatch, loose_key, normalize
 from worker.pipeline.geo import geoparse
 from worker.records import Place
 
 _SPECIFIC = {"city": 3.0, "village": 3.0, "supplement": 3.0, "unresolved": 3.0, "admin2": 2.5, "admin1": 2.0}
 _SETTLEMENT_KINDS = frozenset({"city", "village", "supplement"})
 NO_COORDINATES_DISTRICT_RANK = 1.5
+_BIG_CITY = 100_000
 _REFERENCE_BEFORE = frozenset(
     {
         "north",
@@ -146,11 +147,13 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     for start, end, found in gazetteer.find_in_tokens(words, countries=countries):
         if geoparse.non_place(doc, start, end, found, countries) is not None:
             continue
+        if cased and found.kind != "country" and not any(t.text[:1].isupper() for t in doc[start:end]):
+            continue  # cased text writes names capitalized: "Asaib ahl al-Haq" holds no town "Ahl"
         covering = ents.get(start) or ents.get(end - 1)
         if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
             continue
         if all(o.kind == "village" for o in found.options) and (
-            covering or not cased or not all(t.is_title or t.is_upper for t in doc[start:end] if t.is_alpha)
+            covering or not cased or not all(t.text[:1].isupper() for t in doc[start:end] if t.is_alpha)
         ):
             # Hamlets (GeoNames places under 500 people) only count written as names in
             # cased text, outside a person's or organisation's name.
@@ -159,7 +162,10 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     ctx = geoparse.document_context(doc, spans, countries)
     out: list[PlaceMention] = []
     for start, end, found, dateline in spans:
-        ranked = geoparse.with_best(found, geoparse.rank(found, ctx))
+        scores = geoparse.rank(found, ctx)
+        if not scores or geoparse.contradicts_provinces(scores[0], ctx):
+            continue
+        ranked = geoparse.with_best(found, scores)
         if ranked is None:
             continue
         # "X, Kunduz" / "X, Imam Sahib district": the place after a comma that contains the
@@ -169,13 +175,17 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             container = geoparse.as_container(ranked, prev.place)
             if container is not None:
                 ranked = container
+        if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
+            ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
         match = _as_province(doc, end, ranked, gazetteer, countries)
         covering = ents.get(start) or ents.get(end - 1)
         if (
             match.kind != "country"
             and covering
-            and (covering[0] < start or covering[1] > end)
             and covering[2] in {"PERSON", "ORG"}
+            # The name goes on right next to the place ("Ashraf Ghani", "Al Thawra Hospital");
+            # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
+            and ((covering[0] < start and doc[start - 1].is_alpha) or (covering[1] > end and doc[end].is_alpha))
         ):
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
@@ -216,10 +226,36 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             for m in out
             if m.match.kind == "country"
             or m.place.country in named
-            or (not placed and m.match.population >= geoparse.BUSINESS_NAMESAKE_MIN_POPULATION)
+            or (not placed and (m.match.kind in {"admin1", "admin2"} or m.match.population >= _BIG_CITY))
         ]
     out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     return out
+
+
+def _neighbourhood(
+    doc: Doc, span: tuple[int, int], match: GeoMatch, found: Sequence[PlaceMention], ctx: geoparse.DocContext
+) -> GeoMatch:
+    """A span the text calls a neighbourhood ("the Austin neighborhood"): its candidate within
+    the city it belongs to (the dateline's, else the last town named before it), else the
+    neighbourhood placed at that city."""
+    city: Place | None = None
+    towns = [m.place for m in found if m.match.kind in _SETTLEMENT_KINDS and not m.reference]
+    if ctx.dateline is not None and ctx.dateline.lat is not None:
+        city = ctx.dateline
+    elif towns:
+        city = towns[-1]
+    if city is None:
+        return match
+    near = [c for c in match.options if (d := geoparse.km(c.place, city)) is not None and d <= NEIGHBOURHOOD_KM]
+    if near:
+        best = near[0]
+        return GeoMatch(match.key, best.place, (best.place,), best.kind, best.population, match.loose, (best,))
+    place = geoparse.as_neighbourhood(doc[span[0] : span[1]].text.title(), city)
+    cand = Candidate(place, "city", 0, 0.0)
+    return GeoMatch(match.key, place, (place,), "city", 0, match.loose, (cand,))
+
+
+NEIGHBOURHOOD_KM = 30.0
 
 
 def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]) -> GeoMatch:

@@ -34,14 +34,17 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
 
     A country named alone gives a country-precision place; a reference point ("10 km
     north of X") gives X with precision "near"; a settlement the gazetteer lacks takes the
-    document's main country; with no place at all, the main country the document names
-    (by name, demonym, or through its provinces) is given at country precision.
+    document's main country; with no usable place, the country of the places named is given
+    at country precision.
     """
     segs, named = incidents.analyse(doc, gazetteer)
     cands = [(m, s.order, bool(s.triggers)) for s in segs for m in s.places]
     where = places.choose(cands)
     if where is None:
-        return _country_only(named, gazetteer, tuple(c[0] for c in cands))
+        # Countries of the places named (provinces, districts, towns used as reference
+        # points), not of demonyms: "Saudi-led airstrikes" name the actor, not the place.
+        placed = Counter(c[0].place.country for c in cands if c[0].match.kind != "country" and c[0].place.country)
+        return _country_only(placed, gazetteer, tuple(c[0] for c in cands))
     p = where.place
     if where.match.kind == "country":
         p = Place(p.name, p.country, p.lat, p.lon, None, "country", None, "country")
@@ -55,8 +58,8 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
 def _country_only(
     named: Counter[str], gazetteer: Gazetteer, mentions: tuple[places.PlaceMention, ...]
 ) -> EventPlace | None:
-    """The document's main country as a country-precision place, when no place is named
-    but a province or a country is (a village the gazetteer lacks, "in Razih district (Sadah)")."""
+    """The main country of the places named, at country precision, when none of them can be
+    the event's place (a village the gazetteer lacks, told "in X district (Sadah)")."""
     if not named:
         return None
     cc = named.most_common(1)[0][0]

@@ -266,6 +266,7 @@ def document_context(
 CONTEXT_BONUS = 10.0  # in a country the document names
 OUTSIDE_PENALTY = 4.0  # outside every country the document names (when it names some)
 ADMIN1_BONUS = 4.0  # in a province or state the document names
+OTHER_ADMIN1_PENALTY = 2.0  # in another province of a country where the document names some
 DATELINE_BONUS = 2.0  # in the dateline's province
 AGREE_NEAR_KM, AGREE_NEAR = 60.0, 3.0  # within this of another resolved place
 AGREE_FAR_KM, AGREE_FAR = 200.0, 1.0
@@ -298,9 +299,11 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
     """Every candidate of ``match`` scored with the document's context, best first.
 
     Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
-    - outside all named ones), ``admin1`` (in a named province/state), ``dateline`` (in the
+    - outside all named ones), ``admin1`` (+ in a named province/state, - in another one of
+    a country where the text names some), ``dateline`` (in the
     dateline's province), ``agree`` (near another place that resolves without doubt),
-    ``name`` (the key is the place's own name). Villages (GeoNames places under 500 people)
+    ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
+    in its province. Villages (GeoNames places under 500 people)
     only count in a named country: elsewhere they are dropped.
     """
     named = set(ctx.countries)
@@ -317,9 +320,15 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
             feats.append(("country", -OUTSIDE_PENALTY))
         if p.country and p.admin1 and (p.country, p.admin1) in ctx.admin1 and c.kind != "admin1":
             feats.append(("admin1", ADMIN1_BONUS))
+        elif c.kind != "admin1" and any(cc == p.country for cc, _ in ctx.admin1):
+            feats.append(("admin1", -OTHER_ADMIN1_PENALTY))  # the text names other provinces there
         dl = ctx.dateline
-        if dl is not None and dl is not p and dl.country == p.country and dl.admin1 and dl.admin1 == p.admin1:
-            feats.append(("dateline", DATELINE_BONUS))
+        if dl is not None and dl is not p and dl.country == p.country:
+            d = km(dl, p)
+            if d is not None and d <= AGREE_NEAR_KM:
+                feats.append(("dateline", AGREE_NEAR))
+            elif dl.admin1 and dl.admin1 == p.admin1:
+                feats.append(("dateline", DATELINE_BONUS))
         if c.kind in {"city", "village", "admin2", "supplement"}:
             dists = [d for a in ctx.anchors if a is not p and (d := km(a, p)) is not None and d > 0.5]
             if dists and min(dists) <= AGREE_NEAR_KM:
@@ -365,3 +374,28 @@ def as_container(match: GeoMatch, inner: Place) -> GeoMatch | None:
             rest = tuple(o for o in match.options if o is not c)
             return GeoMatch(match.key, p, (p, *(o.place for o in rest)), c.kind, c.population, match.loose, (c, *rest))
     return None
+
+
+_NEIGHBOURHOOD_WORDS = frozenset({"neighborhood", "neighbourhood", "section", "suburb", "quarter", "community"})
+
+
+def neighbourhood_of(doc: Doc, start: int, end: int) -> bool:
+    """Whether the words after a span call it a neighbourhood: "the Austin neighborhood",
+    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere)."""
+    return end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS
+
+
+def as_neighbourhood(name: str, city: Place) -> Place:
+    """A neighbourhood the gazetteer lacks, placed at its city (same coordinates and units)."""
+    return Place(name, city.country, city.lat, city.lon, city.admin1, "town", city.admin2, "neighbourhood")
+
+
+def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
+    """Whether a small settlement lies in another province than every one the text names in
+    its country, with nothing else for it (no agreement, no dateline): a namesake, or a
+    place named in passing."""
+    c = scored.candidate
+    if c.kind not in {"city", "village"} or c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
+        return False
+    feats = dict(scored.features)
+    return feats.get("admin1", 0.0) < 0 and "agree" not in feats and "dateline" not in feats
