@@ -247,7 +247,9 @@ def test_state_mentions_after_a_comma() -> None:
 
 @pytest.mark.parametrize("lower", [False, True], ids=["cased", "lowercased"])
 def test_a_neighbourhood_is_placed_in_its_city_not_at_a_namesake(lower: bool) -> None:
-    text = "CHICAGO (AP) - A teenager was shot and killed Sunday in the Austin neighborhood on the West Side, police said."
+    text = (
+        "CHICAGO (AP) - A teenager was shot and killed Sunday in the Austin neighborhood on the West Side, police said."
+    )
     got = _place(_lower(text) if lower else text)
     chicago = Gazetteer.load().lookup("Chicago", ("US",))
     assert got is not None and chicago is not None and got.country == "US", got
