@@ -53,6 +53,13 @@ _ACTOR_AFTER = frozenset(
     | {"rebels", "brigade", "brigades", "battalion", "regime", "army", "gunmen", "insurgents", "faction"}
 )
 ACTOR_NAMESAKE_MAX_POPULATION = 1_000_000
+# Direction and position words that name some unit somewhere ("Northeastern", "Central"):
+# alone, they describe a part of a place the text names.
+_DIRECTION_WORDS = frozenset(
+    {"north", "south", "east", "west", "northern", "southern", "eastern", "western", "central", "middle"}
+    | {"northeast", "northwest", "southeast", "southwest", "northeastern", "northwestern", "southeastern"}
+    | {"southwestern", "upper", "lower", "coastal", "interior", "capital", "border", "frontier"}
+)
 # Month and weekday abbreviations ("Nov. 27", "on Sat."): dates, whatever town shares them.
 _DATE_WORDS = frozenset(
     {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
@@ -85,7 +92,7 @@ def _plain(text: str) -> str:
 def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collection[str] = ()) -> str | None:
     """Why the span ``doc[start:end]`` matched in the gazetteer is no place, or None.
 
-    Reasons: ``"acronym"`` ("BLA", "NGO" in mixed-case text), ``"date"`` ("Nov. 27"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
+    Reasons: ``"direction"`` ("northeastern" alone), ``"acronym"`` ("BLA", "NGO" in mixed-case text), ``"date"`` ("Nov. 27"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
     "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
     Michael Cordova"), ``"street"`` ("Escanaba Avenue", "600 block of Escanaba", "1400
     Western"), ``"business"`` ("Hampton Inn", unless a big city of the document's
@@ -111,6 +118,8 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
         and not _all_caps(doc)
     ):
         return "acronym"  # "BLA", "NGO" in mixed-case text: an organisation's initials
+    if end - start == 1 and _plain(doc[start].text) in _DIRECTION_WORDS:
+        return "direction"  # "northeastern Ukraine": Oman's North Eastern governorate is not meant
     if end - start == 1 and _plain(doc[start].text) in _DATE_WORDS:
         dotted = doc[start].text.endswith(".") or (end < len(doc) and doc[end].text == ".")
         if dotted or (end < len(doc) and doc[end].like_num):
@@ -234,7 +243,7 @@ def document_context(
     for _, state in state_mentions(doc.text):
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
-    for _start, _end, match, dateline in spans:
+    for start, _end, match, dateline in spans:
         if match.kind == "country" and match.place.country:
             ctx.countries[match.place.country] += 1
             continue
@@ -242,7 +251,11 @@ def document_context(
         # A province or state name with one reading ("Kunduz", "Logar province"): the
         # document is there. Countries of names with a single country come along.
         provinces = {(o.place.country, o.place.admin1) for o in options if o.kind == "admin1"}
-        if len(provinces) == 1 and match.kind != "country":
+        # Read as a province when it is one first ("Ghazni province", "Logar") or when it
+        # qualifies a place before it ("X, Kunduz", "X (Sadah)"): an outlet's or a person's
+        # name that is also a province elsewhere ("Ariana News") is no evidence.
+        qualifies = start > 0 and doc[start - 1].text in {",", "("}
+        if len(provinces) == 1 and (match.kind == "admin1" or qualifies):
             cc, adm = next(iter(provinces))
             if cc and adm:
                 ctx.admin1.add((cc, adm))
