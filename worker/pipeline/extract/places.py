@@ -30,7 +30,7 @@ from worker.records import Place
 _SPECIFIC = {"city": 3.0, "village": 3.0, "supplement": 3.0, "unresolved": 3.0, "admin2": 2.5, "admin1": 2.0}
 _SETTLEMENT_KINDS = frozenset({"city", "village", "supplement"})
 NO_COORDINATES_DISTRICT_RANK = 1.5
-_BIG_CITY = 100_000
+_UNIT_WORDS = frozenset({"district", "county", "raion", "rayon", "lga", "municipality"})
 _REFERENCE_BEFORE = frozenset(
     {
         "north",
@@ -107,6 +107,8 @@ class PlaceMention:
             # A district GeoNames gives no coordinates for: below a province that has them
             # (it still beats a country, and keeps its province and country right).
             return NO_COORDINATES_DISTRICT_RANK
+        if self.match.kind == "admin2" and not _UNIT_WORDS & set(self.match.key.split()):
+            return _SPECIFIC["city"]  # "in Maarat al-Numan": the district's namesake town, at its seat
         return _SPECIFIC.get(self.match.kind, 1.0)
 
 
@@ -218,16 +220,10 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     named = set(ctx.countries)
     if named:
         # Towns abroad in an article that names other countries are usually namesakes
-        # ("Madina" district of Mogadishu is not Medina); a city abroad stays only while
-        # nothing is placed in the named countries.
+        # ("Madina" district of Mogadishu is not Medina), once something is placed in the
+        # named countries (which may be only an actor's: "a Russian warplane").
         placed = any(m.place.country in named for m in out if m.match.kind != "country")
-        out = [
-            m
-            for m in out
-            if m.match.kind == "country"
-            or m.place.country in named
-            or (not placed and (m.match.kind in {"admin1", "admin2"} or m.match.population >= _BIG_CITY))
-        ]
+        out = [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
     out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     return out
 
