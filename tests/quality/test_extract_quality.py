@@ -16,14 +16,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "eval" / "dev"
 
+# Issue 9 removed the curated villages that were exactly this corpus's incident sites
+# (Ogossagou, Dahyan, Wazir Tangi, Hroza...): their reports now fall back to the district,
+# province or a neighbouring town, and the floors below are the measured figures without them
+# (recall 0.836, precision 0.861, location 0.934, perpetrator 0.869), a little lower.
 FLOORS = {
-    "incident_recall": 0.92,
-    "incident_precision": 0.96,
+    "incident_recall": 0.82,
+    "incident_precision": 0.85,
     "date": 0.96,
-    "location": 0.96,
+    "location": 0.92,
     "killed": 0.97,
     "event_type": 0.93,
-    "perpetrator": 0.87,
+    "perpetrator": 0.86,
 }
 
 

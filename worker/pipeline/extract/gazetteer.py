@@ -978,7 +978,8 @@ class Gazetteer:
                     loose_key(key) in self._loose and not all(w in self._english for w in key.split())
                 ):
                     match = self.lookup_key(key, countries)
-                    if match is not None:
+                    # A demonym ("yemeni") is the country's adjective, not the hamlet of that name.
+                    if match is not None and (match.kind == "country" or key not in self._country_forms[0]):
                         hit = (end, match)
                         break
             if hit is None:
