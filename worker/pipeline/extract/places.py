@@ -224,8 +224,32 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         # named countries (which may be only an actor's: "a Russian warplane").
         placed = any(m.place.country in named for m in out if m.match.kind != "country")
         out = [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
-    out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+    named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
+    out += [
+        _in_country(m, ctx, named_countries) for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+    ]
     return out
+
+
+def _in_country(m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None]) -> PlaceMention:
+    """A settlement the gazetteer lacks lies in the country of the provinces the text names
+    (when they are all in one), else of the countries it names by name, else of the dateline:
+    not the country of an actor's demonym ("KYIV - Russian strikes killed 12 in the village
+    of X")."""
+    owners = {cc for cc, _ in ctx.admin1}
+    cc: str | None = None
+    if len(owners) == 1:
+        cc = next(iter(owners))
+    elif named:
+        cc = named.most_common(1)[0][0]
+    elif ctx.dateline is not None:
+        cc = ctx.dateline.country
+    if cc is None:
+        return m
+    p = m.place
+    place = Place(p.name, cc, None, None, None, p.precision)
+    match = GeoMatch(m.match.key, place, (place,), m.match.kind, 0)
+    return PlaceMention(m.start, m.end, match, m.dateline, m.reference)
 
 
 def _neighbourhood(
