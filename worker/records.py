@@ -97,7 +97,12 @@ class Count:
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """A resolved place. ``precision`` is one of town, near, district, province, country."""
+    """A resolved place. ``precision`` is one of town, near, district, province, country.
+
+    ``admin1`` and ``admin2`` are the names of the GeoNames units the place lies in (from the
+    gazetteer's own codes); ``feature`` says what the place is: village, town, city,
+    neighbourhood, district, province or country (None when unknown).
+    """
 
     name: str
     country: str | None  # ISO 3166-1 alpha-2
@@ -105,6 +110,8 @@ class Place:
     lon: float | None
     admin1: str | None = None
     precision: str = "town"
+    admin2: str | None = None
+    feature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "eval" / "dev"
 
-# Lowered (issue 8) when the phrases fitted to single dev articles were removed and detection
-# moved from the toll to the event: measured recall 0.959, precision 0.935, date 0.971,
-# location 0.971, killed 0.957, event type 0.914, perpetrator 0.857.
+# Lowered when the phrases fitted to single dev articles were removed and detection moved from
+# the toll to the event (issue 8), and when the curated villages that were this corpus's incident
+# sites were removed (issue 9): the floors are the measured figures without them, a little lower.
 FLOORS = {
-    "incident_recall": 0.94,
-    "incident_precision": 0.92,
+    "incident_recall": 0.80,
+    "incident_precision": 0.80,
     "date": 0.95,
-    "location": 0.95,
+    "location": 0.90,
     "killed": 0.94,
-    "event_type": 0.89,
+    "event_type": 0.88,
     "perpetrator": 0.83,
 }
 

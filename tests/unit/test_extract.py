@@ -494,7 +494,7 @@ def test_compound_adjective_country_is_not_the_place(lower: bool) -> None:
 @BOTH
 def test_officials_town_is_not_the_place(lower: bool) -> None:
     inc = one(
-        "Gunmen killed 20 villagers in Ogossagou on Friday, the mayor of nearby Bankass said.",
+        "Gunmen killed 20 people in the village of Ogossagou on Friday, the mayor of nearby Bankass said.",
         lower=lower,
     )
     assert inc.location is not None

@@ -92,15 +92,9 @@ def test_city_admin1_names(g: Gazetteer) -> None:
         assert m is not None and m.place.admin1 == admin1, name
 
 
-def test_supplement_places(g: Gazetteer) -> None:
-    for name, cc in [("Hroza", "UA"), ("Groza", "UA"), ("Ogossagou", "ML"), ("Dhahyan", "YE")]:
-        m = g.lookup(name)
-        assert m is not None and m.kind == "supplement" and m.place.country == cc, name
-
-
 def test_every_supplement_entry_has_a_source() -> None:
+    # The fitted villages are gone (issue 9); entries added later must name their source.
     entries = gz._supplement()
-    assert entries
     assert all(str(e["source"]).strip() for e in entries)
 
 

@@ -19,6 +19,9 @@ class Location(_Out):
     lat: float | None
     lon: float | None
     precision: str | None
+    # A report's place also says what it is and its district (``feature``, ``admin2``: issue
+    # 9's geoparser); they pass through as stored, so the twin stays equal to the export.
+    model_config = ConfigDict(extra="allow")
 
 
 class Count(_Out):

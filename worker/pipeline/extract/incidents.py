@@ -150,7 +150,7 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     # "Ukraine"), and the re-ranked scan uses them.
     named = Counter(countries)
     for m in mentions:
-        if m.match.kind in {"admin1", "city", "supplement"} and m.place.country and not m.dateline:
+        if m.match.kind in {"admin1", "admin2", "city", "village", "supplement"} and m.place.country and not m.dateline:
             named[m.place.country] += 1
     if named != countries:
         # Re-rank candidates with the fuller country set (cheap: lookups are cached), rather

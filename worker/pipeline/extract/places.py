@@ -23,10 +23,14 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc
 
-from worker.pipeline.extract.gazetteer import Gazetteer, GeoMatch, loose_key, normalize
+from worker.pipeline.extract.gazetteer import Candidate, Gazetteer, GeoMatch, loose_key, normalize
+from worker.pipeline.geo import geoparse
 from worker.records import Place
 
-_SPECIFIC = {"city": 3, "supplement": 3, "unresolved": 3, "admin1": 2, "country": 1}
+_SPECIFIC = {"city": 3.0, "village": 3.0, "supplement": 3.0, "unresolved": 3.0, "admin2": 2.5, "admin1": 2.0}
+_SETTLEMENT_KINDS = frozenset({"city", "village", "supplement"})
+NO_COORDINATES_DISTRICT_RANK = 1.5
+_UNIT_WORDS = frozenset({"district", "county", "raion", "rayon", "lga", "municipality"})
 _REFERENCE_BEFORE = frozenset(
     {
         "north",
@@ -98,8 +102,14 @@ class PlaceMention:
         return self.match.place
 
     @property
-    def rank(self) -> int:
-        return _SPECIFIC.get(self.match.kind, 1)
+    def rank(self) -> float:
+        if self.match.kind == "admin2" and self.place.lat is None:
+            # A district GeoNames gives no coordinates for: below a province that has them
+            # (it still beats a country, and keeps its province and country right).
+            return NO_COORDINATES_DISTRICT_RANK
+        if self.match.kind == "admin2" and not _UNIT_WORDS & set(self.match.key.split()):
+            return _SPECIFIC["city"]  # "in Maarat al-Numan": the district's namesake town, at its seat
+        return _SPECIFIC.get(self.match.kind, 1.0)
 
 
 def dateline_end(doc: Doc) -> int:
@@ -132,15 +142,52 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
                 for i in range(ent.start, ent.end):
                     ents[i] = (ent.start, ent.end, ent.label_)
     dl_end = dateline_end(doc)
-    out: list[PlaceMention] = []
+    # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
+    # alone later, they are the person again, not the town of that name.
+    surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
+    spans = []
     for start, end, found in gazetteer.find_in_tokens(words, countries=countries):
-        match = _as_province(doc, end, found, gazetteer, countries)
+        if geoparse.non_place(doc, start, end, found, countries) is not None:
+            continue
+        if cased and found.kind != "country" and not any(t.text[:1].isupper() for t in doc[start:end]):
+            continue  # cased text writes names capitalized: "Asaib ahl al-Haq" holds no town "Ahl"
+        covering = ents.get(start) or ents.get(end - 1)
+        if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
+            continue
+        if all(o.kind == "village" for o in found.options) and (
+            covering or not cased or not all(t.text[:1].isupper() for t in doc[start:end] if t.is_alpha)
+        ):
+            # Hamlets (GeoNames places under 500 people) only count written as names in
+            # cased text, outside a person's or organisation's name.
+            continue
+        spans.append((start, end, found, start < dl_end))
+    ctx = geoparse.document_context(doc, spans, countries)
+    out: list[PlaceMention] = []
+    for start, end, found, dateline in spans:
+        scores = geoparse.rank(found, ctx)
+        if not scores or geoparse.contradicts_provinces(scores[0], ctx):
+            continue
+        ranked = geoparse.with_best(found, scores)
+        if ranked is None:
+            continue
+        # "X, Kunduz" / "X, Imam Sahib district": the place after a comma that contains the
+        # place before it is that container (the province, not its namesake seat).
+        prev = out[-1] if out else None
+        if prev is not None and start == prev.end + 1 and doc[prev.end].text in {",", "("} and ranked.kind != "country":
+            container = geoparse.as_container(ranked, prev.place)
+            if container is not None:
+                ranked = container
+        if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
+            ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
+        match = _as_province(doc, end, ranked, gazetteer, countries)
         covering = ents.get(start) or ents.get(end - 1)
         if (
             match.kind != "country"
             and covering
-            and (covering[0] < start or covering[1] > end)
             and covering[2] in {"PERSON", "ORG"}
+            # The name goes on right next to the place ("Ashraf Ghani", "Al Thawra Hospital");
+            # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
+            and ((covering[0] < start and doc[start - 1].is_alpha) or (covering[1] > end and doc[end].is_alpha))
         ):
             continue
         if match.kind != "country" and any(i in blocked for i in range(start, end)):
@@ -149,7 +196,7 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
             continue  # "al-Thawra hospital": a hospital's name, not the hamlet of that name
         if _compound_modifier(doc, end):
             continue  # "the Saudi-UAE-led coalition": an actor's name, not a place
-        prev = doc[start - 1].lower_ if start else ""
+        prev_word = doc[start - 1].lower_ if start else ""
         back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
         directional = any(
             w in _REFERENCE_BEFORE and "of" in back[k + 1 :] and not _inside(back, k) for k, w in enumerate(back)
@@ -157,25 +204,78 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         head = _phrase_head(doc, start)
         reference = (
             directional
-            or prev in _MOVEMENT_BEFORE
-            or prev in {"near", "outside"}
-            or prev in _ROUTE_BEFORE
+            or prev_word in _MOVEMENT_BEFORE
+            or prev_word in {"near", "outside"}
+            or prev_word in _ROUTE_BEFORE
             or _route_end(doc, start, end)
             or _cared_in(doc, start)
             or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
-            or (start >= 2 and doc[start - 2].lower_ == "according" and prev == "to")
+            or (start >= 2 and doc[start - 2].lower_ == "according" and prev_word == "to")
             or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
             or (match.kind == "city" and _speaker(doc, end))
             or _area_of(doc, end)
             or _route_partner(doc, start, out)
         )
-        out.append(PlaceMention(start, end, match, dateline=start < dl_end, reference=reference))
-    if countries and any(m.place.country in countries for m in out if m.match.kind != "country"):
+        out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference))
+    named = set(ctx.countries)
+    if named:
         # Towns abroad in an article that names other countries are usually namesakes
-        # ("Madina" district of Mogadishu is not Medina).
-        out = [m for m in out if m.match.kind == "country" or m.place.country in countries]
-    out += _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+        # ("Madina" district of Mogadishu is not Medina), once something is placed in the
+        # named countries (which may be only an actor's: "a Russian warplane").
+        placed = any(m.place.country in named for m in out if m.match.kind != "country")
+        out = [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
+    named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
+    out += [
+        _in_country(m, ctx, named_countries) for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+    ]
     return out
+
+
+def _in_country(m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None]) -> PlaceMention:
+    """A settlement the gazetteer lacks lies in the country of the provinces the text names
+    (when they are all in one), else of the countries it names by name, else of the dateline:
+    not the country of an actor's demonym ("KYIV - Russian strikes killed 12 in the village
+    of X")."""
+    owners = {cc for cc, _ in ctx.admin1}
+    cc: str | None = None
+    if len(owners) == 1:
+        cc = next(iter(owners))
+    elif named:
+        cc = named.most_common(1)[0][0]
+    elif ctx.dateline is not None:
+        cc = ctx.dateline.country
+    if cc is None:
+        return m
+    p = m.place
+    place = Place(p.name, cc, None, None, None, p.precision)
+    match = GeoMatch(m.match.key, place, (place,), m.match.kind, 0)
+    return PlaceMention(m.start, m.end, match, m.dateline, m.reference)
+
+
+def _neighbourhood(
+    doc: Doc, span: tuple[int, int], match: GeoMatch, found: Sequence[PlaceMention], ctx: geoparse.DocContext
+) -> GeoMatch:
+    """A span the text calls a neighbourhood ("the Austin neighborhood"): its candidate within
+    the city it belongs to (the dateline's, else the last town named before it), else the
+    neighbourhood placed at that city."""
+    city: Place | None = None
+    towns = [m.place for m in found if m.match.kind in _SETTLEMENT_KINDS and not m.reference]
+    if ctx.dateline is not None and ctx.dateline.lat is not None:
+        city = ctx.dateline
+    elif towns:
+        city = towns[-1]
+    if city is None:
+        return match
+    near = [c for c in match.options if (d := geoparse.km(c.place, city)) is not None and d <= NEIGHBOURHOOD_KM]
+    if near:
+        best = near[0]
+        return GeoMatch(match.key, best.place, (best.place,), best.kind, best.population, match.loose, (best,))
+    place = geoparse.as_neighbourhood(doc[span[0] : span[1]].text.title(), city)
+    cand = Candidate(place, "city", 0, 0.0)
+    return GeoMatch(match.key, place, (place,), "city", 0, match.loose, (cand,))
+
+
+NEIGHBOURHOOD_KM = 30.0
 
 
 def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]) -> GeoMatch:
@@ -328,7 +428,9 @@ def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceM
     placed at Y (same country, province and coordinates) with precision "near". X keeps its
     own name and key, so it stays a place distinct from Y.
     """
-    known = sorted((m for m in mentions if m.match.kind in {"city", "supplement", "admin1"}), key=lambda m: m.start)
+    known = sorted(
+        (m for m in mentions if m.match.kind in _SETTLEMENT_KINDS | {"admin1", "admin2"}), key=lambda m: m.start
+    )
     out = []
     for m in mentions:
         if m.match.kind != "unresolved":
@@ -354,12 +456,26 @@ def _relation(gap: Sequence[str]) -> bool:
 
 
 def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Collection[str]) -> list[PlaceMention]:
-    """``mentions`` resolved again with ``countries`` as context (same spans)."""
+    """``mentions`` restricted to ``countries``: a place elsewhere is replaced by its best
+    candidate in them (the ranking :func:`find_places` made is kept), or dropped."""
+    del gazetteer  # the candidates travel with the mentions
     out = []
     for m in mentions:
-        match = gazetteer.lookup_key(m.match.key, countries) or m.match
-        if countries and match.kind in {"city", "supplement", "admin1"} and match.place.country not in countries:
-            continue
+        match = m.match
+        if countries and match.kind not in {"country", "unresolved"} and match.place.country not in countries:
+            inside = [c for c in match.options if c.place.country in countries]
+            if not inside:
+                continue
+            best = inside[0]
+            match = GeoMatch(
+                match.key,
+                best.place,
+                tuple(c.place for c in inside),
+                best.kind,
+                best.population,
+                match.loose,
+                tuple(inside),
+            )
         out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
     return out
 
@@ -413,6 +529,11 @@ def compatible(p: PlaceMention, others: Sequence[PlaceMention]) -> bool | None:
             other = b if p.match.kind == "admin1" else a
             verdicts.append(other.admin1 is None or other.admin1 in {adm.admin1, adm.name})
             continue
+        if p.match.kind == "admin2" or o.match.kind == "admin2":
+            adm = a if p.match.kind == "admin2" else b
+            other = b if p.match.kind == "admin2" else a
+            verdicts.append(other.admin2 is None or other.admin2 == adm.admin2 or same_place(a, b, 15.0))
+            continue
         verdicts.append(same_place(a, b))
     return any(verdicts)
 
@@ -440,18 +561,29 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
         towns = [
             m
             for m, _, _ in mentions
-            if not m.dateline and m.match.kind in {"city", "supplement"} and m.place.country == best.place.country
+            if not m.dateline and m.match.kind in _SETTLEMENT_KINDS and m.place.country == best.place.country
         ]
         if towns:
             return towns[0]
     # A town named in the same incident inside the chosen province refines it, even when
     # named as an official's seat ("the Khogyani district chief").
+    if best.match.kind == "admin2":
+        inside = [
+            m
+            for m, _, _ in mentions
+            if not m.dateline
+            and m.match.kind in _SETTLEMENT_KINDS
+            and m.place.country == best.place.country
+            and m.place.admin2 == best.place.admin2
+        ]
+        if inside:
+            return inside[0]
     if best.match.kind == "admin1":
         inside = [
             m
             for m, _, _ in mentions
             if not m.dateline
-            and m.match.kind in {"city", "supplement"}
+            and m.match.kind in _SETTLEMENT_KINDS | {"admin2"}
             and m.place.admin1 == best.place.name
             # "from Farah to Herat" after "in Farah province": the seat named as a reference
             # point is not where it happened; the province stays.

@@ -1,0 +1,258 @@
+"""The geoparser, cause by cause (issue 9), on sentences written for these tests.
+
+1. a same-named place abroad must not beat the one the text is about;
+2. things that are not places (titles + names, streets and blocks, businesses, months)
+   stay out, cased and lowercased;
+3. the hierarchy (admin1, admin2) comes from the gazetteer's own codes, in every country;
+4. granularity: districts and the most precise place the text gives for the event;
+5. the curated supplement holds no place without a general source.
+
+Also the separate steps: a ranking is a scored list whose features explain it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import pytest
+from spacy.tokens import Doc
+
+from worker.pipeline.extract import load_nlp
+from worker.pipeline.extract.gazetteer import DATA_DIR, Gazetteer
+from worker.pipeline.geo import geoparse
+from worker.pipeline.geo.event import event_place
+from worker.records import Place
+
+
+def _lower(text: str) -> str:
+    """The seed's normalized form: lowercase, punctuation split off, apostrophes dropped."""
+    text = text.lower().replace("'s ", " s ").replace("'", " ")
+    text = re.sub(r"([,;:()\"!?])(?=\s|$)", r" \1", text)
+    return " ".join(text.split())
+
+
+def _doc(text: str) -> Doc:
+    return load_nlp()(text)
+
+
+def _place(text: str) -> Place | None:
+    found = event_place(_doc(text), Gazetteer.load())
+    return found.place if found else None
+
+
+def _names(text: str) -> set[str]:
+    found = event_place(_doc(text), Gazetteer.load())
+    return {m.place.name.lower() for m in found.mentions} if found else set()
+
+
+BOTH = pytest.mark.parametrize("lower", [False, True], ids=["cased", "lowercased"])
+
+
+# --------------------------------------------------------------------------- 1. namesakes abroad
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "admin1"),
+    [
+        (
+            "Gunmen attacked a police post in Kharwar district, Logar province, killing two policemen.",
+            "AF",
+            "Logar",
+        ),
+        (
+            "SALISBURY, N.C. - Two men were shot dead outside a gas station on Friday night, police said.",
+            "US",
+            "North Carolina",
+        ),
+        (
+            "A bomb planted by BLA separatists killed three soldiers near Turbat, in Balochistan, on Monday.",
+            "PK",
+            None,
+        ),
+        ("Houthi shelling killed a woman in the Sirwah area of Marib governorate on Tuesday.", "YE", None),
+        ("Syrian government jets bombed the town of Saraqib on Sunday, killing four civilians.", "SY", None),
+    ],
+)
+def test_namesake_abroad_loses_to_the_documents_place(text: str, country: str, admin1: str | None) -> None:
+    for body in (text, _lower(text)):
+        got = _place(body)
+        assert got is not None, body
+        assert got.country == country, (body, got)
+        if admin1:
+            assert got.admin1 == admin1, (body, got)
+
+
+def test_state_abbreviation_sets_the_state() -> None:
+    got = _place("HAWTHORNE, Calif. - A man was shot and killed in a parking lot late Tuesday, police said.")
+    assert got is not None and (got.country, got.admin1) == ("US", "California")
+
+
+# --------------------------------------------------------------------------- 2. non-places
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "not_a_place"),
+    [
+        ("Det. Michael Cordova said the victim was shot twice in Baltimore on Sunday.", "cordova"),
+        ("Officers found the man in the 600 block of Escanaba Avenue in Chicago on Friday.", "escanaba"),
+        ("The shooting happened in the parking lot of the Hampton Inn in Memphis, police said.", "hampton"),
+        ("The gunman opened fire on Nov. 27 in a bar in Denver, killing two men.", "nov"),
+    ],
+)
+def test_non_places_stay_out(text: str, not_a_place: str, lower: bool) -> None:
+    body = _lower(text) if lower else text
+    names = _names(body)
+    assert not any(not_a_place in n for n in names), (body, names)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "reason"),
+    [
+        ("Sgt. Lopez", "said", "person"),
+        ("the 1400 block of", "Street", "street"),
+        ("the", "Inn", "business"),
+    ],
+)
+def test_non_place_reasons(before: str, after: str, reason: str) -> None:
+    doc = _doc(f"Police said {before} Hampton {after} was closed.")
+    start = next(t.i for t in doc if t.text == "Hampton")
+    match = Gazetteer.load().lookup("Hampton")
+    assert match is not None
+    assert geoparse.non_place(doc, start, start + 1, match) == reason
+
+
+def test_a_big_city_naming_a_hotel_stays_a_place() -> None:
+    got = _place("A suicide bomber struck a Kabul hotel on Monday, killing nine guests, Afghan officials said.")
+    assert got is not None and got.country == "AF"
+
+
+# --------------------------------------------------------------------------- 3. hierarchy
+
+
+@pytest.mark.parametrize(
+    ("name", "countries", "country", "admin1"),
+    [
+        ("Austin", ("US",), "US", "Texas"),
+        ("Hawthorne", ("US",), "US", "California"),
+        ("Detroit", ("US",), "US", "Michigan"),
+        ("Gardez", ("AF",), "AF", "Paktia"),
+        ("Mosul", ("IQ",), "IQ", None),
+        ("Maiduguri", ("NG",), "NG", "Borno"),
+        ("Kharkiv", ("UA",), "UA", None),
+        ("Aleppo", ("SY",), "SY", None),
+    ],
+)
+def test_admin1_comes_from_the_gazetteer_codes(
+    name: str, countries: tuple[str, ...], country: str, admin1: str | None
+) -> None:
+    m = Gazetteer.load().lookup(name, countries)
+    assert m is not None and m.place.country == country
+    assert m.place.admin1 is not None, m.place
+    if admin1:
+        assert m.place.admin1 == admin1, m.place
+
+
+def test_a_state_named_alone_is_the_state() -> None:
+    for name, state in (("Maryland", "Maryland"), ("California", "California")):
+        m = Gazetteer.load().lookup(name, ("US",))
+        assert m is not None and m.kind == "admin1" and m.place.admin1 == state and m.place.country == "US"
+
+
+def test_a_county_is_not_a_foreign_town() -> None:
+    got = _place("MIAMI-DADE COUNTY - Two teenagers were shot dead at a party on Saturday, deputies said.")
+    assert got is not None and got.country == "US"
+
+
+def test_every_countrys_cities_have_admin1_in_their_country() -> None:
+    """Across countries, a city's admin1 is one of its own country's units."""
+    g = Gazetteer.load()
+    for name, cc in [("Kabul", "AF"), ("Sanaa", "YE"), ("Mogadishu", "SO"), ("Tripoli", "LY"), ("Bamako", "ML")]:
+        m = g.lookup(name, (cc,))
+        assert m is not None and m.place.country == cc and m.place.admin1, (name, m)
+        province = g.lookup(m.place.admin1, (cc,))
+        assert province is not None and province.place.country == cc, (name, m.place.admin1, province)
+
+
+# --------------------------------------------------------------------------- 4. granularity
+
+
+def test_a_neighbourhood_of_a_city_is_the_neighbourhood() -> None:
+    got = _place("A car bomb exploded in the Sadr City district of Baghdad on Saturday, killing six people.")
+    assert got is not None and got.country == "IQ" and got.name == "Sadr City", got
+
+
+def test_a_district_without_coordinates_still_beats_a_namesake_abroad() -> None:
+    got = _place("Gunmen killed two farmers in Kharwar district, Logar, on Thursday.")
+    assert got is not None and got.country == "AF" and got.admin1 == "Logar", got
+
+
+def test_the_district_beats_the_province_centre() -> None:
+    got = _place("Taliban fighters killed four policemen in Imam Sahib district, Kunduz province, on Sunday.")
+    assert got is not None and got.country == "AF" and "imam sahib" in got.name.lower(), got
+
+
+def test_the_dateline_is_not_the_event_place_when_the_text_names_one() -> None:
+    got = _place("KABUL (Reuters) - A roadside bomb killed seven civilians in Ghazni province on Monday.")
+    assert got is not None and got.name != "Kabul" and got.admin1 == "Ghazni", got
+
+
+def test_the_dateline_is_the_place_when_nothing_else_is_named() -> None:
+    got = _place("MOSUL, Iraq (Reuters) - A car bomb killed five people at a market on Monday, police said.")
+    assert got is not None and got.name == "Mosul"
+
+
+# --------------------------------------------------------------------------- 5. supplement
+
+
+def test_supplement_entries_have_a_general_source() -> None:
+    with (DATA_DIR / "places_supplement.toml").open("rb") as fh:
+        entries = tomllib.load(fh).get("place", [])
+    for e in entries:
+        assert e.get("source"), e
+        assert "wikipedia.org/wiki/" not in e["source"] or "List_of" in e["source"], e
+
+
+# --------------------------------------------------------------------------- the ranking
+
+
+def test_ranking_is_a_scored_list_with_its_features() -> None:
+    g = Gazetteer.load()
+    match = g.lookup("Salisbury")
+    assert match is not None and len(match.options) > 1
+    ctx = geoparse.DocContext()
+    ctx.countries["US"] += 1
+    ctx.admin1.add(("US", "North Carolina"))
+    ranked = geoparse.rank(match, ctx)
+    assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+    top = ranked[0]
+    assert (top.place.country, top.place.admin1) == ("US", "North Carolina")
+    assert dict(top.features)["admin1"] == geoparse.ADMIN1_BONUS
+    assert top.score == pytest.approx(sum(v for _, v in top.features))
+
+
+def test_villages_only_count_in_the_documents_countries() -> None:
+    g = Gazetteer.load()
+    match = g.lookup("Bla")
+    assert match is not None
+    ranked = geoparse.rank(match, geoparse.DocContext())
+    assert all(s.candidate.kind != "village" for s in ranked)
+
+
+def test_state_mentions_after_a_comma() -> None:
+    found = geoparse.state_mentions("SALISBURY, N.C. - and Austin, TX, and Reno, Nev.")
+    assert [s.admin1 for _, s in found] == ["North Carolina", "Texas", "Nevada"]
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["cased", "lowercased"])
+def test_a_neighbourhood_is_placed_in_its_city_not_at_a_namesake(lower: bool) -> None:
+    text = (
+        "CHICAGO (AP) - A teenager was shot and killed Sunday in the Austin neighborhood on the West Side, police said."
+    )
+    got = _place(_lower(text) if lower else text)
+    chicago = Gazetteer.load().lookup("Chicago", ("US",))
+    assert got is not None and chicago is not None and got.country == "US", got
+    assert got.admin1 == "Illinois", got
+    assert geoparse.km(got, chicago.place) is not None
+    assert (geoparse.km(got, chicago.place) or 0) < 30, got

@@ -1,0 +1,414 @@
+"""Geoparsing steps: non-place spans, document context, candidate ranking, the event's place.
+
+Each step is a plain function over a spaCy ``Doc`` and gazetteer matches (see the package
+docstring for the flow). Rankings are lists of :class:`Scored`, best first, each with the
+features that made its score, so a wrong answer can be read off the scores.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc
+
+from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
+from worker.records import Place
+
+# --------------------------------------------------------------------------- non-places
+
+# Titles before a person's name ("Det. Michael Cordova", "Gov. Ahmad", "sgt. lopez"):
+# the capitalized words after them are a name, not a place.
+_TITLES = frozenset(
+    {"det", "detective", "officer", "sgt", "sergeant", "lt", "lieutenant", "capt", "captain", "cpl", "corporal"}
+    | {"mr", "mrs", "ms", "miss", "dr", "gov", "sen", "senator", "rep", "rev", "reverend", "pastor", "prof"}
+    | {"gen", "col", "maj", "cmdr", "commander", "trooper", "deputy", "sheriff", "mayor", "judge", "justice"}
+    | {"president", "minister", "chief", "imam", "sheikh", "agent", "spokesman", "spokeswoman", "attorney"}
+    | {"pvt", "private", "sgt", "supt", "superintendent", "inspector", "insp", "constable", "cst", "coach"}
+    | {"councilman", "councilwoman", "councillor", "councilor", "gen", "general", "admiral", "adm", "brig"}
+)
+_AMBIGUOUS_TITLES = frozenset({"general", "private", "justice", "coach", "agent"})
+_STREET_AFTER = frozenset(
+    {"street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "drive", "lane", "ln", "way"}
+    | {"court", "ct", "parkway", "pkwy", "terrace", "circle", "trail", "pike", "alley", "crescent"}
+)
+_BLOCK_BEFORE = frozenset({"block", "intersection", "corner", "blocks"})
+# Businesses and buildings named after a place ("Hampton Inn", "the Dallas Grill"): the
+# name is the building's, and a small or foreign namesake is no evidence of where it is.
+_BUSINESS_AFTER = frozenset(
+    {"inn", "hotel", "motel", "mall", "bar", "grill", "restaurant", "cafe", "club", "lounge", "casino", "bank"}
+    | {"theater", "theatre", "apartments", "apartment", "plaza", "store", "shop", "pub", "tavern", "church"}
+    | {"high", "elementary", "middle", "academy", "park", "center", "centre", "suites", "lodge", "motors"}
+    | {"pharmacy", "bakery", "salon", "gym", "market", "supermarket", "liquor", "gas", "foods", "company"}
+    | {"corp", "inc", "llc", "ltd", "co", "group", "tower", "towers", "building", "arena", "stadium"}
+)
+# "pro-Hadi forces", "Houthi fighters": a leader's or movement's name, not a place.
+_ACTOR_AFTER = frozenset(
+    {"forces", "force", "militia", "militias", "militiamen", "fighters", "loyalists", "supporters", "troops"}
+    | {"rebels", "brigade", "brigades", "battalion", "regime", "army", "gunmen", "insurgents", "faction"}
+)
+ACTOR_NAMESAKE_MAX_POPULATION = 1_000_000
+# Direction and position words that name some unit somewhere ("Northeastern", "Central"):
+# alone, they describe a part of a place the text names.
+_DIRECTION_WORDS = frozenset(
+    {"north", "south", "east", "west", "northern", "southern", "eastern", "western", "central", "middle"}
+    | {"northeast", "northwest", "southeast", "southwest", "northeastern", "northwestern", "southeastern"}
+    | {"southwestern", "upper", "lower", "coastal", "interior", "capital", "border", "frontier"}
+)
+# Month and weekday abbreviations ("Nov. 27", "on Sat."): dates, whatever town shares them.
+_DATE_WORDS = frozenset(
+    {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
+    | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
+)
+# A business's namesake counts only if it is a city at least this big in the document's
+# countries ("Kabul hotel": the hotel is in Kabul).
+BUSINESS_NAMESAKE_MIN_POPULATION = 100_000
+
+
+@functools.cache
+def demonym_keys() -> frozenset[str]:
+    """Normalized country names and demonyms ("afghan", "syrian", "n korea"...)."""
+    return frozenset(normalize(a.form) for a in country_aliases()) - {""}
+
+
+ACRONYM_MAX_LETTERS = 4
+ACRONYM_DATELINE_TOKENS = 3  # "GAO, Mali (Reuters)": a dateline may be in capitals
+
+
+def _all_caps(doc: Doc) -> bool:
+    letters = [t for t in doc[:60] if t.is_alpha]
+    return bool(letters) and sum(t.is_upper for t in letters) > len(letters) / 2
+
+
+def _plain(text: str) -> str:
+    return text.lower().rstrip(".")
+
+
+def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collection[str] = ()) -> str | None:
+    """Why the span ``doc[start:end]`` matched in the gazetteer is no place, or None.
+
+    Reasons: ``"direction"`` ("northeastern" alone), ``"acronym"`` ("BLA", "NGO" in mixed-case text), ``"date"`` ("Nov. 27"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
+    "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
+    Michael Cordova"), ``"street"`` ("Escanaba Avenue", "600 block of Escanaba", "1400
+    Western"), ``"business"`` ("Hampton Inn", unless a big city of the document's
+    countries). Works on cased and lowercased text alike. Countries are never vetoed.
+    """
+    if match.kind == "country":
+        return None
+    if match.key in demonym_keys():
+        return "demonym"  # "Afghan", "Syrian": the country's adjective, not a town of that name
+    before = doc[start - 1].lower_ if start else ""
+    after_word = doc[end].lower_ if end < len(doc) else ""
+    if match.population < ACTOR_NAMESAKE_MAX_POPULATION and (
+        after_word in _ACTOR_AFTER or (before in {"-", "pro"} and start >= 2 and doc[start - 2].lower_ == "pro")
+    ):
+        return "actor"
+    tok = doc[start]
+    if (
+        end - start == 1
+        and tok.is_upper
+        and len(tok.text) <= ACRONYM_MAX_LETTERS
+        and match.kind not in {"admin1", "admin2"}
+        and start > ACRONYM_DATELINE_TOKENS
+        and not _all_caps(doc)
+    ):
+        return "acronym"  # "BLA", "NGO" in mixed-case text: an organisation's initials
+    if end - start == 1 and _plain(doc[start].text) in _DIRECTION_WORDS:
+        return "direction"  # "northeastern Ukraine": Oman's North Eastern governorate is not meant
+    if end - start == 1 and _plain(doc[start].text) in _DATE_WORDS:
+        dotted = doc[start].text.endswith(".") or (end < len(doc) and doc[end].text == ".")
+        if dotted or (end < len(doc) and doc[end].like_num):
+            return "date"
+    if end - start == 1 and _plain(doc[start].text) in _TITLES:
+        return "person"  # "Deputy", "Chief": a title, whatever village carries the word
+    # --- a title, then up to two name words, then the span
+    i = start - 1
+    names = 0
+    while i >= 0 and names <= 2:
+        tok = doc[i]
+        word = _plain(tok.text)
+        if word in _TITLES:
+            # "General Santos" is a city: ambiguous titles need their abbreviation's period.
+            if word in _AMBIGUOUS_TITLES and not tok.text.endswith("."):
+                return None
+            return "person"
+        if tok.text == ".":
+            i -= 1
+            continue
+        if not tok.is_alpha or tok.is_stop or tok.lower_ in {"and", "of", "the"}:
+            break
+        if tok.is_alpha and (tok.is_title or not any(t.is_title for t in doc[max(0, i - 3) : start])):
+            names += 1
+            i -= 1
+            continue
+        break
+    # --- streets, blocks and house numbers
+    after = _plain(doc[end].text) if end < len(doc) else ""
+    if after in _STREET_AFTER:
+        return "street"
+    back = [_plain(t.text) for t in doc[max(0, start - 3) : start]]
+    if "of" in back and any(w in _BLOCK_BEFORE for w in back):
+        return "street"
+    if start and doc[start - 1].text.isdigit() and 2 <= len(doc[start - 1].text) <= 5:
+        number = int(doc[start - 1].text)
+        if not 1900 <= number <= 2100:
+            return "street"
+    # --- businesses and buildings
+    if after in _BUSINESS_AFTER:
+        big_here = match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries
+        if not big_here:
+            return "business"
+    return None
+
+
+# --------------------------------------------------------------------------- document context
+
+
+@dataclass(frozen=True, slots=True)
+class StateAbbreviation:
+    country: str
+    admin1: str
+    forms: tuple[str, ...]
+
+
+@functools.cache
+def admin1_abbreviations() -> tuple[StateAbbreviation, ...]:
+    """Abbreviations of first-level units (AP style "N.C.", "Calif."; postal "TX") from data."""
+    out = []
+    with (DATA_DIR / "admin1_abbreviations.csv").open(encoding="utf-8") as fh:
+        for row in csv.DictReader(r for r in fh if not r.startswith("#")):
+            forms = tuple(f.strip() for f in row["forms"].split("|") if f.strip())
+            out.append(StateAbbreviation(row["country"].strip(), row["admin1"].strip(), forms))
+    return tuple(out)
+
+
+@functools.cache
+def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbreviation]], ...]:
+    dotted: dict[str, StateAbbreviation] = {}
+    codes: dict[str, StateAbbreviation] = {}
+    for a in admin1_abbreviations():
+        for f in a.forms:
+            if "." in f:
+                dotted[f.lower()] = a
+            else:
+                codes[f] = a
+
+    def pattern(forms: dict[str, StateAbbreviation], flags: int) -> re.Pattern[str]:
+        alt = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+        return re.compile(rf",\s*({alt})(?=[\s,;:)\-\u2014\u2013]|$)", flags)
+
+    # After a comma (", N.C.", ", Calif.", ", TX") the form names the state of the place
+    # before it. Dotted forms count in any case; postal codes only in capitals.
+    return (pattern(dotted, re.IGNORECASE), dotted), (pattern(codes, 0), codes)
+
+
+def state_mentions(text: str) -> list[tuple[int, StateAbbreviation]]:
+    """``(char offset, state)`` for each abbreviation written after a place and a comma."""
+    out = []
+    for pattern, table in _abbreviation_patterns():
+        for m in pattern.finditer(text):
+            form = m.group(1)
+            out.append((m.start(1), table.get(form) or table[form.lower()]))
+    return sorted(out, key=lambda x: x[0])
+
+
+@dataclass
+class DocContext:
+    """What the document says about where it is: the features :func:`rank` reads."""
+
+    countries: Counter[str] = field(default_factory=Counter)
+    admin1: set[tuple[str, str]] = field(default_factory=set)  # (country, admin1 name)
+    dateline: Place | None = None
+    anchors: list[Place] = field(default_factory=list)  # places that resolve without doubt
+
+
+def document_context(
+    doc: Doc,
+    spans: Sequence[tuple[int, int, GeoMatch, bool]],
+    countries: Collection[str],
+) -> DocContext:
+    """The context of ``doc``: ``spans`` are ``(start, end, match, dateline)`` place spans.
+
+    Countries: named (names, demonyms: ``countries``), of the provinces and states named,
+    of state abbreviations (a town's country is not evidence: "Iskander missiles", "a
+    Dubai wedding hall" name towns abroad). Provinces/states: named as admin1 units, or by abbreviation.
+    Anchors: places with a single candidate, and admin units.
+    """
+    ctx = DocContext(countries=Counter(countries))
+    for _, state in state_mentions(doc.text):
+        ctx.countries[state.country] += 2
+        ctx.admin1.add((state.country, state.admin1))
+    for start, _end, match, dateline in spans:
+        if match.kind == "country" and match.place.country:
+            ctx.countries[match.place.country] += 1
+            continue
+        options = [o for o in match.options if o.kind != "village"] or list(match.options)
+        # A province or state name with one reading ("Kunduz", "Logar province"): the
+        # document is there. Countries of names with a single country come along.
+        provinces = {(o.place.country, o.place.admin1) for o in options if o.kind == "admin1"}
+        # Read as a province when it is one first ("Ghazni province", "Logar") or when it
+        # qualifies a place before it ("X, Kunduz", "X (Sadah)"): an outlet's or a person's
+        # name that is also a province elsewhere ("Ariana News") is no evidence.
+        qualifies = start > 0 and doc[start - 1].text in {",", "("}
+        if len(provinces) == 1 and (match.kind == "admin1" or qualifies):
+            cc, adm = next(iter(provinces))
+            if cc and adm:
+                ctx.admin1.add((cc, adm))
+                if not dateline:
+                    ctx.countries[cc] += 1
+        elif match.kind == "admin2":
+            units = {(o.place.country, o.place.admin1) for o in options if o.kind == "admin2"}
+            if len(units) == 1:
+                cc, adm = next(iter(units))
+                if cc and adm:
+                    ctx.admin1.add((cc, adm))
+        if dateline and ctx.dateline is None:
+            ctx.dateline = match.place
+        if len(match.options) == 1 and match.place.lat is not None:
+            ctx.anchors.append(match.place)
+    return ctx
+
+
+# --------------------------------------------------------------------------- ranking
+
+CONTEXT_BONUS = 10.0  # in a country the document names
+OUTSIDE_PENALTY = 4.0  # outside every country the document names (when it names some)
+ADMIN1_BONUS = 4.0  # in a province or state the document names
+OTHER_ADMIN1_PENALTY = 2.0  # in another province of a country where the document names some
+DATELINE_BONUS = 2.0  # in the dateline's province
+AGREE_NEAR_KM, AGREE_NEAR = 60.0, 3.0  # within this of another resolved place
+AGREE_FAR_KM, AGREE_FAR = 200.0, 1.0
+NAME_BONUS = 1.0  # the key is the place's own name, not one of its alternates
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A ranked candidate: its score and the features that made it."""
+
+    score: float
+    candidate: Candidate
+    features: tuple[tuple[str, float], ...]
+
+    @property
+    def place(self) -> Place:
+        return self.candidate.place
+
+
+def km(a: Place, b: Place) -> float | None:
+    """Great-circle distance in km, or None when either place has no coordinates."""
+    if a.lat is None or a.lon is None or b.lat is None or b.lon is None:
+        return None
+    la1, lo1, la2, lo2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 6371 * 2 * math.asin(min(1.0, math.sqrt(h)))
+
+
+def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
+    """Every candidate of ``match`` scored with the document's context, best first.
+
+    Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
+    - outside all named ones), ``admin1`` (+ in a named province/state, - in another one of
+    a country where the text names some), ``dateline`` (in the
+    dateline's province), ``agree`` (near another place that resolves without doubt),
+    ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
+    in its province. Villages (GeoNames places under 500 people)
+    only count in a named country: elsewhere they are dropped.
+    """
+    named = set(ctx.countries)
+    lk = normalize(match.key)
+    out = []
+    for c in match.options or ():
+        p = c.place
+        if c.kind == "village" and p.country not in named:
+            continue
+        feats: list[tuple[str, float]] = [("prior", c.base)]
+        if c.kind == "country" or p.country in named:
+            feats.append(("country", CONTEXT_BONUS))
+        elif named:
+            feats.append(("country", -OUTSIDE_PENALTY))
+        if p.country and p.admin1 and (p.country, p.admin1) in ctx.admin1 and c.kind != "admin1":
+            feats.append(("admin1", ADMIN1_BONUS))
+        elif c.kind != "admin1" and any(cc == p.country for cc, _ in ctx.admin1):
+            feats.append(("admin1", -OTHER_ADMIN1_PENALTY))  # the text names other provinces there
+        dl = ctx.dateline
+        if dl is not None and dl is not p and dl.country == p.country:
+            d = km(dl, p)
+            if d is not None and d <= AGREE_NEAR_KM:
+                feats.append(("dateline", AGREE_NEAR))
+            elif dl.admin1 and dl.admin1 == p.admin1:
+                feats.append(("dateline", DATELINE_BONUS))
+        if c.kind in {"city", "village", "admin2", "supplement"}:
+            dists = [d for a in ctx.anchors if a is not p and (d := km(a, p)) is not None and d > 0.5]
+            if dists and min(dists) <= AGREE_NEAR_KM:
+                feats.append(("agree", AGREE_NEAR))
+            elif dists and min(dists) <= AGREE_FAR_KM:
+                feats.append(("agree", AGREE_FAR))
+            if c.kind != "admin2" and normalize(p.name) == lk:
+                feats.append(("name", NAME_BONUS))
+        out.append(Scored(sum(v for _, v in feats), c, tuple(feats)))
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def with_best(match: GeoMatch, ranked: Sequence[Scored]) -> GeoMatch | None:
+    """``match`` re-pointed at the best of ``ranked`` (None when nothing is left)."""
+    if not ranked:
+        return None
+    best = ranked[0].candidate
+    return GeoMatch(
+        key=match.key,
+        place=best.place,
+        candidates=tuple(s.place for s in ranked),
+        kind=best.kind,
+        population=best.population,
+        loose=match.loose,
+        options=tuple(s.candidate for s in ranked),
+    )
+
+
+def as_container(match: GeoMatch, inner: Place) -> GeoMatch | None:
+    """The candidate of ``match`` that contains ``inner`` ("X, Kunduz": Kunduz province).
+
+    Returns the admin1 or admin2 unit of ``inner``'s country whose name is ``inner``'s
+    admin1/admin2, or None when ``match`` names no such unit.
+    """
+    for c in match.options:
+        p = c.place
+        if p.country != inner.country:
+            continue
+        if (c.kind == "admin1" and p.admin1 and p.admin1 == inner.admin1) or (
+            c.kind == "admin2" and p.admin2 and p.admin2 == inner.admin2
+        ):
+            rest = tuple(o for o in match.options if o is not c)
+            return GeoMatch(match.key, p, (p, *(o.place for o in rest)), c.kind, c.population, match.loose, (c, *rest))
+    return None
+
+
+_NEIGHBOURHOOD_WORDS = frozenset({"neighborhood", "neighbourhood", "section", "suburb", "quarter", "community"})
+
+
+def neighbourhood_of(doc: Doc, start: int, end: int) -> bool:
+    """Whether the words after a span call it a neighbourhood: "the Austin neighborhood",
+    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere)."""
+    return end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS
+
+
+def as_neighbourhood(name: str, city: Place) -> Place:
+    """A neighbourhood the gazetteer lacks, placed at its city (same coordinates and units)."""
+    return Place(name, city.country, city.lat, city.lon, city.admin1, "town", city.admin2, "neighbourhood")
+
+
+def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
+    """Whether a small settlement lies in another province than every one the text names in
+    its country, with nothing else for it (no agreement, no dateline): a namesake, or a
+    place named in passing."""
+    c = scored.candidate
+    if c.kind not in {"city", "village"} or c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
+        return False
+    feats = dict(scored.features)
+    return feats.get("admin1", 0.0) < 0 and "agree" not in feats and "dateline" not in feats
