@@ -18,13 +18,14 @@ CORPUS = ROOT.parent / "shared" / "eval" / "dev"
 
 # Lowered when the phrases fitted to single dev articles were removed and detection moved from
 # the toll to the event (issue 8), and when the curated villages that were this corpus's incident
-# sites were removed (issue 9): the floors are the measured figures without them, a little lower.
+# sites were removed (issue 9). Measured with both: recall 0.877, precision 0.844, date 0.969,
+# location 0.922, killed 0.938, event type 0.922, perpetrator 0.844; the floors sit a little lower.
 FLOORS = {
     "incident_recall": 0.80,
     "incident_precision": 0.80,
     "date": 0.95,
     "location": 0.90,
-    "killed": 0.94,
+    "killed": 0.92,
     "event_type": 0.88,
     "perpetrator": 0.83,
 }
