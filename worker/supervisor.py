@@ -110,6 +110,39 @@ def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path
     return out
 
 
+def ensure_broker(settings: Settings) -> tuple[Any, str]:
+    """``(embedded server or None, broker url)``: the configured broker when it answers, else
+    an embedded Redis started in ``broker.embedded_dir``.
+
+    Raises ConfigError when nothing answers and ``broker.embedded`` is off."""
+    broker = settings.broker.url
+    if broker_alive(broker):
+        return None, broker
+    if not settings.broker.embedded:
+        raise ConfigError(f"broker.url: nothing answers at {redact(broker)} (and broker.embedded is off)")
+    embedded, broker = start_embedded_redis(Path(settings.broker.embedded_dir))
+    log.warning("no broker at %s: started embedded Redis at %s", redact(settings.broker.url), broker)
+    return embedded, broker
+
+
+def stop_children(procs: list[Child]) -> None:
+    """SIGTERM every running child (Celery warm shutdown), wait up to STOP_GRACE_SECONDS in
+    all, then kill what is still running (its task will be redelivered)."""
+    for c in procs:
+        if c.proc is not None and c.proc.poll() is None:
+            c.proc.send_signal(signal.SIGTERM)  # Celery warm shutdown
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for c in procs:
+        if c.proc is None:
+            continue
+        try:
+            c.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in time; killing it (its task will be redelivered)", c.name)
+            c.proc.kill()
+            c.proc.wait()
+
+
 def supervise(settings: Settings, config_file: Path | None, *, flower: bool = False) -> int:
     """Run the service until SIGINT/SIGTERM; returns the exit code."""
     var = Path("var")
@@ -117,13 +150,7 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
     env = dict(os.environ)
     if config_file is not None:
         env["WIREWATCH_CONFIG"] = str(config_file.resolve())
-    broker = settings.broker.url
-    embedded = None
-    if not broker_alive(broker):
-        if not settings.broker.embedded:
-            raise ConfigError(f"broker.url: nothing answers at {redact(broker)} (and broker.embedded is off)")
-        embedded, broker = start_embedded_redis(Path(settings.broker.embedded_dir))
-        log.warning("no broker at %s: started embedded Redis at %s", redact(settings.broker.url), broker)
+    embedded, broker = ensure_broker(settings)
     env["WIREWATCH_BROKER_URL"] = broker
     procs = children(settings, env, flower=flower, var=var)
     stopping = False
@@ -156,19 +183,7 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
                     time.sleep(delay)
                     c.start()
     finally:
-        for c in procs:
-            if c.proc is not None and c.proc.poll() is None:
-                c.proc.send_signal(signal.SIGTERM)  # Celery warm shutdown
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for c in procs:
-            if c.proc is None:
-                continue
-            try:
-                c.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not stop in time; killing it (its task will be redelivered)", c.name)
-                c.proc.kill()
-                c.proc.wait()
+        stop_children(procs)
         if embedded is not None:
             embedded.shutdown(save=True, now=False)
     return code

@@ -265,73 +265,120 @@ _PLACE_SCORES = {
 }
 
 
+def _place_out(relation: str, km: float | None = None) -> PlaceMatch:
+    """The PlaceMatch for `relation` (a key of _PLACE_SCORES), with `km` rounded to 100 m."""
+    s, bad = _PLACE_SCORES[relation]
+    return PlaceMatch(relation, None if km is None else round(km, 1), s, bad)
+
+
 def place_match(a: Place | None, b: Place | None, policy: Policy) -> PlaceMatch:
     """Relate two places by precision and containment (village in district in province;
     neighbourhood in city). Uses admin1 and country where both have them, distance otherwise;
     places without coordinates are compared by name."""
-
-    def out(relation: str, km: float | None = None) -> PlaceMatch:
-        s, bad = _PLACE_SCORES[relation]
-        return PlaceMatch(relation, None if km is None else round(km, 1), s, bad)
-
     if a is None or b is None:
-        return out("unknown")
+        return _place_out("unknown")
     if a.country and b.country and a.country != b.country:
-        return out("other country")
+        return _place_out("other country")
     km = haversine_km(a, b)
     same_name = bool(name_key(a.name)) and name_key(a.name) == name_key(b.name)
+    if min(precision_rank(a), precision_rank(b)) <= _PRECISION_RANK["district"]:
+        return _area_match(a, b, km, same_name=same_name, policy=policy)
+    if km is None:
+        return _uncoordinated_match(a, b, same_name=same_name)
+    return _point_match(a, b, km, same_name=same_name, policy=policy)
+
+
+def _within(km: float | None, limit_km: float) -> PlaceMatch:
+    """ "contained" when `km` is unknown or at most `limit_km`, else "far apart"."""
+    if km is None or km <= limit_km:
+        return _place_out("contained", km)
+    return _place_out("far apart", km)
+
+
+def _area_match(a: Place, b: Place, km: float | None, *, same_name: bool, policy: Policy) -> PlaceMatch:
+    """Relate two places of which at least one is only an area (district, province or country):
+    the finer place is contained in it unless their provinces differ or it lies too far away."""
     ra, rb = precision_rank(a), precision_rank(b)
     fine, coarse = (a, b) if ra >= rb else (b, a)
+    rc = min(ra, rb)
+    if same_name or rc == _PRECISION_RANK["country"]:
+        return _place_out("contained", km)
+    if a.admin1 and b.admin1 and name_key(a.admin1) != name_key(b.admin1):
+        return _place_out("other province", km)
+    if rc == _PRECISION_RANK["province"]:
+        if coarse.admin1 and fine.admin1 and name_key(coarse.admin1) == name_key(fine.admin1):
+            return _place_out("contained", km)
+        return _within(km, policy.province_km)
+    return _within(km, policy.max_km)  # a district
+
+
+def _uncoordinated_match(a: Place, b: Place, *, same_name: bool) -> PlaceMatch:
+    """Relate two town-or-finer places when one has no coordinates (a village no gazetteer
+    knows): it is only itself, so only the same name matches."""
+    if not same_name:
+        return _place_out("different names")
+    fine_enough = max(precision_rank(a), precision_rank(b)) >= _PRECISION_RANK["village"]
+    return _place_out("same spot" if fine_enough else "same town")
+
+
+def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Policy) -> PlaceMatch:
+    """Relate two town-or-finer places `km` apart, by their precisions and the distance
+    thresholds of `policy`."""
+    ra, rb = precision_rank(a), precision_rank(b)
     rc, rf = min(ra, rb), max(ra, rb)
-    admin_differs = bool(a.admin1 and b.admin1 and name_key(a.admin1) != name_key(b.admin1))
-    if rc <= _PRECISION_RANK["district"]:  # one side only says "somewhere in this area"
-        if same_name:
-            return out("contained", km)
-        if rc == _PRECISION_RANK["country"]:
-            return out("contained", km)
-        if admin_differs:
-            return out("other province", km)
-        if rc == _PRECISION_RANK["province"]:
-            if coarse.admin1 and fine.admin1 and name_key(coarse.admin1) == name_key(fine.admin1):
-                return out("contained", km)
-            if km is None or km <= policy.province_km:
-                return out("contained", km)
-            return out("far apart", km)
-        if km is None or km <= policy.max_km:  # a district
-            return out("contained", km)
-        return out("far apart", km)
-    if km is None:
-        # A place without coordinates (a village no gazetteer knows) is only itself.
-        if same_name:
-            return out("same spot" if rf >= _PRECISION_RANK["village"] else "same town")
-        return out("different names")
     if not same_name and km < 1.0 and "near" in (a.precision, b.precision):
         # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
-        return out("neighbour named near", km)
+        return _place_out("neighbour named near", km)
     sub = _PRECISION_RANK["neighbourhood"]
     if same_name or km < 0.5:
-        if min(ra, rb) >= _PRECISION_RANK["village"]:
-            return out("same spot", km)
-        return out("same town", km)
-    if ra == sub and rb == sub:
-        return out("distinct sub-places", km) if km <= policy.city_km else out("far apart", km)
+        return _place_out("same spot" if rc >= _PRECISION_RANK["village"] else "same town", km)
+    if ra == rb == sub:
+        return _place_out("distinct sub-places" if km <= policy.city_km else "far apart", km)
     if rf == sub and rc >= _PRECISION_RANK["near"]:
         # A neighbourhood and a city: inside it if close to its centre.
-        return out("contained", km) if km <= policy.city_km else out("far apart", km)
+        return _place_out("contained" if km <= policy.city_km else "far apart", km)
     if ra == rb == _PRECISION_RANK["village"] and km > 2.0:
-        return out("far apart", km) if km > policy.town_km else out("neighbouring", km)
+        return _place_out("far apart" if km > policy.town_km else "neighbouring", km)
     if km <= policy.town_km:
-        return out("same town" if rc <= _PRECISION_RANK["town"] else "neighbouring", km)
-    if km <= policy.max_km and rc == _PRECISION_RANK["near"]:
-        return out("around", km)  # a place given as "near X"
+        return _place_out("same town" if rc <= _PRECISION_RANK["town"] else "neighbouring", km)
     if km <= policy.max_km:
-        # The town next door: another event unless the rest agrees strongly (a shooting in
-        # one town and a death in the hospital of the next).
-        return out("neighbouring", km)
-    return out("far apart", km)
+        # "near X" is around X; otherwise the town next door: another event unless the rest
+        # agrees strongly (a shooting in one town and a death in the hospital of the next).
+        return _place_out("around" if rc == _PRECISION_RANK["near"] else "neighbouring", km)
+    return _place_out("far apart", km)
 
 
 # --- one report against one candidate ---------------------------------------------------------
+
+
+def _date_score(days: int | None, allowed: int, max_days: int) -> float:
+    """How well two dates `days` apart agree (0..1), given the `allowed` window of their
+    precisions: 0.4 when either is unknown, 0 beyond the window; a vague date (window wider than
+    `max_days`) agrees at most 0.75 within it."""
+    if days is None:
+        return 0.4
+    if days > allowed:
+        return 0.0
+    if allowed > max_days:  # a vague date: agreement within its window is all we can ask
+        return 0.75 if days <= allowed // 2 else 0.5
+    return 1.0 if days == 0 else 0.75 if days == 1 else 0.3
+
+
+def _names_score(mine: frozenset[str], theirs: frozenset[str], common: frozenset[str]) -> float:
+    """How much two reports' event names corroborate each other (0.1..1): only distinctive
+    names (not in `common`) count; 0.5 when either side has none."""
+    shared = (mine & theirs) - common
+    if not (mine - common) or not (theirs - common):
+        return 0.5
+    if len(shared) >= 2:
+        return 1.0
+    return 0.75 if shared else 0.1
+
+
+def _names_disjoint(mine: frozenset[str], theirs: frozenset[str], common: frozenset[str]) -> bool:
+    """True when two reports' names are a sign of two events: both have at least
+    DISJOINT_NAMES distinctive names and not even a common one is shared."""
+    return not (mine & theirs) and min(len(mine - common), len(theirs - common)) >= DISJOINT_NAMES
 
 
 def compare(
@@ -365,15 +412,9 @@ def compare(
     if days is not None and days > max(allowed, policy.follow_up_days):
         reasons["gate"] = "date"
         return Decision(0.0, False, reasons)
-    if days is None:
-        date_s = 0.4
-    elif days > allowed:  # a follow-up dated to its own day: only with corroboration
-        date_s = 0.0
+    date_s = _date_score(days, allowed, policy.max_days)
+    if days is not None and days > allowed:  # a follow-up dated to its own day: only with corroboration
         disagree.append("date")
-    elif allowed > policy.max_days:  # a vague date: agreement within its window is all we can ask
-        date_s = 0.75 if days <= allowed // 2 else 0.5
-    else:
-        date_s = 1.0 if days == 0 else 0.75 if days == 1 else 0.3
     type_s = type_compatibility(report.event_type, cand.event_type)
     if type_s == 0.0:
         disagree.append("event_type")
@@ -389,19 +430,10 @@ def compare(
     text_s = text_similarity(evidence_text, cand.evidence_text)
     # Shared names corroborate only when they are distinctive (not in `common`); names are
     # disjoint, a sign of two events, only when not even a common one is shared.
-    shared_any = names & cand.names
-    shared = shared_any - common
-    mine, theirs = len(names - common), len(cand.names - common)
-    if not mine or not theirs:
-        names_s = 0.5
-    elif len(shared) >= 2:
-        names_s = 1.0
-    elif shared:
-        names_s = 0.75
-    else:
-        names_s = 0.1
-        if not shared_any and min(mine, theirs) >= DISJOINT_NAMES and pm.score < 1.0:
-            disagree.append("names")
+    shared = (names & cand.names) - common
+    names_s = _names_score(names, cand.names, common)
+    if pm.score < 1.0 and _names_disjoint(names, cand.names, common):
+        disagree.append("names")
     reasons.update(
         location=round(pm.score, 3),
         date=date_s,

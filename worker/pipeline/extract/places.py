@@ -128,107 +128,182 @@ def dateline_end(doc: Doc) -> int:
     return 0
 
 
+_Ents = dict[int, tuple[int, int, str]]  # token index -> (start, end, label) of its entity
+_Span = tuple[int, int, GeoMatch, bool]  # start, end, gazetteer match, inside the dateline
+
+
 def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], blocked: set[int]) -> list[PlaceMention]:
     """Place mentions in ``doc`` (see the module docstring); ``blocked`` are actor tokens."""
-    words = [t.text for t in doc]
     cased = any(t.is_upper or t.is_title for t in doc[:40] if t.is_alpha)
-    # The small model's labels are unreliable on foreign names ("Kramatorsk" PRODUCT,
-    # "Poltava Oblast" PERSON): only a person or organization name that extends beyond the
-    # place name ("Ashraf Ghani", "Al Thawra Hospital") vetoes it.
-    ents: dict[int, tuple[int, int, str]] = {}
-    if cased:
-        for ent in doc.ents:
-            if ent.label_ in _PERSON_LABELS:
-                for i in range(ent.start, ent.end):
-                    ents[i] = (ent.start, ent.end, ent.label_)
-    dl_end = dateline_end(doc)
-    # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
-    # alone later, they are the person again, not the town of that name.
-    surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
-    spans = []
-    for start, end, found in gazetteer.find_in_tokens(words, countries=countries):
-        if geoparse.non_place(doc, start, end, found, countries) is not None:
-            continue
-        if cased and found.kind != "country" and not any(t.text[:1].isupper() for t in doc[start:end]):
-            continue  # cased text writes names capitalized: "Asaib ahl al-Haq" holds no town "Ahl"
-        covering = ents.get(start) or ents.get(end - 1)
-        if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
-            continue
-        if all(o.kind == "village" for o in found.options) and (
-            covering or not cased or not all(t.text[:1].isupper() for t in doc[start:end] if t.is_alpha)
-        ):
-            # Hamlets (GeoNames places under 500 people) only count written as names in
-            # cased text, outside a person's or organisation's name.
-            continue
-        spans.append((start, end, found, start < dl_end))
+    ents = _person_tokens(doc) if cased else {}
+    spans = _candidate_spans(doc, gazetteer, countries, ents, cased=cased)
     ctx = geoparse.document_context(doc, spans, countries)
     out: list[PlaceMention] = []
     for start, end, found, dateline in spans:
-        scores = geoparse.rank(found, ctx)
-        if not scores or geoparse.contradicts_provinces(scores[0], ctx):
+        match = _resolve(doc, (start, end), found, out=out, ctx=ctx, gazetteer=gazetteer, countries=countries)
+        if match is None or _not_a_place(doc, (start, end), match, ents, blocked):
             continue
-        ranked = geoparse.with_best(found, scores)
-        if ranked is None:
-            continue
-        # "X, Kunduz" / "X, Imam Sahib district": the place after a comma that contains the
-        # place before it is that container (the province, not its namesake seat).
-        prev = out[-1] if out else None
-        if prev is not None and start == prev.end + 1 and doc[prev.end].text in {",", "("} and ranked.kind != "country":
-            container = geoparse.as_container(ranked, prev.place)
-            if container is not None:
-                ranked = container
-        if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
-            ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
-        match = _as_province(doc, end, ranked, gazetteer, countries)
-        covering = ents.get(start) or ents.get(end - 1)
-        if (
-            match.kind != "country"
-            and covering
-            and covering[2] in {"PERSON", "ORG"}
-            # The name goes on right next to the place ("Ashraf Ghani", "Al Thawra Hospital");
-            # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
-            and ((covering[0] < start and doc[start - 1].is_alpha) or (covering[1] > end and doc[end].is_alpha))
-        ):
-            continue
-        if match.kind != "country" and any(i in blocked for i in range(start, end)):
-            continue
-        if _facility_name(doc, end, match):
-            continue  # "al-Thawra hospital": a hospital's name, not the hamlet of that name
-        if _compound_modifier(doc, end):
-            continue  # "the Saudi-UAE-led coalition": an actor's name, not a place
-        prev_word = doc[start - 1].lower_ if start else ""
-        back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
-        directional = any(
-            w in _REFERENCE_BEFORE and "of" in back[k + 1 :] and not _inside(back, k) for k, w in enumerate(back)
-        )
-        head = _phrase_head(doc, start)
-        reference = (
-            directional
-            or prev_word in _MOVEMENT_BEFORE
-            or prev_word in {"near", "outside"}
-            or prev_word in _ROUTE_BEFORE
-            or _route_end(doc, start, end)
-            or _cared_in(doc, start)
-            or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
-            or (start >= 2 and doc[start - 2].lower_ == "according" and prev_word == "to")
-            or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
-            or (match.kind == "city" and _speaker(doc, end))
-            or _area_of(doc, end)
-            or _route_partner(doc, start, out)
-        )
+        reference = _is_reference(doc, (start, end), match, out)
         out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference))
-    named = set(ctx.countries)
-    if named:
-        # Towns abroad in an article that names other countries are usually namesakes
-        # ("Madina" district of Mogadishu is not Medina), once something is placed in the
-        # named countries (which may be only an actor's: "a Russian warplane").
-        placed = any(m.place.country in named for m in out if m.match.kind != "country")
-        out = [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
+    out = _drop_namesakes_abroad(out, ctx)
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
     out += [
         _in_country(m, ctx, named_countries) for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     ]
     return out
+
+
+def _person_tokens(doc: Doc) -> _Ents:
+    """Each token inside a person-like entity (``_PERSON_LABELS``), mapped to that entity.
+
+    The small model's labels are unreliable on foreign names ("Kramatorsk" PRODUCT,
+    "Poltava Oblast" PERSON): only a person or organization name that extends beyond the
+    place name ("Ashraf Ghani", "Al Thawra Hospital") vetoes it (see ``_not_a_place``)."""
+    ents: _Ents = {}
+    for ent in doc.ents:
+        if ent.label_ in _PERSON_LABELS:
+            for i in range(ent.start, ent.end):
+                ents[i] = (ent.start, ent.end, ent.label_)
+    return ents
+
+
+def _candidate_spans(
+    doc: Doc, gazetteer: Gazetteer, countries: Collection[str], ents: _Ents, *, cased: bool
+) -> list[_Span]:
+    """The gazetteer's name matches in ``doc`` that may be places, in text order, each with
+    whether it lies in the dateline; drops what ``_not_a_name`` rejects."""
+    words = [t.text for t in doc]
+    dl_end = dateline_end(doc)
+    # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
+    # alone later, they are the person again, not the town of that name.
+    surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
+    return [
+        (start, end, found, start < dl_end)
+        for start, end, found in gazetteer.find_in_tokens(words, countries=countries)
+        if not _not_a_name(doc, (start, end), found, countries=countries, ents=ents, surnames=surnames, cased=cased)
+    ]
+
+
+def _not_a_name(
+    doc: Doc,
+    span: tuple[int, int],
+    found: GeoMatch,
+    *,
+    countries: Collection[str],
+    ents: _Ents,
+    surnames: set[str],
+    cased: bool,
+) -> bool:
+    """True when the words at ``span`` are not used as a place name: a ``geoparse.non_place``
+    reason, lower case in cased text, a named person's surname, or a hamlet not written as a
+    name outside a person's or organisation's name."""
+    start, end = span
+    if geoparse.non_place(doc, start, end, found, countries) is not None:
+        return True
+    if cased and found.kind != "country" and not any(t.text[:1].isupper() for t in doc[start:end]):
+        return True  # cased text writes names capitalized: "Asaib ahl al-Haq" holds no town "Ahl"
+    if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
+        return True
+    covering = ents.get(start) or ents.get(end - 1)
+    # Hamlets (GeoNames places under 500 people) only count written as names in
+    # cased text, outside a person's or organisation's name.
+    return all(o.kind == "village" for o in found.options) and bool(
+        covering or not cased or not all(t.text[:1].isupper() for t in doc[start:end] if t.is_alpha)
+    )
+
+
+def _resolve(
+    doc: Doc,
+    span: tuple[int, int],
+    found: GeoMatch,
+    *,
+    out: Sequence[PlaceMention],
+    ctx: geoparse.DocContext,
+    gazetteer: Gazetteer,
+    countries: Collection[str],
+) -> GeoMatch | None:
+    """The best-ranked reading of ``found`` at ``span`` given the places before it (``out``),
+    or None when no reading ranks or the best contradicts the document's provinces."""
+    start, end = span
+    scores = geoparse.rank(found, ctx)
+    if not scores or geoparse.contradicts_provinces(scores[0], ctx):
+        return None
+    ranked = geoparse.with_best(found, scores)
+    if ranked is None:
+        return None
+    # "X, Kunduz" / "X, Imam Sahib district": the place after a comma that contains the
+    # place before it is that container (the province, not its namesake seat).
+    prev = out[-1] if out else None
+    if prev is not None and start == prev.end + 1 and doc[prev.end].text in {",", "("} and ranked.kind != "country":
+        container = geoparse.as_container(ranked, prev.place)
+        if container is not None:
+            ranked = container
+    if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
+        ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
+    return _as_province(doc, end, ranked, gazetteer, countries)
+
+
+def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, blocked: set[int]) -> bool:
+    """True when the resolved name at ``span`` is part of something else: a person's or
+    organisation's name that goes on around it, an actor (``blocked`` tokens), a facility's
+    name or a compound modifier. Countries are only vetoed as facility names or modifiers."""
+    start, end = span
+    covering = ents.get(start) or ents.get(end - 1)
+    if (
+        match.kind != "country"
+        and covering
+        and covering[2] in {"PERSON", "ORG"}
+        # The name goes on right next to the place ("Ashraf Ghani", "Al Thawra Hospital");
+        # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
+        and ((covering[0] < start and doc[start - 1].is_alpha) or (covering[1] > end and doc[end].is_alpha))
+    ):
+        return True
+    if match.kind != "country" and any(i in blocked for i in range(start, end)):
+        return True
+    if _facility_name(doc, end, match):
+        return True  # "al-Thawra hospital": a hospital's name, not the hamlet of that name
+    return _compound_modifier(doc, end)  # "the Saudi-UAE-led coalition": an actor's name, not a place
+
+
+def _is_reference(doc: Doc, span: tuple[int, int], match: GeoMatch, out: Sequence[PlaceMention]) -> bool:
+    """True when the place at ``span`` is a reference point rather than where something
+    happened: a direction or movement from it, a route, an office or speaker there, "near",
+    "outside", "according to", an area of it, or the other end of a route in ``out``."""
+    start, end = span
+    prev_word = doc[start - 1].lower_ if start else ""
+    back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
+    directional = any(
+        w in _REFERENCE_BEFORE and "of" in back[k + 1 :] and not _inside(back, k) for k, w in enumerate(back)
+    )
+    head = _phrase_head(doc, start)
+    return (
+        directional
+        or prev_word in _MOVEMENT_BEFORE
+        or prev_word in {"near", "outside"}
+        or prev_word in _ROUTE_BEFORE
+        or _route_end(doc, start, end)
+        or _cared_in(doc, start)
+        or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
+        or (start >= 2 and doc[start - 2].lower_ == "according" and prev_word == "to")
+        or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
+        or (match.kind == "city" and _speaker(doc, end))
+        or _area_of(doc, end)
+        or _route_partner(doc, start, out)
+    )
+
+
+def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) -> list[PlaceMention]:
+    """``out`` without places outside the document's named countries, once something below
+    country level is placed inside them; unchanged when the document names no country.
+
+    Towns abroad in an article that names other countries are usually namesakes
+    ("Madina" district of Mogadishu is not Medina), once something is placed in the
+    named countries (which may be only an actor's: "a Russian warplane")."""
+    named = set(ctx.countries)
+    if not named:
+        return out
+    placed = any(m.place.country in named for m in out if m.match.kind != "country")
+    return [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
 
 
 def _in_country(m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None]) -> PlaceMention:

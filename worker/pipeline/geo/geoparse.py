@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
 from worker.records import Place
@@ -102,68 +102,102 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
         return None
     if match.key in demonym_keys():
         return "demonym"  # "Afghan", "Syrian": the country's adjective, not a town of that name
+    if _actor_namesake(doc, start, end, match):
+        return "actor"
+    if end - start == 1:
+        reason = _one_word_reason(doc, start, end, match)
+        if reason is not None:
+            return reason
+    title = _title_before(doc, start)
+    if title is not None:
+        # "General Santos" is a city: ambiguous titles need their abbreviation's period.
+        ambiguous = _plain(title.text) in _AMBIGUOUS_TITLES and not title.text.endswith(".")
+        return None if ambiguous else "person"
+    if _street_address(doc, start, end):
+        return "street"
+    if _business_name(doc, end, match, countries):
+        return "business"
+    return None
+
+
+def _actor_namesake(doc: Doc, start: int, end: int, match: GeoMatch) -> bool:
+    """True when a small place's name at ``doc[start:end]`` is an actor's: followed by an
+    actor word ("Houthi fighters") or after "pro-" ("pro-Hadi")."""
+    if match.population >= ACTOR_NAMESAKE_MAX_POPULATION:
+        return False
     before = doc[start - 1].lower_ if start else ""
     after_word = doc[end].lower_ if end < len(doc) else ""
-    if match.population < ACTOR_NAMESAKE_MAX_POPULATION and (
-        after_word in _ACTOR_AFTER or (before in {"-", "pro"} and start >= 2 and doc[start - 2].lower_ == "pro")
-    ):
-        return "actor"
+    return after_word in _ACTOR_AFTER or (before in {"-", "pro"} and start >= 2 and doc[start - 2].lower_ == "pro")
+
+
+def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | None:
+    """Why the one-token span ``doc[start:end]`` is no place on its own: ``"acronym"``,
+    ``"direction"``, ``"date"`` or ``"person"`` (a title alone), or None."""
     tok = doc[start]
     if (
-        end - start == 1
-        and tok.is_upper
+        tok.is_upper
         and len(tok.text) <= ACRONYM_MAX_LETTERS
         and match.kind not in {"admin1", "admin2"}
         and start > ACRONYM_DATELINE_TOKENS
         and not _all_caps(doc)
     ):
         return "acronym"  # "BLA", "NGO" in mixed-case text: an organisation's initials
-    if end - start == 1 and _plain(doc[start].text) in _DIRECTION_WORDS:
+    word = _plain(tok.text)
+    if word in _DIRECTION_WORDS:
         return "direction"  # "northeastern Ukraine": Oman's North Eastern governorate is not meant
-    if end - start == 1 and _plain(doc[start].text) in _DATE_WORDS:
-        dotted = doc[start].text.endswith(".") or (end < len(doc) and doc[end].text == ".")
+    if word in _DATE_WORDS:
+        dotted = tok.text.endswith(".") or (end < len(doc) and doc[end].text == ".")
         if dotted or (end < len(doc) and doc[end].like_num):
             return "date"
-    if end - start == 1 and _plain(doc[start].text) in _TITLES:
+    if word in _TITLES:
         return "person"  # "Deputy", "Chief": a title, whatever village carries the word
-    # --- a title, then up to two name words, then the span
+    return None
+
+
+def _title_before(doc: Doc, start: int) -> Token | None:
+    """The title token ("Det.", "General") before ``start`` with at most two name words (and
+    periods) between it and ``start``, or None. The walk back stops at a stop word, a
+    non-word token or a lower-case word in text that capitalizes names."""
     i = start - 1
     names = 0
     while i >= 0 and names <= 2:
         tok = doc[i]
-        word = _plain(tok.text)
-        if word in _TITLES:
-            # "General Santos" is a city: ambiguous titles need their abbreviation's period.
-            if word in _AMBIGUOUS_TITLES and not tok.text.endswith("."):
-                return None
-            return "person"
+        if _plain(tok.text) in _TITLES:
+            return tok
         if tok.text == ".":
             i -= 1
             continue
         if not tok.is_alpha or tok.is_stop or tok.lower_ in {"and", "of", "the"}:
-            break
+            return None
         if tok.is_alpha and (tok.is_title or not any(t.is_title for t in doc[max(0, i - 3) : start])):
             names += 1
             i -= 1
             continue
-        break
-    # --- streets, blocks and house numbers
+        return None
+    return None
+
+
+def _street_address(doc: Doc, start: int, end: int) -> bool:
+    """True when ``doc[start:end]`` names a street, block or house address ("Escanaba
+    Avenue", "600 block of Escanaba", "1400 Western"; a year before it is no house number)."""
     after = _plain(doc[end].text) if end < len(doc) else ""
     if after in _STREET_AFTER:
-        return "street"
+        return True
     back = [_plain(t.text) for t in doc[max(0, start - 3) : start]]
     if "of" in back and any(w in _BLOCK_BEFORE for w in back):
-        return "street"
+        return True
     if start and doc[start - 1].text.isdigit() and 2 <= len(doc[start - 1].text) <= 5:
-        number = int(doc[start - 1].text)
-        if not 1900 <= number <= 2100:
-            return "street"
-    # --- businesses and buildings
-    if after in _BUSINESS_AFTER:
-        big_here = match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries
-        if not big_here:
-            return "business"
-    return None
+        return not 1900 <= int(doc[start - 1].text) <= 2100
+    return False
+
+
+def _business_name(doc: Doc, end: int, match: GeoMatch, countries: Collection[str]) -> bool:
+    """True when the name before ``end`` is a business's or building's ("Hampton Inn"),
+    unless it is a city of at least BUSINESS_NAMESAKE_MIN_POPULATION in ``countries``."""
+    after = _plain(doc[end].text) if end < len(doc) else ""
+    if after not in _BUSINESS_AFTER:
+        return False
+    return not (match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries)
 
 
 # --------------------------------------------------------------------------- document context
