@@ -88,7 +88,7 @@ def test_a_bad_environment_value_names_the_environment_variable(tmp_path: Path, 
 
 
 def test_a_bad_file_value_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"c\.toml.*fetch\.max_bytes"):
+    with pytest.raises(ConfigError, match=r"fetch\.max_bytes \(in .*c\.toml\)"):
         _load(tmp_path, "[fetch]\nmax_bytes = -5\n")
 
 
