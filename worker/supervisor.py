@@ -96,17 +96,12 @@ def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path
         ),
     ]
     if flower:
-        user, password = os.environ.get("WIREWATCH_FLOWER_USER"), os.environ.get("WIREWATCH_FLOWER_PASSWORD")
-        if not user or not password:
-            raise ConfigError("Flower needs WIREWATCH_FLOWER_USER and WIREWATCH_FLOWER_PASSWORD in the environment")
-        fenv = {**env, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
-        out.append(
-            Child(
-                "flower",
-                celery_argv("flower", f"--address={settings.flower.address}", f"--port={settings.flower.port}"),
-                fenv,
-            )
-        )
+        from worker.flower import PASSWORD_ENV, USER_ENV, basic_auth
+
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        fenv = {**env, "FLOWER_BASIC_AUTH": basic_auth(user, password), USER_ENV: user or "", PASSWORD_ENV: password or ""}
+        argv = [sys.executable, "-m", "worker.flower", f"--address={settings.flower.address}"]
+        out.append(Child("flower", [*argv, f"--port={settings.flower.port}"], fenv))
     return out
 
 
