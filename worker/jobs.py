@@ -58,10 +58,11 @@ def mark_dispatched(res: Resources, entry_ids: Sequence[int]) -> None:
 
 def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | None = None) -> float:
     """Next poll delay: the feed's interval, doubled per consecutive error (with jitter), capped;
-    never sooner than the server's Retry-After."""
+    never sooner than the server's Retry-After, and never later than the cap (or the feed's own
+    interval, if longer) whatever the server asks for."""
     delay = float(interval) if errors == 0 else min(float(cap), interval * 2.0 ** min(errors, 16))
     delay *= 1 + random.uniform(0, 0.1) if errors else 1
-    return max(delay, retry_after or 0.0)
+    return min(max(delay, retry_after or 0.0), max(float(cap), float(interval)))
 
 
 def poll_feed(res: Resources, feed_id: int) -> list[int]:
