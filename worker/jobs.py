@@ -133,9 +133,12 @@ def fetch_entry(res: Resources, entry_id: int) -> int | None:
             return entry.article_id
         feed = s.get_one(Feed, entry.feed_id)
         record, source, language = repo.entry_record(entry), feed.name, feed.language
-        existing = repo.find_article(s, record.url)
+        own = entry.article_id if entry.revision else None  # an updated item: fetch its page again
+        existing = repo.find_article(s, record.url) if own is None else None
         if existing is not None:  # reached through another feed already
-            entry.status, entry.article_id = "duplicate", existing.id
+            assert existing.id is not None
+            reason = f"link already stored as article {existing.id} ({existing.url})"
+            repo.mark_entry(s, entry, "duplicate", reason, article_id=existing.id)
             return existing.id
     try:
         page = fetch_stage.fetch_page(res.client, record.url, res.limits)
@@ -148,24 +151,44 @@ def fetch_entry(res: Resources, entry_id: int) -> int | None:
             entry.status, entry.attempts = "failed", entry.attempts + 1
             repo.record_failure(s, stage="fetch", error=exc, url=record.url, feed_id=entry.feed_id, entry_id=entry_id)
         return None
-    return store_article(res, entry_id, article)
+    return store_article(res, entry_id, article, update_id=own)
 
 
-def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, feed_id: int | None = None) -> int:
-    """Store a normalized article (once, whichever URL reached it) and mark its entry."""
+def store_article(
+    res: Resources,
+    entry_id: int | None,
+    article: ArticleRecord,
+    feed_id: int | None = None,
+    *,
+    update_id: int | None = None,
+) -> int:
+    """Store a normalized article (once, whichever URL reached it) and mark its entry with the
+    outcome and its reason. `update_id`: the article an updated feed item was fetched for."""
     with session_scope(res.engine) as s:
         entry = s.get(Entry, entry_id) if entry_id is not None else None
         feed_id = entry.feed_id if entry is not None else feed_id
-        sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
-        article_id, created = repo.store_article(
-            s, article, feed_id=feed_id, content_hash=content_hash(article.text), minhash=sig, copy_of_id=copy_of
-        )
-        if created:
-            linking.store_bands(s, article_id, bands)
+        text_hash = content_hash(article.text)
+        if update_id is not None:
+            sig, bands = linking.signature(article.text, res.settings.dedupe.near_duplicate_jaccard)
+            stored = repo.update_article(s, update_id, article, content_hash=text_hash, minhash=sig)
+            if stored.outcome == "updated":
+                linking.store_bands(s, update_id, bands, replace=True)
+        else:
+            sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
+            stored = repo.store_article(
+                s, article, feed_id=feed_id, content_hash=text_hash, minhash=sig, copy_of_id=copy_of
+            )
+            if stored.outcome == "created":
+                linking.store_bands(s, stored.article_id, bands)
         if entry is not None:
-            entry.status = "fetched" if created else "duplicate"
-            entry.article_id = article_id
-    return article_id
+            status = "duplicate" if stored.outcome == "duplicate" else "fetched"
+            reason = entry.reason if stored.outcome == "created" else stored.reason
+            if stored.outcome in ("updated", "unchanged"):
+                reason = f"{entry.reason}; {stored.reason}"
+            repo.mark_entry(s, entry, status, reason, article_id=stored.article_id)
+            if stored.outcome == "duplicate":
+                log.info("duplicate entry", extra={"entry_id": entry.id, "article_id": stored.article_id})
+    return stored.article_id
 
 
 def extract_articles(
@@ -193,6 +216,8 @@ def extract_articles(
     for (article_id, _), incidents in zip(claimed, results, strict=True):
         assert article_id is not None
         with session_scope(res.engine) as s:
+            for incident_id in sorted(repo.refresh_reports(s, article_id, incidents)):  # an updated article
+                linking.recompute(s, incident_id, action="updated")
             report_ids.extend(repo.store_reports(s, article_id, incidents))
     if link:
         # Every unlinked report, not only this batch's: a task killed between storing reports

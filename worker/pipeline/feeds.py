@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from xml.etree.ElementTree import Element
 
-__all__ = ["MAX_FEED_BYTES", "MAX_FIELD_CHARS", "parse_feed", "parse_opml", "parse_url_list", "plausible_time"]
+__all__ = ["MAX_FEED_BYTES", "MAX_FIELD_CHARS", "clean_text", "parse_feed", "parse_opml", "parse_url_list", "plausible_time"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,11 @@ def _entry_link(raw: Mapping[str, Any]) -> str | None:
         ):
             return href
     return None
+
+
+def clean_text(value: str) -> str:
+    """`value` without control characters (NUL and the rest of C0 but tab/newline/CR, DEL)."""
+    return _CONTROL.sub("", value)
 
 
 def plausible_time(when: datetime | None, now: datetime) -> datetime | None:

@@ -5,8 +5,24 @@
     failures: anything that could not be processed, with its reason
 
 Uniqueness lives in the database so that re-delivery of any message is harmless:
-``feeds.url``, ``entries(feed_id, guid)``, ``articles.canonical_url``,
+``feeds.url``, ``entries(feed_id, item_key)``, ``articles.canonical_url``,
 ``reports(article_id, ordinal)``.
+
+Where an operator finds why something was not processed (the store API is in
+:mod:`worker.store.repo`):
+
+* ``failures``: every failure, each with its stage, error class, one-line reason, and the
+  feed, entry and article it concerns (``repo.record_failure``; ``feed_id`` is always set
+  when a feed is involved, entries refused before they became rows included);
+* ``entries.status`` + ``entries.reason``: an entry skipped as a duplicate says of which
+  article and why; an entry fetched again because the feed updated it says what changed
+  (``repo.mark_entry``, read back with ``repo.entry_reasons``);
+* ``articles.status = "held"``: extraction stopped by the machine, not the article (model
+  missing, disk full); retried once a worker starts with its checks passing.
+
+Leases (``feeds.lease_until``, ``entries.holder``, ``articles.nlp_lease_until``) name their
+holder, a worker process that keeps a heartbeat in Redis (:mod:`worker.liveness`): the lease
+of a holder that died is taken back within seconds instead of when it expires.
 """
 
 from __future__ import annotations
@@ -81,6 +97,8 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    # The worker process polling it (see the module docstring on leases).
+    lease_holder: str | None = Field(default=None, max_length=64)
 
 
 class Entry(SQLModel, table=True):
@@ -88,18 +106,25 @@ class Entry(SQLModel, table=True):
 
     __tablename__ = "entries"
     __table_args__ = (
-        sa.UniqueConstraint("feed_id", "guid", name="uq_entries_feed_guid"),
+        sa.UniqueConstraint("feed_id", "item_key", name="uq_entries_feed_item"),
         sa.Index("ix_entries_feed_published", "feed_id", "published_at"),  # a feed's newest item
     )
 
     id: int | None = Field(default=None, primary_key=True)
     feed_id: int = Field(foreign_key="feeds.id", index=True)
+    # records.Entry.identity: a hash of guid and link (one guid may name two links).
+    item_key: str = Field(max_length=64)
     guid: str = Field(max_length=2048)
     url: str = Field(max_length=2048, index=True)
     title: str | None = None
     published_at: datetime | None = _ts()
-    # new -> fetched | duplicate | failed
+    # records.Entry.fingerprint: when the feed changes it, the item is fetched again.
+    fingerprint: str | None = Field(default=None, max_length=64)
+    revision: int = 0
+    # new -> fetched | duplicate | failed; `reason` says why when it is not plainly fetched.
     status: str = Field(default="new", index=True, max_length=16)
+    reason: str | None = None
+    holder: str | None = Field(default=None, max_length=64)
     attempts: int = 0
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     seen_at: datetime = _ts(nullable=False, default=utcnow)
@@ -127,11 +152,13 @@ class Article(SQLModel, table=True):
     minhash: bytes | None = None
     # Wire copy of an earlier article (MinHash LSH near-duplicate): counts once among sources.
     copy_of_id: int | None = Field(default=None, foreign_key="articles.id")
-    # fetched -> extracted | failed
+    # fetched -> extracted | failed | held (an environment problem: retried after the fix)
     status: str = Field(default="fetched", index=True, max_length=16)
     nlp_lease_until: datetime | None = _ts()
     # Who holds the lease (the task id): a redelivery of the same task reclaims its batch at once.
     nlp_claim: str | None = Field(default=None, max_length=64)
+    # The worker process holding it: a dead holder's lease is taken back at once.
+    nlp_holder: str | None = Field(default=None, max_length=64)
     # Extraction tasks holding this article that gave up (process died too often, or raised).
     # A suspect is then extracted alone, so one poison article cannot sink its batch mates.
     nlp_attempts: int = 0
@@ -224,7 +251,7 @@ class IncidentHistory(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=32)
     at: datetime = _ts(nullable=False, default=utcnow)
     report_id: int | None = None
-    action: str = Field(max_length=16)  # created | linked | merged | split | recomputed
+    action: str = Field(max_length=16)  # created | linked | joined | merged | split | updated | recomputed
     changes: dict[str, Any] = _json()
 
 
