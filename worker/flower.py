@@ -44,14 +44,14 @@ def basic_auth(user: str | None, password: str | None) -> str:
 
 def _close_metrics() -> None:
     """Make Flower's ``/metrics`` handler require the login, as its other pages do."""
-    from flower.views import monitor
+    from flower.views import monitor  # type: ignore[import-untyped]
     from tornado import web
 
     get = monitor.Metrics.get
     if not getattr(get, "__wirewatch_authenticated__", False):
         guarded = web.authenticated(get)
         guarded.__wirewatch_authenticated__ = True  # type: ignore[attr-defined]
-        monitor.Metrics.get = guarded  # type: ignore[method-assign]
+        monitor.Metrics.get = guarded
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -33,7 +33,9 @@ SECRET_ENV = frozenset(
 )
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def _url_with_scheme(schemes: tuple[str, ...], *, host: bool) -> Any:
@@ -70,9 +72,7 @@ def _model_name(value: str) -> str:
 
 
 FeedUrl = Annotated[str, Field(max_length=2048), _url_with_scheme(("http", "https"), host=True)]
-DatabaseUrl = Annotated[
-    str, _url_with_scheme(("sqlite", "postgresql", "postgres", "postgresql+psycopg"), host=False)
-]
+DatabaseUrl = Annotated[str, _url_with_scheme(("sqlite", "postgresql", "postgres", "postgresql+psycopg"), host=False)]
 BrokerUrl = Annotated[str, _url_with_scheme(("redis", "rediss", "redis+socket", "unix"), host=False)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -111,7 +111,8 @@ class FetchSettings(_Section):
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list | tuple):
-            raise ValueError(f"must be a list of CIDRs like [\"127.0.0.1/32\"], not {value!r}")
+            # pydantic reports ValueError as a validation error naming the key; TypeError escapes.
+            raise ValueError(f'must be a list of CIDRs like ["127.0.0.1/32"], not {value!r}')  # noqa: TRY004
         try:
             return tuple(ipaddress.ip_network(v, strict=False) for v in value)
         except (TypeError, ValueError) as exc:

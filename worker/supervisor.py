@@ -99,7 +99,12 @@ def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path
         from worker.flower import PASSWORD_ENV, USER_ENV, basic_auth
 
         user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
-        fenv = {**env, "FLOWER_BASIC_AUTH": basic_auth(user, password), USER_ENV: user or "", PASSWORD_ENV: password or ""}
+        fenv = {
+            **env,
+            "FLOWER_BASIC_AUTH": basic_auth(user, password),
+            USER_ENV: user or "",
+            PASSWORD_ENV: password or "",
+        }
         argv = [sys.executable, "-m", "worker.flower", f"--address={settings.flower.address}"]
         out.append(Child("flower", [*argv, f"--port={settings.flower.port}"], fenv))
     return out

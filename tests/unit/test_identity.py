@@ -160,9 +160,7 @@ def test_an_oversize_title_is_cut_not_refused() -> None:
 # --- 5. Retry-After is capped -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "header", ["315360000", "Fri, 31 Dec 9999 23:59:59 GMT", "99999999999999", "1" + "0" * 400]
-)
+@pytest.mark.parametrize("header", ["315360000", "Fri, 31 Dec 9999 23:59:59 GMT", "99999999999999", "1" + "0" * 400])
 def test_retry_after_never_pushes_a_poll_beyond_the_backoff_cap(header: str) -> None:
     wait = parse_retry_after(header, NOW)
     delay = backoff_seconds(300, 1, 21600, wait)
@@ -177,7 +175,9 @@ def test_a_reasonable_retry_after_is_still_honoured() -> None:
 # --- 11. publication dates ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("date", ["Mon, 01 Jan 0001 00:00:00 GMT", "Thu, 01 Jan 2099 00:00:00 GMT", "0001-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "date", ["Mon, 01 Jan 0001 00:00:00 GMT", "Thu, 01 Jan 2099 00:00:00 GMT", "0001-01-01T00:00:00Z"]
+)
 def test_absurd_feed_dates_are_not_publication_dates(date: str) -> None:
     items = f"<item><title>x</title><link>https://n.example/a</link><pubDate>{date}</pubDate></item>"
     (e,) = parse_feed(_rss(items), "https://n.example/feed", now=NOW).entries
@@ -185,7 +185,9 @@ def test_absurd_feed_dates_are_not_publication_dates(date: str) -> None:
 
 
 def test_a_plausible_feed_date_is_kept() -> None:
-    items = "<item><title>x</title><link>https://n.example/a</link><pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item>"
+    items = (
+        "<item><title>x</title><link>https://n.example/a</link><pubDate>Mon, 30 Nov 2026 10:00:00 GMT</pubDate></item>"
+    )
     (e,) = parse_feed(_rss(items), "https://n.example/feed", now=NOW).entries
     assert e.published_at == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 

@@ -46,7 +46,15 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from xml.etree.ElementTree import Element
 
-__all__ = ["MAX_FEED_BYTES", "MAX_FIELD_CHARS", "clean_text", "parse_feed", "parse_opml", "parse_url_list", "plausible_time"]
+__all__ = [
+    "MAX_FEED_BYTES",
+    "MAX_FIELD_CHARS",
+    "clean_text",
+    "parse_feed",
+    "parse_opml",
+    "parse_url_list",
+    "plausible_time",
+]
 
 log = logging.getLogger(__name__)
 

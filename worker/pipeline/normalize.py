@@ -209,9 +209,7 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
     if len(text) < MIN_TEXT_CHARS:
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")
     now = datetime.now(UTC)
-    published = (
-        plausible_time(entry.published_at, now) or plausible_time(_parse_time(page_time), now) or entry.seen_at
-    )
+    published = plausible_time(entry.published_at, now) or plausible_time(_parse_time(page_time), now) or entry.seen_at
     base = trusted_canonical(canonical, page.final_url) or page.final_url
     return Article(
         url=entry.url,

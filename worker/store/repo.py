@@ -170,8 +170,12 @@ def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]
     for e in entries:
         if (why := entry_refusal(e)) is not None:
             record_failure(
-                session, stage="poll", error="EntryRefused", reason=f"entry {e.guid[:80]!r} skipped: {why}",
-                url=e.url[:MAX_FIELD_CHARS], feed_id=feed_id,
+                session,
+                stage="poll",
+                error="EntryRefused",
+                reason=f"entry {e.guid[:80]!r} skipped: {why}",
+                url=e.url[:MAX_FIELD_CHARS],
+                feed_id=feed_id,
             )
         else:
             todo.setdefault(e.identity, e)
@@ -211,9 +215,12 @@ def _insert_chunk(session: Session, feed_id: int, chunk: list[records.Entry], no
         if len(chunk) == 1:
             (e,) = chunk
             record_failure(
-                session, stage="poll", error=type(exc.orig or exc).__name__,
+                session,
+                stage="poll",
+                error=type(exc.orig or exc).__name__,
                 reason=f"entry {e.guid[:80]!r} refused by the database: {str(exc.orig or exc).splitlines()[0][:300]}",
-                url=e.url[:MAX_FIELD_CHARS], feed_id=feed_id,
+                url=e.url[:MAX_FIELD_CHARS],
+                feed_id=feed_id,
             )
             return []
         return [i for e in chunk for i in _insert_chunk(session, feed_id, [e], now)]
