@@ -18,7 +18,7 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
-from worker.errors import FeedError, FetchError, Permanent, Transient
+from worker.errors import EnvironmentFault, FeedError, FetchError, Permanent, Transient
 from worker.pipeline import feeds as feed_stage
 from worker.pipeline import fetch as fetch_stage
 from worker.pipeline.normalize import content_hash, normalize
@@ -211,7 +211,14 @@ def extract_articles(
         claimed = [(r.id, repo.article_record(r)) for r in rows]
     if not claimed:
         return []
-    results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch)
+    try:
+        results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch)
+    except (OSError, ImportError) as exc:  # the model or the gazetteer, not these articles
+        reason = f"held until a worker starts with its checks passing: {type(exc).__name__}: {exc}"
+        log.exception("extraction cannot run", extra={"articles": len(claimed)})
+        with session_scope(res.engine) as s:
+            repo.hold_articles(s, [aid for aid, _ in claimed if aid is not None], reason[:2000])
+        raise EnvironmentFault(f"extraction cannot run here: {exc}") from exc
     report_ids: list[int] = []
     for (article_id, _), incidents in zip(claimed, results, strict=True):
         assert article_id is not None
@@ -237,6 +244,12 @@ def link_reports(res: Resources, report_ids: Sequence[int] | None = None) -> int
     return len(ordered)
 
 
+def release_held(res: Resources) -> int:
+    """Queue the articles an environment problem held for extraction again."""
+    with session_scope(res.engine) as s:
+        return repo.release_held(s)
+
+
 def pending_entries(res: Resources) -> list[int]:
     with session_scope(res.engine) as s:
         return repo.pending_entry_ids(s)
@@ -258,15 +271,16 @@ def record_task_failure(
     (`nlp_claimant`), its articles are released to be extracted one by one; an article whose
     lone extraction gives up as well is marked failed (recorded)."""
     with session_scope(res.engine) as s:
-        repo.record_failure(
-            s,
-            stage="task",
-            error=error,
-            reason=f"{task}: {error}",
-            task_id=task_id,
-            entry_id=entry_id,
-            attempts=attempts,
-        )
+        if not getattr(error, "recorded", False):  # else the job recorded it with its subject
+            repo.record_failure(
+                s,
+                stage="task",
+                error=error,
+                reason=f"{task}: {error}",
+                task_id=task_id,
+                entry_id=entry_id,
+                attempts=attempts,
+            )
         if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
             entry.status = "failed"
         repo.fail_articles(s, article_ids)

@@ -32,6 +32,7 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 60
 MAX_QUICK_RESTARTS = 5  # a child dying this often within a minute of starting is a configuration problem
+REFUSED = 2  # the exit status of a process whose start-up checks failed: restarting cannot help
 
 
 def broker_alive(url: str, timeout: float = 2.0) -> bool:
@@ -110,6 +111,16 @@ def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path
     return out
 
 
+def preflight(env: dict[str, str]) -> None:
+    """Run the start-up checks (worker.checks) in a child process; ConfigError with their one
+    line if they fail."""
+    log.info("start-up checks: loading the model and the gazetteer")
+    proc = subprocess.run([sys.executable, "-m", "worker.checks"], env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ConfigError(lines[-1] if lines else f"start-up checks failed with status {proc.returncode}")
+
+
 def supervise(settings: Settings, config_file: Path | None, *, flower: bool = False) -> int:
     """Run the service until SIGINT/SIGTERM; returns the exit code."""
     var = Path("var")
@@ -117,6 +128,7 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
     env = dict(os.environ)
     if config_file is not None:
         env["WIREWATCH_CONFIG"] = str(config_file.resolve())
+    preflight(env)  # before anything starts: a model that does not load stops here, in one line
     broker = settings.broker.url
     embedded = None
     if not broker_alive(broker):
@@ -142,6 +154,10 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
             time.sleep(0.5)
             for c in procs:
                 if c.proc is not None and c.proc.poll() is not None and not stopping:
+                    if c.proc.returncode == REFUSED and time.monotonic() - c.started_at < 600:
+                        log.error("%s refused to start (see the line above); stopping the service", c.name)
+                        code, stopping = REFUSED, True
+                        break
                     c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
                     if c.restarts > MAX_QUICK_RESTARTS:
                         log.error(

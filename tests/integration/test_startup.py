@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sqlmodel import select
 
 from tests.conftest import REDIS_TEST_URL, NewsSite, _reset, make_settings
 from tests.integration.service import Service, wait_for
+from tests.integration.test_entries import Site, _serve, item, story
 from worker import jobs
 from worker.errors import ResourceExhausted
 from worker.resources import Resources
@@ -96,7 +98,8 @@ def test_run_refuses_a_model_that_does_not_load(tmp_path: Path) -> None:
 
 def test_an_nlp_worker_with_a_model_that_does_not_load_exits_with_one_line(pg_url: str, tmp_path: Path) -> None:
     _reset(pg_url)
-    svc = Service(tmp_path, pg_url, REDIS_TEST_URL, [], extra='[nlp]\nmodel = "en_core_web_typo"\n')
+    svc = Service(tmp_path, pg_url, REDIS_TEST_URL, [])
+    svc.env["WIREWATCH_NLP_MODEL"] = "en_core_web_typo"
     p = svc.worker("nlp", "nlp")
     try:
         code = p.wait(120)
@@ -163,7 +166,8 @@ def full_disk(tmp_path: Path) -> Iterator[tuple[Resources, dict[str, bool]]]:
     write that needs a new page fail with SQLITE_FULL, "database or disk is full"."""
     url = f"sqlite:///{tmp_path}/full.db"
     upgrade(url)
-    engine = get_engine(url)
+    res = Resources.from_settings(make_settings(url))
+    engine = res.engine
     state = {"full": False}
 
     def limit(dbapi_conn: object, _record: object) -> None:
@@ -175,24 +179,38 @@ def full_disk(tmp_path: Path) -> Iterator[tuple[Resources, dict[str, bool]]]:
             cur.close()
 
     sa.event.listen(engine, "connect", limit)
-    res = Resources.from_settings(make_settings(url))
     yield res, state
     sa.event.remove(engine, "connect", limit)
     res.close()
 
 
+@pytest.fixture
+def long_pages() -> Iterator[Site]:
+    """Three articles of ~20 KB: storing one needs new database pages."""
+    s = Site()
+    server = _serve(s)
+    for n in range(3):
+        s.html(f"/long/{n}", f"Long {n}", " ".join([story(n)] * 100))
+    s.feed("/f.xml", [item(f"{s.base}/long/{n}", f"Long {n}") for n in range(3)])
+    yield s
+    server.shutdown()
+    server.server_close()
+
+
 def test_disk_full_is_transient_logged_once_and_over_when_space_returns(
-    full_disk: tuple[Resources, dict[str, bool]], site: NewsSite, caplog: pytest.LogCaptureFixture
+    full_disk: tuple[Resources, dict[str, bool]], long_pages: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     res, state = full_disk
     with session_scope(res.engine) as s:
-        repo.add_feed(s, site.feed_url, interval=3600)
+        repo.add_feed(s, long_pages.base + "/f.xml", interval=3600)
         fid = s.exec(select(Feed.id)).one()
     assert fid is not None
     jobs.tick(res, all_feeds=True)
     entry_ids = jobs.poll_feed(res, fid)
-    state["full"] = True
     res.engine.dispose()
+    with sqlite3.connect(res.engine.url.database or "") as conn:  # no free page left to reuse
+        conn.execute("VACUUM")
+    state["full"] = True
     caplog.set_level(logging.INFO)
     for _ in range(3):
         for eid in entry_ids:

@@ -129,15 +129,12 @@ def _entry_values(feed_id: int, e: records.Entry, now: datetime) -> dict[str, An
 
 def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows, skipping items already there (a concurrent poll); returns the new ids."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Entry)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["feed_id", "item_key"])
-        .returning(col(Entry.id))
-    )
-    return [int(i) for i in session.execute(stmt).scalars().all()]
+    conn = session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    table: sa.Table = Entry.__table__  # type: ignore[attr-defined]
+    # One statement executed with many parameter sets: compiled once (cached), sent in batches.
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["feed_id", "item_key"]).returning(table.c.id)
+    return [int(i) for i in conn.execute(stmt, rows).scalars().all()]
 
 
 def _reopen(row: Entry, e: records.Entry) -> None:
@@ -183,23 +180,31 @@ def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]
     items = list(todo.values())
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
+        # Columns, not ORM objects: tens of thousands of entries in the session would make
+        # every autoflush walk them all.
         known = {
-            row.item_key: row
-            for row in session.exec(
-                select(Entry).where(Entry.feed_id == feed_id, col(Entry.item_key).in_([e.identity for e in chunk]))
+            key: (eid, fingerprint, status)
+            for eid, key, fingerprint, status in session.execute(
+                sa.select(col(Entry.id), col(Entry.item_key), col(Entry.fingerprint), col(Entry.status)).where(
+                    col(Entry.feed_id) == feed_id, col(Entry.item_key).in_([e.identity for e in chunk])
+                )
             ).all()
         }
-        fresh = []
+        fresh, fill = [], []
         for e in chunk:
-            row = known.get(e.identity)
-            if row is None:
+            if (found := known.get(e.identity)) is None:
                 fresh.append(e)
-            elif row.fingerprint is None:
-                row.fingerprint = e.fingerprint  # first seen before fingerprints were kept
-            elif e.fingerprint and e.fingerprint != row.fingerprint and row.status != "new":
-                _reopen(row, e)
-                assert row.id is not None
-                ids.append(row.id)
+                continue
+            eid, fingerprint, status = found
+            if fingerprint is None and e.fingerprint is not None:  # seen before fingerprints were kept
+                fill.append({"eid": eid, "fp": e.fingerprint})
+            elif e.fingerprint and fingerprint and e.fingerprint != fingerprint and status != "new":
+                _reopen(session.get_one(Entry, eid), e)
+                ids.append(eid)
+        if fill:
+            table: sa.Table = Entry.__table__  # type: ignore[attr-defined]
+            stmt = table.update().where(table.c.id == sa.bindparam("eid")).values(fingerprint=sa.bindparam("fp"))
+            session.connection().execute(stmt, fill)
         if fresh:
             ids.extend(_insert_chunk(session, feed_id, fresh, now))
     session.flush()
@@ -499,6 +504,27 @@ def fail_articles(session: Session, article_ids: Sequence[int]) -> None:
             .where(col(Article.id).in_(list(article_ids)), col(Article.status) == "fetched")
             .values(status="failed")
         )
+
+
+def hold_articles(session: Session, article_ids: Sequence[int], reason: str) -> None:
+    """Extraction stopped by the machine, not the articles: mark them ``held`` (not claimed
+    again, not failed) and record why against each; :func:`release_held` takes them back."""
+    rows = session.exec(select(Article).where(col(Article.id).in_(list(article_ids)))).all()
+    for a in rows:
+        a.status, a.nlp_claim, a.nlp_lease_until, a.nlp_holder = "held", None, None, None
+        record_failure(session, stage="extract", error="EnvironmentFault", reason=reason, article_id=a.id, url=a.url)
+
+
+def release_held(session: Session) -> int:
+    """Queue every held article for extraction again (a worker started with its checks
+    passing: the environment problem is fixed). Returns how many."""
+    stmt = (
+        sa.update(Article)
+        .where(col(Article.status) == "held")
+        .values(status="fetched", nlp_attempts=0)
+        .returning(col(Article.id))
+    )
+    return len(session.execute(stmt).all())
 
 
 def unlinked_report_ids(session: Session, among: Sequence[int] | None = None) -> list[int]:
