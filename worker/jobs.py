@@ -18,6 +18,8 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
 from worker.errors import EnvironmentFault, FeedError, FetchError, Permanent, Transient
 from worker.pipeline import feeds as feed_stage
 from worker.pipeline import fetch as fetch_stage
@@ -66,10 +68,13 @@ def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | N
 
 
 def poll_feed(res: Resources, feed_id: int) -> list[int]:
-    """Poll one feed (conditional GET), store its new entries; returns their ids.
+    """Poll one feed (conditional GET), store its new entries; returns their ids, with those
+    of entries a poll killed mid-way stored but never sent.
 
     Poll failures are recorded on the feed (error count, backoff) and in ``failures``;
-    they are not raised: the next tick polls again when the backoff has passed.
+    they are not raised: the next tick polls again when the backoff has passed. A database
+    refusal while storing the entries (one the entry checks did not foresee) is recorded the
+    same way, against the feed, and releases its lease.
     """
     with session_scope(res.engine) as s:
         feed = s.get_one(Feed, feed_id)
@@ -87,7 +92,7 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
         if isinstance(result, fetch_stage.NotModified):
             with session_scope(res.engine) as s:
                 repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
-            return []
+                return repo.undispatched_entries(s, feed_id)  # left by a poll killed before sending them
         doc = feed_stage.parse_feed(
             result.body, result.final_url, content_type=result.content_type, max_bytes=res.limits.max_bytes
         )
@@ -106,20 +111,32 @@ def poll_feed(res: Resources, feed_id: int) -> list[int]:
             )
             repo.record_failure(s, stage="poll", error=exc, url=url, feed_id=feed_id)
         return []
-    with session_scope(res.engine) as s:
-        new_ids = repo.add_entries(s, feed_id, doc.entries)
-        for warning in doc.warnings:
-            repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
-        repo.record_poll(
-            s,
-            feed_id,
-            now=now,
-            status=result.status,
-            next_poll_at=now + timedelta(seconds=interval),
-            etag=result.etag,
-            last_modified=result.last_modified,
-            title=doc.title,
-        )
+    try:
+        with session_scope(res.engine) as s:
+            new_ids = repo.add_entries(s, feed_id, doc.entries)
+            new_ids += [i for i in repo.undispatched_entries(s, feed_id) if i not in set(new_ids)]
+            for warning in doc.warnings:
+                repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
+            repo.record_poll(
+                s,
+                feed_id,
+                now=now,
+                status=result.status,
+                next_poll_at=now + timedelta(seconds=interval),
+                etag=result.etag,
+                last_modified=result.last_modified,
+                title=doc.title,
+            )
+    except (DataError, IntegrityError, ProgrammingError) as exc:
+        log.exception("storing the feed's entries failed", extra={"feed_id": feed_id})
+        with session_scope(res.engine) as s:
+            error = f"{type(exc.orig or exc).__name__}: {str(exc.orig or exc).splitlines()[0][:500]}"
+            delay = backoff_seconds(interval, errors + 1, cap)
+            repo.record_poll(s, feed_id, now=now, status=None, next_poll_at=now + timedelta(seconds=delay), error=error)
+            repo.record_failure(
+                s, stage="poll", error=exc, reason=f"storing entries: {error}", url=url, feed_id=feed_id
+            )
+        return []
     log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
     return new_ids
 
@@ -263,11 +280,12 @@ def record_task_failure(
     error: BaseException | str,
     attempts: int,
     entry_id: int | None = None,
+    feed_id: int | None = None,
     article_ids: Sequence[int] = (),
     nlp_claimant: str | None = None,
 ) -> None:
     """A task gave up (retries exhausted, or its process died too often): record it and mark
-    its subject failed so nothing waits on it forever. For an extraction batch
+    its subject failed so nothing waits on it forever (a feed's poll: its lease is released). For an extraction batch
     (`nlp_claimant`), its articles are released to be extracted one by one; an article whose
     lone extraction gives up as well is marked failed (recorded)."""
     with session_scope(res.engine) as s:
@@ -279,8 +297,11 @@ def record_task_failure(
                 reason=f"{task}: {error}",
                 task_id=task_id,
                 entry_id=entry_id,
+                feed_id=feed_id,
                 attempts=attempts,
             )
+        if feed_id is not None and (feed := s.get(Feed, feed_id)) is not None:
+            feed.lease_until = None  # polled again at its next due time, not after the lease
         if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
             entry.status = "failed"
         repo.fail_articles(s, article_ids)

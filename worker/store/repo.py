@@ -149,7 +149,7 @@ def _reopen(row: Entry, e: records.Entry) -> None:
     row.fingerprint = e.fingerprint
     row.title = clean_text(e.title)[:MAX_FIELD_CHARS] if e.title else row.title
     row.published_at = e.published_at or row.published_at
-    row.status, row.dispatched_at, row.holder = "new", None, None
+    row.status, row.dispatched_at = "new", None
 
 
 def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]) -> list[int]:
@@ -231,6 +231,13 @@ def _insert_chunk(session: Session, feed_id: int, chunk: list[records.Entry], no
         return [i for e in chunk for i in _insert_chunk(session, feed_id, [e], now)]
 
 
+def undispatched_entries(session: Session, feed_id: int) -> list[int]:
+    """The feed's entries stored but never sent to be fetched (a poll killed between storing
+    them and sending their messages): the next poll of the feed sends them."""
+    q = select(col(Entry.id)).where(Entry.feed_id == feed_id, Entry.status == "new", col(Entry.dispatched_at).is_(None))
+    return [i for i in session.exec(q.order_by(col(Entry.id))).all() if i is not None]
+
+
 def mark_entry(session: Session, entry: Entry, status: str, reason: str | None, article_id: int | None = None) -> None:
     """Set an entry's status and the reason an operator reads (duplicate of what, and why)."""
     entry.status, entry.reason = status, reason
@@ -305,7 +312,7 @@ def update_article(
     for key, value in _article_values(article, content_hash, minhash).items():
         setattr(row, key, value)
     row.status, row.nlp_attempts, row.extracted_at = "fetched", 0, None
-    row.nlp_lease_until = row.nlp_claim = row.nlp_holder = None
+    row.nlp_lease_until = row.nlp_claim = None
     return Stored(article_id, "updated", "the page's text changed")
 
 
@@ -511,7 +518,7 @@ def hold_articles(session: Session, article_ids: Sequence[int], reason: str) -> 
     again, not failed) and record why against each; :func:`release_held` takes them back."""
     rows = session.exec(select(Article).where(col(Article.id).in_(list(article_ids)))).all()
     for a in rows:
-        a.status, a.nlp_claim, a.nlp_lease_until, a.nlp_holder = "held", None, None, None
+        a.status, a.nlp_claim, a.nlp_lease_until = "held", None, None
         record_failure(session, stage="extract", error="EnvironmentFault", reason=reason, article_id=a.id, url=a.url)
 
 

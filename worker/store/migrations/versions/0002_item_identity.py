@@ -1,4 +1,4 @@
-"""feed item identity (guid + link), item fingerprints and revisions, entry reasons, lease holders
+"""feed item identity (guid + link), item fingerprints and revisions, entry reasons
 
 Revision ID: 0002_item_identity
 Revises: 0001
@@ -26,7 +26,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("fingerprint", _STR64, nullable=True))
         batch_op.add_column(sa.Column("revision", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
-        batch_op.add_column(sa.Column("holder", _STR64, nullable=True))
     conn = op.get_bind()
     entries = sa.table("entries", sa.column("id", sa.Integer), sa.column("guid"), sa.column("url"), sa.column("item_key"))
     rows = conn.execute(sa.select(entries.c.id, entries.c.guid, entries.c.url)).all()
@@ -42,21 +41,12 @@ def upgrade() -> None:
         batch_op.alter_column("item_key", existing_type=_STR64, nullable=False)
         batch_op.drop_constraint("uq_entries_feed_guid", type_="unique")
         batch_op.create_unique_constraint("uq_entries_feed_item", ["feed_id", "item_key"])
-    with op.batch_alter_table("feeds", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_holder", _STR64, nullable=True))
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("nlp_holder", _STR64, nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_column("nlp_holder")
-    with op.batch_alter_table("feeds", schema=None) as batch_op:
-        batch_op.drop_column("lease_holder")
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.drop_constraint("uq_entries_feed_item", type_="unique")
         batch_op.create_unique_constraint("uq_entries_feed_guid", ["feed_id", "guid"])
-        batch_op.drop_column("holder")
         batch_op.drop_column("reason")
         batch_op.drop_column("revision")
         batch_op.drop_column("fingerprint")
