@@ -51,9 +51,9 @@ def restore_unacked(url: str, *, rounds: int = 10_000) -> int:
 
     Every task is idempotent, so restoring a message another node still holds costs one
     no-op run of it, never a double result."""
-    from kombu import Connection
+    from kombu import Connection  # type: ignore[attr-defined]
 
-    with Connection(url, transport_options={"visibility_timeout": 0}) as conn:
+    with Connection(url, transport_options={"visibility_timeout": 0}) as conn:  # type: ignore[no-untyped-call]
         channel: Any = conn.default_channel
         client, qos = channel.client, channel.qos
         before = int(client.zcard(qos.unacked_index_key))
