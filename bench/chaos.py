@@ -316,7 +316,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 20), "news site did not start"
+            assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 60), "news site did not start"
             base = ready.read_text().strip()
             import httpx
 
