@@ -83,6 +83,9 @@ class Article:
     author: str | None = None
     language: str | None = None
     dateline: Dateline | None = None
+    # The canonical URL is one the page declared for another address (rel=canonical on the same
+    # site), not its own address normalized: the store then also asks for the same text.
+    canonical_declared: bool = False
 
 
 @dataclass(frozen=True, slots=True)

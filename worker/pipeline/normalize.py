@@ -210,10 +210,13 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")
     now = datetime.now(UTC)
     published = plausible_time(entry.published_at, now) or plausible_time(_parse_time(page_time), now) or entry.seen_at
-    base = trusted_canonical(canonical, page.final_url) or page.final_url
+    own = canonical_url(page.final_url)
+    declared = trusted_canonical(canonical, page.final_url)
+    identity = canonical_url(declared) if declared else own
     return Article(
         url=entry.url,
-        canonical_url=canonical_url(base),
+        canonical_url=identity,
+        canonical_declared=identity != own,
         title=(entry.title or title or "").strip(),
         text=text,
         published_at=published,

@@ -327,10 +327,11 @@ def store_article(
 ) -> Stored:
     """Insert the article once, whichever URL reached it.
 
-    It is a duplicate of a stored article reached by the same link, or declaring the same
-    canonical URL with the same text (exactly, or as a near-duplicate: `copy_of_id`). Two
-    pages that share a canonical URL but not their text are two articles: the second is
-    stored under its own URL (a page cannot suppress another by declaring its URL)."""
+    It is a duplicate of a stored article reached by the same link or with the same canonical
+    URL (its own address without tracking parameters or AMP suffix). A page whose canonical URL
+    it *declared* for another address (rel=canonical, same site) is a duplicate only with the
+    same text (exactly, or as a near-duplicate: `copy_of_id`); with other text it is another
+    article, stored under its own URL: a page cannot suppress another by declaring its URL."""
     existing = session.exec(select(Article).where(Article.url == article.url)).first()
     if existing is not None and existing.id is not None:
         return Stored(existing.id, "duplicate", f"same link as article {existing.id} ({existing.url})")
@@ -340,9 +341,13 @@ def store_article(
         if other is None:
             break
         assert other.id is not None
+        if not article.canonical_declared:
+            return Stored(other.id, "duplicate", f"same canonical URL as article {other.id} ({other.canonical_url})")
         if other.content_hash == content_hash or copy_of_id == other.id:
             return Stored(
-                other.id, "duplicate", f"same canonical URL as article {other.id} ({other.canonical_url}) and same text"
+                other.id,
+                "duplicate",
+                f"declares the canonical URL of article {other.id} ({other.canonical_url}) and has the same text",
             )
     else:
         assert other is not None and other.id is not None
