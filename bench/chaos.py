@@ -211,7 +211,10 @@ def run_service_kill(label: str, tmp: Path, feeds: list[str], *, embedded: bool,
     if own is not None:
         own.start()
     broker = own.url if own is not None else f"redis://127.0.0.1:{free_port()}/0"  # nothing answers there
+    from worker.store.db import upgrade
+
     db_url = create_db()
+    upgrade(db_url)
     config = work / "config.toml"
     config.write_text(
         f'environment = "development"\n[database]\nurl = "{db_url}"\n'
@@ -236,7 +239,9 @@ def run_service_kill(label: str, tmp: Path, feeds: list[str], *, embedded: bool,
 
     t0 = time.monotonic()
     first = start(1)
-    wait_for(lambda: stored_articles() >= 5, timeout)
+    if not wait_for(lambda: stored_articles() >= 5, timeout):
+        first.kill()
+        raise SystemExit(f"the service stored no articles in {timeout} s: see {work}/run-1.log")
     tree = [psutil.Process(first.pid), *psutil.Process(first.pid).children(recursive=True)]
     if embedded:  # the embedded redis-server runs in a session of its own: kill it too
         tree += [p for p in psutil.process_iter(["name", "cwd"]) if p.info["name"] == "redis-server"
