@@ -1,7 +1,7 @@
 """feed item identity (guid + link), item fingerprints and revisions, entry reasons
 
-Revision ID: 0002_item_identity
-Revises: 0001
+Revision ID: 0003_item_identity
+Revises: 0002_web
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0002_item_identity"
-down_revision = "0001"
+revision = "0003_item_identity"
+down_revision = "0002_web"
 branch_labels = None
 depends_on = None
 
