@@ -13,11 +13,19 @@ a final JSON line.
 
 I/O and NLP pool processes are killed (an NLP batch killed mid-extraction is reclaimed by the
 redelivered task at once); worker main processes that die are restarted, as a supervisor would.
+
+``--kill-service`` (issue 11) runs the chaos pass as ``wirewatch run`` instead and, once
+articles are arriving, kills the whole service with SIGKILL (supervisor, workers, beat; the
+embedded Redis too with ``--embedded``), restarts it, and prints how long after the restart
+every entry was processed (``resumed_seconds``, to stay under 60) before the comparison.
+
+    .venv/bin/python bench/chaos.py --kill-service [--embedded]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -40,7 +48,7 @@ sys.path.insert(0, str(REPO))  # the tests' harness: one OwnRedis for tests and 
 
 from tests.integration.service import OwnRedis, wait_for  # noqa: E402
 
-SHARED = REPO.parent / "shared" / "eval"
+SHARED = Path(os.environ.get("WIREWATCH_SHARED_EVAL", str(REPO.parent / "shared" / "eval")))  # beside the checkout
 PG_ADMIN = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -192,6 +200,100 @@ def run(
     }
 
 
+def run_service_kill(label: str, tmp: Path, feeds: list[str], *, embedded: bool, timeout: float) -> dict[str, Any]:
+    """`wirewatch run`, killed with SIGKILL as a whole once a few articles are stored, then
+    restarted; returns what `run` returns plus how long the restart took to finish the entries."""
+    from tests.integration.service import free_port
+
+    work = tmp / label
+    work.mkdir(parents=True)
+    own = None if embedded else OwnRedis(work)
+    if own is not None:
+        own.start()
+    broker = own.url if own is not None else f"redis://127.0.0.1:{free_port()}/0"  # nothing answers there
+    from worker.store.db import upgrade
+
+    db_url = create_db()
+    upgrade(db_url)
+    config = work / "config.toml"
+    config.write_text(
+        f'environment = "development"\n[database]\nurl = "{db_url}"\n'
+        f'[broker]\nembedded = {"true" if embedded else "false"}\nembedded_dir = "{work}/redis-embedded"\n'
+        f'[fetch]\nallowed_networks = ["127.0.0.1/32"]\n[scheduler]\ntick_seconds = 1.0\n'
+        f"[worker]\nio_concurrency = 4\n[nlp]\nbatch_size = 16\n"
+        + "".join(f'[[feeds]]\nurl = "{u}"\ninterval = 3600\n' for u in feeds)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_")}
+    env.update(WIREWATCH_CONFIG=str(config), WIREWATCH_BROKER_URL=broker)
+    wirewatch = str(REPO / ".venv/bin/wirewatch")
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        log = (work / f"run-{n}.log").open("ab")
+        return subprocess.Popen([wirewatch, "run"], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def stored_articles() -> int:
+        from worker.store.db import get_engine
+
+        with get_engine(db_url).connect() as c:
+            return int(c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one())
+
+    t0 = time.monotonic()
+    first = start(1)
+    if not wait_for(lambda: stored_articles() >= 5, timeout):
+        first.kill()
+        raise SystemExit(f"the service stored no articles in {timeout} s: see {work}/run-1.log")
+    tree = [psutil.Process(first.pid), *psutil.Process(first.pid).children(recursive=True)]
+    if embedded:  # the embedded redis-server runs in a session of its own: kill it too
+        tree += [p for p in psutil.process_iter(["name", "cwd"]) if p.info["name"] == "redis-server"
+                 and str(work) in (p.info["cwd"] or "")]  # fmt: skip
+    for p in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
+    psutil.wait_procs(tree, timeout=10)
+    killed_at_articles = stored_articles()
+    restart = time.monotonic()
+    second = start(2)
+    resumed: float | None = None
+    done = False
+    while time.monotonic() - restart < timeout:
+        time.sleep(1)
+        entries, new, pending = progress(db_url)
+        if resumed is None and entries and not new:
+            resumed = time.monotonic() - restart
+        if entries and not new and not pending:
+            done = True
+            break
+    elapsed = time.monotonic() - t0
+    second.send_signal(signal.SIGTERM)
+    try:
+        second.wait(90)
+    except subprocess.TimeoutExpired:
+        second.kill()
+    if own is not None:
+        own.stop()
+    out = subprocess.run(
+        [wirewatch, "export", "--format", "json"], env=env, cwd=work, capture_output=True, text=True, check=True
+    )
+    from worker.store.db import get_engine
+
+    with get_engine(db_url).connect() as c:
+        failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
+        articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
+    drop_db(db_url)
+    return {
+        "label": label,
+        "done": done,
+        "seconds": round(elapsed, 1),
+        "kills": len(tree),
+        "redis_restarts": 1 if embedded else 0,
+        "articles": int(articles),
+        "articles_at_kill": killed_at_articles,
+        "resumed_seconds": None if resumed is None else round(resumed, 1),
+        "failures": failures,
+        "incidents": json.loads(out.stdout)["incidents"],
+    }
+
+
 def clusters(incidents: list[dict[str, Any]]) -> dict[tuple[str, ...], tuple[Any, Any]]:
     return {
         tuple(sorted(urlsplit(r["url"]).path for r in i["reports"])): (i["killed"]["best"], i["date"])
@@ -205,6 +307,8 @@ def main() -> int:
     ap.add_argument("--kills-every", type=float, default=3.0, help="at most this many seconds between SIGKILLs")
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=300.0)
+    ap.add_argument("--kill-service", action="store_true", help="SIGKILL the whole `wirewatch run` once, restart it")
+    ap.add_argument("--embedded", action="store_true", help="with --kill-service: the embedded Redis")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO))
     rng = random.Random(args.seed)
@@ -217,7 +321,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 20), "news site did not start"
+            assert wait_for(lambda: ready.exists() and ready.read_text().strip(), 60), "news site did not start"
             base = ready.read_text().strip()
             import httpx
 
@@ -225,7 +329,10 @@ def main() -> int:
             calm = run(
                 "undisturbed", tmp, feeds, chaos=False, kills_every=args.kills_every, rng=rng, timeout=args.timeout
             )
-            wild = run("chaos", tmp, feeds, chaos=True, kills_every=args.kills_every, rng=rng, timeout=args.timeout)
+            if args.kill_service:
+                wild = run_service_kill("kill-service", tmp, feeds, embedded=args.embedded, timeout=args.timeout)
+            else:
+                wild = run("chaos", tmp, feeds, chaos=True, kills_every=args.kills_every, rng=rng, timeout=args.timeout)
         finally:
             site.terminate()
             site.wait()
@@ -251,6 +358,10 @@ def main() -> int:
         print(f"failure recorded under chaos: [{stage}] {reason[:300]}")
     task_failures = [f for f in wild["failures"] if f[0] == "task"]
     equal = not only_calm and not only_wild and not differing and calm["articles"] == wild["articles"]
+    if args.kill_service:
+        print(f"killed the whole service with {wild['articles_at_kill']} articles stored; every entry done "
+              f"{wild['resumed_seconds']} s after the restart")  # fmt: skip
+        equal = equal and wild["resumed_seconds"] is not None and wild["resumed_seconds"] <= 60
     print(
         json.dumps(
             {
@@ -261,6 +372,7 @@ def main() -> int:
                 "redis_restarts": wild["redis_restarts"],
                 "task_failures_chaos": len(task_failures),
                 "finished": [calm["done"], wild["done"]],
+                "resumed_seconds": wild.get("resumed_seconds"),
             }
         )
     )

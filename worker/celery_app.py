@@ -8,12 +8,14 @@ result transport options) and every time limit and retry backoff stays below it
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
 from kombu import Exchange  # type: ignore[attr-defined]
 from kombu import Queue as KQueue  # type: ignore[attr-defined]
 
+from worker.errors import ConfigError
 from worker.queues import ROUTES, Queue
 from worker.settings import Settings, get_settings
 
@@ -66,4 +68,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 @app.on_configure.connect
 def _configure(sender: Celery, **_: Any) -> None:
-    sender.conf.update(celery_config(get_settings()))
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        # A worker, beat or Flower started on a bad configuration stops at once with the one
+        # line that names the key (SystemExit is not swallowed by Celery's signal dispatch).
+        sys.stderr.write(f"configuration error: {exc}\n")
+        raise SystemExit(2) from exc
+    sender.conf.update(celery_config(settings))

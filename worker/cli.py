@@ -63,7 +63,7 @@ def settings() -> Settings:
         try:
             _state["settings"] = load_settings(_state.get("config"))
         except ConfigError as exc:
-            console.print(f"[red]configuration error:[/red] {exc}")
+            console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from exc
     s: Settings = _state["settings"]
     return s
@@ -94,7 +94,7 @@ def run(flower: Annotated[bool, typer.Option(help="also serve Flower (credential
     try:
         raise typer.Exit(supervise(s, config_path(_state.get("config")), flower=flower))
     except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from exc
 
 

@@ -2,10 +2,14 @@
 
     WirewatchError
     ├── ConfigError                 invalid settings: fail at start, name the key
+    ├── EnvironmentFault            the machine, not the input (model missing): the articles are
+    │                               held, and extracted once a worker starts with its checks passing
     ├── Transient                   retry later with backoff (the task raises Retry)
     │   ├── TransientFetchError     timeouts, connection errors, 429/5xx (carries retry_after)
     │   │   └── DeadlineExceeded    the response did not complete within its wall-clock deadline
     │   └── StoreUnavailable        the database did not answer
+    │       └── ResourceExhausted   disk full, out of memory, too many connections: retried
+    │                               every few seconds without limit, logged once per condition
     └── Permanent                   record the failure with its reason, do not retry
         ├── FetchError              4xx, refused address, body over the cap, not HTML
         │   └── BlockedAddress      SSRF guard: the URL resolves to a forbidden network
@@ -25,6 +29,13 @@ class WirewatchError(Exception):
 
 class ConfigError(WirewatchError):
     """Settings are invalid; the message names the offending key."""
+
+
+class EnvironmentFault(WirewatchError):
+    """Work failed because of the machine (a model that does not load, a missing data file),
+    not because of its input. Raised after the failure is recorded (``recorded``)."""
+
+    recorded = True
 
 
 class Transient(WirewatchError):
@@ -47,6 +58,15 @@ class DeadlineExceeded(TransientFetchError):
 
 class StoreUnavailable(Transient):
     """The database could not be reached."""
+
+
+class ResourceExhausted(StoreUnavailable):
+    """The database (or the disk under it) ran out of a resource: space, memory, connections.
+    ``condition`` names it ("disk full") so it is logged once, not once per attempt."""
+
+    def __init__(self, message: str, *, condition: str) -> None:
+        super().__init__(message)
+        self.condition = condition
 
 
 class Permanent(WirewatchError):

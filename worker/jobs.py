@@ -18,7 +18,9 @@ import random
 from collections.abc import Sequence
 from datetime import timedelta
 
-from worker.errors import FeedError, FetchError, Permanent, Transient
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
+from worker.errors import EnvironmentFault, FeedError, FetchError, Permanent, Transient
 from worker.pipeline import feeds as feed_stage
 from worker.pipeline import fetch as fetch_stage
 from worker.pipeline.normalize import content_hash, normalize
@@ -58,17 +60,21 @@ def mark_dispatched(res: Resources, entry_ids: Sequence[int]) -> None:
 
 def backoff_seconds(interval: int, errors: int, cap: int, retry_after: float | None = None) -> float:
     """Next poll delay: the feed's interval, doubled per consecutive error (with jitter), capped;
-    never sooner than the server's Retry-After."""
+    never sooner than the server's Retry-After, and never later than the cap (or the feed's own
+    interval, if longer) whatever the server asks for."""
     delay = float(interval) if errors == 0 else min(float(cap), interval * 2.0 ** min(errors, 16))
     delay *= 1 + random.uniform(0, 0.1) if errors else 1
-    return max(delay, retry_after or 0.0)
+    return min(max(delay, retry_after or 0.0), max(float(cap), float(interval)))
 
 
 def poll_feed(res: Resources, feed_id: int, limits: fetch_stage.FetchLimits | None = None) -> list[int]:
-    """Poll one feed (conditional GET), store its new entries; returns their ids.
+    """Poll one feed (conditional GET), store its new entries; returns their ids, with those
+    of entries a poll killed mid-way stored but never sent.
 
     Poll failures are recorded on the feed (error count, backoff) and in ``failures``;
-    they are not raised: the next tick polls again when the backoff has passed.
+    they are not raised: the next tick polls again when the backoff has passed. A database
+    refusal while storing the entries (one the entry checks did not foresee) is recorded the
+    same way, against the feed, and releases its lease.
     `limits` replaces the configured fetch limits (``ingest --once`` shortens the deadline).
     """
     with session_scope(res.engine) as s:
@@ -87,7 +93,7 @@ def poll_feed(res: Resources, feed_id: int, limits: fetch_stage.FetchLimits | No
         if isinstance(result, fetch_stage.NotModified):
             with session_scope(res.engine) as s:
                 repo.record_poll(s, feed_id, now=now, status=304, next_poll_at=now + timedelta(seconds=interval))
-            return []
+                return repo.undispatched_entries(s, feed_id)  # left by a poll killed before sending them
         doc = feed_stage.parse_feed(
             result.body, result.final_url, content_type=result.content_type, max_bytes=res.limits.max_bytes
         )
@@ -106,20 +112,32 @@ def poll_feed(res: Resources, feed_id: int, limits: fetch_stage.FetchLimits | No
             )
             repo.record_failure(s, stage="poll", error=exc, url=url, feed_id=feed_id)
         return []
-    with session_scope(res.engine) as s:
-        new_ids = repo.add_entries(s, feed_id, doc.entries)
-        for warning in doc.warnings:
-            repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
-        repo.record_poll(
-            s,
-            feed_id,
-            now=now,
-            status=result.status,
-            next_poll_at=now + timedelta(seconds=interval),
-            etag=result.etag,
-            last_modified=result.last_modified,
-            title=doc.title,
-        )
+    try:
+        with session_scope(res.engine) as s:
+            new_ids = repo.add_entries(s, feed_id, doc.entries)
+            new_ids += [i for i in repo.undispatched_entries(s, feed_id) if i not in set(new_ids)]
+            for warning in doc.warnings:
+                repo.record_failure(s, stage="poll", error=FeedError.__name__, reason=warning, url=url, feed_id=feed_id)
+            repo.record_poll(
+                s,
+                feed_id,
+                now=now,
+                status=result.status,
+                next_poll_at=now + timedelta(seconds=interval),
+                etag=result.etag,
+                last_modified=result.last_modified,
+                title=doc.title,
+            )
+    except (DataError, IntegrityError, ProgrammingError) as exc:
+        log.exception("storing the feed's entries failed", extra={"feed_id": feed_id})
+        with session_scope(res.engine) as s:
+            error = f"{type(exc.orig or exc).__name__}: {str(exc.orig or exc).splitlines()[0][:500]}"
+            delay = backoff_seconds(interval, errors + 1, cap)
+            repo.record_poll(s, feed_id, now=now, status=None, next_poll_at=now + timedelta(seconds=delay), error=error)
+            repo.record_failure(
+                s, stage="poll", error=exc, reason=f"storing entries: {error}", url=url, feed_id=feed_id
+            )
+        return []
     log.info("polled", extra={"feed_id": feed_id, "new_entries": len(new_ids)})
     return new_ids
 
@@ -134,9 +152,12 @@ def fetch_entry(res: Resources, entry_id: int, limits: fetch_stage.FetchLimits |
             return entry.article_id
         feed = s.get_one(Feed, entry.feed_id)
         record, source, language = repo.entry_record(entry), feed.name, feed.language
-        existing = repo.find_article(s, record.url)
+        own = entry.article_id if entry.revision else None  # an updated item: fetch its page again
+        existing = repo.find_article(s, record.url) if own is None else None
         if existing is not None:  # reached through another feed already
-            entry.status, entry.article_id = "duplicate", existing.id
+            assert existing.id is not None
+            reason = f"link already stored as article {existing.id} ({existing.url})"
+            repo.mark_entry(s, entry, "duplicate", reason, article_id=existing.id)
             return existing.id
     try:
         page = fetch_stage.fetch_page(res.client, record.url, limits or res.limits)
@@ -149,24 +170,44 @@ def fetch_entry(res: Resources, entry_id: int, limits: fetch_stage.FetchLimits |
             entry.status, entry.attempts = "failed", entry.attempts + 1
             repo.record_failure(s, stage="fetch", error=exc, url=record.url, feed_id=entry.feed_id, entry_id=entry_id)
         return None
-    return store_article(res, entry_id, article)
+    return store_article(res, entry_id, article, update_id=own)
 
 
-def store_article(res: Resources, entry_id: int | None, article: ArticleRecord, feed_id: int | None = None) -> int:
-    """Store a normalized article (once, whichever URL reached it) and mark its entry."""
+def store_article(
+    res: Resources,
+    entry_id: int | None,
+    article: ArticleRecord,
+    feed_id: int | None = None,
+    *,
+    update_id: int | None = None,
+) -> int:
+    """Store a normalized article (once, whichever URL reached it) and mark its entry with the
+    outcome and its reason. `update_id`: the article an updated feed item was fetched for."""
     with session_scope(res.engine) as s:
         entry = s.get(Entry, entry_id) if entry_id is not None else None
         feed_id = entry.feed_id if entry is not None else feed_id
-        sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
-        article_id, created = repo.store_article(
-            s, article, feed_id=feed_id, content_hash=content_hash(article.text), minhash=sig, copy_of_id=copy_of
-        )
-        if created:
-            linking.store_bands(s, article_id, bands)
+        text_hash = content_hash(article.text)
+        if update_id is not None:
+            sig, bands = linking.signature(article.text, res.settings.dedupe.near_duplicate_jaccard)
+            stored = repo.update_article(s, update_id, article, content_hash=text_hash, minhash=sig)
+            if stored.outcome == "updated":
+                linking.store_bands(s, update_id, bands, replace=True)
+        else:
+            sig, bands, copy_of = linking.find_copy_of(s, article.text, res.settings.dedupe.near_duplicate_jaccard)
+            stored = repo.store_article(
+                s, article, feed_id=feed_id, content_hash=text_hash, minhash=sig, copy_of_id=copy_of
+            )
+            if stored.outcome == "created":
+                linking.store_bands(s, stored.article_id, bands)
         if entry is not None:
-            entry.status = "fetched" if created else "duplicate"
-            entry.article_id = article_id
-    return article_id
+            status = "duplicate" if stored.outcome == "duplicate" else "fetched"
+            reason = entry.reason if stored.outcome == "created" else stored.reason
+            if stored.outcome in ("updated", "unchanged"):
+                reason = f"{entry.reason}; {stored.reason}"
+            repo.mark_entry(s, entry, status, reason, article_id=stored.article_id)
+            if stored.outcome == "duplicate":
+                log.info("duplicate entry", extra={"entry_id": entry.id, "article_id": stored.article_id})
+    return stored.article_id
 
 
 def extract_articles(
@@ -189,11 +230,20 @@ def extract_articles(
         claimed = [(r.id, repo.article_record(r)) for r in rows]
     if not claimed:
         return []
-    results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch, gazetteer=res.gazetteer)
+    try:
+        results = extract_many(res.nlp, [a for _, a in claimed], batch_size=batch, gazetteer=res.gazetteer)
+    except (OSError, ImportError) as exc:  # the model or the gazetteer, not these articles
+        reason = f"held until a worker starts with its checks passing: {type(exc).__name__}: {exc}"
+        log.exception("extraction cannot run", extra={"articles": len(claimed)})
+        with session_scope(res.engine) as s:
+            repo.hold_articles(s, [aid for aid, _ in claimed if aid is not None], reason[:2000])
+        raise EnvironmentFault(f"extraction cannot run here: {exc}") from exc
     report_ids: list[int] = []
     for (article_id, _), incidents in zip(claimed, results, strict=True):
         assert article_id is not None
         with session_scope(res.engine) as s:
+            for incident_id in sorted(repo.refresh_reports(s, article_id, incidents)):  # an updated article
+                linking.recompute(s, incident_id, action="updated")
             report_ids.extend(repo.store_reports(s, article_id, incidents))
     if link:
         # Every unlinked report, not only this batch's: a task killed between storing reports
@@ -213,6 +263,12 @@ def link_reports(res: Resources, report_ids: Sequence[int] | None = None) -> int
     return len(ordered)
 
 
+def release_held(res: Resources) -> int:
+    """Queue the articles an environment problem held for extraction again."""
+    with session_scope(res.engine) as s:
+        return repo.release_held(s)
+
+
 def pending_entries(res: Resources, *, after: int = 0, up_to: int | None = None, limit: int = 1000) -> list[int]:
     """One page of entries still to fetch (see repo.pending_entry_ids)."""
     with session_scope(res.engine) as s:
@@ -227,23 +283,28 @@ def record_task_failure(
     error: BaseException | str,
     attempts: int,
     entry_id: int | None = None,
+    feed_id: int | None = None,
     article_ids: Sequence[int] = (),
     nlp_claimant: str | None = None,
 ) -> None:
     """A task gave up (retries exhausted, or its process died too often): record it and mark
-    its subject failed so nothing waits on it forever. For an extraction batch
+    its subject failed so nothing waits on it forever (a feed's poll: its lease is released). For an extraction batch
     (`nlp_claimant`), its articles are released to be extracted one by one; an article whose
     lone extraction gives up as well is marked failed (recorded)."""
     with session_scope(res.engine) as s:
-        repo.record_failure(
-            s,
-            stage="task",
-            error=error,
-            reason=f"{task}: {error}",
-            task_id=task_id,
-            entry_id=entry_id,
-            attempts=attempts,
-        )
+        if not getattr(error, "recorded", False):  # else the job recorded it with its subject
+            repo.record_failure(
+                s,
+                stage="task",
+                error=error,
+                reason=f"{task}: {error}",
+                task_id=task_id,
+                entry_id=entry_id,
+                feed_id=feed_id,
+                attempts=attempts,
+            )
+        if feed_id is not None and (feed := s.get(Feed, feed_id)) is not None:
+            feed.lease_until = None  # polled again at its next due time, not after the lease
         if entry_id is not None and (entry := s.get(Entry, entry_id)) is not None and entry.status == "new":
             entry.status = "failed"
         repo.fail_articles(s, article_ids)

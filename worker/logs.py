@@ -27,6 +27,33 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+class Conditions:
+    """Conditions of the machine (disk full...) logged once when they start and once when they
+    end, however many attempts run into them in between. One instance per process."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._active: dict[str, str] = {}
+
+    def raised(self, condition: str, detail: str) -> None:
+        if condition not in self._active:
+            self._active[condition] = detail
+            self._log.warning(
+                "%s: %s; retrying until it clears (logged once)", condition, detail, extra={"condition": condition}
+            )
+
+    def cleared(self) -> None:
+        """Called after a success: every active condition has ended."""
+        if self._active:
+            for condition in list(self._active):
+                self._log.warning("recovered from %s", condition, extra={"condition": condition})
+            self._active.clear()
+
+    @property
+    def active(self) -> bool:
+        return bool(self._active)
+
+
 def configure(level: int = logging.INFO) -> None:
     """Root logging for the CLI: one stderr handler with the key=value formatter."""
     handler = logging.StreamHandler()

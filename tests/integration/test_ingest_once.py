@@ -179,6 +179,7 @@ def _add_backlog(db_url: str, like: Entry, prefix: str, n: int) -> None:
         {
             "feed_id": like.feed_id,
             "guid": f"{prefix}-{i}",
+            "item_key": f"{prefix}-{i}",
             "url": like.url,
             "status": "new",
             "attempts": 0,

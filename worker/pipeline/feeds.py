@@ -25,11 +25,12 @@ takes.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -45,11 +46,29 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from xml.etree.ElementTree import Element
 
-__all__ = ["MAX_FEED_BYTES", "parse_feed", "parse_opml", "parse_url_list"]
+__all__ = [
+    "MAX_FEED_BYTES",
+    "MAX_FIELD_CHARS",
+    "clean_text",
+    "parse_feed",
+    "parse_opml",
+    "parse_url_list",
+    "plausible_time",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_FEED_BYTES = 5_000_000
+#: The longest link or guid an entry may carry (the store's column size). A longer one is
+#: refused with its reason; a longer title or summary is cut to this size instead.
+MAX_FIELD_CHARS = 2048
+#: Publication times outside [EARLIEST, now + FUTURE_SLACK] are a feed's placeholder or typo
+#: (year 0001, 2099), not a publication time: the entry is then dated by when it was first seen.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+# C0 controls but tab, newline and carriage return, and DEL: PostgreSQL text cannot hold NUL
+# and none of them means anything in a title or a link.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENTITY_DECL = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
 _WEB_SCHEMES = ("http", "https")
 
@@ -96,22 +115,43 @@ def _entry_link(raw: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _published(raw: Mapping[str, Any]) -> datetime | None:
-    """The entry's date as aware UTC (feedparser gives UTC ``struct_time``s)."""
+def clean_text(value: str) -> str:
+    """`value` without control characters (NUL and the rest of C0 but tab/newline/CR, DEL)."""
+    return _CONTROL.sub("", value)
+
+
+def plausible_time(when: datetime | None, now: datetime) -> datetime | None:
+    """`when` if it can be a publication time seen at `now`, else None."""
+    if when is None or when < EARLIEST or when > now + FUTURE_SLACK:
+        return None
+    return when
+
+
+def _published(raw: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The entry's date as aware UTC (feedparser gives UTC ``struct_time``s), if plausible."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = raw.get(key)
         if isinstance(value, time.struct_time):
             try:
-                return datetime(*value[:6], tzinfo=UTC)
+                when = plausible_time(datetime(*value[:6], tzinfo=UTC), now)
             except ValueError:
                 continue
+            if when is not None:
+                return when
     return None
 
 
 def _text(value: object) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str) and (clean := _CONTROL.sub("", value).strip()):
+        return clean
     return None
+
+
+def _fingerprint(raw: Mapping[str, Any]) -> str:
+    """A hash of what the feed says about an item: it changes when the item is updated."""
+    parts = [raw.get(k) for k in ("title", "published", "updated", "summary")]
+    parts += [c.get("value") for c in raw.get("content") or () if isinstance(c, dict)]
+    return hashlib.sha256("\x1f".join(str(p or "") for p in parts).encode()).hexdigest()
 
 
 def _describe(raw: Mapping[str, Any], index: int) -> str:
@@ -125,6 +165,7 @@ def parse_feed(
     *,
     content_type: str | None = None,
     max_bytes: int = MAX_FEED_BYTES,
+    now: datetime | None = None,
 ) -> FeedDoc:
     """Parse an RSS/Atom/RDF document fetched from *url* into a :class:`FeedDoc`.
 
@@ -134,7 +175,11 @@ def parse_feed(
     ``summary`` as feedparser gives it (sanitized HTML). Entries without a usable
     http(s) link are skipped, each named with its reason in ``FeedDoc.warnings``;
     recovered XML errors are recorded there too. *content_type* (the HTTP header)
-    helps feedparser pick the encoding.
+    helps feedparser pick the encoding. Entries whose link or guid is longer than
+    :data:`MAX_FIELD_CHARS` are skipped the same way; control characters (NUL...) are
+    removed from every text field; a date that cannot be a publication time at *now*
+    (default: the current time) is dropped (see :func:`plausible_time`). Each entry
+    carries a ``fingerprint`` of its title, dates, summary and content.
 
     Raises :class:`FeedError` for hostile XML (entity declarations), a body over
     *max_bytes*, bytes that are not a feed, and a malformed feed with nothing usable.
@@ -160,24 +205,35 @@ def parse_feed(
     if problem is not None and not raw_entries and not _text(feed_meta.get("title")):
         raise FeedError(f"malformed feed: {problem}: {url}")
 
+    now = now or datetime.now(UTC)
     warnings: list[str] = []
     if problem is not None:
         warnings.append(f"recovered from malformed feed: {problem}")
     entries: list[Entry] = []
     for index, raw in enumerate(raw_entries):
         link = _entry_link(raw)
+        link = _CONTROL.sub("", link) if link else None
         entry_url = _web_url(link, url) if link else None
+        guid = _text(raw.get("id")) or entry_url
+        why = None
         if entry_url is None:
             why = f"link {link.strip()[:200]!r} is not http(s)" if link else "no link"
+        elif len(entry_url) > MAX_FIELD_CHARS:
+            why = f"link longer than {MAX_FIELD_CHARS} characters ({len(entry_url)}): {entry_url[:120]}..."
+        elif guid is not None and len(guid) > MAX_FIELD_CHARS:
+            why = f"guid longer than {MAX_FIELD_CHARS} characters ({len(guid)}): {guid[:120]}..."
+        if why is not None or entry_url is None or guid is None:
             warnings.append(f"skipped {_describe(raw, index)}: {why}")
             continue
+        title, summary = _text(raw.get("title")), _text(raw.get("summary"))
         entries.append(
             Entry(
-                guid=_text(raw.get("id")) or entry_url,
+                guid=guid,
                 url=entry_url,
-                title=_text(raw.get("title")),
-                published_at=_published(raw),
-                summary=_text(raw.get("summary")),
+                title=title[:MAX_FIELD_CHARS] if title else None,
+                published_at=_published(raw, now),
+                summary=summary,
+                fingerprint=_fingerprint(raw),
             )
         )
     return FeedDoc(

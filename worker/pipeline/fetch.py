@@ -433,17 +433,23 @@ def build_client(
 # ------------------------------------------------------------------------ retry-after
 
 
+#: The longest wait a Retry-After header can ask for (seconds).
+MAX_RETRY_AFTER = 7 * 86400
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date).
 
     *now* is the reference time for a date (naive means UTC). A date in the past gives
-    0.0; a missing or unparseable value gives None.
+    0.0; a missing or unparseable value gives None; anything beyond
+    :data:`MAX_RETRY_AFTER` (a week) gives that (a server asking for years, or a number
+    too large for a float, is capped, not obeyed). Callers cap it further to their backoff.
     """
     if value is None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(int(value))
+        return float(min(int(value), MAX_RETRY_AFTER))
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -452,7 +458,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(float(MAX_RETRY_AFTER), max(0.0, (when - now).total_seconds()))
 
 
 def _response_time(response: httpx.Response) -> datetime:

@@ -7,23 +7,33 @@ canonical URL and wire dateline.
 
 Main text comes from trafilatura (navigation, related links and footers dropped).
 Plain-text bodies (text/plain) are taken as they are. Publication time: the feed's, else the
-page's metadata. The canonical URL drops tracking parameters and AMP variants so the same
-article reached twice is stored once; the URL as fetched is kept separately.
+page's metadata, else the time the entry was first seen (a time outside what a publication
+time can be, year 0001 or 2099, is ignored). The canonical URL drops known tracking
+parameters (courlan's list), fragments and AMP variants so the same article reached twice is
+stored once, and keeps every other parameter (``news.php?storyid=7`` names a story). A page's
+``<link rel=canonical>`` is trusted only when it points into the same site (registrable
+domain) and not at the site's home page: another site cannot claim an article, and a
+template that declares "/" everywhere cannot collapse a site's stories into one. The URL as
+fetched is kept separately.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 import py3langid
 import trafilatura
+from courlan.urlutils import get_tldinfo
 from dateutil import parser as dateparser
 
 from worker.errors import ContentError
+from worker.pipeline.feeds import plausible_time
 from worker.records import Article, Dateline, Entry, Page
 
 MIN_TEXT_CHARS = 80
@@ -46,12 +56,55 @@ _BARE_DATELINE = re.compile(r"^\s*(?P<place>[A-Z][A-Z'’.\- ]{2,30}[A-Z])\s*(?:
 
 
 def canonical_url(url: str) -> str:
-    """Lower-case scheme/host, no fragment, no tracking parameters, no AMP suffix."""
+    """Lower-case scheme/host, no fragment, no known tracking parameter (courlan's list, drawn
+    from the AdGuard and ClearURLs tracking-parameter filters), parameters sorted, no AMP
+    suffix. Every other query parameter is kept: it may be what names the story."""
     try:
-        clean = courlan.normalize_url(url, strict=True)
+        clean = courlan.normalize_url(url, strict=False)
+        clean = urlunsplit(urlsplit(clean)._replace(fragment=""))
     except ValueError:
         clean = url
     return _AMP.sub("", clean)
+
+
+def site(url: str) -> str | None:
+    """The site a URL belongs to: its registrable domain (public suffix list), else its host
+    (IP addresses, single-label and unlisted names)."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return None
+    if not host:
+        return None
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        _name, domain = get_tldinfo(url, fast=False)
+        return str(domain).lower() if domain else host.removeprefix("www.")
+    return host
+
+
+def same_site(a: str, b: str) -> bool:
+    """Whether two URLs belong to one site (see :func:`site`)."""
+    sa, sb = site(a), site(b)
+    return sa is not None and sa == sb
+
+
+def trusted_canonical(canonical: str | None, page_url: str) -> str | None:
+    """The page's declared canonical URL made absolute, if it may stand for the page: an
+    http(s) URL on the same site as the page, other than the site's home page."""
+    if not canonical or not canonical.strip():
+        return None
+    absolute = urljoin(page_url, canonical.strip())
+    try:
+        parts = urlsplit(absolute)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not same_site(absolute, page_url):
+        return None
+    if parts.path in ("", "/") and not parts.query:
+        return None
+    return absolute
 
 
 def find_dateline(text: str) -> Dateline | None:
@@ -138,7 +191,11 @@ def _decode(page: Page) -> str:
 
 
 def normalize(page: Page, entry: Entry, *, source: str | None = None, language: str | None = None) -> Article:
-    """Extract the article from `page`. Raises ContentError when there is no usable text."""
+    """Extract the article from `page`. Raises ContentError when there is no usable text.
+
+    ``published_at`` is the feed's time, else the page's, else ``entry.seen_at``; the canonical
+    URL is the page's declared one when :func:`trusted_canonical` accepts it, else the final
+    URL's, both through :func:`canonical_url`."""
     if page.content_type.split(";")[0].strip().lower() == "text/plain":
         text, title, author, page_time, canonical = _decode(page).strip(), None, None, None, None
     else:
@@ -151,11 +208,15 @@ def normalize(page: Page, entry: Entry, *, source: str | None = None, language: 
     text = _CONTROL.sub("", text).strip()
     if len(text) < MIN_TEXT_CHARS:
         raise ContentError(f"main text too short ({len(text)} chars) in {page.final_url}")
-    published = entry.published_at or _parse_time(page_time)
-    base = canonical if canonical and canonical.startswith(("http://", "https://")) else page.final_url
+    now = datetime.now(UTC)
+    published = plausible_time(entry.published_at, now) or plausible_time(_parse_time(page_time), now) or entry.seen_at
+    own = canonical_url(page.final_url)
+    declared = trusted_canonical(canonical, page.final_url)
+    identity = canonical_url(declared) if declared else own
     return Article(
         url=entry.url,
-        canonical_url=canonical_url(base),
+        canonical_url=identity,
+        canonical_declared=identity != own,
         title=(entry.title or title or "").strip(),
         text=text,
         published_at=published,

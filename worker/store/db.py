@@ -7,7 +7,9 @@ used as is. ``upgrade`` applies the Alembic migrations shipped in ``worker/store
 
 from __future__ import annotations
 
+import errno
 import functools
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,12 +19,26 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
-from worker.errors import StoreUnavailable
+from worker.errors import ResourceExhausted, StoreUnavailable
+from worker.logs import Conditions
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+CONDITIONS = Conditions(log)
+# Resource exhaustion, by the words SQLite and the OS use, and PostgreSQL's SQLSTATE class 53
+# (insufficient resources: 53100 disk full, 53200 out of memory, 53300 too many connections).
+_RESOURCE_WORDS = {
+    "database or disk is full": "disk full",
+    "no space left on device": "disk full",
+    "disk full": "disk full",
+    "could not extend file": "disk full",
+    "out of memory": "out of memory",
+    "too many connections": "too many connections",
+}
+_SQLSTATE_53 = {"53100": "disk full", "53200": "out of memory", "53300": "too many connections"}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -61,22 +77,77 @@ def get_engine(url: str, echo: bool = False) -> Engine:
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on error.
 
-    Connection failures become StoreUnavailable (transient: the task retries).
+    Connection failures become StoreUnavailable (transient: the task retries); a full disk,
+    exhausted memory or connections become ResourceExhausted, logged once per condition
+    (and once more when a later transaction succeeds).
     """
     session = Session(engine, expire_on_commit=False)
+    wrote: list[bool] = []
+    if CONDITIONS.active:  # only a write that succeeds says the condition is over, not a read
+        sa.event.listen(session, "after_flush", lambda *_: wrote.append(True))
+        sa.event.listen(session, "do_orm_execute", lambda st: wrote.append(True) if not st.is_select else None)
     try:
         yield session
         session.commit()
-    except OperationalError as exc:
-        session.rollback()
-        if _is_unavailable(exc):
+    except (DBAPIError, OSError) as exc:
+        _rollback(session)
+        if (condition := resource_condition(exc)) is not None:
+            CONDITIONS.raised(condition, _first_line(exc))
+            raise ResourceExhausted(f"{condition}: {_first_line(exc)}", condition=condition) from exc
+        if isinstance(exc, OperationalError) and _is_unavailable(exc):
             raise StoreUnavailable(f"database unavailable: {exc.orig}") from exc
         raise
     except BaseException:
         session.rollback()
         raise
+    else:
+        if wrote:
+            CONDITIONS.cleared()
     finally:
         session.close()
+
+
+def _rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except (DBAPIError, OSError) as exc:  # the connection is gone with the failure
+        log.debug("rollback failed: %s", exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    while exc.__context__ is not None and resource_condition(exc.__context__) is not None:
+        exc = exc.__context__  # the error that says what ran out, not the rollback after it
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]
+
+
+def resource_condition(exc: BaseException) -> str | None:
+    """The resource a database or OS error says ran out ("disk full"...), else None. The
+    exceptions it was raised from count too: SQLite rolls a transaction back by itself when
+    the disk is full, and the error that surfaces is the savepoint rollback that follows."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 8:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        if (condition := _condition_of(e)) is not None:
+            return condition
+        todo += [e.__cause__, e.__context__]
+    return None
+
+
+def _condition_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None) or exc
+    if isinstance(orig, OSError) and orig.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full"
+    if isinstance(orig, OSError) and orig.errno == errno.ENOMEM:
+        return "out of memory"
+    if (state := getattr(orig, "sqlstate", None)) and str(state) in _SQLSTATE_53:
+        return _SQLSTATE_53[str(state)]
+    text = str(orig).lower()
+    return next((c for words, c in _RESOURCE_WORDS.items() if words in text), None)
 
 
 def _is_unavailable(exc: OperationalError) -> bool:

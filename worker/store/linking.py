@@ -425,7 +425,16 @@ def find_copy_of(session: Session, text: str, threshold: float) -> tuple[bytes, 
     return dedupe.signature_bytes(sig), bands, None
 
 
-def store_bands(session: Session, article_id: int, bands: Sequence[str]) -> None:
+def signature(text: str, threshold: float) -> tuple[bytes, list[str]]:
+    """The text's MinHash signature and LSH band keys (see :func:`find_copy_of`)."""
+    sig = dedupe.minhash(text)
+    return dedupe.signature_bytes(sig), dedupe.lsh_bands(sig, threshold)
+
+
+def store_bands(session: Session, article_id: int, bands: Sequence[str], *, replace: bool = False) -> None:
+    """Index the article's band keys (`replace`: drop its old ones first, its text changed)."""
+    if replace:
+        session.execute(sa.delete(ArticleBand).where(col(ArticleBand.article_id) == article_id))
     for b in bands:
         session.merge(ArticleBand(article_id=article_id, band=b))
 

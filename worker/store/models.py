@@ -5,8 +5,20 @@
     failures: anything that could not be processed, with its reason
 
 Uniqueness lives in the database so that re-delivery of any message is harmless:
-``feeds.url``, ``entries(feed_id, guid)``, ``articles.canonical_url``,
+``feeds.url``, ``entries(feed_id, item_key)``, ``articles.canonical_url``,
 ``reports(article_id, ordinal)``.
+
+Where an operator finds why something was not processed (the store API is in
+:mod:`worker.store.repo`):
+
+* ``failures``: every failure, each with its stage, error class, one-line reason, and the
+  feed, entry and article it concerns (``repo.record_failure``; ``feed_id`` is always set
+  when a feed is involved, entries refused before they became rows included);
+* ``entries.status`` + ``entries.reason``: an entry skipped as a duplicate says of which
+  article and why; an entry fetched again because the feed updated it says what changed
+  (``repo.mark_entry``, read back with ``repo.entry_reasons``);
+* ``articles.status = "held"``: extraction stopped by the machine, not the article (model
+  missing, disk full); retried once a worker starts with its checks passing.
 """
 
 from __future__ import annotations
@@ -88,18 +100,24 @@ class Entry(SQLModel, table=True):
 
     __tablename__ = "entries"
     __table_args__ = (
-        sa.UniqueConstraint("feed_id", "guid", name="uq_entries_feed_guid"),
+        sa.UniqueConstraint("feed_id", "item_key", name="uq_entries_feed_item"),
         sa.Index("ix_entries_feed_published", "feed_id", "published_at"),  # a feed's newest item
     )
 
     id: int | None = Field(default=None, primary_key=True)
     feed_id: int = Field(foreign_key="feeds.id", index=True)
+    # records.Entry.identity: a hash of guid and link (one guid may name two links).
+    item_key: str = Field(max_length=64)
     guid: str = Field(max_length=2048)
     url: str = Field(max_length=2048, index=True)
     title: str | None = None
     published_at: datetime | None = _ts()
-    # new -> fetched | duplicate | failed
+    # records.Entry.fingerprint: when the feed changes it, the item is fetched again.
+    fingerprint: str | None = Field(default=None, max_length=64)
+    revision: int = 0
+    # new -> fetched | duplicate | failed; `reason` says why when it is not plainly fetched.
     status: str = Field(default="new", index=True, max_length=16)
+    reason: str | None = None
     attempts: int = 0
     article_id: int | None = Field(default=None, foreign_key="articles.id")
     seen_at: datetime = _ts(nullable=False, default=utcnow)
@@ -127,7 +145,7 @@ class Article(SQLModel, table=True):
     minhash: bytes | None = None
     # Wire copy of an earlier article (MinHash LSH near-duplicate): counts once among sources.
     copy_of_id: int | None = Field(default=None, foreign_key="articles.id")
-    # fetched -> extracted | failed
+    # fetched -> extracted | failed | held (an environment problem: retried after the fix)
     status: str = Field(default="fetched", index=True, max_length=16)
     nlp_lease_until: datetime | None = _ts()
     # Who holds the lease (the task id): a redelivery of the same task reclaims its batch at once.
@@ -240,7 +258,7 @@ class IncidentHistory(SQLModel, table=True):
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=32)
     at: datetime = _ts(nullable=False, default=utcnow)
     report_id: int | None = None
-    # created | linked | joined | merged | unmerged | split | relinked | recomputed
+    # created | linked | joined | merged | unmerged | split | updated | relinked | recomputed
     action: str = Field(max_length=16)
     changes: dict[str, Any] = _json()
     other_incident_id: str | None = Field(default=None, max_length=32)  # the other side of a merge

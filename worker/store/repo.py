@@ -7,16 +7,26 @@ feed, two NLP workers cannot both claim an article).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col, select
 
 from worker import records
+from worker.pipeline.feeds import MAX_FIELD_CHARS, clean_text
 from worker.settings import FeedSettings
 from worker.store.models import Article, Entry, Failure, Feed, Report, utcnow
+
+log = logging.getLogger(__name__)
+#: Rows per INSERT and per IN (...) list: PostgreSQL takes at most 65,535 parameters in one
+#: statement and SQLite 32,766, and a feed may list tens of thousands of entries.
+CHUNK = 500
 
 
 def sync_feeds(session: Session, feeds: Iterable[FeedSettings], default_interval: int) -> int:
@@ -90,26 +100,158 @@ def record_poll(
         feed.last_error = error[:2000]
 
 
+def entry_refusal(entry: records.Entry) -> str | None:
+    """Why the store cannot hold `entry` (checked before the database sees it), else None."""
+    for name in ("guid", "url"):
+        value: str = getattr(entry, name)
+        if len(value) > MAX_FIELD_CHARS:
+            return f"{name} longer than {MAX_FIELD_CHARS} characters ({len(value)}): {value[:120]}..."
+        if not value.strip():
+            return f"empty {name}"
+    return None
+
+
+def _entry_values(feed_id: int, e: records.Entry, now: datetime) -> dict[str, Any]:
+    return {
+        "feed_id": feed_id,
+        "item_key": e.identity,
+        "guid": clean_text(e.guid),
+        "url": clean_text(e.url),
+        "title": clean_text(e.title)[:MAX_FIELD_CHARS] if e.title else None,
+        "published_at": e.published_at,
+        "fingerprint": e.fingerprint,
+        "revision": 0,
+        "status": "new",
+        "attempts": 0,
+        "seen_at": now,
+    }
+
+
+def _insert_entries(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows, skipping items already there (a concurrent poll); returns the new ids."""
+    conn = session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    table: sa.Table = Entry.__table__  # type: ignore[attr-defined]
+    # One statement executed with many parameter sets: compiled once (cached), sent in batches.
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["feed_id", "item_key"]).returning(table.c.id)
+    return [int(i) for i in conn.execute(stmt, rows).scalars().all()]
+
+
+def _reopen(row: Entry, e: records.Entry) -> None:
+    """The feed updated an item already processed: fetch it again, saying what changed."""
+    changed = [
+        name
+        for name, old, new in (("title", row.title, e.title), ("date", row.published_at, e.published_at))
+        if new is not None and old != new
+    ]
+    row.revision += 1
+    row.reason = f"updated by its feed (revision {row.revision}): {', '.join(changed) or 'summary or content'} changed"
+    row.fingerprint = e.fingerprint
+    row.title = clean_text(e.title)[:MAX_FIELD_CHARS] if e.title else row.title
+    row.published_at = e.published_at or row.published_at
+    row.status, row.dispatched_at = "new", None
+
+
 def add_entries(session: Session, feed_id: int, entries: Sequence[records.Entry]) -> list[int]:
-    """Insert entries not seen before for this feed (by GUID); returns the new entry ids."""
-    if not entries:
-        return []
-    guids = [e.guid for e in entries]
-    known = set(session.exec(select(Entry.guid).where(Entry.feed_id == feed_id, col(Entry.guid).in_(guids))).all())
-    new_ids: list[int] = []
+    """Store a poll's entries; returns the ids to fetch: new items, and items the feed updated.
+
+    An item is known by its guid and link together (``records.Entry.identity``). A known item
+    whose ``fingerprint`` changed (new title, date, summary or content) after it was processed
+    is set back to ``new`` with ``revision`` + 1 and a ``reason`` naming what changed. An
+    entry the store cannot hold (see :func:`entry_refusal`) is recorded in ``failures``
+    against the feed and skipped; the rest are stored. Inserts and look-ups go in chunks of
+    :data:`CHUNK` rows; should a chunk still be refused by the database, its rows are stored
+    one by one so only the bad one is recorded and skipped."""
+    now = utcnow()
+    todo: dict[str, records.Entry] = {}
     for e in entries:
-        if e.guid in known:
-            continue
-        known.add(e.guid)
-        row = Entry(feed_id=feed_id, guid=e.guid, url=e.url, title=e.title, published_at=e.published_at)
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # a concurrent poll inserted it first
-            continue
-        assert row.id is not None
-        new_ids.append(row.id)
-    return new_ids
+        if (why := entry_refusal(e)) is not None:
+            record_failure(
+                session,
+                stage="poll",
+                error="EntryRefused",
+                reason=f"entry {e.guid[:80]!r} skipped: {why}",
+                url=e.url[:MAX_FIELD_CHARS],
+                feed_id=feed_id,
+            )
+        else:
+            todo.setdefault(e.identity, e)
+    ids: list[int] = []
+    items = list(todo.values())
+    for start in range(0, len(items), CHUNK):
+        chunk = items[start : start + CHUNK]
+        # Columns, not ORM objects: tens of thousands of entries in the session would make
+        # every autoflush walk them all.
+        known = {
+            key: (eid, fingerprint, status)
+            for eid, key, fingerprint, status in session.execute(
+                sa.select(col(Entry.id), col(Entry.item_key), col(Entry.fingerprint), col(Entry.status)).where(
+                    col(Entry.feed_id) == feed_id, col(Entry.item_key).in_([e.identity for e in chunk])
+                )
+            ).all()
+        }
+        fresh, fill = [], []
+        for e in chunk:
+            if (found := known.get(e.identity)) is None:
+                fresh.append(e)
+                continue
+            eid, fingerprint, status = found
+            if fingerprint is None and e.fingerprint is not None:  # seen before fingerprints were kept
+                fill.append({"eid": eid, "fp": e.fingerprint})
+            elif e.fingerprint and fingerprint and e.fingerprint != fingerprint and status != "new":
+                _reopen(session.get_one(Entry, eid), e)
+                ids.append(eid)
+        if fill:
+            table: sa.Table = Entry.__table__  # type: ignore[attr-defined]
+            stmt = table.update().where(table.c.id == sa.bindparam("eid")).values(fingerprint=sa.bindparam("fp"))
+            session.connection().execute(stmt, fill)
+        if fresh:
+            ids.extend(_insert_chunk(session, feed_id, fresh, now))
+    session.flush()
+    return ids
+
+
+def _insert_chunk(session: Session, feed_id: int, chunk: list[records.Entry], now: datetime) -> list[int]:
+    try:
+        with session.begin_nested():
+            return _insert_entries(session, [_entry_values(feed_id, e, now) for e in chunk])
+    except (DataError, IntegrityError) as exc:
+        log.warning("a chunk of entries was refused; storing them one by one", extra={"feed_id": feed_id})
+        if len(chunk) == 1:
+            (e,) = chunk
+            record_failure(
+                session,
+                stage="poll",
+                error=type(exc.orig or exc).__name__,
+                reason=f"entry {e.guid[:80]!r} refused by the database: {str(exc.orig or exc).splitlines()[0][:300]}",
+                url=e.url[:MAX_FIELD_CHARS],
+                feed_id=feed_id,
+            )
+            return []
+        return [i for e in chunk for i in _insert_chunk(session, feed_id, [e], now)]
+
+
+def undispatched_entries(session: Session, feed_id: int) -> list[int]:
+    """The feed's entries stored but never sent to be fetched (a poll killed between storing
+    them and sending their messages): the next poll of the feed sends them."""
+    q = select(col(Entry.id)).where(Entry.feed_id == feed_id, Entry.status == "new", col(Entry.dispatched_at).is_(None))
+    return [i for i in session.exec(q.order_by(col(Entry.id))).all() if i is not None]
+
+
+def mark_entry(session: Session, entry: Entry, status: str, reason: str | None, article_id: int | None = None) -> None:
+    """Set an entry's status and the reason an operator reads (duplicate of what, and why)."""
+    entry.status, entry.reason = status, reason
+    if article_id is not None:
+        entry.article_id = article_id
+
+
+def entry_reasons(session: Session, feed_id: int | None = None, limit: int = 100) -> list[Entry]:
+    """Entries carrying a reason (duplicates with what they duplicate, items fetched again
+    because their feed updated them), newest first; of one feed, or of all."""
+    q = select(Entry).where(col(Entry.reason).is_not(None))
+    if feed_id is not None:
+        q = q.where(Entry.feed_id == feed_id)
+    return list(session.exec(q.order_by(col(Entry.id).desc()).limit(limit)).all())
 
 
 def pending_entry_ids(session: Session, *, after: int = 0, up_to: int | None = None, limit: int = 1000) -> list[int]:
@@ -134,7 +276,14 @@ def release_feeds(session: Session, feed_ids: Sequence[int]) -> None:
 
 
 def entry_record(row: Entry) -> records.Entry:
-    return records.Entry(guid=row.guid, url=row.url, title=row.title, published_at=row.published_at)
+    return records.Entry(
+        guid=row.guid,
+        url=row.url,
+        title=row.title,
+        published_at=row.published_at,
+        fingerprint=row.fingerprint,
+        seen_at=row.seen_at,
+    )
 
 
 def find_article(session: Session, *urls: str) -> Article | None:
@@ -142,6 +291,45 @@ def find_article(session: Session, *urls: str) -> Article | None:
     return session.exec(
         select(Article).where(sa.or_(col(Article.url).in_(urls), col(Article.canonical_url).in_(urls)))
     ).first()
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What :func:`store_article` did: ``created``, ``updated`` (an updated item's new text),
+    ``unchanged``, or ``duplicate`` of ``article_id``; ``reason`` says why for the last three."""
+
+    article_id: int
+    outcome: str
+    reason: str | None = None
+
+
+def _article_values(article: records.Article, content_hash: str, minhash: bytes | None) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "text": article.text,
+        "published_at": article.published_at,
+        "author": article.author,
+        "language": article.language,
+        "dateline_place": article.dateline.place if article.dateline else None,
+        "dateline_agency": article.dateline.agency if article.dateline else None,
+        "content_hash": content_hash,
+        "minhash": minhash,
+    }
+
+
+def update_article(
+    session: Session, article_id: int, article: records.Article, *, content_hash: str, minhash: bytes | None
+) -> Stored:
+    """An updated feed item's page, fetched again: replace the stored text when it changed
+    and queue the article for extraction again (its reports are then updated in place)."""
+    row = session.get_one(Article, article_id)
+    if row.content_hash == content_hash and row.title == article.title:
+        return Stored(article_id, "unchanged", "the page's text is unchanged")
+    for key, value in _article_values(article, content_hash, minhash).items():
+        setattr(row, key, value)
+    row.status, row.nlp_attempts, row.extracted_at = "fetched", 0, None
+    row.nlp_lease_until = row.nlp_claim = None
+    return Stored(article_id, "updated", "the page's text changed")
 
 
 def store_article(
@@ -152,37 +340,51 @@ def store_article(
     content_hash: str,
     minhash: bytes | None,
     copy_of_id: int | None,
-) -> tuple[int, bool]:
-    """Insert the article; (id, True) when new, (existing id, False) when already stored."""
-    existing = find_article(session, article.url, article.canonical_url)
-    if existing is not None:
-        assert existing.id is not None
-        return existing.id, False
+) -> Stored:
+    """Insert the article once, whichever URL reached it.
+
+    It is a duplicate of a stored article reached by the same link or with the same canonical
+    URL (its own address without tracking parameters or AMP suffix). A page whose canonical URL
+    it *declared* for another address (rel=canonical, same site) is a duplicate only with the
+    same text (exactly, or as a near-duplicate: `copy_of_id`); with other text it is another
+    article, stored under its own URL: a page cannot suppress another by declaring its URL."""
+    existing = session.exec(select(Article).where(Article.url == article.url)).first()
+    if existing is not None and existing.id is not None:
+        return Stored(existing.id, "duplicate", f"same link as article {existing.id} ({existing.url})")
+    keys = list(dict.fromkeys([article.canonical_url, article.url]))
+    for key in keys:
+        other = find_article(session, key)
+        if other is None:
+            break
+        assert other.id is not None
+        if not article.canonical_declared:
+            return Stored(other.id, "duplicate", f"same canonical URL as article {other.id} ({other.canonical_url})")
+        if other.content_hash == content_hash or copy_of_id == other.id:
+            return Stored(
+                other.id,
+                "duplicate",
+                f"declares the canonical URL of article {other.id} ({other.canonical_url}) and has the same text",
+            )
+    else:
+        assert other is not None and other.id is not None
+        return Stored(other.id, "duplicate", f"its URL is already article {other.id} ({other.url})")
     row = Article(
         url=article.url,
-        canonical_url=article.canonical_url,
+        canonical_url=key,
         feed_id=feed_id,
-        title=article.title,
-        text=article.text,
-        published_at=article.published_at,
         source=article.source,
-        author=article.author,
-        language=article.language,
-        dateline_place=article.dateline.place if article.dateline else None,
-        dateline_agency=article.dateline.agency if article.dateline else None,
-        content_hash=content_hash,
-        minhash=minhash,
         copy_of_id=copy_of_id,
+        **_article_values(article, content_hash, minhash),
     )
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # stored concurrently by another worker
-        existing = find_article(session, article.url, article.canonical_url)
+        existing = find_article(session, article.url, key)
         assert existing is not None and existing.id is not None
-        return existing.id, False
+        return Stored(existing.id, "duplicate", f"stored concurrently as article {existing.id} ({existing.url})")
     assert row.id is not None
-    return row.id, True
+    return Stored(row.id, "created")
 
 
 def article_record(row: Article) -> records.Article:
@@ -234,6 +436,41 @@ def claim_articles_for_nlp(
     return list(session.exec(select(Article).where(col(Article.id).in_(claimed)).order_by(col(Article.id))).all())
 
 
+def _report_values(inc: records.Incident) -> dict[str, Any]:
+    loc = inc.location
+    return {
+        "data": inc.to_dict(),
+        "event_type": inc.event_type,
+        "date": inc.date,
+        "country": loc.country if loc else None,
+        "lat": loc.lat if loc else None,
+        "lon": loc.lon if loc else None,
+        "killed_best": inc.killed.best,
+    }
+
+
+def refresh_reports(session: Session, article_id: int, incidents: Sequence[records.Incident]) -> set[str]:
+    """An article extracted again (its text changed): update its stored reports in place,
+    keeping their links, and withdraw those it no longer makes; returns the ids of the
+    incidents to recompute (their history then shows the change). Reports it makes anew
+    are left to :func:`store_reports`."""
+    touched: set[str] = set()
+    for row in session.exec(select(Report).where(Report.article_id == article_id)).all():
+        if row.ordinal >= len(incidents):
+            if row.incident_id:
+                touched.add(row.incident_id)
+            session.delete(row)
+            continue
+        values = _report_values(incidents[row.ordinal])
+        if values["data"] != row.data:
+            for key, value in values.items():
+                setattr(row, key, value)
+            if row.incident_id:
+                touched.add(row.incident_id)
+    session.flush()
+    return touched
+
+
 def store_reports(session: Session, article_id: int, incidents: Sequence[records.Incident]) -> list[int]:
     """Store the article's incidents as reports (idempotent per (article, ordinal))."""
     existing = {r.ordinal: r.id for r in session.exec(select(Report).where(Report.article_id == article_id)).all()}
@@ -244,18 +481,7 @@ def store_reports(session: Session, article_id: int, incidents: Sequence[records
             assert rid is not None
             ids.append(rid)
             continue
-        loc = inc.location
-        row = Report(
-            article_id=article_id,
-            ordinal=ordinal,
-            data=inc.to_dict(),
-            event_type=inc.event_type,
-            date=inc.date,
-            country=loc.country if loc else None,
-            lat=loc.lat if loc else None,
-            lon=loc.lon if loc else None,
-            killed_best=inc.killed.best,
-        )
+        row = Report(article_id=article_id, ordinal=ordinal, **_report_values(inc))
         session.add(row)
         session.flush()
         assert row.id is not None
@@ -306,6 +532,27 @@ def fail_articles(session: Session, article_ids: Sequence[int]) -> None:
             .where(col(Article.id).in_(list(article_ids)), col(Article.status) == "fetched")
             .values(status="failed")
         )
+
+
+def hold_articles(session: Session, article_ids: Sequence[int], reason: str) -> None:
+    """Extraction stopped by the machine, not the articles: mark them ``held`` (not claimed
+    again, not failed) and record why against each; :func:`release_held` takes them back."""
+    rows = session.exec(select(Article).where(col(Article.id).in_(list(article_ids)))).all()
+    for a in rows:
+        a.status, a.nlp_claim, a.nlp_lease_until = "held", None, None
+        record_failure(session, stage="extract", error="EnvironmentFault", reason=reason, article_id=a.id, url=a.url)
+
+
+def release_held(session: Session) -> int:
+    """Queue every held article for extraction again (a worker started with its checks
+    passing: the environment problem is fixed). Returns how many."""
+    stmt = (
+        sa.update(Article)
+        .where(col(Article.status) == "held")
+        .values(status="fetched", nlp_attempts=0)
+        .returning(col(Article.id))
+    )
+    return len(session.execute(stmt).all())
 
 
 def unlinked_report_ids(session: Session, among: Sequence[int] | None = None) -> list[int]:
