@@ -59,8 +59,8 @@ def _clusters(order: tuple[str, ...]) -> frozenset[frozenset[str]]:
         plan = dedupe.decide(rec, n, text, cands, dedupe.Policy(), names=names)
         target = plan.target or f"incident-{name}"
         incident_of[name] = target
-        for other in incident_of:
-            if incident_of[other] in plan.absorb:
+        for other, inc in list(incident_of.items()):
+            if inc in plan.absorb:
                 incident_of[other] = target
     out: dict[str, set[str]] = {}
     for name, inc in incident_of.items():
