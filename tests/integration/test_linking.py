@@ -361,3 +361,30 @@ def test_unlocated_villages_merge_only_by_name(res: Resources) -> None:
     add(res, "https://b.example/u", [incident(Place("Sinda", "ML", None, None), d, 10, kind="Attack", perp=None)])
     add(res, "https://c.example/u", [incident(Place("kuwo", "ML", None, None), d, 12, kind="Attack", perp=None)])
     assert sorted(i["num_reports"] for i in exported(res)) == [1, 2]
+
+
+# 50 km north of Kharkiv: a wrong geocode that a report's shared names still forgive.
+FAR_VILLAGE = Place("Pisky", "UA", 50.4435, 36.2304, "Kharkiv Oblast", "village")
+NAMED = (
+    "The strike on Bondarenko Lane hit the workshop of Taras Melnyk, and his neighbour "
+    "Oksana Hrytsenko was pulled from the rubble, volunteers said."
+)
+
+
+@pytest.mark.parametrize("bare_first", [False, True])
+def test_a_report_finds_the_incident_of_a_matching_report_whatever_its_derived_place(
+    res: Resources, bare_first: bool
+) -> None:
+    """A named town report and a (mis)geocoded village report join on their names; the incident
+    takes the village, the more precise place, 50 km off. A bare report from the town matches the
+    town report and must join it whether it comes first or last (it is found through the town
+    report, not the incident's derived place)."""
+    bare = ("https://b.example/bare", [incident(KHARKIV, date(2023, 10, 5), None)], None)
+    arrivals = [
+        ("https://a.example/town", [incident(KHARKIV, date(2023, 10, 5), 4)], NAMED),
+        ("https://c.example/village", [incident(FAR_VILLAGE, date(2023, 10, 5), 4)], NAMED),
+    ]
+    for url, incs, text in [bare, *arrivals] if bare_first else [*arrivals, bare]:
+        add(res, url, incs, text=text)
+    (inc,) = exported(res)
+    assert inc["num_reports"] == 3 and inc["location"]["name"] == "Pisky"

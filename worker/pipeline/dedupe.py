@@ -489,18 +489,20 @@ class Plan:
 _SIBLING_PLACES = frozenset({"distinct sub-places", "neighbour named near", "neighbouring"})
 
 
-def vetoes(d: Decision, *, strict: bool = False) -> bool:
+def vetoes(d: Decision) -> bool:
     """Whether a comparison rules two reports out of one incident (not merely fails to link
     them): two fields disagree, or their places are siblings in one area (two neighbourhoods of
-    a city, two neighbouring towns) and nothing forgave it. `strict` (joining two incidents):
-    any place disagreement that was not forgiven; a report that is far off may be a wrong
-    geocode, but two incidents far apart are two events."""
+    a city, two neighbouring towns) and nothing forgave it.
+
+    The one rule for both ways two reports can end up together (a report joining an incident,
+    a report joining two incidents): with a stricter rule for the second, whether two reports
+    share an incident would depend on whether a bridge arrived before or after them."""
     disagree = d.reasons.get("disagree") or []
     if len(disagree) >= 2:
         return True
     if "place" not in disagree or d.reasons.get("forgiven") == "place":
         return False
-    return strict or d.reasons.get("place") in _SIBLING_PLACES
+    return d.reasons.get("place") in _SIBLING_PLACES
 
 
 def _as_report(c: Candidate) -> Incident:
@@ -564,7 +566,7 @@ def decide(
         if any(frozenset((x, other)) in conflicts for x in (target, *absorb)):
             continue
         if any(
-            vetoes(compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common), strict=True)
+            vetoes(compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common))
             for g in (target, *absorb)
             for x in groups[g]
             for y in groups[other]

@@ -165,6 +165,7 @@ def _candidate_incidents(
             )
         )
     found = {i.id: i for i in session.exec(q.order_by(col(Incident.id)).limit(MAX_CANDIDATES)).all()}
+    ids = _incidents_of_reports_near(session, rec, window, policy)
     if names and rec.date is not None:
         by_name = (
             select(Report.incident_id)
@@ -177,11 +178,41 @@ def _candidate_incidents(
             .distinct()
             .limit(MAX_CANDIDATES)
         )
-        ids = [i for i in session.exec(by_name).all() if i and i not in found]
-        if ids:
-            for inc in session.exec(_live().where(col(Incident.id).in_(ids))).all():
-                found[inc.id] = inc
+        ids |= {i for i in session.exec(by_name).all() if i}
+    ids -= set(found)
+    if ids:
+        for inc in session.exec(_live().where(col(Incident.id).in_(sorted(ids)))).all():
+            found[inc.id] = inc
     return [found[k] for k in sorted(found)]
+
+
+def _incidents_of_reports_near(
+    session: Session, rec: IncidentRecord, window: timedelta, policy: dedupe.Policy
+) -> set[str]:
+    """Incidents with a report of their own in the report's box (same country, date window).
+
+    The incident's columns are derived from all its reports (the most precise place, the most
+    common date), so they move as reports arrive; a report that matches one of its reports must
+    find that incident whether or not the derived place still lies in the box, or whether two
+    reports end up together would depend on the order they came in."""
+    loc = rec.location
+    if loc is None or loc.lat is None or loc.lon is None or not loc.country or rec.date is None:
+        return set()
+    dlat = policy.max_km / 111.0
+    dlon = dlat / max(0.2, math.cos(math.radians(loc.lat)))
+    q = (
+        select(Report.incident_id)
+        .where(
+            Report.country == loc.country,
+            col(Report.date).between(rec.date - window, rec.date + window),
+            col(Report.lat).between(loc.lat - dlat, loc.lat + dlat),
+            col(Report.lon).between(loc.lon - dlon, loc.lon + dlon),
+            col(Report.incident_id).is_not(None),
+        )
+        .distinct()
+        .limit(MAX_CANDIDATES)
+    )
+    return {i for i in session.exec(q).all() if i}
 
 
 def _report_candidates(
