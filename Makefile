@@ -47,11 +47,15 @@ bench: install
 	$(BIN)/python bench/e2e.py --quick
 	$(BIN)/python bench/web.py --quick
 
-# Regenerate the hash-pinned lock from pyproject.toml (needs the package index).
+# Regenerate the hash-pinned locks from pyproject.toml (needs the package index): the full one
+# (with the dev tools) for `make install`, then the runtime one for the Docker image, seeded
+# from the full one so both carry the same pins.
 lock:
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras -o requirements.lock pyproject.toml
-	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock  # machine-local pip settings
+	cp requirements.lock requirements-runtime.lock
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras -o requirements-runtime.lock pyproject.toml
+	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock requirements-runtime.lock  # machine-local pip settings
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,17 @@
-"""Shared fixtures: real databases (SQLite file, fresh PostgreSQL database), the real Redis
-(a dedicated db number, flushed), and a loopback news site with feeds and pages."""
+"""Shared fixtures: real databases (SQLite file, fresh PostgreSQL database), a real Redis of
+the suite's own, and a loopback news site with feeds and pages.
+
+The suite touches only what it creates: PostgreSQL databases named ``wirewatch_test_*`` that it
+drops afterwards, and a redis-server it starts on a free loopback port (stopped at exit).
+``WIREWATCH_TEST_PG`` (an admin URL, default the machine's ``test`` database on 127.0.0.1:5432)
+and ``WIREWATCH_TEST_REDIS`` (a Redis URL whose database the tests flush) point it elsewhere."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -23,7 +31,24 @@ from worker.store.db import get_engine, upgrade
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 PG_ADMIN_URL = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("WIREWATCH_TEST_REDIS", "redis://127.0.0.1:6379/13")
+
+
+def _own_redis_url() -> str:
+    """A memory-only redis-server of the suite's own (temp dir, free port), stopped at exit, so
+    the tests never flush a database of the machine's Redis."""
+    from tests.integration.service import OwnRedis
+
+    if shutil.which("redis-server") is None:
+        raise RuntimeError("redis-server is not installed: install it, or set WIREWATCH_TEST_REDIS to a Redis URL")
+    tmp = Path(tempfile.mkdtemp(prefix="wirewatch-test-redis-"))
+    server = OwnRedis(tmp, durable=False)
+    server.start()
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    atexit.register(server.stop)
+    return server.url
+
+
+REDIS_TEST_URL = os.environ.get("WIREWATCH_TEST_REDIS") or _own_redis_url()
 
 
 def shared_or_skip(*parts: str) -> Path:

@@ -106,13 +106,15 @@ def free_port() -> int:
 
 
 class OwnRedis:
-    """A redis-server of the test's own, with an append-only file so a restart keeps the queue."""
+    """A redis-server of the test's own on a free port; by default with an append-only file so
+    a restart keeps the queue (`durable=False`: memory only, for the suite's shared server)."""
 
-    def __init__(self, tmp: Path, password: str | None = None) -> None:
+    def __init__(self, tmp: Path, password: str | None = None, *, durable: bool = True) -> None:
         self.dir = tmp / "redis"
         self.dir.mkdir(parents=True)
         self.port = free_port()
         self.password = password
+        self.durable = durable
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -130,7 +132,7 @@ class OwnRedis:
             "--dir",
             str(self.dir),
             "--appendonly",
-            "yes",
+            "yes" if self.durable else "no",
             "--appendfsync",
             "always",
             "--save",

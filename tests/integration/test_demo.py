@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.conftest import REDIS_TEST_URL
+
 pytestmark = pytest.mark.integration
-DEMO_BROKER = os.environ.get("WIREWATCH_TEST_DEMO_REDIS", "redis://127.0.0.1:6379/12")
+# The suite's own Redis (tests/conftest.py); the demo flushes it before it runs.
+DEMO_BROKER = REDIS_TEST_URL
 
 
 def test_demo_ingests_the_bundled_site_with_the_real_service(tmp_path: Path) -> None:
