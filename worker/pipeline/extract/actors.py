@@ -126,13 +126,15 @@ _PASSIVE = frozenset({"was", "were", "been", "being", "is", "are", "got"})
 
 def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) -> bool:
     """Whether the actor is the agent of a trigger next to it: named right before it in the
-    active voice ("Russian missile", "soldiers executed"), or after its "by" ("air raids by
-    the coalition"). Before a passive ("two soldiers were killed") the actor is the target."""
+    active voice ("Russian missile", "soldiers executed"), after its "by" ("air raids by
+    the coalition"), or first after its "between" ("clashes between X and Y"). Before a passive ("two soldiers were killed") the actor is the target."""
     for start, end in trigger_tokens:
         if a.start < start <= a.end + 4 and not any(doc[i].lower_ in _PASSIVE for i in range(a.end, start)):
             return True  # "Russian missile", "Saudi-led coalition air strike", "U.S. drone| strike"
         if 0 <= a.start - end <= 3 and any(doc[i].lower_ == "by" for i in range(end, a.start)):
             return True  # "air raids by the coalition"
+        if 0 <= a.start - end <= 4 and any(doc[i].lower_ == "between" for i in range(end, a.start)):
+            return True  # "clashes erupted between X and Y": a side of the fighting
     return False
 
 

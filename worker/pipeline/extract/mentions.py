@@ -15,12 +15,13 @@ splits off ("oct . 14", "u.n . officials").
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import pycountry
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from worker.pipeline.extract import lexicon
@@ -218,11 +219,91 @@ class MentionTagger:
         doc.spans["ww_trigger"] = filter_spans(trig)
         act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
         act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
-        doc.spans["ww_actor"] = filter_spans(act)
+        doc.spans["ww_actor"] = _with_groups(filter_spans(act), group_mentions(doc))
         doc.spans["ww_cue"] = [
             Span(doc, s, e, label=strings[m]) for m, s, e in self.cues(doc) if not _compound(doc, strings[m], e)
         ]
         return doc
+
+
+_NAMED_ENTS = frozenset({"NORP", "ORG", "GPE", "PERSON", "FAC", "LOC"})
+_FORCE_KINDS = frozenset({"military", "armed", "security", "government", "police", "defence", "defense"})
+
+
+@functools.cache
+def _group_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    groups = lexicon.load("actors")["groups"]
+    return frozenset(groups["heads"]), frozenset(groups["name_heads"]), frozenset(groups["not_qualifiers"])
+
+
+def _named(tok: Token) -> bool:
+    """A token that carries a name: part of a named entity, or an acronym ("NPA", "FARDC")."""
+    return tok.ent_type_ in _NAMED_ENTS or (tok.is_upper and tok.is_alpha and len(tok) >= 2)
+
+
+def _qualifier_start(doc: Doc, head: int, lower: int) -> int | None:
+    """Where the name before group noun ``doc[head]`` starts, or None when no name qualifies it.
+
+    Walks back over capitalised tokens and "pro-" forms ("pro - Hadi") down to ``lower``;
+    at least one of them must be :func:`_named`.
+    """
+    _, _, skip = _group_words()
+    i = head
+    while i > lower:
+        tok = doc[i - 1]
+        if tok.lower_ in skip or not (tok.is_title or tok.is_upper or tok.text == "-" or tok.lower_ == "pro"):
+            break
+        if tok.text == "-" and not (i - 2 >= lower and doc[i - 2].lower_ == "pro"):
+            break
+        i -= 1
+    pro_name = any(doc[j].lower_ == "pro" and doc[j + 1].text == "-" for j in range(i, head - 2))
+    if i == head or not (pro_name or any(_named(t) for t in doc[i:head])):
+        return None
+    return i
+
+
+def group_mentions(doc: Doc) -> list[Span]:
+    """Armed groups named by a qualifier and a group noun (``actors.toml`` ``[groups]``),
+    labelled with their own words: "Puntland Dervish forces", "forces of Artsakh".
+
+    Also names of organisations whose own name ends in a group noun ("National Liberation
+    Army"). Works on cased text; lowercase text has no names to find here.
+    """
+    heads, name_heads, _ = _group_words()
+    out: list[Span] = []
+    for sent in doc.sents:
+        for tok in sent:
+            low = tok.lower_
+            if low in name_heads and tok.is_title and tok.i > sent.start and doc[tok.i - 1].is_title:
+                start = _qualifier_start(doc, tok.i, sent.start)
+                if start is not None:
+                    out.append(Span(doc, start, tok.i + 1, label=doc[start : tok.i + 1].text))
+                    continue
+            if low not in heads:
+                continue
+            start = _qualifier_start(doc, tok.i, sent.start)
+            if start is not None:
+                out.append(Span(doc, start, tok.i + 1, label=doc[start : tok.i + 1].text))
+            elif tok.i + 2 < sent.end and doc[tok.i + 1].lower_ == "of" and _named(doc[tok.i + 2]):
+                end = tok.i + 2
+                while end < sent.end and _named(doc[end]) and (doc[end].is_title or doc[end].is_upper):
+                    end += 1
+                start = tok.i - 1 if tok.i > sent.start and doc[tok.i - 1].lower_ in _FORCE_KINDS else tok.i
+                if end > tok.i + 2:
+                    out.append(Span(doc, start, end, label=doc[start:end].text))
+    return filter_spans(out)
+
+
+def _with_groups(aliases: list[Span], groups: list[Span]) -> list[Span]:
+    """Alias matches and the group names that overlap none of them. A bare force noun
+    (``?state:...``) inside a group name gives way to it: "FARDC soldiers", "military forces
+    of Artsakh" name more than "soldiers" of the incident's country."""
+    bare = [a for a in aliases if a.label_.startswith("?state:")]
+    wider = [g for g in groups if any(g.start <= a.start and a.end <= g.end and g != a for a in bare)]
+    kept = [a for a in aliases if not any(g.start <= a.start and a.end <= g.end for g in wider)]
+    used = {i for sp in kept for i in range(sp.start, sp.end)}
+    free = [g for g in groups if not any(i in used for i in range(g.start, g.end))]
+    return sorted([*kept, *free], key=lambda sp: sp.start)
 
 
 def _compound(doc: Doc, label: str, end: int) -> bool:
