@@ -219,6 +219,34 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
     assert (inc.perpetrator, inc.perpetrator_certainty) == (actor, certainty)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "actor", "kind"),
+    [
+        # Groups no alias names, named by their own words (invented groups and places).
+        (
+            "Korvanian Liberation Front militants attacked a checkpoint in Kaya on Saturday, killing two soldiers.",
+            "Korvanian Liberation Front militants",
+            "Armed clash",
+        ),
+        (
+            "On Saturday, pro-Marand forces clashed with the army near Kaya; four people were killed.",
+            "pro-Marand forces",
+            "Armed clash",
+        ),
+        (
+            "Clashes erupted on Saturday between KDLF fighters and the army in Kaya, killing three.",
+            "KDLF fighters",
+            "Armed clash",
+        ),
+        # A single armed victim makes an attack on an armed side an Armed clash.
+        ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
+    ],
+)
+def test_armed_groups_named_by_their_own_words(sentence: str, actor: str | None, kind: str) -> None:
+    inc = one(sentence)
+    assert (inc.perpetrator, inc.event_type) == (actor, kind)
+
+
 def test_every_field_has_evidence_pointing_into_the_text() -> None:
     text = "A Saudi-led coalition air strike hit a bus in Saada on Thursday, killing 29 children and wounding 48."
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2018-08-10T09:00:00+03:00"))
