@@ -514,6 +514,7 @@ def demo(
     """Serve the bundled sample news site on loopback, run the service on it, list what it found."""
     from worker.demo import run_demo
 
+    settings()  # a bad configuration stops here, with main()'s one error line
     raise typer.Exit(run_demo(_state.get("config"), timeout=seconds, web=web))
 
 
