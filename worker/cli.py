@@ -12,7 +12,9 @@ wirewatch demo                           the bundled sample news site, ingested 
 
 Errors: every failure a user can cause or fix (bad input, bad settings, a database or broker
 that does not answer) ends in one line ``error: ...`` on stderr and a non-zero status; ``-v``
-adds the traceback. :func:`main` is the one place that turns exceptions into that line.
+adds the traceback. The root command (:class:`ReportingGroup`) is the one place that turns an
+exception into that line, whichever way the app is started (console script, ``python -m``,
+a test's CliRunner).
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoResultFound, OperationalError
 from sqlmodel import col, select
+from typer.core import TyperGroup
 
 from worker import jobs
 from worker.errors import ConfigError, StoreUnavailable, WirewatchError
@@ -51,15 +53,43 @@ from worker.store.models import Feed, Incident, IncidentHistory
 if TYPE_CHECKING:
     from worker.pipeline.extract.gazetteer import Gazetteer
 
+
+class ReportingGroup(TyperGroup):
+    """The root command: an exception from any command ends as one line ``error: ...`` on
+    stderr and a non-zero status (-v: after the traceback). Typer's own exits, aborts and usage
+    errors, and a closed pipe (`wirewatch export | head`), keep Typer's handling."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: typer's Context type lives in a private module
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            raise
+        except Exception as exc:  # the one place every failure is reported
+            raise typer.Exit(report_error(exc)) from exc
+
+
+def report_error(exc: Exception) -> int:
+    """Print `exc` as one line on stderr (the traceback first under -v); the exit status."""
+    verbose = bool(_state.get("verbose"))
+    if verbose:
+        traceback.print_exception(exc)
+    message, status = describe_error(exc)
+    if not verbose and not isinstance(exc, _KNOWN):
+        message += " (rerun with -v for the traceback)"
+    console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return status
+
+
 # rich_markup_mode=None: Typer 0.29's Rich help panel prints a value placeholder (``<bool>``) for
 # every option, flags included (its TyperOption.display_type_rich has no is_flag check; the plain
 # formatter has one), which tells users that `--once` takes a value. Plain help lists flags as
-# flags. Tracebacks are turned into one line by main(), not by Typer's pretty printer.
+# flags. Exceptions become one line in ReportingGroup, not Typer's pretty tracebacks.
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    cls=ReportingGroup,
     help="Wirewatch: news feeds to conflict incidents.",
 )
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
@@ -83,26 +113,7 @@ def options(
     configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
-def main() -> None:
-    """The console script: run the app and turn any exception into one line on stderr (with
-    the traceback under -v). Usage errors, --help and typer.Exit are handled by Click itself."""
-    try:
-        app()
-    except Exception as exc:  # noqa: BLE001  # the one place every failure is reported
-        if _state.get("verbose"):
-            traceback.print_exception(exc)
-        message, status = describe_error(exc)
-        if not _state.get("verbose") and status == 1 and not _is_known(exc):
-            message += " (rerun with -v for the traceback)"
-        console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-        raise SystemExit(status) from None
-
-
 _KNOWN = (WirewatchError, OSError, OperationalError, RedisConnectionError, NoResultFound, linking.CorrectionError)
-
-
-def _is_known(exc: Exception) -> bool:
-    return isinstance(exc, _KNOWN)
 
 
 def describe_error(exc: Exception) -> tuple[str, int]:
@@ -139,7 +150,7 @@ def _database_location() -> str:
 
 def settings() -> Settings:
     """The settings of this run (--config, else $WIREWATCH_CONFIG, else ./config.toml; then the
-    environment). A ConfigError goes up to main(), which prints it."""
+    environment). A ConfigError goes up to the root command, which prints it."""
     if "settings" not in _state:
         _state["settings"] = load_settings(_state.get("config"))
     s: Settings = _state["settings"]
@@ -209,7 +220,7 @@ def ingest(
         with Progress(console=console, transient=not console.is_terminal) as progress:
             summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress), started=started)
     except StoreUnavailable as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]: nothing is lost, run `wirewatch ingest --once` again later")
+        console.print(f"error: {exc}: nothing is lost, run `wirewatch ingest --once` again later", markup=False)
         raise typer.Exit(1) from exc
     for line in summary.lines():
         console.print(line, soft_wrap=True, markup=False, highlight=False)
@@ -343,17 +354,17 @@ def extract(
         sys.stdout.write(json.dumps({"incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n")
         return
     items = [(n, *_jsonl_item(line)) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
-    good = [a for _, _, a in items if isinstance(a, Article)]
+    good = [item for _, _, item in items if isinstance(item, Article)]
     found = iter(
         extract_many(load_nlp(settings().nlp.model), good, batch_size=settings().nlp.batch_size, gazetteer=_gazetteer())
         if good
         else []
     )
-    for n, item_id, art in items:
+    for n, item_id, item in items:
         out = (
             {"id": item_id, "incidents": [i.to_dict() for i in next(found)]}
-            if isinstance(art, Article)
-            else {"line": n, "id": item_id, "error": art}
+            if isinstance(item, Article)
+            else {"line": n, "id": item_id, "error": item}
         )
         sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
     if failed := len(items) - len(good):
@@ -514,9 +525,9 @@ def demo(
     """Serve the bundled sample news site on loopback, run the service on it, list what it found."""
     from worker.demo import run_demo
 
-    settings()  # a bad configuration stops here, with main()'s one error line
+    settings()  # a bad configuration stops here, with the one error line
     raise typer.Exit(run_demo(_state.get("config"), timeout=seconds, web=web))
 
 
 if __name__ == "__main__":
-    main()
+    app()

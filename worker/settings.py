@@ -48,8 +48,8 @@ def data_dir() -> Path:
     """The per-user data directory (XDG Base Directory spec): ``$XDG_DATA_HOME/wirewatch``,
     else ``~/.local/share/wirewatch``. Defaults live here rather than under the working
     directory, so that a command run from anywhere finds the same database."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"  # the spec ignores relative values
+    base = Path(os.environ.get("XDG_DATA_HOME", ""))
+    root = base if base.is_absolute() else Path.home() / ".local" / "share"  # the spec ignores relative values
     return root / "wirewatch"
 
 
