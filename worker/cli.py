@@ -189,6 +189,8 @@ def run(flower: Annotated[bool, typer.Option(help="also serve Flower (credential
     s = settings()
     upgrade(s.database.url)
     jobs.sync_config_feeds(Resources.from_settings(s))
+    if _place_index_missing():  # the start-up checks build it, in a child process
+        _say_building_place_index()
     raise typer.Exit(supervise(s, config_path(_state.get("config")), flower=flower))
 
 
@@ -401,18 +403,34 @@ def _jsonl_item(line: str) -> tuple[Any, Article | str]:
     return item_id, art
 
 
-def _gazetteer() -> Gazetteer:
-    """The place index. Its first build takes half a minute to minutes and about 1 GB of
-    memory, so say so before and after rather than look hung."""
-    from worker.pipeline.extract.gazetteer import Gazetteer, default_cache_dir, index_path
+def _place_index_missing() -> bool:
+    """Whether the place index still has to be built: half a minute to minutes and about 1 GB
+    of memory, once, which a user should be told about rather than see a silent terminal."""
+    from worker.pipeline.extract.gazetteer import default_cache_dir, index_path
 
-    cache = default_cache_dir()
-    if index_path(cache).exists():
-        return Gazetteer.load(cache)
-    console.print("building the place index (first run only, about 30 s to 4 min, ~1 GB of memory)...", markup=False)
+    return not index_path(default_cache_dir()).exists()
+
+
+def _say_building_place_index() -> None:
+    console.print(
+        "building the place index (first run only, about 30 s to 4 min, ~1 GB of memory)...",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _gazetteer() -> Gazetteer:
+    """The place index, saying so before and after building it the first time."""
+    from worker.pipeline.extract.gazetteer import Gazetteer
+
+    if not _place_index_missing():
+        return Gazetteer.load()
+    _say_building_place_index()
     started = time.monotonic()
-    gazetteer = Gazetteer.load(cache)
-    console.print(f"place index built in {time.monotonic() - started:.0f} s: {gazetteer.path}", markup=False)
+    gazetteer = Gazetteer.load()
+    console.print(
+        f"place index built in {time.monotonic() - started:.0f} s: {gazetteer.path}", markup=False, soft_wrap=True
+    )
     return gazetteer
 
 
