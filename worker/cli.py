@@ -9,6 +9,12 @@ wirewatch incidents show ID | merge A B | unmerge A B | split ID --report URL | 
 wirewatch web [--host H] [--port P]      the analyst's web window
 wirewatch db upgrade
 wirewatch demo                           the bundled sample news site, ingested by the service
+
+Errors: every failure a user can cause or fix (bad input, bad settings, a database or broker
+that does not answer) ends in one line ``error: ...`` on stderr and a non-zero status; ``-v``
+adds the traceback. The root command (:class:`ReportingGroup`) is the one place that turns an
+exception into that line, whichever way the app is started (console script, ``python -m``,
+a test's CliRunner).
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import json
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoResultFound, OperationalError
 from sqlmodel import col, select
+from typer.core import TyperGroup
 
 from worker import jobs
 from worker.errors import ConfigError, StoreUnavailable, WirewatchError
@@ -37,10 +47,51 @@ from worker.resources import Resources
 from worker.settings import Settings, config_path, load_settings
 from worker.store import export as export_mod
 from worker.store import linking, repo
-from worker.store.db import session_scope, upgrade
+from worker.store.db import current_revision, session_scope, upgrade
 from worker.store.models import Feed, Incident, IncidentHistory
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Wirewatch: news feeds to conflict incidents.")
+if TYPE_CHECKING:
+    from worker.pipeline.extract.gazetteer import Gazetteer
+
+
+class ReportingGroup(TyperGroup):
+    """The root command: an exception from any command ends as one line ``error: ...`` on
+    stderr and a non-zero status (-v: after the traceback). Typer's own exits, aborts and usage
+    errors, and a closed pipe (`wirewatch export | head`), keep Typer's handling."""
+
+    def invoke(self, ctx: Any) -> Any:  # Any: typer's Context type lives in a private module
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, BrokenPipeError):
+            raise
+        except Exception as exc:  # the one place every failure is reported
+            raise typer.Exit(report_error(exc)) from exc
+
+
+def report_error(exc: Exception) -> int:
+    """Print `exc` as one line on stderr (the traceback first under -v); the exit status."""
+    verbose = bool(_state.get("verbose"))
+    if verbose:
+        traceback.print_exception(exc)
+    message, status = describe_error(exc)
+    if not verbose and not isinstance(exc, _KNOWN):
+        message += " (rerun with -v for the traceback)"
+    console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return status
+
+
+# rich_markup_mode=None: Typer 0.29's Rich help panel prints a value placeholder (``<bool>``) for
+# every option, flags included (its TyperOption.display_type_rich has no is_flag check; the plain
+# formatter has one), which tells users that `--once` takes a value. Plain help lists flags as
+# flags. Exceptions become one line in ReportingGroup, not Typer's pretty tracebacks.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    cls=ReportingGroup,
+    help="Wirewatch: news feeds to conflict incidents.",
+)
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 incidents_app = typer.Typer(no_args_is_help=True, help="Inspect and correct incidents.")
@@ -53,18 +104,55 @@ _state: dict[str, Any] = {}
 
 
 @app.callback()
-def main(config: ConfigOpt = None, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def options(
+    config: ConfigOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more; show the traceback of an error")] = False,
+) -> None:
     _state["config"] = config
+    _state["verbose"] = verbose
     configure_logging(logging.INFO if verbose else logging.WARNING)
 
 
-def settings() -> Settings:
+_KNOWN = (WirewatchError, OSError, OperationalError, RedisConnectionError, NoResultFound, linking.CorrectionError)
+
+
+def describe_error(exc: Exception) -> tuple[str, int]:
+    """One line naming the problem, and the exit status (2: configuration, 1: anything else)."""
+    if isinstance(exc, ConfigError):
+        return str(exc), 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}", 1
+    if isinstance(exc, OperationalError):
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        return f"database unavailable at {_database_location()}: {first}", 1
+    if isinstance(exc, RedisConnectionError):
+        where = _redacted(_state["settings"].broker.url) if "settings" in _state else "the configured broker"
+        return f"broker unavailable at {where}: {exc}", 1
+    if isinstance(exc, NoResultFound):
+        return f"not found: {exc}", 1
+    if isinstance(exc, WirewatchError | linking.CorrectionError):
+        return str(exc), 1
+    return f"unexpected {type(exc).__name__}: {exc}", 1
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+
+
+def _database_location() -> str:
+    """Where the configured database is, for messages: the file of SQLite, else the URL
+    without its password."""
     if "settings" not in _state:
-        try:
-            _state["settings"] = load_settings(_state.get("config"))
-        except ConfigError as exc:
-            console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from exc
+        return "the configured database"
+    url = make_url(_state["settings"].database.url)
+    return str(url.database) if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
+
+
+def settings() -> Settings:
+    """The settings of this run (--config, else $WIREWATCH_CONFIG, else ./config.toml; then the
+    environment). A ConfigError goes up to the root command, which prints it."""
+    if "settings" not in _state:
+        _state["settings"] = load_settings(_state.get("config"))
     s: Settings = _state["settings"]
     return s
 
@@ -78,9 +166,19 @@ def resources(migrate: bool = True) -> Resources:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply database migrations (idempotent)."""
-    upgrade(settings().database.url)
-    console.print("database is up to date")
+    """Create the database or apply its pending migrations (idempotent); say which."""
+    url = settings().database.url
+    before = current_revision(url)
+    upgrade(url)
+    after = current_revision(url)
+    where = _database_location()
+    if before is None:
+        message = f"created the database at {where} (migrations applied up to {after})"
+    elif before != after:
+        message = f"upgraded the database at {where} from revision {before} to {after}"
+    else:
+        message = f"the database at {where} is already up to date (revision {after})"
+    console.print(message, markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -91,11 +189,9 @@ def run(flower: Annotated[bool, typer.Option(help="also serve Flower (credential
     s = settings()
     upgrade(s.database.url)
     jobs.sync_config_feeds(Resources.from_settings(s))
-    try:
-        raise typer.Exit(supervise(s, config_path(_state.get("config")), flower=flower))
-    except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+    if _place_index_missing():  # the start-up checks build it, in a child process
+        _say_building_place_index()
+    raise typer.Exit(supervise(s, config_path(_state.get("config")), flower=flower))
 
 
 @app.command()
@@ -122,10 +218,11 @@ def ingest(
     try:
         res = resources()
         jobs.sync_config_feeds(res)
+        _gazetteer()
         with Progress(console=console, transient=not console.is_terminal) as progress:
             summary = ingest_once(res, max_seconds=bound or None, meter=_meter(progress), started=started)
     except StoreUnavailable as exc:
-        console.print(f"[red]{escape(str(exc))}[/red]: nothing is lost, run `wirewatch ingest --once` again later")
+        console.print(f"error: {exc}: nothing is lost, run `wirewatch ingest --once` again later", markup=False)
         raise typer.Exit(1) from exc
     for line in summary.lines():
         console.print(line, soft_wrap=True, markup=False, highlight=False)
@@ -238,11 +335,14 @@ def extract(
     title: Annotated[str, typer.Option()] = "",
     jsonl: Annotated[bool, typer.Option(help="one JSON article per input line")] = False,
 ) -> None:
-    """Print the incidents of one article as JSON (no database needed)."""
-    from worker.pipeline.extract import Gazetteer, extract_many, load_nlp
+    """Print the incidents of one article as JSON (no database needed).
 
-    nlp, gazetteer = load_nlp(settings().nlp.model), Gazetteer.load()
-    raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    With --jsonl, each line is an object with "text" (and optional "id", "title", "url",
+    "published_at", "source"); a line that is not one gets {"line", "id", "error"} in its place
+    and the others are still processed; the exit status is then 1."""
+    from worker.pipeline.extract import extract_many, load_nlp
+
+    raw = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")  # before the slow model load
     if not jsonl:
         art = Article(
             url="",
@@ -252,27 +352,86 @@ def extract(
             published_at=_aware(published_at) if published_at else None,
             source=source,
         )
-        (incs,) = extract_many(nlp, [art], gazetteer=gazetteer)
+        (incs,) = extract_many(load_nlp(settings().nlp.model), [art], gazetteer=_gazetteer())
         sys.stdout.write(json.dumps({"incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n")
         return
-    lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
-    arts = [
-        Article(
-            url=d.get("url", ""),
-            canonical_url="",
-            title=d.get("title") or "",
-            text=d.get("text") or "",
-            published_at=_aware(d["published_at"]) if d.get("published_at") else None,
-            source=d.get("source"),
+    items = [(n, *_jsonl_item(line)) for n, line in enumerate(raw.splitlines(), 1) if line.strip()]
+    good = [item for _, _, item in items if isinstance(item, Article)]
+    found = iter(
+        extract_many(load_nlp(settings().nlp.model), good, batch_size=settings().nlp.batch_size, gazetteer=_gazetteer())
+        if good
+        else []
+    )
+    for n, item_id, item in items:
+        out = (
+            {"id": item_id, "incidents": [i.to_dict() for i in next(found)]}
+            if isinstance(item, Article)
+            else {"line": n, "id": item_id, "error": item}
         )
-        for d in lines
-    ]
-    for d, incs in zip(
-        lines, extract_many(nlp, arts, batch_size=settings().nlp.batch_size, gazetteer=gazetteer), strict=True
-    ):
-        sys.stdout.write(
-            json.dumps({"id": d.get("id"), "incidents": [i.to_dict() for i in incs]}, ensure_ascii=False) + "\n"
-        )
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+    if failed := len(items) - len(good):
+        console.print(f"error: {failed} of {len(items)} input lines could not be read", markup=False)
+        raise typer.Exit(1)
+
+
+def _jsonl_item(line: str) -> tuple[Any, Article | str]:
+    """``(id, article)`` of one ``extract --jsonl`` line, or ``(id, what is wrong with it)``."""
+    try:
+        d = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON: {exc}"
+    if not isinstance(d, dict):
+        return None, f"not a JSON object but {type(d).__name__}"
+    item_id = d.get("id")
+    text, published = d.get("text"), d.get("published_at")
+    if not isinstance(text, str) or not text.strip():
+        return item_id, 'no "text" string'
+    if bad := [k for k in ("url", "title", "source", "published_at") if not isinstance(d.get(k) or "", str)]:
+        return item_id, f"not a string: {', '.join(bad)}"
+    try:
+        when = datetime.fromisoformat(published) if published else None
+    except ValueError:
+        return item_id, f"published_at is not an ISO time: {published!r}"
+    art = Article(
+        url=d.get("url") or "",
+        canonical_url="",
+        title=d.get("title") or "",
+        text=text,
+        published_at=when.replace(tzinfo=UTC) if when and when.tzinfo is None else when,
+        source=d.get("source"),
+    )
+    return item_id, art
+
+
+def _place_index_missing() -> bool:
+    """Whether the place index still has to be built: half a minute to minutes and about 1 GB
+    of memory, once, which a user should be told about rather than see a silent terminal."""
+    from worker.pipeline.extract.gazetteer import default_cache_dir, index_path
+
+    return not index_path(default_cache_dir()).exists()
+
+
+def _say_building_place_index() -> None:
+    console.print(
+        "building the place index (first run only, about 30 s to 4 min, ~1 GB of memory)...",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _gazetteer() -> Gazetteer:
+    """The place index, saying so before and after building it the first time."""
+    from worker.pipeline.extract.gazetteer import Gazetteer
+
+    if not _place_index_missing():
+        return Gazetteer.load()
+    _say_building_place_index()
+    started = time.monotonic()
+    gazetteer = Gazetteer.load()
+    console.print(
+        f"place index built in {time.monotonic() - started:.0f} s: {gazetteer.path}", markup=False, soft_wrap=True
+    )
+    return gazetteer
 
 
 @incidents_app.command("show")
@@ -283,7 +442,7 @@ def incidents_show(incident_id: str) -> None:
     with session_scope(res.engine) as s:
         current = linking.resolve(s, incident_id)
         if current is None:
-            console.print(f"no incident {incident_id}")
+            console.print(f"error: no incident {incident_id}", markup=False)
             raise typer.Exit(1)
         items = [i for i in export_mod.incidents(s) if i["id"] == current]
         row = s.get_one(Incident, current)
@@ -325,12 +484,8 @@ NoteOpt = Annotated[str | None, typer.Option(help="why, recorded with the correc
 def incidents_merge(keep: str, other: str, note: NoteOpt = None, operator: OperatorOpt = None) -> None:
     """Merge incident OTHER into KEEP (recorded once; survives re-processing)."""
     res = resources()
-    try:
-        with session_scope(res.engine) as s:
-            done = linking.merge_incidents(s, keep, other, note=note, operator=_operator(operator))
-    except linking.CorrectionError as exc:
-        console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with session_scope(res.engine) as s:
+        done = linking.merge_incidents(s, keep, other, note=note, operator=_operator(operator))
     console.print(f"merged {other} into {keep}" if done else f"{other} and {keep} are already one incident")
 
 
@@ -338,12 +493,8 @@ def incidents_merge(keep: str, other: str, note: NoteOpt = None, operator: Opera
 def incidents_unmerge(keep: str, other: str, note: NoteOpt = None, operator: OperatorOpt = None) -> None:
     """Undo the merge of OTHER into KEEP: OTHER gets its reports back (recorded; survives re-processing)."""
     res = resources()
-    try:
-        with session_scope(res.engine) as s:
-            linking.unmerge_incidents(s, keep, other, note=note, operator=_operator(operator))
-    except linking.CorrectionError as exc:
-        console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with session_scope(res.engine) as s:
+        linking.unmerge_incidents(s, keep, other, note=note, operator=_operator(operator))
     console.print(f"restored {other} beside {keep}")
 
 
@@ -356,12 +507,8 @@ def incidents_split(
 ) -> None:
     """Move the report from URL out of the incident into a new one (recorded)."""
     res = resources()
-    try:
-        with session_scope(res.engine) as s:
-            new_id = linking.split_report(s, incident_id, report, note=note, operator=_operator(operator))
-    except LookupError as exc:
-        console.print(str(exc))
-        raise typer.Exit(1) from exc
+    with session_scope(res.engine) as s:
+        new_id = linking.split_report(s, incident_id, report, note=note, operator=_operator(operator))
     console.print(f"split {report} into new incident {new_id}")
 
 
@@ -385,11 +532,7 @@ def web(
 
     s = settings()
     upgrade(s.database.url)
-    try:
-        serve(s, host=host, port=port)
-    except ConfigError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    serve(s, host=host, port=port)
 
 
 @app.command()
@@ -400,6 +543,7 @@ def demo(
     """Serve the bundled sample news site on loopback, run the service on it, list what it found."""
     from worker.demo import run_demo
 
+    settings()  # a bad configuration stops here, with the one error line
     raise typer.Exit(run_demo(_state.get("config"), timeout=seconds, web=web))
 
 

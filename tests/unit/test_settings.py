@@ -74,3 +74,43 @@ def test_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("[database\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_settings(bad, environ={})
+
+
+def test_default_paths_are_in_the_user_data_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    s = load_settings(Path("/dev/null"), environ={})
+    assert s.database.url == f"sqlite:///{tmp_path}/data/wirewatch/wirewatch.db"
+    assert s.broker.embedded_dir == str(tmp_path / "data" / "wirewatch" / "redis")
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")  # the XDG spec: relative values are invalid
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_settings(Path("/dev/null"), environ={}).database.url.endswith(
+        "/home/.local/share/wirewatch/wirewatch.db"
+    )
+
+
+def test_relative_paths_in_a_file_are_relative_to_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "etc" / "config.toml"
+    conf.parent.mkdir()
+    conf.write_text('[database]\nurl = "sqlite:///var/w.db?timeout=5"\n[broker]\nembedded_dir = "var/redis"\n')
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(Path("etc/config.toml"), environ={})
+    assert s.database.url == f"sqlite:///{tmp_path}/etc/var/w.db?timeout=5"
+    assert s.broker.embedded_dir == str(tmp_path / "etc" / "var" / "redis")
+    conf.write_text('[database]\nurl = "sqlite:////abs/w.db"\n[broker]\nembedded_dir = "~/redis"\n')
+    s = load_settings(conf, environ={"WIREWATCH_BROKER_URL": "redis://h:1/0"})
+    assert s.database.url == "sqlite:////abs/w.db"
+    assert s.broker.embedded_dir == str(Path.home() / "redis")
+    env = load_settings(conf, environ={"WIREWATCH_DATABASE_URL": "sqlite:///here.db"})
+    assert env.database.url == "sqlite:///here.db"  # from the environment: the working directory's
+
+
+def test_errors_name_the_variable_or_the_file_key(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[fetch]\nmax_bytez = 3\n")
+    with pytest.raises(ConfigError, match=r"fetch\.max_bytez \(in .*c\.toml\): unknown key"):
+        load_settings(conf, environ={})
+    with pytest.raises(ConfigError, match=r"fetch\.max_bytes \(from WIREWATCH_FETCH_MAX_BYTES\)") as err:
+        load_settings(Path("/dev/null"), environ={"WIREWATCH_FETCH_MAX_BYTES": "abc"})
+    assert "/dev/null" not in str(err.value)
+    with pytest.raises(ConfigError, match="unsupported scheme, use one of sqlite, postgresql"):
+        load_settings(Path("/dev/null"), environ={"WIREWATCH_DATABASE_URL": "mysql://u@h/db"})

@@ -111,7 +111,7 @@ url = {_toml_str(database_url)}
 [broker]
 url = {_toml_str(broker_url)}
 embedded = {str(broker_embedded).lower()}
-embedded_dir = {_toml_str(str(DEMO_DIR / "redis"))}
+embedded_dir = {_toml_str(str((DEMO_DIR / "redis").resolve()))}
 
 [fetch]
 allowed_networks = ["127.0.0.1/32"]
@@ -194,7 +194,7 @@ def run_demo(config: Path | None, timeout: int, *, web: bool = False) -> int:
     db_file = DEMO_DIR / "wirewatch.db"
     for suffix in ("", "-wal", "-shm"):  # every run starts from an empty database
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
-    database_url = f"sqlite:///{db_file}"
+    database_url = f"sqlite:///{db_file.resolve()}"  # absolute: the config file's directory is not the CWD
     cfg = DEMO_DIR / "config.toml"
     log_path = DEMO_DIR / "service.log"
 

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
@@ -57,15 +58,22 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the directory of a SQLite file if missing: SQLite creates the file, not its
+    directory, and fails with a bare "unable to open database file" otherwise."""
+    parsed = sa.engine.make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 @functools.cache
 def get_engine(url: str, echo: bool = False) -> Engine:
     """The process's engine for `url` (cached). SQLite parent directories are created."""
     url = normalize_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_sqlite_dir(url)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
@@ -165,6 +173,18 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def current_revision(url: str) -> str | None:
+    """The migration the database is at; None for a database without Wirewatch tables."""
+    ensure_sqlite_dir(url)
+    engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (idempotent)."""
+    """Apply migrations up to `revision` (idempotent). A SQLite file's directory is created."""
+    ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)

@@ -607,7 +607,8 @@ def split_report(
     note: str | None = None,
     operator: str | None = None,
 ) -> str:
-    """Move the reports of the article at `url` out of `incident_id` into a new incident."""
+    """Move the reports of the article at `url` out of `incident_id` into a new incident.
+    Raises CorrectionError when the incident has no report from `url` (or does not exist)."""
     holder = resolve(session, incident_id) or incident_id
     rows = session.exec(
         select(Report)
@@ -615,7 +616,9 @@ def split_report(
         .where(Report.incident_id == holder, sa.or_(col(Article.url) == url, col(Article.canonical_url) == url))
     ).all()
     if not rows:
-        raise LookupError(f"incident {incident_id} has no report from {url}")
+        if resolve(session, incident_id) is None:
+            raise CorrectionError(f"no incident {incident_id}")
+        raise CorrectionError(f"incident {incident_id} has no report from {url}")
     if record:
         session.add(
             Correction(

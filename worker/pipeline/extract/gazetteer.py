@@ -1051,6 +1051,8 @@ def ensure_index(cache_dir: Path) -> Path:
     path = index_path(cache_dir)
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
+        # Minutes and ~1 GB of memory on a small machine: say so, or the first start looks hung.
+        log.info("building the place index (first run only, about 30 s to 4 min)", extra={"path": str(path)})
         _build(path)
     return path
 
