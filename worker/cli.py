@@ -38,7 +38,7 @@ from worker.logs import configure as configure_logging
 from worker.records import Article
 from worker.resources import Resources
 from worker.settings import FeedUrl, Settings, config_path, load_settings
-from worker.store import admin, linking, repo
+from worker.store import admin, browse, linking, repo
 from worker.store import export as export_mod
 from worker.store.db import session_scope, upgrade
 from worker.store.models import Failure, Feed, Incident, IncidentHistory, utcnow
@@ -231,10 +231,24 @@ def _short(text: str | None, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _table_out() -> Console:
+    """Where tables go: stdout, as wide as the terminal; piped or redirected, one line per row
+    (no URL folded over lines for grep or awk to miss)."""
+    return Console() if sys.stdout.isatty() else Console(width=1000)
+
+
 def _next_poll(feed: Feed, state: str) -> str:
     if state in (admin.REMOVED, admin.DISABLED):
         return "-"
     return _when(feed.next_poll_at, empty="now")
+
+
+def _synced() -> Resources:
+    """Resources, with config.toml's feeds in the database as a start puts them (so a
+    configured feed can be listed, disabled or removed before the service first ran)."""
+    res = resources()
+    jobs.sync_config_feeds(res)
+    return res
 
 
 @feeds_app.command("list")
@@ -243,10 +257,10 @@ def feeds_list(
 ) -> None:
     """List feeds: status (ok, failing, new: never polled, disabled), last successful poll,
     last error, newest item, next poll (times in UTC)."""
-    res = resources()
+    res = _synced()
     table = Table("id", "url", "name", "status", "last success", "last error", "newest item", "next poll")
     with session_scope(res.engine) as s:
-        for st in admin.feed_rows(s, include_removed=show_removed):
+        for st in browse.feed_status(s, include_removed=show_removed):
             f, state = st.feed, admin.feed_state(st.feed)
             table.add_row(
                 str(f.id),
@@ -258,12 +272,12 @@ def feeds_list(
                 _when(st.newest_item_at),
                 _next_poll(f, state),
             )
-    Console().print(table)
+    _table_out().print(table)
 
 
-def _feed_or_exit(s: Any, ref: str, *, removed_ok: bool = False) -> Feed:
+def _feed_or_exit(s: Any, ref: str) -> Feed:
     feed = admin.find_feed(s, ref)
-    if feed is None or (feed.removed_at is not None and not removed_ok):
+    if feed is None or feed.removed_at is not None:
         raise _refuse(f"no feed {ref} (see `wirewatch feeds list`)")
     return feed
 
@@ -277,7 +291,7 @@ def feeds_remove(feed_ref: Annotated[str, typer.Argument(metavar="ID|URL")]) -> 
     """Stop following a feed. Its articles, reports and incidents are kept (they are evidence);
     its entries not fetched yet are dropped (`wirewatch feeds add URL` brings it all back).
     A feed listed in config.toml stays removed: the next start does not add it again."""
-    res = resources()
+    res = _synced()
     with session_scope(res.engine) as s:
         feed = _feed_or_exit(s, feed_ref)
         dropped = admin.remove_feed(s, feed, utcnow())
@@ -291,7 +305,7 @@ def feeds_remove(feed_ref: Annotated[str, typer.Argument(metavar="ID|URL")]) -> 
 
 
 def _set_enabled(feed_ref: str, enabled: bool) -> None:
-    res = resources()
+    res = _synced()
     with session_scope(res.engine) as s:
         feed = _feed_or_exit(s, feed_ref)
         changed = admin.set_enabled(s, feed, enabled)
@@ -568,7 +582,7 @@ def failures_list(
     if not rows:
         _say("no failures recorded" + (f" since {_when(when)}" if when else ""))
         return
-    Console().print(_failure_rows(rows))
+    _table_out().print(_failure_rows(rows))
 
 
 @failures_app.command("retry")
@@ -640,7 +654,7 @@ def _broker_lines(url: str) -> list[str]:
 def status() -> None:
     """Summarise the service: feeds (ok, failing, disabled; the stalest), backlog (entries not
     fetched, articles not extracted), failures of the last 24 h, broker queues and workers."""
-    res = resources()
+    res = _synced()
     now = utcnow()
     try:
         with session_scope(res.engine) as s:

@@ -65,7 +65,6 @@ def _config(path: Path, db_url: str, site: NewsSite, broker: str) -> Path:
 
 @pytest.fixture
 def cli(db_url: str, site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    monkeypatch.setenv("COLUMNS", "400")  # rich tables: one line per row, nothing cut
     monkeypatch.chdir(tmp_path)
     res = Resources.from_settings(make_settings(db_url))
     cli = Cli(CliRunner(), res, site, _config(tmp_path / "config.toml", db_url, site, REDIS_TEST_URL))
@@ -168,6 +167,19 @@ def test_disable_and_enable_by_id_or_url(cli: Cli) -> None:
 
     assert f"enabled: feed {fid}" in cli("feeds", "enable", str(fid)).output
     assert jobs.tick(cli.res) == [fid]
+
+
+def test_a_configured_feed_can_be_disabled_before_the_service_first_ran(
+    site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    res = Resources.from_settings(make_settings(url))
+    cli = Cli(CliRunner(), res, site, _config(tmp_path / "config.toml", url, site, REDIS_TEST_URL))
+    out = cli("feeds", "disable", site.feed_url).output
+    assert f"disabled: feed 1 ({site.feed_url}); config.toml lists it" in out
+    assert [c[1:4] for c in _cells(cli("feeds", "list").stdout)] == [[site.feed_url, "Test Wire", "disabled"]]
+    res.close()
 
 
 @pytest.mark.parametrize("command", ["remove", "disable", "enable"])

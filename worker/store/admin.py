@@ -4,7 +4,6 @@
     set_enabled(s, feed, on)      -> changed?           (a disabled feed is never claimed for a poll)
     remove_feed(s, feed, now)     -> entries dropped    (a tombstone: the row and its evidence stay)
     restore_feed(s, feed)         -> entries reopened   (`feeds add` of a removed URL)
-    feed_rows(s)                  -> every feed with its state, newest item and counts
     list_failures(s, ...)         -> recorded failures, newest first
     retry_failure(s, failure, now) -> Retry             (its subject queued again, or why not)
     overview(s, now)              -> Overview           (the figures `wirewatch status` prints)
@@ -30,7 +29,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from worker.store import browse
 from worker.store.models import Article, Entry, Failure, Feed
 
 #: Feed states as `wirewatch feeds list` shows them.
@@ -95,11 +93,6 @@ def restore_feed(session: Session, feed: Feed) -> int:
         .returning(col(Entry.id))
     )
     return len(session.execute(stmt).all())
-
-
-def feed_rows(session: Session, *, include_removed: bool = False) -> list[browse.FeedStatus]:
-    """Every feed (removed ones only on request) with its newest item and counts, by id."""
-    return [st for st in browse.feed_status(session) if include_removed or st.feed.removed_at is None]
 
 
 # ------------------------------------------------------------------------------ failures
