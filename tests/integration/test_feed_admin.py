@@ -5,6 +5,7 @@ the real PostgreSQL (the `db_url` fixture), against the loopback news site and t
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlmodel import col, select
 from typer.testing import CliRunner
 
 from tests.conftest import REDIS_TEST_URL, NewsSite, Story, make_settings
+from tests.integration.service import Service, wait_for
 from worker import jobs
 from worker.cli import _state, app
 from worker.resources import Resources
@@ -305,6 +307,15 @@ def test_failures_retry_queues_entries_articles_and_polls_again(cli: Cli) -> Non
     assert bad in jobs.tick(cli.res)
     assert "0 of 0 queued again" in cli("failures", "retry", "--all").output  # each is retried once
 
+    cli.site.stories.clear()
+    jobs.poll_feed(cli.res, cli.feed_id(cli.site.feed_url))  # a poll that succeeds ...
+    with session_scope(cli.res.engine) as s:
+        good = cli.feed_id(cli.site.feed_url)
+        repo.record_failure(s, stage="poll", error="FeedError", reason="skipped entry 3: no link", feed_id=good)
+        refused = s.exec(select(Failure.id).where(Failure.feed_id == good, Failure.stage == "poll")).one()
+    out = cli("failures", "retry", str(refused)).output  # ... leaves nothing to poll again for
+    assert f"failure {refused}: feed {good}: its last poll succeeded, nothing to retry" in out
+
     assert cli("failures", "retry", "424242", code=1).output.strip() == "no failure 424242 (see `wirewatch failures`)"
     assert "name failure ids, or --all" in cli("failures", "retry", code=2).output
 
@@ -341,3 +352,20 @@ def test_status_with_the_broker_unreachable_says_so(cli: Cli) -> None:
     assert "workers: unknown (no broker)" in result.stdout
     assert "Traceback" not in result.output and "feeds: 1 new" not in result.stdout
     assert "feeds: 0 ok, 0 failing, 1 new, 0 disabled" in result.stdout
+
+
+def test_status_names_the_workers_that_answer(site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real Celery worker process on the test Redis answers the status ping by name."""
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path}/workers.db"
+    service = Service(tmp_path / "service", url, REDIS_TEST_URL, [])
+    service.worker("io", "io")
+    try:
+        assert wait_for(service.ready, timeout=60), service.logs()
+        res = Resources.from_settings(make_settings(url))
+        cli = Cli(CliRunner(), res, site, _config(tmp_path / "config.toml", url, site, REDIS_TEST_URL))
+        stdout = cli("status").stdout
+        res.close()
+    finally:
+        service.stop()
+    assert f"workers: 1 answering (io-0@{socket.gethostname()})" in stdout

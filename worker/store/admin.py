@@ -17,7 +17,7 @@ by the next start (``repo.sync_feeds`` skips tombstones and says so).
 Retrying a failure acts on its subject, in this order: an article (failed or held) goes
 back to the extraction queue; an entry (failed) goes back to ``new`` with no dispatch time,
 so the service's next tick sends it (stranded-entry sweep) and the next ``ingest --once``
-fetches it; a feed whose poll failed becomes due now. A subject already done, removed, or
+fetches it; a feed whose last poll failed becomes due now rather than after its backoff. A subject already done, removed, or
 absent is reported as such and the failure is left unmarked.
 """
 
@@ -162,6 +162,8 @@ def _retry_feed(session: Session, feed_id: int, now: datetime) -> tuple[bool, st
         return False, f"feed {feed_id} was removed"
     if not feed.enabled:
         return False, f"feed {feed_id} is disabled: `wirewatch feeds enable {feed_id}` first"
+    if not feed.error_count:  # polling it now would bring nothing its next regular poll does not
+        return False, f"feed {feed_id}: its last poll succeeded, nothing to retry"
     feed.next_poll_at, feed.lease_until = now, None
     session.add(feed)
     return True, f"feed {feed_id} due for polling now"
