@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from worker import jobs
 from worker.errors import ConfigError, StoreUnavailable, WirewatchError
@@ -275,7 +275,7 @@ def feeds_list(
     _table_out().print(table)
 
 
-def _feed_or_exit(s: Any, ref: str) -> Feed:
+def _feed_or_exit(s: Session, ref: str) -> Feed:
     feed = admin.find_feed(s, ref)
     if feed is None or feed.removed_at is not None:
         raise _refuse(f"no feed {ref} (see `wirewatch feeds list`)")
@@ -635,6 +635,9 @@ def _feeds_line(view: admin.Overview, now: datetime) -> str:
 
 
 def _broker_lines(url: str) -> list[str]:
+    import redis
+    from kombu.exceptions import KombuError
+
     from worker.celery_app import redact
     from worker.status import broker_state, workers_answering
 
@@ -642,8 +645,12 @@ def _broker_lines(url: str) -> list[str]:
     if state.error is not None:
         return [f"broker: unreachable at {redact(url)} ({state.error})", "workers: unknown (no broker)"]
     queues = ", ".join(f"{name} {n}" for name, n in state.queues.items())
-    names = workers_answering(url)
-    workers = f"{len(names)} answering ({', '.join(names)})" if names else "no workers answering"
+    try:
+        names = workers_answering(url)
+    except (OSError, KombuError, redis.RedisError) as exc:  # the broker went away since
+        workers = f"unknown (ping failed: {type(exc).__name__}: {exc})"
+    else:
+        workers = f"{len(names)} answering ({', '.join(names)})" if names else "no workers answering"
     return [
         f"broker: {redact(url)}: queued {queues}; {state.unacked} delivered, not acknowledged",
         f"workers: {workers}",
@@ -654,9 +661,9 @@ def _broker_lines(url: str) -> list[str]:
 def status() -> None:
     """Summarise the service: feeds (ok, failing, disabled; the stalest), backlog (entries not
     fetched, articles not extracted), failures of the last 24 h, broker queues and workers."""
-    res = _synced()
     now = utcnow()
     try:
+        res = _synced()
         with session_scope(res.engine) as s:
             view = admin.overview(s, now)
     except StoreUnavailable as exc:
