@@ -15,10 +15,12 @@ them, and :func:`restore_feed` reopens them. A feed config.toml lists is thus no
 by the next start (``repo.sync_feeds`` skips tombstones and says so).
 
 Retrying a failure acts on its subject, in this order: an article (failed or held) goes
-back to the extraction queue; an entry (failed) goes back to ``new`` with no dispatch time,
-so the service's next tick sends it (stranded-entry sweep) and the next ``ingest --once``
-fetches it; a feed whose last poll failed becomes due now rather than after its backoff. A subject already done, removed, or
-absent is reported as such and the failure is left unmarked.
+back to the extraction queue (the service's extraction safety net, or the next ``ingest
+--once``, takes it); an entry (failed) goes back to ``new`` with no dispatch time, so the
+service's next tick sends it (the stranded-entry sweep, once ``scheduler.stranded_after``
+has passed since the entry was first seen) and the next ``ingest --once`` fetches it; a feed
+whose last poll failed becomes due now rather than after its backoff. A subject already
+done, removed, disabled or absent is reported as such and the failure is left unmarked.
 """
 
 from __future__ import annotations
