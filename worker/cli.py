@@ -2,7 +2,9 @@
 
 wirewatch run [--flower]                 the service: workers + beat (+ Flower), supervised
 wirewatch ingest --once                  poll every feed once, process everything new, exit
-wirewatch feeds add URL... | list | import FILE
+wirewatch feeds add URL... | list [--all] | import FILE | remove|disable|enable ID|URL
+wirewatch failures [--since 1d] [--feed ID] [--limit N] | failures retry ID... | --all
+wirewatch status                         feeds, backlog, failures, broker queues and workers
 wirewatch export [--format json|csv|geojson] [--output FILE] [--as-of ISO]
 wirewatch extract [FILE|-] [--published-at ISO] [--source NAME] [--jsonl]
 wirewatch incidents show ID | merge A B | unmerge A B | split ID --report URL | relink
@@ -24,19 +26,21 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, TaskID
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoResultFound, OperationalError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from typer.core import TyperGroup
 
 from worker import jobs
@@ -44,11 +48,11 @@ from worker.errors import ConfigError, StoreUnavailable, WirewatchError
 from worker.logs import configure as configure_logging
 from worker.records import Article
 from worker.resources import Resources
-from worker.settings import Settings, config_path, load_settings
+from worker.settings import FeedUrl, Settings, config_path, load_settings
+from worker.store import admin, browse, linking, repo
 from worker.store import export as export_mod
-from worker.store import linking, repo
 from worker.store.db import current_revision, session_scope, upgrade
-from worker.store.models import Feed, Incident, IncidentHistory
+from worker.store.models import Failure, Feed, Incident, IncidentHistory, utcnow
 
 if TYPE_CHECKING:
     from worker.pipeline.extract.gazetteer import Gazetteer
@@ -95,7 +99,11 @@ app = typer.Typer(
 feeds_app = typer.Typer(no_args_is_help=True, help="Manage the feeds to poll.")
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 incidents_app = typer.Typer(no_args_is_help=True, help="Inspect and correct incidents.")
+failures_app = typer.Typer(
+    invoke_without_command=True, help="List what could not be processed, and why; queue it again."
+)
 app.add_typer(feeds_app, name="feeds")
+app.add_typer(failures_app, name="failures")
 app.add_typer(db_app, name="db")
 app.add_typer(incidents_app, name="incidents")
 console = Console(stderr=True)
@@ -241,60 +249,181 @@ def _meter(progress: Progress) -> Callable[[str, int, int], None]:
     return update
 
 
+def _say(text: str) -> None:
+    """One line for the operator on stderr, printed as is (URLs may hold ``[...]``)."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _refuse(text: str, code: int = 1) -> typer.Exit:
+    _say(text)
+    return typer.Exit(code)
+
+
+_FEED_URL: TypeAdapter[str] = TypeAdapter(FeedUrl)
+
+
+def feed_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a feed (the rules config.toml's ``[[feeds]] url`` follows: http or
+    https, with a host, at most 2048 characters), or None."""
+    try:
+        _FEED_URL.validate_python(url)
+    except ValidationError as exc:
+        why = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        return why.removeprefix(f"{url[:200]!r}: ")
+    return None
+
+
 @feeds_app.command("add")
 def feeds_add(
     urls: list[str],
     name: Annotated[str | None, typer.Option()] = None,
     interval: Annotated[int | None, typer.Option(min=10)] = None,
 ) -> None:
-    """Add feeds by URL."""
+    """Add feeds by URL (http or https). A feed removed earlier is brought back.
+    Nothing is added when any URL is refused."""
+    refused = [(u, why) for u in urls if (why := feed_url_problem(u.strip())) is not None]
+    for url, why in refused:
+        _say(f"refused {url}: {why}")
+    if refused:
+        raise typer.Exit(2)
     res = resources()
     with session_scope(res.engine) as s:
-        for url in urls:
+        for url in (u.strip() for u in urls):
+            known = admin.find_feed(s, url)
+            if known is not None and known.removed_at is not None:
+                reopened = admin.restore_feed(s, known)
+                _say(f"added back: {url} (feed {known.id}; {reopened} entries it had not fetched queued again)")
+                continue
             added = repo.add_feed(s, url, name=name, interval=interval or res.settings.scheduler.default_interval)
-            console.print(f"{'added' if added else 'already there'}: {url}")
+            _say(f"{'added' if added else 'already there'}: {url}")
 
 
 @feeds_app.command("import")
 def feeds_import(file: Path) -> None:
-    """Import feeds from an OPML file or a plain list of URLs (one a line)."""
-    from worker.pipeline.feeds import parse_opml, parse_url_list
+    """Import feeds from an OPML file (folders followed) or a plain list of URLs (one a line)."""
+    from worker.pipeline.feeds import looks_like_opml, parse_opml, parse_url_list
 
     data = file.read_bytes()
     try:
         items = (
             parse_opml(data)
-            if data.lstrip()[:5].lower() in (b"<?xml", b"<opml")
-            else [(u, None) for u in parse_url_list(data.decode("utf-8", errors="replace"))]
+            if looks_like_opml(data)
+            else [(u, None) for u in parse_url_list(data.decode("utf-8-sig", errors="replace"))]
         )
     except WirewatchError as exc:
-        console.print(f"[red]cannot import {file}:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise _refuse(f"cannot import {file}: {exc}") from exc
     res = resources()
     with session_scope(res.engine) as s:
         added = sum(
             repo.add_feed(s, url, name=title, interval=res.settings.scheduler.default_interval) for url, title in items
         )
-    console.print(f"imported {added} new feeds ({len(items) - added} already known)")
+    _say(f"imported {added} new feeds ({len(items) - added} already known)")
+
+
+def _when(value: datetime | None, empty: str = "") -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}Z" if value is not None else empty
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _table_out() -> Console:
+    """Where tables go: stdout, as wide as the terminal; piped or redirected, one line per row
+    (no URL folded over lines for grep or awk to miss)."""
+    return Console() if sys.stdout.isatty() else Console(width=1000)
+
+
+def _next_poll(feed: Feed, state: str) -> str:
+    if state in (admin.REMOVED, admin.DISABLED):
+        return "-"
+    return _when(feed.next_poll_at, empty="now")
+
+
+def _synced() -> Resources:
+    """Resources, with config.toml's feeds in the database as a start puts them (so a
+    configured feed can be listed, disabled or removed before the service first ran)."""
+    res = resources()
+    jobs.sync_config_feeds(res)
+    return res
 
 
 @feeds_app.command("list")
-def feeds_list() -> None:
-    """List feeds with their polling state."""
-    res = resources()
-    table = Table("id", "url", "name", "interval", "last status", "errors", "next poll")
+def feeds_list(
+    show_removed: Annotated[bool, typer.Option("--all", help="also list removed feeds")] = False,
+) -> None:
+    """List feeds: status (ok, failing, new: never polled, disabled), last successful poll,
+    last error, newest item, next poll (times in UTC)."""
+    res = _synced()
+    table = Table("id", "url", "name", "status", "last success", "last error", "newest item", "next poll")
     with session_scope(res.engine) as s:
-        for f in s.exec(select(Feed).order_by(col(Feed.id))).all():
+        for st in browse.feed_status(s, include_removed=show_removed):
+            f, state = st.feed, admin.feed_state(st.feed)
             table.add_row(
                 str(f.id),
-                f.url,
-                f.name or "",
-                str(f.interval),
-                str(f.last_status or ""),
-                str(f.error_count),
-                f.next_poll_at.isoformat(timespec="seconds") if f.next_poll_at else "",
+                escape(f.url),
+                escape(f.name or ""),
+                state,
+                _when(f.last_success_at, empty="never"),
+                escape(_short(f.last_error)),
+                _when(st.newest_item_at),
+                _next_poll(f, state),
             )
-    Console().print(table)
+    _table_out().print(table)
+
+
+def _feed_or_exit(s: Session, ref: str) -> Feed:
+    feed = admin.find_feed(s, ref)
+    if feed is None or feed.removed_at is not None:
+        raise _refuse(f"no feed {ref} (see `wirewatch feeds list`)")
+    return feed
+
+
+def _in_config(url: str) -> bool:
+    return any(spec.url == url for spec in settings().feeds)
+
+
+@feeds_app.command("remove")
+def feeds_remove(feed_ref: Annotated[str, typer.Argument(metavar="ID|URL")]) -> None:
+    """Stop following a feed. Its articles, reports and incidents are kept (they are evidence);
+    its entries not fetched yet are dropped (`wirewatch feeds add URL` brings it all back).
+    A feed listed in config.toml stays removed: the next start does not add it again."""
+    res = _synced()
+    with session_scope(res.engine) as s:
+        feed = _feed_or_exit(s, feed_ref)
+        dropped = admin.remove_feed(s, feed, utcnow())
+        fid, url = feed.id, feed.url
+    note = (
+        "; config.toml still lists it: it stays removed (delete its [[feeds]] entry to tidy up)"
+        if _in_config(url)
+        else ""
+    )
+    _say(f"removed feed {fid} ({url}): its articles are kept, {dropped} entries not fetched yet dropped{note}")
+
+
+def _set_enabled(feed_ref: str, enabled: bool) -> None:
+    res = _synced()
+    with session_scope(res.engine) as s:
+        feed = _feed_or_exit(s, feed_ref)
+        changed = admin.set_enabled(s, feed, enabled)
+        fid, url = feed.id, feed.url
+    word = "enabled" if enabled else "disabled"
+    note = f"; config.toml lists it: it stays {word} after a restart" if changed and _in_config(url) else ""
+    _say(f"{word if changed else 'already ' + word}: feed {fid} ({url}){note}")
+
+
+@feeds_app.command("disable")
+def feeds_disable(feed_ref: Annotated[str, typer.Argument(metavar="ID|URL")]) -> None:
+    """Stop polling a feed (the scheduler and `ingest --once` skip it) and keep everything it
+    brought; entries already found are still fetched."""
+    _set_enabled(feed_ref, False)
+
+
+@feeds_app.command("enable")
+def feeds_enable(feed_ref: Annotated[str, typer.Argument(metavar="ID|URL")]) -> None:
+    """Poll a disabled feed again (due at once)."""
+    _set_enabled(feed_ref, True)
 
 
 @app.command("export")
@@ -306,8 +435,7 @@ def export_cmd(
     """Export incidents with their reports."""
     writers = {"json": export_mod.to_json, "csv": export_mod.to_csv, "geojson": export_mod.to_geojson}
     if fmt not in writers:
-        console.print(f"unknown format {fmt!r}: choose json, csv or geojson")
-        raise typer.Exit(2)
+        raise typer.BadParameter(f"unknown format {fmt!r}: choose json, csv or geojson", param_hint="--format")
     when = _aware(as_of) if as_of else None
     res = resources()
     with session_scope(res.engine) as s:
@@ -322,8 +450,7 @@ def _aware(value: str) -> datetime:
     try:
         when = datetime.fromisoformat(value)
     except ValueError as exc:
-        console.print(f"not an ISO time: {value}")
-        raise typer.Exit(2) from exc
+        raise typer.BadParameter(f"not an ISO time: {value!r}") from exc
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
@@ -545,6 +672,155 @@ def demo(
 
     settings()  # a bad configuration stops here, with the one error line
     raise typer.Exit(run_demo(_state.get("config"), timeout=seconds, web=web))
+
+
+# ------------------------------------------------------------------------ failures, status
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _since(value: str) -> datetime:
+    """`value` as a time: a span back from now ("90m", "12h", "1d", "2w") or an ISO time."""
+    number, unit = value[:-1], value[-1:].lower()
+    if unit in _UNITS and number.isdigit():
+        return utcnow() - timedelta(seconds=int(number) * _UNITS[unit])
+    return _aware(value)
+
+
+def _failure_rows(rows: Sequence[Any]) -> Table:
+    table = Table("id", "when", "stage", "what", "error", "why", "retried")
+    for f in rows:
+        what = f.url or (f"feed {f.feed_id}" if f.feed_id is not None else f.task_id or "")
+        table.add_row(
+            str(f.id),
+            _when(f.at),
+            f.stage,
+            escape(what),
+            escape(f.error),
+            escape(_short(f.reason, 100)),
+            _when(f.retried_at),
+        )
+    return table
+
+
+SinceOpt = Annotated[str | None, typer.Option(help="only since then: 90m, 12h, 1d, 2w or an ISO time")]
+FeedOpt = Annotated[int | None, typer.Option("--feed", help="only this feed's (its id)")]
+
+
+@failures_app.callback()
+def failures_list(
+    ctx: typer.Context,
+    since: SinceOpt = None,
+    feed: FeedOpt = None,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 50,
+) -> None:
+    """List recorded failures, newest first: when, what (feed or article URL), stage, why.
+    `wirewatch failures retry` queues them again."""
+    if ctx.invoked_subcommand is not None:
+        return
+    when = _since(since) if since else None
+    res = resources()
+    with session_scope(res.engine) as s:
+        rows = admin.list_failures(s, since=when, feed_id=feed, limit=limit)
+    if not rows:
+        _say("no failures recorded" + (f" since {_when(when)}" if when else ""))
+        return
+    _table_out().print(_failure_rows(rows))
+
+
+@failures_app.command("retry")
+def failures_retry(
+    ids: Annotated[list[int] | None, typer.Argument(metavar="[ID]...", help="failure ids")] = None,
+    every: Annotated[bool, typer.Option("--all", help="every failure not retried yet (see --since, --feed)")] = False,
+    since: SinceOpt = None,
+    feed: FeedOpt = None,
+) -> None:
+    """Queue what failed again: an article for extraction, an entry to be fetched (the
+    service's next tick or the next `ingest --once` takes it), a feed's poll for now.
+    Each failure retried is marked; what cannot be retried says why."""
+    if bool(ids) == every:
+        raise _refuse("name failure ids, or --all (see `wirewatch failures`)", 2)
+    res = resources()
+    now = utcnow()
+    with session_scope(res.engine) as s:
+        if every:
+            rows = admin.list_failures(
+                s, since=_since(since) if since else None, feed_id=feed, limit=None, unretried=True
+            )
+        else:
+            found = [(i, s.get(Failure, i)) for i in ids or ()]
+            if missing := [str(i) for i, f in found if f is None]:
+                raise _refuse(f"no failure {', '.join(missing)} (see `wirewatch failures`)")
+            rows = [f for _, f in found if f is not None]
+        done = [admin.retry_failure(s, f, now) for f in rows]
+    for r in done:
+        _say(f"failure {r.failure_id}: {r.what}")
+    _say(f"{sum(r.queued for r in done)} of {len(done)} queued again")
+
+
+def _age(when: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _feeds_line(view: admin.Overview, now: datetime) -> str:
+    counts = ", ".join(f"{n} {state}" for state, n in view.feeds.items())
+    line = f"feeds: {counts}"
+    if view.oldest_success is not None:
+        feed, at = view.oldest_success
+        line += f"; oldest last success: feed {feed.id} ({feed.url}) " + (
+            f"{_when(at)} ({_age(at, now)})" if at else "never"
+        )
+    return line
+
+
+def _broker_lines(url: str) -> list[str]:
+    import redis
+    from kombu.exceptions import KombuError
+
+    from worker.celery_app import redact
+    from worker.status import broker_state, workers_answering
+
+    state = broker_state(url)
+    if state.error is not None:
+        return [f"broker: unreachable at {redact(url)} ({state.error})", "workers: unknown (no broker)"]
+    queues = ", ".join(f"{name} {n}" for name, n in state.queues.items())
+    try:
+        names = workers_answering(url)
+    except (OSError, KombuError, redis.RedisError) as exc:  # the broker went away since
+        workers = f"unknown (ping failed: {type(exc).__name__}: {exc})"
+    else:
+        workers = f"{len(names)} answering ({', '.join(names)})" if names else "no workers answering"
+    return [
+        f"broker: {redact(url)}: queued {queues}; {state.unacked} delivered, not acknowledged",
+        f"workers: {workers}",
+    ]
+
+
+@app.command()
+def status() -> None:
+    """Summarise the service: feeds (ok, failing, disabled; the stalest), backlog (entries not
+    fetched, articles not extracted), failures of the last 24 h, broker queues and workers."""
+    now = utcnow()
+    try:
+        res = _synced()
+        with session_scope(res.engine) as s:
+            view = admin.overview(s, now)
+    except StoreUnavailable as exc:
+        raise _refuse(f"{exc}") from exc
+    lines = [
+        _feeds_line(view, now),
+        f"last poll: {_when(view.last_poll, empty='none yet')}",
+        f"backlog: {view.entries_waiting} entries not fetched, {view.articles_waiting} articles not extracted"
+        + (f" ({view.articles_held} more held by an environment problem)" if view.articles_held else ""),
+        f"failures in the last 24 h: {view.failures_24h}"
+        + (" (`wirewatch failures --since 1d`)" if view.failures_24h else ""),
+        *_broker_lines(res.settings.broker.url),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 import uuid
 from collections import Counter, deque
@@ -438,6 +439,7 @@ class Summary:
     seconds: float
     limit: float | None
     timed_out: bool
+    failed_now: int = 0  # failures recorded during this run
 
     @property
     def exit_code(self) -> int:
@@ -459,7 +461,13 @@ class Summary:
         if self.exit_code:
             out.append(
                 f"failed: {_n(self.tally.feeds_failed, 'feed')} could not be polled (`wirewatch feeds list`), "
-                f"{_n(self.tally.errors, 'unexpected error')} (reasons in the failures table)"
+                f"{_n(self.tally.errors, 'unexpected error')} (`wirewatch failures` gives the reasons)"
+            )
+        if self.failed_now:
+            minutes = max(1, math.ceil(self.seconds / 60))
+            out.append(
+                f"{_n(self.failed_now, 'failure')} recorded in this run: `wirewatch failures --since {minutes}m` "
+                "lists what and why, `wirewatch failures retry --all` queues them again"
             )
         return out
 
@@ -496,8 +504,9 @@ def summarize(res: Resources, tally: Tally, clock: Clock) -> Summary:
             "failed entries": _count(s, Entry, col(Entry.status) == "failed"),
             "failures recorded": _count(s, Failure),
         }
+        failed_now = _count(s, Failure, col(Failure.at) >= utcnow() - timedelta(seconds=clock.elapsed()))
     timed_out = clock.limit is not None and clock.expired()
-    return Summary(tally, left, totals, clock.elapsed(), clock.limit, timed_out)
+    return Summary(tally, left, totals, clock.elapsed(), clock.limit, timed_out, failed_now)
 
 
 def ingest_once(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from worker.errors import FeedError
-from worker.pipeline.feeds import parse_feed, parse_opml, parse_url_list
+from worker.pipeline.feeds import looks_like_opml, parse_feed, parse_opml, parse_url_list
 
 FEED_URL = "https://news.example.org/world/feed.xml"
 
@@ -310,6 +310,65 @@ def test_opml_with_entities_refused() -> None:
     body = b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "b">]><opml><body/></opml>'
     with pytest.raises(FeedError, match="hostile"):
         parse_opml(body)
+
+
+_BODY = OPML.split(b"\n", 1)[1]  # from <opml> on, without the XML declaration
+_EXPECTED = [("https://a.example/rss", "Desk A"), ("https://b.example/atom", "Desk B"), ("http://c.example/feed", None)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\xef\xbb\xbf" + OPML, id="utf8-bom"),
+        pytest.param(b"\n\n  \t" + OPML, id="leading-whitespace"),
+        pytest.param(b"\xef\xbb\xbf\r\n" + OPML, id="bom-then-newline"),
+        pytest.param(b"<!-- exported by a reader, 2026-12-04 -->\n" + _BODY, id="leading-comment"),
+        pytest.param(b'<?xml version="1.0"?>\n<!-- exported -->\n' + _BODY, id="comment-after-declaration"),
+        pytest.param(b"<!DOCTYPE opml>\n" + _BODY, id="bare-doctype"),
+        pytest.param(b'<?xml version="1.0"?><!DOCTYPE opml SYSTEM "opml.dtd">' + _BODY, id="doctype-system-id"),
+        pytest.param(_BODY, id="no-declaration"),
+    ],
+)
+def test_opml_as_readers_export_it(body: bytes) -> None:
+    assert looks_like_opml(body)
+    assert parse_opml(body) == _EXPECTED
+
+
+def test_opml_folders_nested_deeply_are_followed() -> None:
+    body = (
+        b'<opml version="1.0"><body><outline text="News"><outline text="Africa"><outline text="Sahel">'
+        b'<outline text="Deep" xmlUrl="https://deep.example/rss"/></outline></outline>'
+        b'<outline text="Top" xmlUrl="https://top.example/rss"/></outline></body></opml>'
+    )
+    assert parse_opml(body) == [("https://deep.example/rss", "Deep"), ("https://top.example/rss", "Top")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<!DOCTYPE opml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]><opml><body>'
+        b'<outline text="&b;" xmlUrl="https://a.example/rss"/></body></opml>',
+        b'\xef\xbb\xbf<!DOCTYPE opml [<!ENTITY x SYSTEM "file:///etc/passwd">]><opml><body/></opml>',
+        b'<!DOCTYPE opml [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]><opml><body/></opml>',
+    ],
+    ids=["billion-laughs", "external-entity-after-bom", "parameter-entity"],
+)
+def test_opml_entity_declarations_refused_even_with_a_doctype_allowed(body: bytes) -> None:
+    with pytest.raises(FeedError, match="hostile"):
+        parse_opml(body)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"https://a.example/rss\n", False),
+        (b"\xef\xbb\xbf# my feeds\nhttps://a.example/rss\n", False),
+        (b"  <opml/>", True),
+        (b"<rss version='2.0'/>", True),  # XML, refused by parse_opml with its root named
+    ],
+)
+def test_opml_or_url_list(data: bytes, expected: bool) -> None:
+    assert looks_like_opml(data) is expected
 
 
 def test_opml_malformed_and_wrong_root() -> None:

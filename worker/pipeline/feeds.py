@@ -50,6 +50,7 @@ __all__ = [
     "MAX_FEED_BYTES",
     "MAX_FIELD_CHARS",
     "clean_text",
+    "looks_like_opml",
     "parse_feed",
     "parse_opml",
     "parse_url_list",
@@ -250,18 +251,37 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
+#: What may precede an OPML document's first ``<`` in files real readers export: a UTF-8 byte
+#: order mark and whitespace (expat refuses both before an XML declaration).
+_OPML_LEAD = b"\xef\xbb\xbf \t\r\n"
+
+
+def looks_like_opml(data: bytes) -> bool:
+    """True when `data` is XML (to read with :func:`parse_opml`), False for a URL list.
+
+    Decided by the first character after a byte order mark and whitespace: a URL list line
+    never starts with ``<``, while an exported OPML file may open with an XML declaration, a
+    comment, a DOCTYPE or ``<opml>`` itself. XML that is not OPML is then refused by
+    :func:`parse_opml` with the root element named, rather than read as bad URLs."""
+    return data.lstrip(_OPML_LEAD).startswith(b"<")
+
+
 def parse_opml(body: bytes) -> list[tuple[str, str | None]]:
     """Read an OPML subscription list: ``[(feed_url, title_or_None), ...]``.
 
     Every ``<outline>`` with an ``xmlUrl`` counts, however deeply nested in folders;
     the title is its ``title`` or else its ``text``. Duplicates keep the first title.
     Outlines whose ``xmlUrl`` is not an http(s) URL are skipped and logged (a warning
-    naming each one). Parsed with defusedxml: DTDs and entities are refused.
+    naming each one). A leading byte order mark and whitespace are ignored. Parsed with
+    defusedxml: a plain ``<!DOCTYPE opml>`` (some readers write one) is accepted, any
+    entity declaration (billion laughs, XXE) is refused, external DTDs are never fetched.
 
     Raises :class:`FeedError` for hostile, malformed or non-OPML XML.
     """
     try:
-        root: Element = DefusedET.fromstring(body, forbid_dtd=True)
+        root: Element = DefusedET.fromstring(
+            body.lstrip(_OPML_LEAD), forbid_dtd=False, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException as exc:
         raise FeedError(f"hostile OPML refused: {exc!r}") from exc
     except DefusedET.ParseError as exc:

@@ -221,15 +221,19 @@ class FeedStatus:
     failures: int
 
 
-def feed_status(session: Session) -> list[FeedStatus]:
+def feed_status(session: Session, *, include_removed: bool = False) -> list[FeedStatus]:
     """Every feed with its newest item, entry count and failure count, in one query (each
-    figure a correlated subquery over the ``(feed_id, ...)`` indexes)."""
+    figure a correlated subquery over the ``(feed_id, ...)`` indexes). Feeds an operator
+    removed (tombstones, see :mod:`worker.store.admin`) only when asked for."""
     newest = (
         select(func.max(Entry.published_at)).where(col(Entry.feed_id) == col(Feed.id)).correlate(Feed).scalar_subquery()
     )
     entries = select(func.count()).where(col(Entry.feed_id) == col(Feed.id)).correlate(Feed).scalar_subquery()
     fails = select(func.count()).where(col(Failure.feed_id) == col(Feed.id)).correlate(Feed).scalar_subquery()
-    rows = session.exec(select(Feed, newest, entries, fails).order_by(col(Feed.id))).all()
+    q = select(Feed, newest, entries, fails)
+    if not include_removed:
+        q = q.where(col(Feed.removed_at).is_(None))
+    rows = session.exec(q.order_by(col(Feed.id))).all()
     return [FeedStatus(fd, _aware(n), e or 0, x or 0) for fd, n, e, x in rows]
 
 

@@ -93,6 +93,9 @@ class Feed(SQLModel, table=True):
     error_count: int = 0
     last_error: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
+    # Set by `wirewatch feeds remove`: the row stays (a tombstone, never polled) so the feed's
+    # entries and articles keep saying where they came from, and config.toml cannot re-add it.
+    removed_at: datetime | None = _ts()
 
 
 class Entry(SQLModel, table=True):
@@ -115,7 +118,8 @@ class Entry(SQLModel, table=True):
     # records.Entry.fingerprint: when the feed changes it, the item is fetched again.
     fingerprint: str | None = Field(default=None, max_length=64)
     revision: int = 0
-    # new -> fetched | duplicate | failed; `reason` says why when it is not plainly fetched.
+    # new -> fetched | duplicate | failed | dropped (its feed was removed before it was fetched);
+    # `reason` says why when it is not plainly fetched.
     status: str = Field(default="new", index=True, max_length=16)
     reason: str | None = None
     attempts: int = 0
@@ -299,4 +303,6 @@ class Failure(SQLModel, table=True):
     error: str = Field(max_length=64)
     reason: str
     attempts: int = 1
-    at: datetime = _ts(nullable=False, default=utcnow)
+    at: datetime = _ts(nullable=False, index=True, default=utcnow)
+    # When `wirewatch failures retry` queued its subject again (a later failure is a new row).
+    retried_at: datetime | None = _ts()

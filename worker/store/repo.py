@@ -30,10 +30,24 @@ CHUNK = 500
 
 
 def sync_feeds(session: Session, feeds: Iterable[FeedSettings], default_interval: int) -> int:
-    """Insert configured feeds that are not in the database yet; update name/interval of known ones."""
+    """Insert configured feeds that are not in the database yet; update name/interval of known ones.
+
+    An operator's decisions win over the file: a feed disabled (``wirewatch feeds disable``)
+    stays disabled, and one removed (``wirewatch feeds remove``, a tombstone row) is neither
+    added back nor updated; each start says so in a warning until config.toml drops it."""
     added = 0
     for spec in feeds:
         feed = session.exec(select(Feed).where(Feed.url == spec.url)).first()
+        if feed is not None and feed.removed_at is not None:
+            log.warning(
+                "config.toml lists feed %s, removed on %s by `wirewatch feeds remove`: it stays removed "
+                "(delete its [[feeds]] entry, or `wirewatch feeds add %s` to bring it back)",
+                spec.url,
+                feed.removed_at.isoformat(timespec="seconds"),
+                spec.url,
+                extra={"feed_id": feed.id},
+            )
+            continue
         if feed is None:
             session.add(
                 Feed(url=spec.url, name=spec.name, language=spec.language, interval=spec.interval or default_interval)
