@@ -3,6 +3,14 @@ appended as ``key=value`` pairs, so a line can be grepped by id.
 
     log.info("polled", extra={"feed_id": 3, "new_entries": 12})
     -> 2026-11-24 20:40:01,123 INFO worker.jobs polled feed_id=3 new_entries=12
+
+Every process of ``wirewatch run`` writes this one format: the CLI and the supervisor
+(:func:`configure`), the Celery workers and beat (Celery's ``after_setup_logger`` signals
+replace its own ``[time: LEVEL/Process]`` format), Flower and tornado (:func:`configure` runs
+before Flower starts, so tornado's ``enable_pretty_logging`` finds a handler and adds none).
+
+Routine lines nobody reads are dropped where they are made (:func:`quiet_routine`): the
+"sending", "received" and "succeeded" lines beat and the worker log for every few-seconds tick.
 """
 
 from __future__ import annotations
@@ -13,7 +21,15 @@ from typing import Any
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "task_id", "task_name"}
+ROUTINE_TASKS = frozenset({"wirewatch.tick"})
+# Celery's `data` extra repeats the line's context (with the traceback of an expected failure).
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "task_id",
+    "task_name",
+    "data",
+}
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -65,6 +81,32 @@ def configure(level: int = logging.INFO) -> None:
 
 @after_setup_logger.connect
 @after_setup_task_logger.connect
-def _celery_handlers(logger: logging.Logger, format: str = FORMAT, **_: Any) -> None:  # Celery passes `format`
+def _celery_handlers(logger: logging.Logger, **_: Any) -> None:
+    """Celery's handlers get our format, not the one Celery passes (``[time: LEVEL/Process]``)."""
     for handler in logger.handlers:
-        handler.setFormatter(KeyValueFormatter(format))
+        handler.setFormatter(KeyValueFormatter(FORMAT))
+
+
+def _not_routine(record: logging.LogRecord) -> bool:
+    """False for the INFO lines of a routine task's run: Celery logs the worker's with a dict
+    context, beat's "Sending due task %s (%s)" with the task's name second."""
+    args = record.args
+    if isinstance(args, dict):
+        name = args.get("name")
+    elif isinstance(args, tuple) and len(args) == 2:
+        name = args[1]
+    else:
+        return True
+    return record.levelno >= logging.WARNING or name not in ROUTINE_TASKS
+
+
+def quiet_routine() -> None:
+    """Drop Celery's "sending", "received" and "succeeded" lines for ROUTINE_TASKS; their
+    warnings, errors and failures still show."""
+    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        logger = logging.getLogger(name)
+        if _not_routine not in logger.filters:
+            logger.addFilter(_not_routine)
+
+
+quiet_routine()
