@@ -107,6 +107,7 @@ def quiet_routine() -> None:
         logger = logging.getLogger(name)
         if _not_routine not in logger.filters:
             logger.addFilter(_not_routine)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # "setup plugin ..." at import
 
 
 quiet_routine()
