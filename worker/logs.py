@@ -10,7 +10,8 @@ replace its own ``[time: LEVEL/Process]`` format), Flower and tornado (:func:`co
 before Flower starts, so tornado's ``enable_pretty_logging`` finds a handler and adds none).
 
 Routine lines nobody reads are dropped where they are made (:func:`quiet_routine`): the
-"sending", "received" and "succeeded" lines beat and the worker log for every few-seconds tick.
+"sending", "received", "succeeded" (and "discarding expired") lines beat and the worker log
+for every few-seconds tick.
 """
 
 from __future__ import annotations
@@ -89,21 +90,20 @@ def _celery_handlers(logger: logging.Logger, **_: Any) -> None:
 
 def _not_routine(record: logging.LogRecord) -> bool:
     """False for the INFO lines of a routine task's run: Celery logs the worker's with a dict
-    context, beat's "Sending due task %s (%s)" with the task's name second."""
+    context, beat's "Sending due task %s (%s)" and the worker's "Discarding revoked task: %s[%s]"
+    (an expired tick) with the task's name among their arguments."""
     args = record.args
     if isinstance(args, dict):
-        name = args.get("name")
-    elif isinstance(args, tuple) and len(args) == 2:
-        name = args[1]
+        names = {args.get("name")}
     else:
-        return True
-    return record.levelno >= logging.WARNING or name not in ROUTINE_TASKS
+        names = {a for a in args if isinstance(a, str)} if isinstance(args, tuple) else set()
+    return record.levelno >= logging.WARNING or not names & ROUTINE_TASKS
 
 
 def quiet_routine() -> None:
-    """Drop Celery's "sending", "received" and "succeeded" lines for ROUTINE_TASKS; their
-    warnings, errors and failures still show."""
-    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+    """Drop Celery's "sending", "received", "succeeded" and "discarding expired" lines for
+    ROUTINE_TASKS; their warnings, errors and failures still show."""
+    for name in ("celery.beat", "celery.worker.strategy", "celery.worker.request", "celery.app.trace"):
         logger = logging.getLogger(name)
         if _not_routine not in logger.filters:
             logger.addFilter(_not_routine)
