@@ -73,10 +73,15 @@ def _check_user(**_: Any) -> None:
 
 @worker_ready.connect
 def _note_root(sender: Any = None, **_: Any) -> None:
+    """One line per worker that runs as root, saying why it is allowed to."""
     if os.geteuid() == 0:
         s = get_settings()
-        why = "worker.allow_root is set" if s.worker.allow_root else f"environment is {s.environment}"
-        log.warning("%s runs as root (allowed: %s; refused in production)", getattr(sender, "hostname", "worker"), why)
+        why = (
+            "worker.allow_root is set"
+            if s.worker.allow_root
+            else f"environment is {s.environment}; production refuses it unless worker.allow_root"
+        )
+        log.warning("%s runs as root (allowed: %s)", getattr(sender, "hostname", "worker"), why)
 
 
 @worker_init.connect
