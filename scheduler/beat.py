@@ -9,6 +9,10 @@ Two periodic entries, each with ``expires`` so a backlog never replays stale tic
   message was lost.
 
 When beat starts it copies the config's feeds into the database.
+
+Beat sends no ``task-sent`` events: its two entries are routine (the tick every few seconds
+sends no monitoring events at all, see ``worker.tasks.tick``), and Flower's task list is for
+the polls and fetches they fan out. The workers still report the safety net's runs.
 """
 
 from __future__ import annotations
@@ -40,6 +44,11 @@ def setup_periodic_tasks(sender: Celery, **_: Any) -> None:
 @beat_init.connect
 def sync_feeds(**_: Any) -> None:
     jobs.sync_config_feeds(get_resources())
+
+
+@beat_init.connect
+def _no_sent_events(**_: Any) -> None:
+    app.conf.task_send_sent_event = False  # this process only: beat's routine sends stay out of Flower
 
 
 if app.configured:  # imported through `include` after configuration: the signal has already fired

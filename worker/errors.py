@@ -10,11 +10,14 @@
     │   └── StoreUnavailable        the database did not answer
     │       └── ResourceExhausted   disk full, out of memory, too many connections: retried
     │                               every few seconds without limit, logged once per condition
-    └── Permanent                   record the failure with its reason, do not retry
-        ├── FetchError              4xx, refused address, body over the cap, not HTML
-        │   └── BlockedAddress      SSRF guard: the URL resolves to a forbidden network
-        ├── FeedError               not a feed, malformed or hostile XML
-        └── ContentError            page without usable article text
+    ├── Permanent                   record the failure with its reason, do not retry
+    │   ├── FetchError              4xx, refused address, body over the cap, not HTML
+    │   │   └── BlockedAddress      SSRF guard: the URL resolves to a forbidden network
+    │   ├── FeedError               not a feed, malformed or hostile XML
+    │   └── ContentError            page without usable article text
+    └── FailureRecorded             raised by a task after its job recorded a permanent failure
+                                    (``failures``, the feed's backoff, the entry marked failed)
+                                    so Celery and Flower show the task as FAILURE; not retried
 
 Expected outcomes ("not modified", "duplicate", "no incident") are return values, not
 exceptions. Third-party exceptions are translated into this tree where the library is used.
@@ -87,3 +90,13 @@ class FeedError(Permanent):
 
 class ContentError(Permanent):
     """The page holds no usable article text."""
+
+
+class FailureRecorded(WirewatchError):
+    """A task's job failed permanently and has already recorded it with its subject (a row in
+    ``failures``, the feed's error count and next poll, the entry marked failed). The task
+    raises it only so that the outcome is FAILURE in Celery's events and in Flower, with the
+    message as its one-line reason; it is not a Transient (never retried) and not recorded
+    again (``recorded``)."""
+
+    recorded = True

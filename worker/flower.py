@@ -13,11 +13,20 @@ Flower answers ``/metrics`` (task names, worker host names, counts) without cred
   health probe;
 * ``/static/...``: Flower's own JavaScript, CSS and images.
 
-``tests/integration/test_flower.py`` checks both lists against a running Flower.
+Every other route Flower serves (its pages, ``/api/...``, ``/metrics``) answers 401 without
+the login. ``/login`` and ``/logout`` are Flower's OAuth hand-off pages: with Basic auth only
+they show nothing. ``tests/integration/test_flower.py`` checks every route of Flower's URL
+table against a running Flower, without and with the login.
+
+Logs: Flower writes Wirewatch's one log format (``worker.logs.configure`` before it starts).
+Flower asks the workers for their stats as it starts; until a worker is up nobody answers and
+it would log "Inspect method ... failed" once per method: those no-answer lines are dropped
+(Flower asks again when a worker comes online); inspect errors with a cause still show.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import unicodedata
@@ -54,6 +63,11 @@ def _close_metrics() -> None:
         monitor.Metrics.get = guarded
 
 
+def _answered(record: logging.LogRecord) -> bool:
+    """False for Flower's "Inspect method X failed" without a cause: no worker answered yet."""
+    return record.msg != "Inspect method %s failed"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run ``celery -A worker.celery_app flower`` with ``/metrics`` behind the login. The login
     comes from ``WIREWATCH_FLOWER_USER``/``WIREWATCH_FLOWER_PASSWORD`` (checked by
@@ -66,6 +80,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"configuration error: {exc}\n")
         raise SystemExit(2) from exc
     _close_metrics()
+    from worker.logs import configure
+
+    configure(logging.INFO)
+    logging.getLogger("flower.inspector").addFilter(_answered)
     sys.argv = ["celery", "-A", "worker.celery_app", "flower", *(sys.argv[1:] if argv is None else argv)]
     celery_main()
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlmodel import col, select
 
 from worker.errors import EnvironmentFault, FeedError, FetchError, Permanent, Transient
 from worker.pipeline import feeds as feed_stage
@@ -28,7 +29,7 @@ from worker.records import Article as ArticleRecord
 from worker.resources import Resources
 from worker.store import linking, repo
 from worker.store.db import session_scope
-from worker.store.models import Entry, Feed, utcnow
+from worker.store.models import Entry, Failure, Feed, utcnow
 
 log = logging.getLogger(__name__)
 POLL_LEASE = timedelta(minutes=10)
@@ -319,3 +320,45 @@ def record_task_failure(
                     reason=f"extraction gave up on this article alone: {error}",
                     attempts=attempts,
                 )
+
+
+# --- what the service's tasks report to Celery (names, outcomes) ---------------------------------
+# poll_feed and fetch_entry record their failures and return (ingest --once relies on that); the
+# tasks read the recorded reason back to end in FAILURE, and name their subject in messages.
+
+
+def poll_error(res: Resources, feed_id: int) -> str | None:
+    """The error the feed's last poll recorded, or None when that poll succeeded."""
+    with session_scope(res.engine) as s:
+        feed = s.get(Feed, feed_id)
+        return feed.last_error if feed is not None else None
+
+
+def fetch_error(res: Resources, entry_id: int) -> str | None:
+    """Why the entry failed (the reason of its latest recorded failure), or None when it did not."""
+    with session_scope(res.engine) as s:
+        entry = s.get(Entry, entry_id)
+        if entry is None or entry.status != "failed":
+            return None
+        reason = s.exec(
+            select(Failure.reason).where(Failure.entry_id == entry_id).order_by(col(Failure.id).desc()).limit(1)
+        ).first()
+        return reason or entry.reason or "failed"
+
+
+def feed_urls(res: Resources, feed_ids: Sequence[int]) -> dict[int, str]:
+    """The URLs of these feeds, by id (one query), to name them in task messages."""
+    if not feed_ids:
+        return {}
+    with session_scope(res.engine) as s:
+        rows = s.exec(select(Feed.id, Feed.url).where(col(Feed.id).in_(feed_ids))).all()
+        return {int(i): u for i, u in rows if i is not None}
+
+
+def entry_urls(res: Resources, entry_ids: Sequence[int]) -> dict[int, str]:
+    """The URLs of these entries, by id (one query), to name them in task messages."""
+    if not entry_ids:
+        return {}
+    with session_scope(res.engine) as s:
+        rows = s.exec(select(Entry.id, Entry.url).where(col(Entry.id).in_(entry_ids))).all()
+        return {int(i): u for i, u in rows if i is not None}

@@ -3,6 +3,15 @@ appended as ``key=value`` pairs, so a line can be grepped by id.
 
     log.info("polled", extra={"feed_id": 3, "new_entries": 12})
     -> 2026-11-24 20:40:01,123 INFO worker.jobs polled feed_id=3 new_entries=12
+
+Every process of ``wirewatch run`` writes this one format: the CLI and the supervisor
+(:func:`configure`), the Celery workers and beat (Celery's ``after_setup_logger`` signals
+replace its own ``[time: LEVEL/Process]`` format), Flower and tornado (:func:`configure` runs
+before Flower starts, so tornado's ``enable_pretty_logging`` finds a handler and adds none).
+
+Routine lines nobody reads are dropped where they are made (:func:`quiet_routine`): the
+"sending", "received", "succeeded" (and "discarding expired") lines beat and the worker log
+for every few-seconds tick.
 """
 
 from __future__ import annotations
@@ -13,7 +22,15 @@ from typing import Any
 from celery.signals import after_setup_logger, after_setup_task_logger
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "task_id", "task_name"}
+ROUTINE_TASKS = frozenset({"wirewatch.tick"})
+# Celery's `data` extra repeats the line's context (with the traceback of an expected failure).
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "task_id",
+    "task_name",
+    "data",
+}
 
 
 class KeyValueFormatter(logging.Formatter):
@@ -65,6 +82,32 @@ def configure(level: int = logging.INFO) -> None:
 
 @after_setup_logger.connect
 @after_setup_task_logger.connect
-def _celery_handlers(logger: logging.Logger, format: str = FORMAT, **_: Any) -> None:  # Celery passes `format`
+def _celery_handlers(logger: logging.Logger, **_: Any) -> None:
+    """Celery's handlers get our format, not the one Celery passes (``[time: LEVEL/Process]``)."""
     for handler in logger.handlers:
-        handler.setFormatter(KeyValueFormatter(format))
+        handler.setFormatter(KeyValueFormatter(FORMAT))
+
+
+def _not_routine(record: logging.LogRecord) -> bool:
+    """False for the INFO lines of a routine task's run: Celery logs the worker's with a dict
+    context, beat's "Sending due task %s (%s)" and the worker's "Discarding revoked task: %s[%s]"
+    (an expired tick) with the task's name among their arguments."""
+    args = record.args
+    if isinstance(args, dict):
+        names = {args.get("name")}
+    else:
+        names = {a for a in args if isinstance(a, str)} if isinstance(args, tuple) else set()
+    return record.levelno >= logging.WARNING or not names & ROUTINE_TASKS
+
+
+def quiet_routine() -> None:
+    """Drop Celery's "sending", "received", "succeeded" and "discarding expired" lines for
+    ROUTINE_TASKS; their warnings, errors and failures still show."""
+    for name in ("celery.beat", "celery.worker.strategy", "celery.worker.request", "celery.app.trace"):
+        logger = logging.getLogger(name)
+        if _not_routine not in logger.filters:
+            logger.addFilter(_not_routine)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # "setup plugin ..." at import
+
+
+quiet_routine()

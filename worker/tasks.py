@@ -6,6 +6,12 @@ A delivery guard counts how often a message was delivered: with
 ``task_reject_on_worker_lost`` a task whose process dies is requeued, and without a bound a
 task that always kills its process would run forever. After ``worker.max_deliveries``
 deliveries the task is recorded as failed instead of run.
+
+A permanent failure (a dead feed, a page gone) is recorded by the job, which returns; the task
+then raises `FailureRecorded` so that Celery's events, and Flower, show FAILURE with a one-line
+reason. It is one of the task's ``throws`` (Celery logs it as one INFO line, no traceback) and
+not a Transient (no autoretry). Messages carry ids only; ``argsrepr`` names the feed or entry
+and its URL for the worker log and Flower ("feed 3 https://example.org/rss").
 """
 
 from __future__ import annotations
@@ -14,20 +20,21 @@ import functools
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import redis
 from celery import Task
-from celery.exceptions import Reject, Retry
-from celery.signals import worker_init
+from celery.exceptions import Reject, Retry, SecurityWarning
+from celery.signals import celeryd_init, worker_init, worker_ready
 from kombu.exceptions import OperationalError
 
 from worker import jobs
 from worker.celery_app import app
-from worker.errors import ConfigError, ResourceExhausted, Transient
+from worker.errors import ConfigError, FailureRecorded, ResourceExhausted, Transient
 from worker.queues import ROUTES, Queue
-from worker.resources import get_resources
+from worker.resources import Resources, get_resources
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,8 @@ DELIVERY_KEY = "wirewatch:deliveries:{}"
 NLP_SCHEDULED_KEY = "wirewatch:nlp:scheduled"
 NLP_WINDOW_SECONDS = 2
 RESOURCE_RETRY_SECONDS = 15
+POLL_EXPIRES = 600
+REPR_MAX = 300  # characters of a URL or a reason shown in a task's argsrepr or failure
 
 
 class RootRefused(SystemExit):
@@ -51,10 +60,28 @@ def refuse_root(euid: int, environment: str, allow_root: bool) -> None:
         )
 
 
-@worker_init.connect
+@celeryd_init.connect
 def _check_user(**_: Any) -> None:
+    """Apply the root policy before Celery's own check (``check_privileges`` runs right after
+    this signal): a refused start stops with our one line, and an allowed one does not print
+    Celery's multi-line SecurityWarning as well; ``_note_root`` says it once, in our format."""
     s = get_settings()
     refuse_root(os.geteuid(), s.environment, s.worker.allow_root)
+    if os.geteuid() == 0:
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+
+
+@worker_ready.connect
+def _note_root(sender: Any = None, **_: Any) -> None:
+    """One line per worker that runs as root, saying why it is allowed to."""
+    if os.geteuid() == 0:
+        s = get_settings()
+        why = (
+            "worker.allow_root is set"
+            if s.worker.allow_root
+            else f"environment is {s.environment}; production refuses it unless worker.allow_root"
+        )
+        log.warning("%s runs as root (allowed: %s)", getattr(sender, "hostname", "worker"), why)
 
 
 @worker_init.connect
@@ -95,6 +122,7 @@ class GuardedTask(Task):  # type: ignore[misc]
     abstract = True
     acks_late = True
     autoretry_for = (Transient,)
+    throws = (FailureRecorded,)  # an expected outcome for Celery: FAILURE, logged in one line
     retry_backoff = True
     retry_jitter = True
 
@@ -127,8 +155,15 @@ class GuardedTask(Task):  # type: ignore[misc]
                 return None
         return super().__call__(*args, **kwargs)
 
+    def signature_from_request(self, request: Any = None, *args: Any, **options: Any) -> Any:
+        """Retries keep the message's ``argsrepr`` (Celery rebuilds it from the ids otherwise)."""
+        argsrepr = getattr(request if request is not None else self.request, "argsrepr", None)
+        if argsrepr:
+            options.setdefault("argsrepr", argsrepr)
+        return super().signature_from_request(request, *args, **options)
+
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        if isinstance(exc, Retry):
+        if isinstance(exc, (Retry, FailureRecorded)):  # retried, or recorded by the job already
             return
         jobs.record_task_failure(
             get_resources(),
@@ -173,31 +208,59 @@ def task(name: str, queue: Queue, **options: Any) -> Callable[[Callable[..., Any
     return wrap
 
 
-@task("wirewatch.tick", Queue.IO, expires=60)
+def _named(kind: str, ident: int, url: str | None) -> str:
+    """What an operator reads for a task's arguments in the worker log and Flower."""
+    return f"{kind} {ident} {(url or '?')[:REPR_MAX]}"
+
+
+def _failed(subject: str, error: str) -> FailureRecorded:
+    return FailureRecorded(f"{subject}: {' '.join(error.split())[:REPR_MAX]}")
+
+
+def send_polls(res: Resources, feed_ids: list[int]) -> None:
+    urls = jobs.feed_urls(res, feed_ids)
+    for feed_id in feed_ids:
+        poll_feed.apply_async((feed_id,), expires=POLL_EXPIRES, argsrepr=_named("feed", feed_id, urls.get(feed_id)))
+
+
+def send_fetches(res: Resources, entry_ids: list[int], sent: list[int] | None = None) -> None:
+    """Send one fetch per entry, named by its URL, appending each id sent to `sent`: when the
+    broker goes away midway the caller knows which went out."""
+    urls = jobs.entry_urls(res, entry_ids)
+    for entry_id in entry_ids:
+        fetch_entry.apply_async((entry_id,), argsrepr=_named("entry", entry_id, urls.get(entry_id)))
+        if sent is not None:
+            sent.append(entry_id)
+
+
+# The tick runs every few seconds and finds nothing to do most of the time: it sends no
+# monitoring events (beat sends it without a task-sent event, see scheduler.beat), so Flower's
+# task list shows the polls and fetches it fans out, not the tick itself; its routine log lines
+# are dropped too (worker.logs). A failing tick still logs an error and records a failure.
+@task("wirewatch.tick", Queue.IO, expires=60, send_events=False)
 def tick(self: Task) -> int:
     """Claim due feeds and fan out one poll per feed; resend fetches that went missing."""
     res = get_resources()
     feed_ids = jobs.tick(res)
-    for feed_id in feed_ids:
-        poll_feed.apply_async((feed_id,), expires=600)
-    for entry_id in jobs.stranded_entries(res):
-        fetch_entry.delay(entry_id)
+    send_polls(res, feed_ids)
+    send_fetches(res, jobs.stranded_entries(res))
     return len(feed_ids)
 
 
 @task("wirewatch.poll_feed", Queue.IO)
 def poll_feed(self: Task, feed_id: int) -> int:
-    """Poll one feed and enqueue a fetch for each new entry.
+    """Poll one feed and enqueue a fetch for each new entry; FailureRecorded when the poll
+    failed (recorded, next poll scheduled with backoff by the job).
 
     The entries are in the database before any message is sent; if the broker goes away
     while sending, the entries left unsent are picked up by beat's tick (stranded entries)."""
     res = get_resources()
     entry_ids = jobs.poll_feed(res, feed_id)
+    if not entry_ids and (error := jobs.poll_error(res, feed_id)):
+        raise _failed(f"feed {feed_id}", error)
     sent: list[int] = []
     try:
-        for entry_id in entry_ids:
-            fetch_entry.delay(entry_id)
-            sent.append(entry_id)
+        send_fetches(res, entry_ids, sent)
     except (redis.RedisError, OperationalError) as exc:
         log.warning(
             "broker unavailable; %d fetches left for the stranded-entry sweep: %s",
@@ -211,8 +274,12 @@ def poll_feed(self: Task, feed_id: int) -> int:
 
 @task("wirewatch.fetch_entry", Queue.IO)
 def fetch_entry(self: Task, entry_id: int) -> int | None:
-    """Fetch, normalize and store one entry's article; then wake the NLP queue."""
-    article_id = jobs.fetch_entry(get_resources(), entry_id)
+    """Fetch, normalize and store one entry's article, then wake the NLP queue; FailureRecorded
+    when the entry failed permanently (recorded and marked failed by the job)."""
+    res = get_resources()
+    article_id = jobs.fetch_entry(res, entry_id)
+    if article_id is None and (error := jobs.fetch_error(res, entry_id)):
+        raise _failed(f"entry {entry_id}", error)
     if article_id is not None:
         schedule_extraction()
     return article_id

@@ -36,6 +36,12 @@ def test_demo_ingests_the_bundled_site_with_the_real_service(tmp_path: Path) -> 
     assert "Incidents" in text and "Kafr Nabl" in text
     assert (tmp_path / "var" / "demo" / "wirewatch.db").exists()
     assert re.search(r"Browse them: wirewatch --config \S+ web --port \d+ +then open http://127\.0\.0\.1:\d+/", text)
+    # Flower's address is offered only while the service runs; its stop is said before the results.
+    flower = re.search(r"Flower, while the service runs: (http://127\.0\.0\.1:\d+/) \(user demo, password \S+\)", text)
+    assert flower, text[-3000:]
+    stopped = out.stderr.index(f"the service has stopped, and Flower with it ({flower[1]} no longer answers)")
+    assert flower[1] not in out.stderr[stopped + 200 :] and flower[1] not in out.stdout
+    service_log_is_one_format((tmp_path / "var" / "demo" / "service.log").read_text(errors="replace"))
     # The web window serves every page on the demo data.
     from fastapi.testclient import TestClient
 
@@ -51,3 +57,21 @@ def test_demo_ingests_the_bundled_site_with_the_real_service(tmp_path: Path) -> 
         page = client.get(f"/incidents/{item['id']}")
         assert page.status_code == 200 and "Reports" in page.text
     assert client.get("/feeds.json").json()["feeds"]
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+ ")
+OTHER_FORMATS = re.compile(r"^\[([DIWEC] \d{6} |\d{4}-\d\d-\d\d [\d:,]+: [A-Z]+/)")  # tornado's, Celery's
+
+
+def service_log_is_one_format(log: str) -> None:
+    """Issue 12 point 5, on the log of `wirewatch run --flower` (supervisor, two workers, beat,
+    Flower): one log format; no SecurityWarning from Celery (root is noted in one line of ours
+    per worker, when running as root); no "Inspect method ... failed" from Flower starting before
+    the workers; no line for the few-seconds tick."""
+    lines = log.splitlines()
+    assert not [line for line in lines if OTHER_FORMATS.match(line)], log[-3000:]
+    assert sum(bool(LOG_LINE.match(line)) for line in lines) > 20, log[-3000:]
+    assert "SecurityWarning" not in log and "superuser privileges" not in log, log[-3000:]
+    assert log.count("runs as root (allowed:") == (2 if os.geteuid() == 0 else 0), log[-3000:]
+    assert "Inspect method" not in log, log[-3000:]
+    assert "wirewatch.tick[" not in log and "(wirewatch.tick)" not in log

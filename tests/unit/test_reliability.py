@@ -111,15 +111,9 @@ def test_largest_retry_countdown_and_beat_expiries_stay_below_the_visibility_tim
 
 
 def test_poll_feed_is_sent_with_an_expiry_below_the_visibility_timeout() -> None:
-    # tick fans out poll_feed.apply_async((feed_id,), expires=600): read it from the source so a
-    # change that raises it past the timeout fails here.
-    import re
-
     from worker import tasks
 
-    src = inspect.getsource(tasks.tick)
-    expiries = [int(x) for x in re.findall(r"expires=(\d+)", src)]
-    assert expiries and max(expiries) < Settings().broker.visibility_timeout
+    assert 0 < tasks.POLL_EXPIRES < Settings().broker.visibility_timeout
 
 
 # --- 13. Flower, task arguments ---------------------------------------------------------------
@@ -248,3 +242,18 @@ def test_refuse_root(euid: int, environment: str, allow_root: bool, refused: boo
         assert isinstance(err.value, SystemExit)
     else:
         refuse_root(euid, environment, allow_root)
+
+
+def test_a_retried_task_keeps_the_arguments_named_for_operators() -> None:
+    """Issue 12 point 2: a retry is a new message built from the request; it keeps the
+    ``argsrepr`` ("feed 3 <url>") instead of Celery's rebuilt "(3,)"."""
+    from celery.app.task import Context
+
+    from worker import tasks
+
+    named = "feed 3 https://example.org/rss"
+    request = Context(id="t-1", args=[3], kwargs={}, argsrepr=named, retries=1, delivery_info={})
+    retry = tasks.poll_feed.signature_from_request(request, (3,), {}, countdown=5)
+    assert retry.options["argsrepr"] == named and retry.args == (3,)
+    plain = Context(id="t-2", args=[3], kwargs={}, retries=1, delivery_info={})
+    assert "argsrepr" not in tasks.poll_feed.signature_from_request(plain, (3,), {}).options

@@ -15,6 +15,10 @@
 5. prints what was ingested: incidents, articles, failures, and the address of the analyst's
    web window on the demo database (``web=True`` serves it there until Ctrl-C).
 
+Flower is part of the service: its address is printed as valid "while the service runs", and
+when the service stops the demo says that Flower stopped with it, before the results, so no
+address is left on screen that looks alive and is not.
+
 Exit codes: 0 when every bundled article was stored, 1 otherwise (timeout, service died),
 2 for a configuration error. Extraction quality does not change the exit code: the tables
 show whatever the extractor produced.
@@ -216,8 +220,9 @@ def run_demo(config: Path | None, timeout: int, *, web: bool = False) -> int:
     broker = env.get("WIREWATCH_BROKER_URL", base.broker.url)
     err.print(f"sample news site: {site.base_url}/ ({len(stories)} articles, {len(DEMO_OUTLETS)} feeds)")
     err.print(f"config: {cfg}   database: {db_file}   broker: {redact(broker)} (embedded Redis if nothing answers)")
+    flower = f"http://127.0.0.1:{flower_port}/"
     err.print(
-        f"Flower: http://127.0.0.1:{flower_port}/ (user {env['WIREWATCH_FLOWER_USER']}"
+        f"Flower, while the service runs: {flower} (user {env['WIREWATCH_FLOWER_USER']}"
         f"{', password ' + env['WIREWATCH_FLOWER_PASSWORD'] if env['WIREWATCH_FLOWER_USER'] == 'demo' else ''})"
         f"   service log: {log_path}"
     )
@@ -235,6 +240,7 @@ def run_demo(config: Path | None, timeout: int, *, web: bool = False) -> int:
             err.print("stopping the service (SIGTERM, warm shutdown)...")
             _stop(proc, err)
             site.stop()
+            err.print(f"the service has stopped, and Flower with it ({flower} no longer answers)")
     report(database_url, out)
     c = counts(database_url)
     elapsed = time.monotonic() - started
