@@ -174,7 +174,7 @@ def test_commands_work_from_a_fresh_directory(wirewatch: Cli, tmp_path: Path) ->
     again = wirewatch("db", "upgrade")
     assert f"the database at {db_file} is already up to date (revision" in again.stderr
     listed = wirewatch("feeds", "list")
-    assert listed.status == 0 and "interval" in listed.stdout, listed.stderr
+    assert listed.status == 0 and "next poll" in listed.stdout, listed.stderr
     exported = wirewatch("export")
     assert exported.status == 0 and json.loads(exported.stdout)["incidents"] == [], exported.stderr
     assert db_file.exists() and list(wirewatch.cwd.iterdir()) == []
