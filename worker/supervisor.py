@@ -178,13 +178,16 @@ def preflight(env: dict[str, str]) -> None:
 
 
 def supervise(settings: Settings, config_file: Path | None, *, flower: bool = False) -> int:
-    """Run the service until SIGINT/SIGTERM; returns the exit code."""
-    var = Path("var")
-    var.mkdir(exist_ok=True)
+    """Run the service until SIGINT/SIGTERM; returns the exit code.
+
+    Beat keeps its schedule beside the embedded broker's folder (the data directory by
+    default), never in the working directory."""
     env = dict(os.environ)
     if config_file is not None:
         env["WIREWATCH_CONFIG"] = str(config_file.resolve())
     preflight(env)  # before anything starts: a model that does not load stops here, in one line
+    var = Path(settings.broker.embedded_dir).parent
+    var.mkdir(parents=True, exist_ok=True)
     embedded, broker = ensure_broker(settings)
     env["WIREWATCH_BROKER_URL"] = broker
     if restored := restore_unacked(broker):

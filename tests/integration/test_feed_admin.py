@@ -94,8 +94,8 @@ def _sync(cli: Cli) -> int:
 @pytest.mark.parametrize(
     ("bad", "why"),
     [
-        ("not-a-url", "scheme must be one of http, https"),
-        ("ftp://files.example/feed.xml", "scheme must be one of http, https"),
+        ("not-a-url", "unsupported scheme, use one of http, https"),
+        ("ftp://files.example/feed.xml", "unsupported scheme, use one of http, https"),
         ("https:///no-host", "no host"),
     ],
 )

@@ -90,10 +90,14 @@ def test_a_bad_environment_value_is_blamed_on_the_variable(tmp_path: Path) -> No
 
 
 def test_run_refuses_a_model_that_does_not_load(tmp_path: Path) -> None:
-    config = f'[database]\nurl = "sqlite:///{tmp_path}/w.db"\n[broker]\nembedded = false\n[nlp]\nmodel = "en_core_web_typo"\n'
+    config = (
+        f'[database]\nurl = "sqlite:///{tmp_path}/w.db"\n[broker]\nembedded = false\n'
+        f'embedded_dir = "{tmp_path}/state/redis"\n[nlp]\nmodel = "en_core_web_typo"\n'
+    )
     proc = run_cli(tmp_path, config, "run")
     one_line_error(proc, "nlp.model", "en_core_web_typo")
-    assert not (tmp_path / "var" / "celerybeat-schedule").exists()  # nothing was started
+    assert not (tmp_path / "state").exists()  # nothing was started: not even beat's schedule folder
+    assert not (tmp_path / "var").exists()  # and nothing is written to the working directory
 
 
 def test_an_nlp_worker_with_a_model_that_does_not_load_exits_with_one_line(pg_url: str, tmp_path: Path) -> None:
