@@ -32,7 +32,7 @@ class Count(_Out):
 
 class Evidence(_Out):
     field: str
-    text: str
+    sentence: int  # index into the report's ``sentences``
     start: int
     end: int
 
@@ -54,6 +54,7 @@ class Report(_Out):
     perpetrator: str | None
     killed: int | None
     injured: int | None
+    sentences: list[str]
     evidence: list[Evidence]
     link: Link
 
