@@ -120,6 +120,9 @@ def test_geojson_and_atom(web: Any) -> None:
     (feature,) = gj.json()["features"]
     assert feature["geometry"]["coordinates"] == [webdata.HARBOUR.lon, webdata.HARBOUR.lat]
     assert feature["properties"]["id"] == seeded.harbour
+    # The export's flat columns: a GIS reads scalars, not nested JSON.
+    assert list(feature["properties"]) == export.CSV_COLUMNS and feature["properties"]["country_name"] == "Lebanon"
+    assert feature["properties"]["lat"] == webdata.HARBOUR.lat
     atom = client.get("/incidents.atom?country=UA")
     assert atom.headers["content-type"].startswith("application/atom+xml")
     parsed = feedparser.parse(atom.content)
@@ -164,7 +167,8 @@ def test_openapi_describes_the_export_schema(web: Any) -> None:
     spec = client.get("/openapi.json").json()
     assert "/incidents.json" in spec["paths"] and "/incidents/{incident_id}.json" in spec["paths"]
     report = spec["components"]["schemas"]["Report"]["properties"]
-    assert {"url", "source", "published_at", "title", "killed", "evidence", "link"} <= set(report)
+    assert {"url", "source", "published_at", "title", "killed", "sentences", "evidence", "link"} <= set(report)
+    assert set(spec["components"]["schemas"]["Evidence"]["properties"]) == {"field", "sentence", "start", "end"}
     params = {p["name"] for p in spec["paths"]["/incidents.json"]["get"]["parameters"]}
     assert params == {"date_from", "date_to", "country", "event_type", "perpetrator", "min_killed", "q", "after"}
     assert "/incidents.json" in client.get("/api").text
