@@ -43,6 +43,7 @@ def test_ingest_once_then_export_in_every_format(cli: CliRunner, tmp_path: Path)
     assert strike["location"]["country"] == "UA" and strike["killed"]["best"] == 12
     report = strike["reports"][0]
     assert report["url"].endswith("/a/strike-village.html?utm_source=rss") and report["source"] == "Test Wire"
+    assert report["outlet"] == "Reuters"  # the organisation: the dateline's agency, not the feed
     killed = next(e for e in report["evidence"] if e["field"] == "killed")
     assert "12" in report["sentences"][killed["sentence"]]
     # Each sentence once, however many fields were read from it.
@@ -52,7 +53,7 @@ def test_ingest_once_then_export_in_every_format(cli: CliRunner, tmp_path: Path)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(), newline="")))
     assert len(rows) == len(incidents) and rows[0]["report_urls"]
     row = next(r for r in rows if r["id"] == strike["id"])
-    assert row["country_name"] == "Ukraine" and row["outlets"] == "Test Wire" and row["evidence"]
+    assert row["country_name"] == "Ukraine" and row["outlets"] == "Reuters" and row["evidence"]
     assert row["report_titles"] == " | ".join(r["title"] for r in strike["reports"])
     # On stdout too, the last row ends the file: no empty row after it.
     _state.clear()

@@ -167,7 +167,7 @@ def test_openapi_describes_the_export_schema(web: Any) -> None:
     spec = client.get("/openapi.json").json()
     assert "/incidents.json" in spec["paths"] and "/incidents/{incident_id}.json" in spec["paths"]
     report = spec["components"]["schemas"]["Report"]["properties"]
-    assert {"url", "source", "published_at", "title", "killed", "sentences", "evidence", "link"} <= set(report)
+    assert {"url", "outlet", "title", "killed", "sentences", "evidence", "link"} <= set(report)
     assert set(spec["components"]["schemas"]["Evidence"]["properties"]) == {"field", "sentence", "start", "end"}
     params = {p["name"] for p in spec["paths"]["/incidents.json"]["get"]["parameters"]}
     assert params == {"date_from", "date_to", "country", "event_type", "perpetrator", "min_killed", "q", "after"}

@@ -23,7 +23,7 @@ SENTENCE = 'Shells killed 12 people, "mostly fishermen", in the port of Mariupol
 SECOND = "Rescuers said on Tuesday the toll rose to 14,\nofficials added."
 
 
-def _report(url: str, source: str | None, title: str, killed: int | None, sentence: str) -> dict[str, Any]:
+def _report(url: str, outlet: str, title: str, killed: int | None, sentence: str) -> dict[str, Any]:
     stored = [
         {"field": "event_type", "text": sentence, "start": 0, "end": 6},
         {"field": "location", "text": sentence, "start": 55, "end": 63},
@@ -31,7 +31,8 @@ def _report(url: str, source: str | None, title: str, killed: int | None, senten
     ]
     return {
         "url": url,
-        "source": source,
+        "source": "Wire One",
+        "outlet": outlet,
         "published_at": "2022-03-14T10:00:00+00:00",
         "title": title,
         "copy_of": False,
@@ -71,7 +72,7 @@ def _incident(ident: str, *, lat: float | None, lon: float | None, country: str 
         "last_reported_at": "2022-03-15T08:00:00+00:00",
         "reports": [
             _report("https://wire.example/a/1", "Wire One", "Shelling kills 12, in Mariupol", 12, SENTENCE),
-            _report("https://paper.example/b?id=2;x=1", None, 'Toll rises to 14 | "port"', 14, SECOND),
+            _report("https://paper.example/b?id=2;x=1", "Reuters", 'Toll rises to 14 | "port"', 14, SECOND),
             _report("https://wire.example/a/3", "Wire One", "", 14, SECOND),
         ],
     }
@@ -106,8 +107,8 @@ def test_csv_is_rfc4180_with_a_row_per_incident_and_no_blank_row() -> None:
     assert list(rows[0]) == export.CSV_COLUMNS
     row = rows[0]
     assert row["country_name"] == "Ukraine" and row["country"] == "UA" and row["admin1"] == "Donetsk"
-    # Outlets once each, in report order; a report without a feed name is known by its host.
-    assert row["outlets"] == "Wire One; paper.example"
+    # Outlets once each, in report order.
+    assert row["outlets"] == "Wire One; Reuters"
     assert row["report_titles"] == 'Shelling kills 12, in Mariupol | Toll rises to 14 | "port"'
     assert row["report_urls"].split(" ") == [r["url"] for r in ITEMS[0]["reports"]]
     # The sentence of the report that agrees with the merged fields (killed 14, as the incident).
@@ -129,7 +130,7 @@ def test_geojson_properties_are_the_csv_columns_as_scalars() -> None:
         bad = {k: v for k, v in feature["properties"].items() if not isinstance(v, SCALARS)}
         assert not bad, f"nested properties a GIS would read as JSON text: {bad}"
     assert placed["properties"]["killed_best"] == 14 and placed["properties"]["lat"] == 47.1
-    assert placed["properties"]["outlets"] == "Wire One; paper.example"
+    assert placed["properties"]["outlets"] == "Wire One; Reuters"
 
 
 OGR_TYPES = {

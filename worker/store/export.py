@@ -4,7 +4,7 @@
                     "perpetrator", "perpetrator_certainty", "victims", "killed": {low,best,high},
                     "injured": {...}, "num_reports", "num_independent_sources",
                     "first_reported_at", "last_reported_at",
-                    "reports": [{"url", "source", "published_at", "title", "killed", "injured",
+                    "reports": [{"url", "source", "outlet", "published_at", "title", "killed", "injured",
                                  "sentences": [text, ...],
                                  "evidence": [{"field", "sentence", "start", "end"}, ...],
                                  "link": {"score", "reasons"}}]}]}
@@ -110,6 +110,7 @@ def _report(r: Report, a: Article) -> dict[str, Any]:
     return {
         "url": a.url,
         "source": a.source,
+        "outlet": _outlet(a),
         "published_at": _iso(a.published_at),
         "title": a.title,
         "copy_of": a.copy_of_id is not None,
@@ -237,7 +238,7 @@ def flat(i: dict[str, Any]) -> dict[str, str | int | float | None]:
         "victims": i["victims"],
         "num_reports": i["num_reports"],
         "num_independent_sources": i["num_independent_sources"],
-        "outlets": LIST_SEPARATOR.join(dict.fromkeys(_outlet(r) for r in reports)),
+        "outlets": LIST_SEPARATOR.join(dict.fromkeys(r["outlet"] for r in reports)),
         "first_reported_at": i["first_reported_at"],
         "last_reported_at": i["last_reported_at"],
         "evidence": _evidence_sentence(i),
@@ -246,9 +247,10 @@ def flat(i: dict[str, Any]) -> dict[str, str | int | float | None]:
     }
 
 
-def _outlet(report: dict[str, Any]) -> str:
-    """Who published a report: its feed's name, else the host of its URL."""
-    return str(report["source"] or urlsplit(report["url"]).hostname or report["url"])
+def _outlet(a: Article) -> str:
+    """Who published an article, by name: the wire agency of its dateline ("Reuters"), else
+    its feed's name, else the host of its URL."""
+    return a.dateline_agency or a.source or urlsplit(a.url).hostname or a.url
 
 
 def _agreement(i: dict[str, Any], r: dict[str, Any]) -> int:

@@ -45,6 +45,7 @@ class Link(_Out):
 class Report(_Out):
     url: str
     source: str | None
+    outlet: str  # the organisation: the dateline's wire agency, else the feed's name, else the host
     published_at: str | None
     title: str
     copy_of: bool
