@@ -166,6 +166,15 @@ def test_the_datelines_zone_reads_the_reporters_yesterday(lower: bool) -> None:
     assert inc.date == date(2024, 3, 5)
 
 
+@BOTH
+def test_a_dateline_naming_only_the_country_leaves_the_towns_zone(lower: bool) -> None:
+    # "BRAZIL (Reuters)" says no more than Brazil's most populous zone: Rio Branco's own decides.
+    text = "BRAZIL (Reuters) - Gunmen killed 12 people in an attack on a market in Rio Branco yesterday, police said."
+    inc = one(text, published="2024-03-06T03:30:00+00:00", lower=lower)
+    assert inc.location is not None and inc.location.name == "Rio Branco"
+    assert inc.date == date(2024, 3, 4)
+
+
 def test_a_country_alone_reads_in_its_most_populous_zone() -> None:
     # Without a town, the country's most populous zone (from GeoNames populations): Sao Paulo's
     # UTC-3, so 02:30 UTC is still the 5th and "yesterday" the 4th.

@@ -462,7 +462,8 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     """The incidents ``doc`` (the processed ``article.text``) reports."""
     segs, named = analyse(doc, gazetteer)
     main_country = named.most_common(1)[0][0] if named else None
-    dateline = next((p.place for s in segs for p in s.places if p.dateline), None)
+    # The dateline's town (a dateline country says no more than the country fallback does).
+    dateline = next((p.place for s in segs for p in s.places if p.dateline and p.match.kind != "country"), None)
     pub = dates.local_publication(article.published_at, _zone(gazetteer, dateline, country=main_country))
     found = cluster(segs, pub)
     clusters = [c for n, c in enumerate(found) if _is_event(c, lead=n == 0)]
