@@ -175,6 +175,16 @@ def test_openapi_describes_the_export_schema(web: Any) -> None:
     assert client.get("/docs").status_code == 404  # Swagger UI would load a CDN
 
 
+def test_fields_read_from_one_sentence_share_it_and_each_marks_its_words(web: Any) -> None:
+    client, _, seeded = web
+    (report,) = client.get(f"/incidents/{seeded.harbour}.json").json()["incident"]["reports"]
+    # The event type and the toll come from one sentence: stored once, pointed to twice.
+    assert len(report["sentences"]) == 1 and "killing 4 dock workers" in report["sentences"][0]
+    assert [(e["field"], e["sentence"]) for e in report["evidence"]] == [("event_type", 0), ("killed", 0)]
+    html = client.get(f"/incidents/{seeded.harbour}").text
+    assert html.count('<span class="field">') == 2 and "killing <mark>4</mark> dock workers" in html
+
+
 def test_headers_escaping_and_links(web: Any) -> None:
     client, _, seeded = web
     r = client.get(f"/incidents/{seeded.hostile}")
