@@ -443,7 +443,8 @@ def export_cmd(
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        sys.stdout.write(text + "\n")
+        # CSV rows end in CRLF already: a further newline would be an empty last row.
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _aware(value: str) -> datetime:

@@ -117,7 +117,8 @@ class Place:
 
     ``admin1`` and ``admin2`` are the names of the GeoNames units the place lies in (from the
     gazetteer's own codes); ``feature`` says what the place is: village, town, city,
-    neighbourhood, district, province or country (None when unknown).
+    neighbourhood, district, province or country (None when unknown). ``timezone`` is the
+    place's own IANA zone (GeoNames), which dates read relative to its local day.
     """
 
     name: str
@@ -128,6 +129,7 @@ class Place:
     precision: str = "town"
     admin2: str | None = None
     feature: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,14 +43,27 @@ def test_ingest_once_then_export_in_every_format(cli: CliRunner, tmp_path: Path)
     assert strike["location"]["country"] == "UA" and strike["killed"]["best"] == 12
     report = strike["reports"][0]
     assert report["url"].endswith("/a/strike-village.html?utm_source=rss") and report["source"] == "Test Wire"
-    assert any(e["field"] == "killed" for e in report["evidence"])
+    assert report["outlet"] == "Reuters"  # the organisation: the dateline's agency, not the feed
+    killed = next(e for e in report["evidence"] if e["field"] == "killed")
+    assert "12" in report["sentences"][killed["sentence"]]
+    # Each sentence once, however many fields were read from it.
+    assert len(set(report["sentences"])) == len(report["sentences"]) < len(report["evidence"])
 
     invoke(cli, "export", "--format", "csv", "--output", str(tmp_path / "out.csv"))
-    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text())))
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out.csv").read_text(), newline="")))
     assert len(rows) == len(incidents) and rows[0]["report_urls"]
+    row = next(r for r in rows if r["id"] == strike["id"])
+    assert row["country_name"] == "Ukraine" and row["outlets"] == "Reuters" and row["evidence"]
+    assert row["report_titles"] == " | ".join(r["title"] for r in strike["reports"])
+    # On stdout too, the last row ends the file: no empty row after it.
+    _state.clear()
+    stdout = cli.invoke(app, ["export", "--format", "csv"], catch_exceptions=False).stdout_bytes.decode()
+    assert stdout.endswith("\r\n") and not stdout.endswith("\r\n\n")  # (Result.stdout folds CRLF)
+    assert len(list(csv.reader(io.StringIO(stdout, newline="")))) == len(incidents) + 1
     geo = json.loads(invoke(cli, "export", "--format", "geojson"))
     assert geo["type"] == "FeatureCollection" and len(geo["features"]) == len(incidents)
     assert geo["features"][0]["properties"]["id"] == incidents[0]["id"]
+    assert all(not isinstance(v, dict | list) for f in geo["features"] for v in f["properties"].values())
 
     shown = json.loads(invoke(cli, "incidents", "show", strike["id"]))
     assert shown["history"][0]["action"] == "created"

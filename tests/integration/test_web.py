@@ -120,6 +120,9 @@ def test_geojson_and_atom(web: Any) -> None:
     (feature,) = gj.json()["features"]
     assert feature["geometry"]["coordinates"] == [webdata.HARBOUR.lon, webdata.HARBOUR.lat]
     assert feature["properties"]["id"] == seeded.harbour
+    # The export's flat columns: a GIS reads scalars, not nested JSON.
+    assert list(feature["properties"]) == export.CSV_COLUMNS and feature["properties"]["country_name"] == "Lebanon"
+    assert feature["properties"]["lat"] == webdata.HARBOUR.lat
     atom = client.get("/incidents.atom?country=UA")
     assert atom.headers["content-type"].startswith("application/atom+xml")
     parsed = feedparser.parse(atom.content)
@@ -164,11 +167,22 @@ def test_openapi_describes_the_export_schema(web: Any) -> None:
     spec = client.get("/openapi.json").json()
     assert "/incidents.json" in spec["paths"] and "/incidents/{incident_id}.json" in spec["paths"]
     report = spec["components"]["schemas"]["Report"]["properties"]
-    assert {"url", "source", "published_at", "title", "killed", "evidence", "link"} <= set(report)
+    assert {"url", "outlet", "title", "killed", "sentences", "evidence", "link"} <= set(report)
+    assert set(spec["components"]["schemas"]["Evidence"]["properties"]) == {"field", "sentence", "start", "end"}
     params = {p["name"] for p in spec["paths"]["/incidents.json"]["get"]["parameters"]}
     assert params == {"date_from", "date_to", "country", "event_type", "perpetrator", "min_killed", "q", "after"}
     assert "/incidents.json" in client.get("/api").text
     assert client.get("/docs").status_code == 404  # Swagger UI would load a CDN
+
+
+def test_fields_read_from_one_sentence_share_it_and_each_marks_its_words(web: Any) -> None:
+    client, _, seeded = web
+    (report,) = client.get(f"/incidents/{seeded.harbour}.json").json()["incident"]["reports"]
+    # The event type and the toll come from one sentence: stored once, pointed to twice.
+    assert len(report["sentences"]) == 1 and "killing 4 dock workers" in report["sentences"][0]
+    assert [(e["field"], e["sentence"]) for e in report["evidence"]] == [("event_type", 0), ("killed", 0)]
+    html = client.get(f"/incidents/{seeded.harbour}").text
+    assert html.count('<span class="field">') == 2 and "killing <mark>4</mark> dock workers" in html
 
 
 def test_headers_escaping_and_links(web: Any) -> None:

@@ -131,6 +131,60 @@ def test_local_time_near_midnight(lower: bool) -> None:
 
 
 @BOTH
+@pytest.mark.parametrize(
+    ("town", "published", "zone", "expected"),
+    [
+        # 22:30 UTC on 5 March: 00:30 on the 6th in Goma (UTC+2), 23:30 on the 5th in Kinshasa (UTC+1).
+        ("Goma", "2024-03-05T22:30:00+00:00", "Africa/Lubumbashi", date(2024, 3, 5)),
+        ("Kinshasa", "2024-03-05T22:30:00+00:00", "Africa/Kinshasa", date(2024, 3, 4)),
+        # 14:30 UTC on 10 January: 22:30 that day in Perth (UTC+8), 01:30 on the 11th in Sydney (UTC+11).
+        ("Perth", "2024-01-10T14:30:00+00:00", "Australia/Perth", date(2024, 1, 9)),
+        ("Sydney", "2024-01-10T14:30:00+00:00", "Australia/Sydney", date(2024, 1, 10)),
+        # 03:30 UTC on 6 March: 22:30 on the 5th in Rio Branco (UTC-5), 00:30 on the 6th in Recife (UTC-3).
+        ("Rio Branco", "2024-03-06T03:30:00+00:00", "America/Rio_Branco", date(2024, 3, 4)),
+        ("Recife", "2024-03-06T03:30:00+00:00", "America/Recife", date(2024, 3, 5)),
+    ],
+)
+def test_yesterday_is_the_day_before_the_places_own_local_day(
+    town: str, published: str, zone: str, expected: date, lower: bool
+) -> None:
+    # One country, several zones: the town's own zone decides, not one zone for the country.
+    text = f"Gunmen killed 12 people in an attack on a market in {town} yesterday, police said."
+    inc = one(text, published=published, lower=lower)
+    assert inc.location is not None and inc.location.name == town and inc.location.timezone == zone
+    assert inc.date == expected
+
+
+@BOTH
+def test_the_datelines_zone_reads_the_reporters_yesterday(lower: bool) -> None:
+    # Filed from Goma at 00:30 local (22:30 UTC) about a town in the west: "yesterday" is Goma's.
+    text = (
+        "GOMA, Congo (Reuters) - Gunmen killed 12 people in an attack on a market in Kinshasa yesterday, police said."
+    )
+    inc = one(text, published="2024-03-05T22:30:00+00:00", lower=lower)
+    assert inc.location is not None and inc.location.name == "Kinshasa"
+    assert inc.date == date(2024, 3, 5)
+
+
+@BOTH
+def test_a_dateline_naming_only_the_country_leaves_the_towns_zone(lower: bool) -> None:
+    # "BRAZIL (Reuters)" says no more than Brazil's most populous zone: Rio Branco's own decides.
+    text = "BRAZIL (Reuters) - Gunmen killed 12 people in an attack on a market in Rio Branco yesterday, police said."
+    inc = one(text, published="2024-03-06T03:30:00+00:00", lower=lower)
+    assert inc.location is not None and inc.location.name == "Rio Branco"
+    assert inc.date == date(2024, 3, 4)
+
+
+def test_a_country_alone_reads_in_its_most_populous_zone() -> None:
+    # Without a town, the country's most populous zone (from GeoNames populations): Sao Paulo's
+    # UTC-3, so 02:30 UTC is still the 5th and "yesterday" the 4th.
+    text = "Gunmen killed 12 people in an attack on a market in Brazil yesterday, police said."
+    inc = one(text, published="2024-03-06T02:30:00+00:00")
+    assert inc.location is not None and inc.location.precision == "country"
+    assert inc.date == date(2024, 3, 4)
+
+
+@BOTH
 def test_a_day_earlier_counts_from_the_incident(lower: bool) -> None:
     text = (
         "A missile hit an apartment block in Kharkiv on Friday, killing three people, officials said. "

@@ -189,6 +189,31 @@ def test_country_mentions_names_and_demonyms(g: Gazetteer) -> None:
     assert g.country_mentions(["tell", "us", "what", "the", "russian", "army", "did"]) == {"RU": 1}
 
 
+def _zone(g: Gazetteer, name: str, countries: tuple[str, ...] = ()) -> str | None:
+    m = g.lookup(name, countries)
+    assert m is not None, name
+    return m.place.timezone
+
+
+def test_every_place_carries_its_own_time_zone(g: Gazetteer) -> None:
+    # Countries spanning zones: each town has GeoNames' zone, not one zone for the country.
+    assert _zone(g, "Goma") == "Africa/Lubumbashi" and _zone(g, "Kinshasa") == "Africa/Kinshasa"
+    assert _zone(g, "Perth", ("AU",)) == "Australia/Perth" and _zone(g, "Sydney", ("AU",)) == "Australia/Sydney"
+    assert _zone(g, "Rio Branco", ("BR",)) == "America/Rio_Branco" and _zone(g, "Recife") == "America/Recife"
+    # A province takes its most populous town's zone; a country its most populous zone.
+    assert _zone(g, "Nord-Kivu") == "Africa/Lubumbashi" and _zone(g, "Western Australia") == "Australia/Perth"
+    assert _zone(g, "Australia") == "Australia/Sydney"
+    assert g.country_zone("br") == "America/Sao_Paulo" and g.country_zone("CD") == "Africa/Kinshasa"
+    assert g.country_zone("ZZ") is None and g.country_zone(None) is None
+
+
+def test_the_index_name_changes_with_its_schema(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    # An index of an older schema (e.g. without zones) is never read: the version is in the name.
+    before = gz.index_path(cache_dir)
+    monkeypatch.setattr(gz, "INDEX_VERSION", gz.INDEX_VERSION + "-next")
+    assert gz.index_path(cache_dir) != before
+
+
 def test_built_once_and_cached(tmp_path: Path, cache_dir: Path, g: Gazetteer) -> None:
     assert Gazetteer.load(cache_dir) is g  # same process: same object
     files = sorted(cache_dir.glob("gazetteer-*.sqlite"))

@@ -38,13 +38,29 @@ def test_parse_filter_names_the_bad_parameter(params: dict[str, str]) -> None:
 def test_evidence_marks_split_the_sentence_around_the_span() -> None:
     text = "Intro. Shells killed 12 people in the port. More."
     start = text.index("12")
-    (m,) = evidence_marks(
-        [{"field": "killed", "text": "Shells killed 12 people in the port.", "start": start, "end": start + 2}], text
+    sentences = ["Shells killed 12 people in the port.", "On Monday."]
+    killed, place = evidence_marks(
+        [
+            {"field": "killed", "sentence": 0, "start": start, "end": start + 2},
+            {"field": "location", "sentence": 0, "start": text.index("port"), "end": text.index("port") + 4},
+        ],
+        sentences,
+        text,
     )
-    assert (m.field, m.before, m.span, m.after) == ("killed", "Shells killed ", "12", " people in the port.")
+    assert (killed.field, killed.before, killed.span, killed.after) == (
+        "killed",
+        "Shells killed ",
+        "12",
+        " people in the port.",
+    )
+    # Two fields read from one sentence, stored once: each marks its own span.
+    assert (place.field, place.span, place.after) == ("location", "port", ".")
     # Offsets that do not fall inside the sentence (a different text version): the whole sentence.
-    (w,) = evidence_marks([{"field": "date", "text": "On Monday.", "start": 500, "end": 510}], text)
+    (w,) = evidence_marks([{"field": "date", "sentence": 1, "start": 500, "end": 510}], sentences, text)
     assert (w.before, w.span, w.after) == ("", "On Monday.", "")
+    # An index outside the list (a damaged record) marks nothing rather than failing.
+    (bad,) = evidence_marks([{"field": "date", "sentence": 7, "start": 0, "end": 5}], sentences, text)
+    assert bad.span == "" and bad.before == "" and bad.after == ""
 
 
 def test_cursor_round_trip_and_rejects_garbage() -> None:

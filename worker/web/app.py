@@ -184,7 +184,8 @@ def create_app(
 
     @app.get("/incidents.geojson", tags=["incidents"], response_class=JSONResponse)
     def incidents_geojson(request: Request, s: Db, f: View, after: After = None) -> Response:
-        """The same page as GeoJSON: a Feature per incident, its export record as properties."""
+        """The same page as GeoJSON: a Feature per incident, the export's flat CSV columns as
+        properties (what ``wirewatch export --format geojson`` writes)."""
         rows, nxt = listing(request, s, f, after)
         body = json.loads(export.to_geojson(export.items_for(s, rows)))
         body["next"] = nxt
@@ -267,7 +268,7 @@ def create_app(
         if got is None:
             raise HTTPException(404, f"no incident {incident_id}")
         reports = [
-            {**r, "marks": evidence_marks(r["evidence"], got.article_text.get(r["url"], ""))}
+            {**r, "marks": evidence_marks(r["evidence"], r["sentences"], got.article_text.get(r["url"], ""))}
             for r in got.item["reports"]
         ]
         times = sorted({a.published_at for _, a in _all_pairs(s, incident_id) if a.published_at is not None})

@@ -32,7 +32,7 @@ class Count(_Out):
 
 class Evidence(_Out):
     field: str
-    text: str
+    sentence: int  # index into the report's ``sentences``
     start: int
     end: int
 
@@ -45,6 +45,7 @@ class Link(_Out):
 class Report(_Out):
     url: str
     source: str | None
+    outlet: str  # the organisation: the dateline's wire agency, else the feed's name, else the host
     published_at: str | None
     title: str
     copy_of: bool
@@ -54,6 +55,7 @@ class Report(_Out):
     perpetrator: str | None
     killed: int | None
     injured: int | None
+    sentences: list[str]
     evidence: list[Evidence]
     link: Link
 

@@ -1,7 +1,7 @@
 """Page helpers: the filter from the query string, evidence marks, small formatting.
 
 parse_filter(params) -> IncidentFilter     raises BadRequest naming the parameter
-evidence_marks(evidence, article_text)      each evidence sentence split around its span
+evidence_marks(evidence, sentences, text)  each evidence sentence split around its span
 """
 
 from __future__ import annotations
@@ -88,15 +88,17 @@ class Mark:
     after: str
 
 
-def evidence_marks(evidence: list[dict[str, Any]], article_text: str) -> list[Mark]:
-    """Each evidence sentence, with the words its field was read from marked.
+def evidence_marks(evidence: list[dict[str, Any]], sentences: list[str], article_text: str) -> list[Mark]:
+    """Each evidence sentence (``evidence[n]["sentence"]`` indexes ``sentences``, as in the
+    export), with the words its field was read from marked.
 
     The span is ``article_text[start:end]`` when that lies inside the sentence; otherwise the
     whole sentence is marked. Plain strings only: the template escapes every part.
     """
     out = []
     for ev in evidence:
-        sentence = str(ev.get("text") or "")
+        at_n = ev.get("sentence")
+        sentence = str(sentences[at_n]) if isinstance(at_n, int) and 0 <= at_n < len(sentences) else ""
         start, end = ev.get("start"), ev.get("end")
         span = ""
         if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(article_text):

@@ -3,8 +3,9 @@
 Finding and resolving are separate: :func:`find_dates` reads tokens ("late on Wednesday",
 "Saturday's strike", "Oct. 8", "5 October", "in March 2019", "overnight", "a day earlier",
 "in the last 24 hours"); :func:`resolve` turns one into a date against the publication time
-*in the incident's local time* (:func:`local_publication`), because "early Tuesday" in a
-report filed at 22:50 UTC about Baghdad means Baghdad's Tuesday.
+*in the local time of the story's place* (:func:`local_publication`), because "early Tuesday"
+in a report filed at 22:50 UTC about Baghdad means Baghdad's Tuesday. The zone is the place's
+own (GeoNames gives every place one: Goma is UTC+2, Kinshasa UTC+1), chosen by the caller.
 
 A date right after a reporting verb ("said on Sunday", "kept rising on March 3") dates the
 report, not the event; it is kept with ``report=True`` as a last resort.
@@ -319,27 +320,20 @@ def _year(toks: list[str], i: int) -> int | None:
     return None
 
 
-@functools.cache
-def _zones() -> dict[str, str]:
-    return {k: str(v) for k, v in lexicon.load("timezones").items()}
-
-
-def local_publication(published_at: datetime | None, country: str | None) -> LocalTime | None:
-    """Publication time in the incident's local time.
+def local_publication(published_at: datetime | None, zone: str | None) -> LocalTime | None:
+    """Publication time in the local time of the story's place.
 
     A timestamp with a non-zero UTC offset is taken as local already (outlets stamp their
-    own zone); one in UTC is moved to the zone of ``country`` when it is known.
+    own zone); one in UTC is moved to ``zone`` (an IANA name) when it is known.
     """
     if published_at is None:
         return None
     when = published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)
     offset = when.utcoffset()
-    if (offset is None or offset == timedelta(0)) and country:
-        zone = _zones().get(country.upper())
-        if zone:
-            # Without a tz database on the host, stay in UTC.
-            with contextlib.suppress(ZoneInfoNotFoundError):
-                when = when.astimezone(ZoneInfo(zone))
+    if (offset is None or offset == timedelta(0)) and zone:
+        # Without a tz database on the host (or for a zone it lacks), stay in UTC.
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+            when = when.astimezone(ZoneInfo(zone))
     return LocalTime(when.date(), when.hour)
 
 

