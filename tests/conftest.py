@@ -197,8 +197,8 @@ STORIES = [
     Story(
         "strike-village",
         "Air strike kills 12 in village",
-        "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Hroza on "
-        "Thursday, regional officials said.\n\nRescue workers searched the rubble of a cafe for survivors. "
+        "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Kurylivka on "
+        "Thursday, regional officials said.\n\nRescue workers searched the rubble of a grain store for survivors. "
         "The governor said 9 people were wounded.",
         datetime(2023, 10, 5, 16, 0, tzinfo=UTC),
     ),

@@ -21,7 +21,8 @@ from worker.store.models import Article as ArticleRow
 from worker.store.models import IncidentHistory
 
 KHARKIV = Place("Kharkiv", "UA", 49.9935, 36.2304, "Kharkiv Oblast")
-HROZA = Place("Hroza", "UA", 49.6553, 37.6114, "Kharkiv Oblast")
+# An invented village about 90 km south-east of Kharkiv.
+BROVA = Place("Velyka Brova", "UA", 49.6120, 37.4870, "Kharkiv Oblast")
 # A village about 10 km east of Kharkiv's centre (invented for the test).
 EAST_OF_KHARKIV = Place("Vilkhivka", "UA", 49.9935, 36.3700, "Kharkiv Oblast")
 
@@ -94,19 +95,19 @@ def test_three_outlets_one_strike_is_one_incident_with_rising_toll(res: Resource
     add(
         res,
         "https://a.example/1",
-        [incident(HROZA, d, 20)],
+        [incident(BROVA, d, 20)],
         source="A",
         published=datetime(2023, 10, 5, 12, tzinfo=UTC),
     )
     add(
         res,
         "https://b.example/1",
-        [incident(HROZA, d, 49)],
+        [incident(BROVA, d, 49)],
         source="B",
         published=datetime(2023, 10, 5, 18, tzinfo=UTC),
     )
     add(
-        res, "https://c.example/1", [incident(HROZA, d, 51)], source="C", published=datetime(2023, 10, 6, 9, tzinfo=UTC)
+        res, "https://c.example/1", [incident(BROVA, d, 51)], source="C", published=datetime(2023, 10, 6, 9, tzinfo=UTC)
     )
     (inc,) = exported(res)
     assert inc["num_reports"] == 3 and inc["num_independent_sources"] == 3
@@ -130,8 +131,8 @@ def test_two_strikes_ten_km_apart_on_one_day_stay_apart(res: Resources) -> None:
 
 
 def test_one_article_with_two_incidents_keeps_them_apart(res: Resources) -> None:
-    add(res, "https://a.example/two", [incident(HROZA, date(2023, 10, 5), 51), incident(KHARKIV, date(2023, 10, 6), 2)])
-    add(res, "https://b.example/two", [incident(KHARKIV, date(2023, 10, 6), 1), incident(HROZA, date(2023, 10, 5), 52)])
+    add(res, "https://a.example/two", [incident(BROVA, date(2023, 10, 5), 51), incident(KHARKIV, date(2023, 10, 6), 2)])
+    add(res, "https://b.example/two", [incident(KHARKIV, date(2023, 10, 6), 1), incident(BROVA, date(2023, 10, 5), 52)])
     assert (
         clusters(res)
         == {
@@ -151,8 +152,8 @@ def test_same_strike_reported_either_side_of_midnight_merges(res: Resources) -> 
 
 
 def test_same_village_months_apart_stays_apart(res: Resources) -> None:
-    add(res, "https://a.example/x", [incident(HROZA, date(2023, 1, 5), 20)])
-    add(res, "https://b.example/x", [incident(HROZA, date(2023, 11, 5), 20)])
+    add(res, "https://a.example/x", [incident(BROVA, date(2023, 1, 5), 20)])
+    add(res, "https://b.example/x", [incident(BROVA, date(2023, 11, 5), 20)])
     assert len(exported(res)) == 2
 
 
@@ -201,16 +202,16 @@ def test_operator_merge_and_split_survive_relinking(res: Resources) -> None:
     d = date(2023, 10, 6)
     add(res, "https://a.example/p", [incident(KHARKIV, d, 2)])
     add(res, "https://b.example/p", [incident(KHARKIV, d, 2)])
-    add(res, "https://c.example/p", [incident(HROZA, date(2023, 10, 5), 51)])
+    add(res, "https://c.example/p", [incident(BROVA, date(2023, 10, 5), 51)])
     assert len(exported(res)) == 2
     with session_scope(res.engine) as s:
         kharkiv = linking.incident_of_url(s, "https://a.example/p")
-        hroza = linking.incident_of_url(s, "https://c.example/p")
-        assert kharkiv and hroza
+        brova = linking.incident_of_url(s, "https://c.example/p")
+        assert kharkiv and brova
         linking.split_report(s, kharkiv, "https://b.example/p")
     assert len(exported(res)) == 3
     with session_scope(res.engine) as s:
-        linking.merge_incidents(s, kharkiv, hroza)  # deliberately wrong, an operator's call
+        linking.merge_incidents(s, kharkiv, brova)  # deliberately wrong, an operator's call
     before = clusters(res)
     assert len(before) == 2
     with session_scope(res.engine) as s:
@@ -220,10 +221,10 @@ def test_operator_merge_and_split_survive_relinking(res: Resources) -> None:
 
 def test_same_reports_in_another_order_give_the_same_incidents(db_url: str) -> None:
     reports = [
-        ("https://a.example/o1", [incident(HROZA, date(2023, 10, 5), 20)]),
-        ("https://b.example/o2", [incident(KHARKIV, date(2023, 10, 6), 1), incident(HROZA, date(2023, 10, 5), 51)]),
+        ("https://a.example/o1", [incident(BROVA, date(2023, 10, 5), 20)]),
+        ("https://b.example/o2", [incident(KHARKIV, date(2023, 10, 6), 1), incident(BROVA, date(2023, 10, 5), 51)]),
         ("https://c.example/o3", [incident(KHARKIV, date(2023, 10, 6), 2)]),
-        ("https://d.example/o4", [incident(HROZA, date(2023, 10, 6), 55)]),
+        ("https://d.example/o4", [incident(BROVA, date(2023, 10, 6), 55)]),
         ("https://e.example/o5", [incident(EAST_OF_KHARKIV, date(2023, 10, 6), 3)]),
     ]
     results = []
@@ -293,7 +294,7 @@ def test_score_reasons_are_explainable() -> None:
     cand = dedupe.Candidate("x", "Air/drone strike", date(2023, 1, 1), KHARKIV, "Russia", Count(3, 3, 3))
     d = dedupe.score(incident(KHARKIV, date(2023, 1, 1), 60, kind="Air/drone strike"), 1, "", cand, policy)
     assert d.link and d.reasons["km"] == 0.0 and d.reasons["days"] == 0
-    far = dedupe.score(incident(HROZA, date(2023, 1, 1), 3, kind="Air/drone strike"), 1, "", cand, policy)
+    far = dedupe.score(incident(BROVA, date(2023, 1, 1), 3, kind="Air/drone strike"), 1, "", cand, policy)
     assert not far.link and far.reasons["place"] == "far apart" and "place" in far.reasons["disagree"]
 
 
@@ -303,18 +304,18 @@ def test_score_reasons_are_explainable() -> None:
 def test_best_toll_is_the_highest_credible_figure(killed: tuple[int, ...], expected: int) -> None:
     t0 = datetime(2023, 10, 5, tzinfo=UTC)
     views = [
-        dedupe.ReportView(incident(HROZA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
+        dedupe.ReportView(incident(BROVA, date(2023, 10, 5), k), t0 + timedelta(hours=i), str(i))
         for i, k in enumerate(killed)
     ]
     assert dedupe.derive(views).killed.best == expected
 
 
 def test_vague_follow_up_date_merges_but_a_precise_date_beyond_the_window_does_not(res: Resources) -> None:
-    add(res, "https://a.example/w", [incident(HROZA, date(2023, 10, 5), 51)])
-    follow_up = dataclasses.replace(incident(HROZA, date(2023, 10, 11), 59), date_precision="week")
+    add(res, "https://a.example/w", [incident(BROVA, date(2023, 10, 5), 51)])
+    follow_up = dataclasses.replace(incident(BROVA, date(2023, 10, 11), 59), date_precision="week")
     add(res, "https://b.example/w", [follow_up])
     assert len(exported(res)) == 1
-    add(res, "https://c.example/w", [incident(HROZA, date(2023, 10, 22), 3)])  # beyond both windows
+    add(res, "https://c.example/w", [incident(BROVA, date(2023, 10, 22), 3)])  # beyond both windows
     assert len(exported(res)) == 2
 
 

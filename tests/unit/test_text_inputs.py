@@ -24,10 +24,10 @@ URL = "https://news.example/a/1.html"
 
 TEXTS: dict[str, str] = {
     "arabic": "قتل 12 شخصا في غارة جوية على قرية قرب حلب يوم الخميس، حسبما قال مسؤولون محليون. " * 5,
-    "cyrillic": "Российский авиаудар убил 12 мирных жителей в селе Гроза в четверг, сообщили власти. " * 5,
+    "cyrillic": "Российский авиаудар убил 12 мирных жителей в селе Куриловка в четверг, сообщили власти. " * 5,
     "cjk": "周四，一次空袭在村庄中造成12名平民死亡，地方官员表示。救援人员在废墟中搜寻幸存者。" * 5,
     "emoji": "💥🔥 Strike kills 12 in village 😢🕊️ officials say 👩‍👩‍👧‍👦 rescue goes on 🚑. " * 5,
-    "control": "KYIV (Reuters) - Air\x00strikes\x01 killed\x07 12\x0b people\x1b[31m in\u200b Hroza\u202e "
+    "control": "KYIV (Reuters) - Air\x00strikes\x01 killed\x07 12\x0b people\x1b[31m in\u200b Kurylivka\u202e "
     "on Thursday,\r\n\x0c officials said.\x7f\x85 Rescue workers searched.\ufeff " * 3,
     "billion": "MOGADISHU (AP) - A car bomb exploded at a market on Saturday, killing 1,000,000,000 people, "
     "police said. Another report said 99999999999999999999 killed and 10^100 wounded.",
