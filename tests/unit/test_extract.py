@@ -631,7 +631,7 @@ def test_statement_to_reporters_dates_the_report_not_the_toll(lower: bool) -> No
 def test_later_accusation_names_the_perpetrator(lower: bool) -> None:
     inc = one(
         "A car bomb killed 15 people in Baidoa on Saturday, police said. "
-        "Announcing the figure late on Sunday, the minister blamed al-Shabab for the attack.",
+        "Announcing the new toll late on Sunday, the minister blamed al-Shabab for the bombing.",
         published="2021-03-07T20:00:00+00:00",
         lower=lower,
     )

@@ -459,7 +459,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
     # Sentences no reported incident holds: a claim or an accusation told apart from the
-    # event ("Announcing the figure on Sunday, the minister blamed al-Shabab") may name the
+    # event ("Giving the new toll on Sunday, the minister blamed al-Shabab") may name the
     # lead incident's perpetrator.
     held = {s.order for c in clusters[1:] for s in [*c.segments, *c.context]}
     held |= {s.order for s in clusters[0].segments}
