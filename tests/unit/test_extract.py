@@ -136,8 +136,8 @@ def test_a_day_earlier_counts_from_the_incident(lower: bool) -> None:
         "A missile hit a school in Sumy on Friday, killing three people, officials said. "
         "The day before, a strike on a grain store in the village of Kurylivka killed 17 people."
     )
-    incs = run(text, published="2023-10-07T10:00:00+03:00", lower=lower)
-    assert [i.date for i in incs] == [date(2023, 10, 6), date(2023, 10, 5)]
+    incs = run(text, published="2024-05-11T10:00:00+03:00", lower=lower)
+    assert [i.date for i in incs] == [date(2024, 5, 10), date(2024, 5, 9)]
 
 
 # --------------------------------------------------------------------------- segmentation
@@ -171,12 +171,12 @@ def test_two_incidents_in_one_article(lower: bool) -> None:
         "on Thursday morning, killing 20 people, officials said. "
         "In a separate incident, a drone strike killed at least nine civilians in Paktika province on Wednesday night."
     )
-    incs = run(text, published="2019-09-19T12:00:00+04:30", lower=lower)
+    incs = run(text, published="2020-06-11T12:00:00+04:30", lower=lower)
     assert len(incs) == 2
     first, second = incs
-    assert (first.event_type, first.killed.best, first.date) == ("Suicide bomb", 20, date(2019, 9, 19))
+    assert (first.event_type, first.killed.best, first.date) == ("Suicide bomb", 20, date(2020, 6, 11))
     assert first.location is not None and first.location.admin1 == "Ghazni"
-    assert (second.event_type, second.killed.best, second.date) == ("Air/drone strike", 9, date(2019, 9, 18))
+    assert (second.event_type, second.killed.best, second.date) == ("Air/drone strike", 9, date(2020, 6, 10))
     assert second.location is not None and second.location.name == "Paktika"
 
 
@@ -193,7 +193,7 @@ def test_two_incidents_in_one_article(lower: bool) -> None:
             "claimed",
         ),
         (
-            "Jets believed to be Russian killed 14 civilians in an air strike on Idlib on Saturday, activists said.",
+            "Jets believed to be Russian bombed a market in Idlib on Saturday, killing 14 civilians, activists said.",
             "Russia",
             "believed",
         ),
@@ -309,12 +309,12 @@ SEED_SHAPED = (
     "BEIRUT (Reuters) - Jets thought to be Russian killed at least 42 civilians trying to escape "
     "heavy fighting in the farming belt of Syria's Raqqa province when their ferries were hit as they "
     "tried to cross the Euphrates River, rebels, residents and a monitoring group said late on Wednesday.\n"
-    "Residents said the planes targeted wooden ferries and rafts carrying dozens of families fleeing the town "
+    "Residents said the planes targeted wooden ferries and rafts crowded with dozens of families fleeing the town "
     "of Sabkha on the southern bank of the river, east of Raqqa city.\n"
     "U.S.-led coalition jets last year bombed a bridge that joined farms on the northern bank of the "
     "Euphrates with villages on the other side.\n"
-    "Nine civilians were killed in air strikes during the last 24 hours on the village of Tell Qasrawi, "
-    "just further north of the town of Sabkha along the river, residents in touch with relatives said.\n"
+    "Air strikes in the past 24 hours killed nine civilians in the village of Tell Qasrawi, just north "
+    "of the town of Sabkha, people in touch with relatives there said.\n"
     "The militants, who regained two villages, claimed to have killed dozens of soldiers.\n"
     "The monitoring group recorded the deaths of at least 140 civilians, among them 38 women and "
     "children, in six days of bombing."
@@ -443,7 +443,7 @@ def test_follow_up_takes_the_date_that_modifies_the_event(lower: bool) -> None:
     # Published Saturday 2021-03-06: the funerals are dated Friday, the strike Thursday.
     inc = one(
         "SANAA (AP) - Relatives gathered on Friday for the burial of dozens of people killed in an air strike. "
-        "Officials said 17 of those who died in Thursday's strike in Amran were women.",
+        "Officials said 17 of the dead from Thursday's strike in Amran were women.",
         lower=lower,
     )
     assert inc.date == date(2021, 3, 4)
@@ -501,7 +501,7 @@ def test_toll_subject_far_from_its_number(lower: bool) -> None:
 @BOTH
 def test_compound_adjective_country_is_not_the_place(lower: bool) -> None:
     inc = one(
-        "Air raids by the Saudi-UAE-led coalition overnight hit a warehouse just north of Amran city and "
+        "Air strikes by the Saudi-UAE-led coalition overnight hit a warehouse just north of Amran city and "
         "killed at least 14 people, the rebels said.",
         lower=lower,
     )
@@ -525,7 +525,7 @@ def test_one_event_told_twice_is_one_incident(lower: bool) -> None:
     incs = run(
         "SANAA (AP) - Relatives gathered on Friday for the burial of dozens of farmers killed when a "
         "Saudi-led coalition air strike hit their market in Amran. "
-        "The ministry said 17 of those who died in Thursday's strike in Amran were women.",
+        "The ministry said 17 of the dead from Thursday's strike in Amran were women.",
         lower=lower,
     )
     assert len(incs) == 1

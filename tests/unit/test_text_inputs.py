@@ -69,7 +69,7 @@ def page(body: bytes, content_type: str = "text/html; charset=utf-8") -> Page:
     return Page(url=URL, final_url=URL, status=200, content_type=content_type, body=body)
 
 
-ENTRY = Entry(guid="1", url=URL, title="Strike", published_at=datetime(2023, 10, 5, tzinfo=UTC))
+ENTRY = Entry(guid="1", url=URL, title="Strike", published_at=datetime(2024, 5, 9, tzinfo=UTC))
 
 
 # --- normalize -------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def art(text: str, title: str = "Report") -> Article:
         canonical_url=URL,
         title=title,
         text=text,
-        published_at=datetime(2023, 10, 5, tzinfo=UTC),
+        published_at=datetime(2024, 5, 9, tzinfo=UTC),
         source="Test",
     )
 
