@@ -233,17 +233,17 @@ STORIES = [
     Story(
         "strike-village",
         "Air strike kills 12 in village",
-        "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Hroza on "
-        "Thursday, regional officials said.\n\nRescue workers searched the rubble of a cafe for survivors. "
+        "KYIV (Reuters) - Russian air strikes killed at least 12 civilians in the village of Kurylivka on "
+        "Thursday, regional officials said.\n\nRescue workers searched the rubble of a grain store for survivors. "
         "The governor said 9 people were wounded.",
-        datetime(2023, 10, 5, 16, 0, tzinfo=UTC),
+        datetime(2024, 5, 9, 16, 0, tzinfo=UTC),
     ),
     Story(
         "market-bombing",
         "Car bomb hits market",
-        "MOGADISHU (AP) - A car bomb exploded at a busy market in Mogadishu on Saturday, killing at least "
-        "20 people, police said.\n\nNo group has claimed the attack, which wounded dozens.",
-        datetime(2017, 10, 14, 12, 0, tzinfo=UTC),
+        "BAIDOA (AP) - A car bomb exploded at a busy market in Baidoa on Saturday, killing at least "
+        "16 people, police said.\n\nNo group has claimed the attack, which wounded dozens.",
+        datetime(2018, 3, 17, 12, 0, tzinfo=UTC),
     ),
     Story(
         "talks",

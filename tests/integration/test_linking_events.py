@@ -22,8 +22,8 @@ CITY = Place("Kharkiv", "UA", 49.9935, 36.2304, OBLAST, "town")
 # Two neighbourhoods of the city, about 6 km apart.
 SALTIVKA = Place("Saltivka", "UA", 50.0250, 36.3300, OBLAST, "neighbourhood")
 KHOLODNA = Place("Kholodna Hora", "UA", 49.9850, 36.1900, OBLAST, "neighbourhood")
-VILLAGE = Place("Hroza", "UA", 49.6553, 37.6114, OBLAST, "village")
-DISTRICT = Place("Kupiansk Raion", "UA", 49.7100, 37.6150, OBLAST, "district")
+VILLAGE = Place("Velyka Brova", "UA", 49.6120, 37.4870, OBLAST, "village")
+DISTRICT = Place("Brivka Raion", "UA", 49.6680, 37.4910, OBLAST, "district")
 PROVINCE = Place(OBLAST, "UA", 49.5000, 36.5000, OBLAST, "province")
 FAR = Place("Lviv", "UA", 49.8397, 24.0297, "Lviv Oblast", "town")
 
@@ -73,7 +73,7 @@ def test_city_level_place_with_distinct_named_targets_is_two_events(res: Resourc
 
 
 def test_one_event_at_village_district_and_province_level_joins(res: Resources) -> None:
-    body = "Shelling hit the Hroza cafe run by the Bondarenko family during the Tkachenko wake; eleven died."
+    body = "Shelling hit the Velyka Brova mill run by the Bondarenko family during the Tkachenko harvest fair; eleven died."
     add(res, "https://one.example/v", [incident(VILLAGE, DAY, 11, sentence=body)], text=story("One", body))
     add(
         res,
@@ -91,7 +91,7 @@ def test_one_event_at_village_district_and_province_level_joins(res: Resources) 
     )
     (inc,) = exported(res)
     assert inc["num_reports"] == 3
-    assert inc["location"]["name"] == "Hroza" and inc["location"]["precision"] == "village"
+    assert inc["location"]["name"] == "Velyka Brova" and inc["location"]["precision"] == "village"
 
 
 def test_one_report_with_a_wrong_place_among_three_agreeing_joins(res: Resources) -> None:
@@ -113,7 +113,7 @@ def test_one_report_with_a_wrong_place_among_three_agreeing_joins(res: Resources
         published=published(5),
     )
     (inc,) = exported(res)
-    assert inc["num_reports"] == 4 and inc["location"]["name"] == "Hroza"
+    assert inc["num_reports"] == 4 and inc["location"]["name"] == "Velyka Brova"
     wrong = next(r for r in inc["reports"] if r["url"] == "https://four.example/g")
     assert wrong["link"]["reasons"]["forgiven"] == "place"
     # A wrong place and a different toll are two fields off: never the same event.
@@ -122,7 +122,7 @@ def test_one_report_with_a_wrong_place_among_three_agreeing_joins(res: Resources
 
 
 def test_a_toll_outlier_in_one_report_does_not_set_the_toll(res: Resources) -> None:
-    body = "A strike on the Kovalenko bakery by the Shevchenko library on Sumska street killed twelve."
+    body = "A strike on the Lytvynenko bakery by the Hrushko library on Sumska street killed twelve."
     for n, (outlet, killed) in enumerate((("one", 12), ("two", 1200), ("three", 14))):
         add(
             res,
@@ -193,7 +193,7 @@ def test_merge_unmerge_and_history_say_who_and_why(res: Resources) -> None:
 
 
 def test_three_wire_services_under_one_feed_name_count_three_outlets(res: Resources) -> None:
-    body = "A strike on the Hroza Savchenko warehouse killed six."
+    body = "A strike on the Velyka Brova Savchenko warehouse killed six."
     for n, host in enumerate(("www.reuters.example", "apnews.example", "news.afp.example")):
         add(
             res,

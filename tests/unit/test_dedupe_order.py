@@ -14,8 +14,8 @@ DAY = date(2024, 3, 9)
 TOWN = Place("Kharkiv", "UA", 49.9935, 36.2304, "Kharkiv Oblast", "town")
 # A wrong geocode: the neighbouring province for a report that names no town.
 PROVINCE = Place("Poltava Oblast", "UA", 49.6, 34.5, "Poltava Oblast", "province")
-NAMES = frozenset({"shevchenko", "petrenko", "kovalenko"})
-TEXT = "A drone hit a depot on Shevchenko Street, killing five workers, Petrenko and Kovalenko said."
+NAMES = frozenset({"franka", "petrenko", "moroz"})
+TEXT = "A drone hit a depot on Franka Street, killing five workers, Petrenko and Moroz said."
 
 
 def _report(place: Place, killed: int | None) -> Incident:

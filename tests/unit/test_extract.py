@@ -75,7 +75,7 @@ def test_event_types(sentence: str, kind: str, lower: bool) -> None:
         ("Dozens of people were killed when an air strike hit a market in Sanaa on Friday.", 12),
         ("Scores of people died when an air strike hit a market in Sanaa on Friday.", 20),
         ("Sixty-three people were killed when a car bomb exploded in Kabul on Friday.", 63),
-        ("A grandmother and her 10-year-old grandson were killed when a missile hit Kharkiv on Friday.", 2),
+        ("An old man and his 7-year-old granddaughter were killed when a missile hit Sumy on Friday.", 2),
     ],
 )
 def test_killed_forms(sentence: str, best: int, lower: bool) -> None:
@@ -187,11 +187,11 @@ def test_a_country_alone_reads_in_its_most_populous_zone() -> None:
 @BOTH
 def test_a_day_earlier_counts_from_the_incident(lower: bool) -> None:
     text = (
-        "A missile hit an apartment block in Kharkiv on Friday, killing three people, officials said. "
-        "The day before, a strike on a cafe in the village of Hroza killed 51 people."
+        "A missile hit a school in Sumy on Friday, killing three people, officials said. "
+        "The day before, a strike on a grain store in the village of Kurylivka killed 17 people."
     )
-    incs = run(text, published="2023-10-07T10:00:00+03:00", lower=lower)
-    assert [i.date for i in incs] == [date(2023, 10, 6), date(2023, 10, 5)]
+    incs = run(text, published="2024-05-11T10:00:00+03:00", lower=lower)
+    assert [i.date for i in incs] == [date(2024, 5, 10), date(2024, 5, 9)]
 
 
 # --------------------------------------------------------------------------- segmentation
@@ -200,8 +200,8 @@ def test_a_day_earlier_counts_from_the_incident(lower: bool) -> None:
 @BOTH
 def test_background_and_aggregates_are_not_incidents(lower: bool) -> None:
     text = (
-        "MOGADISHU (Reuters) - A suicide bomber killed 14 people at a checkpoint in Mogadishu on Friday, police said. "
-        "Last year a truck bomb in the city killed more than 500 people. "
+        "BAIDOA (Reuters) - A suicide bomber killed 14 people at a checkpoint in Baidoa on Friday, police said. "
+        "Two years ago a hotel siege in the town killed more than 30 people. "
         "The insurgency has killed more than 20,000 people since 2009, and the UN counted 1,200 civilian deaths in the first half of the year."
     )
     inc = one(text, lower=lower)
@@ -221,17 +221,17 @@ def test_no_incident_article(lower: bool) -> None:
 @BOTH
 def test_two_incidents_in_one_article(lower: bool) -> None:
     text = (
-        "KABUL (AP) - A Taliban suicide bomber drove a truck into a hospital in Qalat, the capital of Zabul province, "
+        "KABUL (AP) - A Taliban suicide bomber drove a truck into a police compound in Ghazni, the capital of Ghazni province, "
         "on Thursday morning, killing 20 people, officials said. "
-        "In a separate incident, a drone strike killed at least nine civilians in Nangarhar province on Wednesday night."
+        "In a separate incident, a drone strike killed at least nine civilians in Paktika province on Wednesday night."
     )
-    incs = run(text, published="2019-09-19T12:00:00+04:30", lower=lower)
+    incs = run(text, published="2020-06-11T12:00:00+04:30", lower=lower)
     assert len(incs) == 2
     first, second = incs
-    assert (first.event_type, first.killed.best, first.date) == ("Suicide bomb", 20, date(2019, 9, 19))
-    assert first.location is not None and first.location.admin1 == "Zabul"
-    assert (second.event_type, second.killed.best, second.date) == ("Air/drone strike", 9, date(2019, 9, 18))
-    assert second.location is not None and second.location.name == "Nangarhar"
+    assert (first.event_type, first.killed.best, first.date) == ("Suicide bomb", 20, date(2020, 6, 11))
+    assert first.location is not None and first.location.admin1 == "Ghazni"
+    assert (second.event_type, second.killed.best, second.date) == ("Air/drone strike", 9, date(2020, 6, 10))
+    assert second.location is not None and second.location.name == "Paktika"
 
 
 # --------------------------------------------------------------------------- perpetrators
@@ -242,27 +242,27 @@ def test_two_incidents_in_one_article(lower: bool) -> None:
     ("sentence", "actor", "certainty"),
     [
         (
-            "A suicide bomber killed 30 people at a wedding in Kabul on Saturday. Islamic State claimed responsibility for the attack.",
+            "A suicide bomber killed 30 people at a mosque in Kunduz on Saturday. Islamic State claimed responsibility for the attack.",
             "Islamic State",
             "claimed",
         ),
         (
-            "Jets believed to be Russian killed 14 civilians in an air strike on Idlib on Saturday, activists said.",
+            "Jets believed to be Russian bombed a market in Idlib on Saturday, killing 14 civilians, activists said.",
             "Russia",
             "believed",
         ),
         (
-            "A missile hit a railway station in Kramatorsk on Saturday, killing 50 people. Russia denied carrying out the attack.",
+            "A missile hit a bus depot in Pokrovsk on Saturday, killing 16 people. Russia denied carrying out the attack.",
             "Russia",
             "denied",
         ),
         (
-            "A truck bomb killed 20 people in Mogadishu on Saturday. The government blamed al-Shabab for the attack.",
+            "A car bomb killed 11 people in Kismayo on Saturday. The government blamed al-Shabab for the attack.",
             "al-Shabaab",
             "accused",
         ),
         (
-            "A Saudi-led coalition air strike hit a bus in Saada on Saturday, killing 29 children.",
+            "A Saudi-led coalition air strike hit a wedding tent in Hajjah on Saturday, killing 21 guests.",
             "Saudi-led coalition",
             "stated",
         ),
@@ -302,7 +302,9 @@ def test_armed_groups_named_by_their_own_words(sentence: str, actor: str | None,
 
 
 def test_every_field_has_evidence_pointing_into_the_text() -> None:
-    text = "A Saudi-led coalition air strike hit a bus in Saada on Thursday, killing 29 children and wounding 48."
+    text = (
+        "A Saudi-led coalition air strike hit a wedding tent in Hajjah on Thursday, killing 21 guests and wounding 37."
+    )
     art = Article("urn:t", "urn:t", "", text, datetime.fromisoformat("2018-08-10T09:00:00+03:00"))
     inc = extract(load_nlp(), art, gazetteer=Gazetteer.load())[0]
     fields = {e.field for e in inc.evidence}
@@ -380,29 +382,46 @@ def test_seed_article(published: str) -> None:
     check_seed(extract(load_nlp(), art, gazetteer=Gazetteer.load()))
 
 
-# A cased rewrite of the seed's opening, written for this test, and its normalized form.
-SEED_CASED = (
-    "AMMAN (Reuters) - Military jets believed to be Russian killed at least 60 civilians trying to flee "
-    "heavy fighting in the oil-rich Deir al-Zor province of Syria when their small boats were targeted as "
-    "they sought to cross the Euphrates River, opposition activists, former residents and a war monitor "
-    "said late on Wednesday.\n"
-    "They said the jets targeted makeshift rubber dinghies and boats carrying dozens of families fleeing "
-    "the town of al-Ashara along the western banks of the Euphrates that lies south of Deir al-Zor city, "
-    "the provincial capital.\n"
-    "U.S. coalition jets last year destroyed bridges that linked villages on the northeast of the "
-    "Euphrates River with towns on the opposite bank.\n"
-    "Fifteen civilians were killed in air strikes during the last 24 hours on the town of al-Quriya, just "
-    "further north of the town of Ashara along the river, said former residents in touch with relatives.\n"
-    "The militants waged a surprise counter offensive and claimed to have killed dozens of Syrian troops, "
-    "Russian ground troops and Iranian-backed fighters.\n"
-    "The war monitor documented the death of at least 185 civilians, including at least 45 women and "
-    "children, in five days of aerial strikes."
+# A story of the same shape as the seed article, invented for this test: a boat strike on
+# fleeing civilians, a second strike on an unlisted village placed relative to a known town,
+# a past coalition strike, a militant claim and a campaign-wide aggregate.
+SHAPED_PUBLISHED = "2019-05-15T21:00:00+00:00"  # a Wednesday
+SABKHA = (35.81, 39.26)
+SEED_SHAPED = (
+    "BEIRUT (Reuters) - Jets thought to be Russian killed at least 42 civilians trying to escape "
+    "heavy fighting in the farming belt of Syria's Raqqa province when their ferries were hit as they "
+    "tried to cross the Euphrates River, rebels, residents and a monitoring group said late on Wednesday.\n"
+    "Residents said the planes targeted wooden ferries and rafts crowded with dozens of families fleeing the town "
+    "of Sabkha on the southern bank of the river, east of Raqqa city.\n"
+    "U.S.-led coalition jets last year bombed a bridge that joined farms on the northern bank of the "
+    "Euphrates with villages on the other side.\n"
+    "Air strikes in the past 24 hours killed nine civilians in the village of Tell Qasrawi, just north "
+    "of the town of Sabkha, people in touch with relatives there said.\n"
+    "The militants, who regained two villages, claimed to have killed dozens of soldiers.\n"
+    "The monitoring group recorded the deaths of at least 140 civilians, among them 38 women and "
+    "children, in six days of bombing."
 )
 
 
 @BOTH
-def test_seed_opening_rewritten(lower: bool) -> None:
-    check_seed(run(SEED_CASED, published=SEED_PUBLISHED[0], lower=lower))
+def test_seed_shaped_story(lower: bool) -> None:
+    incs = run(SEED_SHAPED, published=SHAPED_PUBLISHED, lower=lower)
+    assert len(incs) == 2, incs
+    boat, village = incs
+    assert boat.event_type == village.event_type == "Air/drone strike"
+    assert boat.date == village.date == date(2019, 5, 15)
+    assert boat.location is not None and boat.location.country == "SY"
+    assert km_from(boat.location, *SABKHA) <= 10
+    assert (boat.perpetrator, boat.perpetrator_certainty) == ("Russia", "believed")
+    assert boat.victims == "civilians"
+    # "dozens of families" leaving is not a toll; the militants' claim is another event.
+    assert (boat.killed.low, boat.killed.best) == (42, 42)
+    assert village.killed.best == 9
+    assert village.location is not None and "qasraw" in normalize_place(village.location.name)
+    assert village.location.country == "SY" and village.location.precision == "near"
+    assert km_from(village.location, *SABKHA) <= 25
+    assert all(i.killed.best != 140 for i in incs)
+    assert all(i.perpetrator != "US-led coalition" for i in incs)
 
 
 # --- vague amounts are tolls only when they are killed (texts written for these tests)
@@ -505,8 +524,8 @@ def test_unknown_places_near_one_town_stay_two_incidents(lower: bool) -> None:
 def test_follow_up_takes_the_date_that_modifies_the_event(lower: bool) -> None:
     # Published Saturday 2021-03-06: the funerals are dated Friday, the strike Thursday.
     inc = one(
-        "SANAA (AP) - Families were preparing on Friday to bury dozens of people killed in an air strike. "
-        "Officials said 40 of those who died in Thursday's strike in Dahyan were children.",
+        "SANAA (AP) - Relatives gathered on Friday for the burial of dozens of people killed in an air strike. "
+        "Officials said 17 of the dead from Thursday's strike in Amran were women.",
         lower=lower,
     )
     assert inc.date == date(2021, 3, 4)
@@ -516,8 +535,8 @@ def test_follow_up_takes_the_date_that_modifies_the_event(lower: bool) -> None:
 @BOTH
 def test_a_day_after_dates_the_event_before_the_statement(lower: bool) -> None:
     inc = one(
-        "BAMAKO (Reuters) - The government dissolved the militia on Friday, a day after gunmen "
-        "killed 30 villagers in Ogossagou.",
+        "BAMAKO (Reuters) - The government sacked the regional governor on Friday, a day after gunmen "
+        "killed 30 villagers near Koro.",
         lower=lower,
     )
     assert inc.date == date(2021, 3, 4)
@@ -533,10 +552,10 @@ def test_undated_event_gets_week_precision(lower: bool) -> None:
 @BOTH
 def test_statistics_are_not_incidents(lower: bool) -> None:
     text = (
-        "The UN mission recorded 3,812 civilian casualties in the first half of the year. "
-        "Casualties blamed on insurgents fell, largely because of fewer suicide attacks. "
-        "Roadside bombs caused 28 percent and air strikes 14 percent. "
-        "Nearly a third of the victims were children: 327 were killed and 880 hurt."
+        "The UN mission counted 2,604 civilian casualties between January and June. "
+        "Casualties attributed to armed groups dropped as there were fewer bombings in cities. "
+        "Mines caused 19 percent and shelling 22 percent. "
+        "About a quarter of the victims were women: 212 were killed and 640 hurt."
     )
     assert run(text, lower=lower) == []
 
@@ -544,51 +563,51 @@ def test_statistics_are_not_incidents(lower: bool) -> None:
 @BOTH
 def test_irrealis_voids_only_the_figures_it_governs(lower: bool) -> None:
     inc = one(
-        "A missile strike hit a shopping centre in Kremenchuk on Monday. "
-        "Officials said 18 deaths had been confirmed, although some of the missing might be among the bodies.",
+        "A missile strike hit a furniture factory in Chernihiv on Monday. "
+        "Rescuers said 9 deaths were confirmed, although several of the missing might be under the rubble.",
         lower=lower,
     )
-    assert inc.killed.best == 18
+    assert inc.killed.best == 9
 
 
 @BOTH
 def test_toll_subject_far_from_its_number(lower: bool) -> None:
     inc = one(
-        "The death toll from Friday's Russian missile strike on an apartment block in Dnipro climbed to 23 on Saturday.",
+        "The death toll from Friday's Russian missile strike on a hostel in Mykolaiv climbed to 17 on Saturday.",
         lower=lower,
     )
-    assert inc.killed.best == 23
+    assert inc.killed.best == 17
     assert inc.date == date(2021, 3, 5)
 
 
 @BOTH
 def test_compound_adjective_country_is_not_the_place(lower: bool) -> None:
     inc = one(
-        "Air raids by the Saudi-UAE-led coalition overnight hit a prison just north of Dhamar city and "
-        "killed at least 60 people, according to the rebels.",
+        "Air strikes by the Saudi-UAE-led coalition overnight hit a warehouse just north of Amran city and "
+        "killed at least 14 people, the rebels said.",
         lower=lower,
     )
     assert inc.location is not None
     assert inc.location.country == "YE"
-    assert inc.location.name.lower().startswith("dham")
+    assert normalize_place(inc.location.name).startswith("amran")
 
 
 @BOTH
 def test_officials_town_is_not_the_place(lower: bool) -> None:
     inc = one(
-        "Gunmen killed 20 people in the village of Ogossagou on Friday, the mayor of nearby Bankass said.",
+        "Gunmen killed 20 people in the town of Koro on Friday, the mayor of nearby Bandiagara said.",
         lower=lower,
     )
     assert inc.location is not None
-    assert inc.location.name == "Ogossagou"
+    assert inc.location.name == "Koro"
 
 
 @BOTH
 def test_one_event_told_twice_is_one_incident(lower: bool) -> None:
     incs = run(
-        "SANAA (AP) - Families were preparing on Friday to bury dozens of boys killed when a "
-        "Saudi-led coalition air strike hit their bus in Dahyan. "
-        "The ministry said 40 of those who died in Thursday's strike in Dahyan were children.",
+        "SANAA (AP) - Relatives gathered on Friday for the burial of dozens of farmers killed when a "
+        "Saudi-led coalition air strike hit their market in Amran. "
+        "The ministry said 17 of the dead from Thursday's strike in Amran were women.",
         lower=lower,
     )
     assert len(incs) == 1
@@ -603,7 +622,7 @@ def test_one_event_told_twice_is_one_incident(lower: bool) -> None:
 def test_background_clause_leaves_the_lead_news(lower: bool) -> None:
     inc = one(
         "KABUL (Reuters) - A truck bomb killed 90 people in Kabul on Friday, officials said, "
-        "the highest toll from a single attack in the city since the fall of the Taliban in 2001.",
+        "the worst toll from one attack in the capital since the end of the civil war in 1996.",
         lower=lower,
     )
     assert inc.event_type == "Suicide bomb"
@@ -614,8 +633,7 @@ def test_background_clause_leaves_the_lead_news(lower: bool) -> None:
 @BOTH
 def test_weeks_after_clause_is_background_only(lower: bool) -> None:
     incs = run(
-        "Gunmen killed 25 villagers in Ogossagou on Friday, weeks after an attack on a nearby "
-        "village killed 40 people.",
+        "Gunmen killed 25 villagers near Koro on Friday, weeks after an attack on a nearby village killed 40 people.",
         lower=lower,
     )
     assert [i.killed.best for i in incs] == [25]
@@ -624,38 +642,37 @@ def test_weeks_after_clause_is_background_only(lower: bool) -> None:
 @BOTH
 def test_town_named_as_a_province_is_the_province(lower: bool) -> None:
     inc = one(
-        "KABUL (dpa) - A roadside bomb killed 12 bus passengers on Friday in Farah, a province in the "
-        "west, officials said. The wounded were taken from Farah to hospitals in Herat.",
+        "KABUL (dpa) - A roadside bomb killed 12 bus passengers on Friday in Ghazni, a province in the "
+        "east, officials said. The wounded were taken from Ghazni to hospitals in Kabul.",
         lower=lower,
     )
     assert inc.location is not None
-    assert (inc.location.admin1, inc.location.precision) == ("Farah", "province")
+    assert (inc.location.admin1, inc.location.precision) == ("Ghazni", "province")
 
 
 @BOTH
 def test_area_of_a_city_is_near_it(lower: bool) -> None:
-    inc = one("An air strike on a Tripoli-area detention centre killed 40 migrants late on Friday.", lower=lower)
+    inc = one("An air strike on a Misrata-area ammunition depot killed 9 guards late on Friday.", lower=lower)
     assert inc.location is not None
-    assert inc.location.name == "Tripoli"
+    assert inc.location.name == "Misratah"
     assert inc.location.precision == "near"
 
 
 @BOTH
 def test_route_ends_and_hospital_towns_are_not_the_place(lower: bool) -> None:
     inc = one(
-        "A roadside mine hit a bus on the Herat-Kandahar highway in Bala Buluk district on Friday, "
-        "killing 20 people. The wounded were treated in hospitals in Herat.",
+        "A roadside mine hit a bus on the Ghazni-Gardez highway in Zurmat district on Friday, "
+        "killing 20 people. The wounded were treated in hospitals in Ghazni.",
         lower=lower,
     )
     assert inc.location is not None
-    assert inc.location.name == "Bala Buluk"
+    assert inc.location.name == "Zurmat"
 
 
 @BOTH
 def test_capital_as_speaker_is_not_the_place(lower: bool) -> None:
     inc = one(
-        "An air strike hit a funeral hall in the south of Sanaa on Friday, killing 80 people. "
-        "Tehran denounced the bombing.",
+        "An air strike hit a school in the east of Sanaa on Friday, killing 23 people. Tehran denounced the bombing.",
         lower=lower,
     )
     assert inc.location is not None
@@ -665,8 +682,8 @@ def test_capital_as_speaker_is_not_the_place(lower: bool) -> None:
 @BOTH
 def test_air_launched_missile_is_an_air_strike(lower: bool) -> None:
     inc = one(
-        "A Russian missile struck an apartment block in Dnipro on Friday, killing 30 people. "
-        "The air force said it was a Kh-22 fired from a Tu-22M3 bomber.",
+        "A Russian missile struck a shopping street in Mykolaiv on Friday, killing 13 people. "
+        "The air force said a Tu-22M3 bomber had launched a Kh-22.",
         lower=lower,
     )
     assert inc.event_type == "Air/drone strike"
@@ -675,7 +692,7 @@ def test_air_launched_missile_is_an_air_strike(lower: bool) -> None:
 @BOTH
 def test_ground_launched_missile_stays_a_missile_attack(lower: bool) -> None:
     inc = one(
-        "A Russian missile struck a cafe in Kharkiv on Friday, killing 30 people. "
+        "A Russian missile struck a bus depot in Sumy on Friday, killing 13 people. "
         "Officials said an Iskander ballistic missile was used.",
         lower=lower,
     )
@@ -685,8 +702,8 @@ def test_ground_launched_missile_stays_a_missile_attack(lower: bool) -> None:
 @BOTH
 def test_statement_to_reporters_dates_the_report_not_the_toll(lower: bool) -> None:
     inc = one(
-        "KYIV (Reuters) - The death toll from the missile strike on Hroza rose to 59, the minister "
-        "told reporters on Saturday. A Russian missile hit a cafe in the village last Thursday.",
+        "KYIV (Reuters) - The death toll from the missile strike on Kurylivka rose to 19, the minister "
+        "told reporters on Saturday. A Russian missile hit a grain store in the village last Thursday.",
         lower=lower,
     )
     assert inc.date == date(2021, 3, 4)
@@ -695,8 +712,8 @@ def test_statement_to_reporters_dates_the_report_not_the_toll(lower: bool) -> No
 @BOTH
 def test_later_accusation_names_the_perpetrator(lower: bool) -> None:
     inc = one(
-        "A truck bomb killed 60 people in Mogadishu on Saturday, police said. "
-        "Announcing the figure late on Sunday, the minister blamed al-Shabab for the attack.",
+        "A car bomb killed 15 people in Baidoa on Saturday, police said. "
+        "Announcing the new toll late on Sunday, the minister blamed al-Shabab for the bombing.",
         published="2021-03-07T20:00:00+00:00",
         lower=lower,
     )
@@ -707,7 +724,7 @@ def test_later_accusation_names_the_perpetrator(lower: bool) -> None:
 def test_said_that_it_carried_out_is_a_claim(lower: bool) -> None:
     inc = one(
         "KABUL (AFP) - Islamic State said on Saturday that it carried out the suicide bombing of a "
-        "wedding hall in Kabul that killed 63 people.",
+        "mosque in Kunduz that killed 27 people.",
         lower=lower,
     )
     assert (inc.perpetrator, inc.perpetrator_certainty) == ("Islamic State", "claimed")
@@ -716,7 +733,7 @@ def test_said_that_it_carried_out_is_a_claim(lower: bool) -> None:
 @BOTH
 def test_parent_group_and_unclaimed_accusation_are_not_the_perpetrator(lower: bool) -> None:
     inc = one(
-        "A truck bomb killed 20 people in Mogadishu on Saturday. There was no claim of responsibility. "
+        "A car bomb killed 8 people in Kismayo on Saturday. No group has claimed the attack. "
         "Officials blamed al-Shabab, the group linked to al-Qaeda.",
         lower=lower,
     )
@@ -726,8 +743,8 @@ def test_parent_group_and_unclaimed_accusation_are_not_the_perpetrator(lower: bo
 @BOTH
 def test_attackers_dressed_as_hunters_are_believed_to_be_the_militia(lower: bool) -> None:
     inc = one(
-        "Gunmen killed 30 villagers in Ogossagou on Saturday. The attackers, dressed as Dozo hunters, "
-        "surrounded the village before dawn.",
+        "Gunmen killed 30 villagers near Koro on Saturday. The attackers, dressed as Dozo hunters, "
+        "came into the village on motorbikes at dawn.",
         lower=lower,
     )
     assert (inc.perpetrator, inc.perpetrator_certainty) == ("Dogon militia", "believed")
@@ -736,33 +753,33 @@ def test_attackers_dressed_as_hunters_are_believed_to_be_the_militia(lower: bool
 @BOTH
 def test_us_drone_strike_with_a_long_subject(lower: bool) -> None:
     inc = one(
-        "At least 30 labourers who had stopped to rest after the harvest were killed by a U.S. drone "
-        "strike in Nangarhar province on Friday, officials said.",
+        "At least 12 shepherds who had gathered with their flocks by a well were killed by a U.S. drone "
+        "strike in Paktika province on Friday, officials said.",
         lower=lower,
     )
-    assert inc.killed.best == 30
+    assert inc.killed.best == 12
     assert inc.perpetrator == "United States"
 
 
 @BOTH
 def test_war_wide_death_toll_is_an_aggregate(lower: bool) -> None:
     inc = one(
-        "An air strike on a market in Hodeidah killed 26 people on Friday, medics said. "
-        "More than 10,000 people have died in Yemen's war.",
+        "An air strike on a market in Hajjah killed 19 people on Friday, medics said. "
+        "Over 100,000 people have been killed since Yemen's war began.",
         lower=lower,
     )
-    assert inc.killed.best == 26
+    assert inc.killed.best == 19
 
 
 @BOTH
 def test_small_namesake_before_a_facility_is_not_a_place(lower: bool) -> None:
     inc = one(
-        "An air strike on Hodeidah killed 26 people on Friday. The ministry blamed the Saudi-led "
-        "coalition and said the gate of al-Thawra hospital was hit.",
+        "An air strike on Hajjah killed 19 people on Friday. The ministry blamed the Saudi-led "
+        "coalition and said the gate of al-Amal hospital was hit.",
         lower=lower,
     )
     assert inc.location is not None
-    assert inc.location.name != "Ath Thawrah"
+    assert normalize_place(inc.location.name) != "ummal"  # not the hamlet of that name
     assert inc.perpetrator == "Saudi-led coalition"
 
 
@@ -825,7 +842,7 @@ def test_a_part_of_the_toll_told_alone_is_the_toll(lower: bool) -> None:
         ("A man and his son were killed when shelling hit a house in Taiz on Tuesday.", 2),
         ("Two women and a child were killed when shelling hit a house in Taiz on Tuesday.", 3),
         ("Shelling hit a house in Taiz on Tuesday, killing a man and his son, a doctor said.", 2),
-        ("Shelling hit a house in Taiz on Tuesday, killing a woman, her 10-year-old son and a neighbour.", 3),
+        ("Shelling hit a house in Taiz on Tuesday, killing a woman, her 12-year-old son and a neighbour.", 3),
     ],
 )
 def test_a_list_of_people_counts_them_all(sentence: str, killed: int, lower: bool) -> None:
@@ -882,11 +899,11 @@ def test_a_figure_named_as_among_the_dead_is_not_the_low_toll(lower: bool) -> No
 @BOTH
 def test_a_superlative_clause_does_not_make_the_toll_an_aggregate(lower: bool) -> None:
     inc = one(
-        "SANAA (Reuters) - An air strike on a crowded market in Yemen's war-torn Hodeidah province "
-        "killed at least 40 people, medics said on Saturday, in one of the bloodiest incidents of the war.",
+        "SANAA (Reuters) - An air strike on a busy livestock market in Yemen's war-torn Hajjah province "
+        "killed at least 33 people, medics said on Saturday, in one of the worst attacks of the year.",
         lower=lower,
     )
-    assert inc.killed.best == 40
+    assert inc.killed.best == 33
 
 
 @BOTH
@@ -903,8 +920,8 @@ def test_a_number_word_after_a_dateline_dash_is_a_toll(lower: bool) -> None:
 @BOTH
 def test_the_number_killed_has_risen_to_a_new_toll(lower: bool) -> None:
     inc = one(
-        "The number of people killed in Friday's Russian missile strike on a shopping centre in "
-        "Kremenchuk has risen to 21, officials said on Saturday.",
+        "The number of people killed in Friday's Russian missile strike on a hostel in "
+        "Chernihiv has risen to 21, officials said on Saturday.",
         lower=lower,
     )
     assert (inc.killed.best, inc.date, inc.perpetrator) == (21, date(2021, 3, 5), "Russia")
@@ -935,8 +952,7 @@ def test_a_date_on_a_toll_update_dates_the_count_not_the_attack(lower: bool) -> 
             "Pakistani military",
         ),
         (
-            "Russia's military said on Saturday it had carried out a missile strike on Kramatorsk that "
-            "killed 12 people.",
+            "Russia's military said on Saturday it had carried out a missile strike on Pokrovsk that killed 12 people.",
             "Russia",
         ),
     ],

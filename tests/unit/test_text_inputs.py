@@ -24,10 +24,10 @@ URL = "https://news.example/a/1.html"
 
 TEXTS: dict[str, str] = {
     "arabic": "قتل 12 شخصا في غارة جوية على قرية قرب حلب يوم الخميس، حسبما قال مسؤولون محليون. " * 5,
-    "cyrillic": "Российский авиаудар убил 12 мирных жителей в селе Гроза в четверг, сообщили власти. " * 5,
+    "cyrillic": "Российский авиаудар убил 12 мирных жителей в селе Куриловка в четверг, сообщили власти. " * 5,
     "cjk": "周四，一次空袭在村庄中造成12名平民死亡，地方官员表示。救援人员在废墟中搜寻幸存者。" * 5,
     "emoji": "💥🔥 Strike kills 12 in village 😢🕊️ officials say 👩‍👩‍👧‍👦 rescue goes on 🚑. " * 5,
-    "control": "KYIV (Reuters) - Air\x00strikes\x01 killed\x07 12\x0b people\x1b[31m in\u200b Hroza\u202e "
+    "control": "KYIV (Reuters) - Air\x00strikes\x01 killed\x07 12\x0b people\x1b[31m in\u200b Kurylivka\u202e "
     "on Thursday,\r\n\x0c officials said.\x7f\x85 Rescue workers searched.\ufeff " * 3,
     "billion": "MOGADISHU (AP) - A car bomb exploded at a market on Saturday, killing 1,000,000,000 people, "
     "police said. Another report said 99999999999999999999 killed and 10^100 wounded.",
@@ -69,7 +69,7 @@ def page(body: bytes, content_type: str = "text/html; charset=utf-8") -> Page:
     return Page(url=URL, final_url=URL, status=200, content_type=content_type, body=body)
 
 
-ENTRY = Entry(guid="1", url=URL, title="Strike", published_at=datetime(2023, 10, 5, tzinfo=UTC))
+ENTRY = Entry(guid="1", url=URL, title="Strike", published_at=datetime(2024, 5, 9, tzinfo=UTC))
 
 
 # --- normalize -------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def art(text: str, title: str = "Report") -> Article:
         canonical_url=URL,
         title=title,
         text=text,
-        published_at=datetime(2023, 10, 5, tzinfo=UTC),
+        published_at=datetime(2024, 5, 9, tzinfo=UTC),
         source="Test",
     )
 

@@ -7,11 +7,11 @@ Actor aliases are matched by the ``wirewatch_mentions`` component (``ww_actor`` 
     stated    the actor is part of the event's telling: "a Russian missile", "Taliban car
               bomb", "air raids by the Saudi-led coalition"
     accused   "blamed al-Shabab", "accused the coalition", "attributed to Turkish forces"
-    believed  "planes thought to be Turkish", "gunmen thought to be Dogon hunters"
+    believed  "planes thought to be Turkish", "gunmen thought to be jihadists"
     denied    "the army denied carrying out the raid"
 
 A mention followed by a speaker noun ("Ukrainian officials") or preceded by a target word
-("a strike aimed at Islamic State militants") has no role. The incident's perpetrator is the
+("a raid aimed at al-Shabaab fighters") has no role. The incident's perpetrator is the
 actor with the highest role score over its sentences, earlier sentences weighing more.
 """
 

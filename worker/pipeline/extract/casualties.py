@@ -510,7 +510,7 @@ RELATIVE_WINDOW = 16
 
 
 def _past_relative(doc: Doc, who: int, limit: int) -> tuple[str, int] | None:
-    """ "30 civilians who had stopped to rest ... were killed": the verb after the clause."""
+    """ "12 shepherds who had gathered by a well ... were killed": the verb after the clause."""
     v = vocabulary()
     for k in range(who + 1, min(limit - 1, who + RELATIVE_WINDOW)):
         if doc[k].lower_ in {"were", "was"} and k > who + 2:

@@ -55,7 +55,7 @@ def by_launch(chosen: Trigger, air: bool, ground: bool) -> Trigger:
     """``chosen`` retyped by the missile's launch platform, where the text names it.
 
     A bare missile word ("a Russian missile") types a missile attack; when the article
-    names an air launch ("a Kh-22 fired from a Tu-22M3 bomber") and no ground or sea
+    names an air launch ("a Kh-101 launched by a Tu-95 bomber") and no ground or sea
     launch ("Iskander", "ballistic missile"), it is an air strike (ACLED's convention).
     """
     if chosen.type == MISSILE and chosen.text in _missile_words() and air and not ground:

@@ -16,7 +16,7 @@ of n-grams that are no place with one set probe) and an LRU of decoded candidate
 Name keys (:func:`normalize`): casefold, strip diacritics, punctuation/hyphens/apostrophes to
 spaces, Arabic articles dropped (``al-Ashara`` == ``Ashara`` == ``al ashara``). A second,
 *loose* key folds transliteration variants (``Asharah``/``Ashara``, ``Mayadeen``/``Mayadin``,
-``Dhammar``/``Dhamar``); loose keys only serve places of some size or curated ones.
+``Kismaayo``/``Kismayo``); loose keys only serve places of some size or curated ones.
 
 Admin1 names for cities: GeoNames admin1 codes (FIPS-like, "13" for Kabul) do not match
 ISO 3166-2 codes, so the mapping (country, admin1code) -> subdivision is learnt: a
@@ -164,7 +164,7 @@ def _token_key(token: str) -> str:
 def _strip_articles(words: Sequence[str]) -> list[str]:
     """Drop article words that are followed by another word; keep at least one word.
 
-    Also folds a word-final "ah" to "a" (Asharah/Ashara, Hodeidah/Hodeida): cheap,
+    Also folds a word-final "ah" to "a" (Asharah/Ashara, Misratah/Misrata): cheap,
     symmetric on index and query, and it never creates a new English word.
     """
     kept = [
@@ -189,11 +189,11 @@ def normalize(name: str) -> str:
 _LOOSE_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"ee"), "i"),
     (re.compile(r"oo|ou"), "u"),
-    (re.compile(r"(?<=[aeiou])h$"), ""),  # Asharah -> Ashara, Hodeidah -> Hodeida
-    (re.compile(r"dh"), "d"),  # Dhahyan -> Dahyan
+    (re.compile(r"(?<=[aeiou])h$"), ""),  # Asharah -> Ashara, Misratah -> Misrata
+    (re.compile(r"dh"), "d"),  # "dh" transliteration variant (Dhusamareb -> Dusamareb)
     (re.compile(r"kh"), "k"),
-    (re.compile(r"(?<=[bcdfgklmnprstvz])y(?=[aeiou])"), "i"),  # Vinnytsya -> Vinnytsia
-    (re.compile(r"(.)\1+"), r"\1"),  # Dhammar -> Damar, Mogadisho
+    (re.compile(r"(?<=[bcdfgklmnprstvz])y(?=[aeiou])"), "i"),  # Kamyanske -> Kamianske
+    (re.compile(r"(.)\1+"), r"\1"),  # Kismaayo -> Kismayo, Mogadisho
     (re.compile(r"(?<=.)e(?=[iy])"), "a"),  # Deir/Dayr -> dair/dayr
     (re.compile(r"y$"), "i"),
 )
@@ -348,7 +348,7 @@ def _clean_name(name: str) -> str:
 
 def _usable_alternate(alt: str) -> bool:
     # GeoNames alternates include codes (KBL), lowercase romanizations of other scripts
-    # ("pala", "fa la" for Farah) and postal codes: proper Latin names are capitalized.
+    # and postal codes: proper Latin names are capitalized.
     if any(ch.isdigit() for ch in alt):
         return False
     if alt.isupper() and len(alt) <= 4:
@@ -742,7 +742,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
             plain = _bare(form)
             for key in {normalize(form), plain}:
                 if key:
-                    # A unit's name of several words ("Imam Sahib", "Bala Buluk") is a name
+                    # A unit's name of several words ("Imam Sahib", "Spin Boldak") is a name
                     # even when each word is English; single words keep the English check.
                     several = len(key.split()) > 1 and not all(w in b.function_words for w in key.split())
                     pop = int(where["population"]) if where else 0

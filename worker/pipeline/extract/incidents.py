@@ -394,8 +394,8 @@ def _same_day(day: date, night: bool, c: Cluster) -> bool:
 def _other_victims(seg: Segment, c: Cluster) -> bool:
     """Whether a toll told without an event word counts other victims than the incident's.
 
-    Only vague tolls: "the militants claimed to have killed dozens of troops" after a strike
-    that killed 60 civilians is another event told in passing; "three soldiers were also
+    Only vague tolls: "the militants said they had killed dozens of soldiers" after a strike
+    that killed 40 civilians is another event told in passing; "three soldiers were also
     killed" is a firm count of the same event's victims.
     """
     if not seg.killed or not all(f.vague for f in seg.killed):
@@ -410,8 +410,8 @@ TOLL_MAX_SEGMENTS = 1
 def _has_toll(c: Cluster) -> bool:
     """Whether a firm toll is told with the event: in a trigger segment or the one right after.
 
-    A toll told far from any trigger word ("327 were killed" paragraphs after "fewer suicide
-    attacks" in a report on half-year totals) is a statistic, not this event's toll.
+    A toll told far from any trigger word ("212 were killed" paragraphs after "fewer
+    bombings" in a report on half-year totals) is a statistic, not this event's toll.
     """
     told = [s.order for s in c.segments if any(t.strength > 0 for t in s.triggers)]
     return any(
@@ -439,7 +439,7 @@ def _is_event(c: Cluster, lead: bool) -> bool:
         return False  # an event without a toll is news only where the text places it
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
-    # A killing verb alone needs an agent or a place: "327 were killed" in a statistic is not.
+    # A killing verb alone needs an agent or a place: "212 were killed" in a statistic is not.
     return any(s.roles or s.actors or s.places or (s.figures and any(t.strength > 0 for t in s.triggers)) for s in told)
 
 
@@ -471,7 +471,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
         return []
     article_triggers = [t for s in segs if "background" not in s.cues for t in s.triggers]
     # Sentences no reported incident holds: a claim or an accusation told apart from the
-    # event ("Announcing the figure on Sunday, the minister blamed al-Shabab") may name the
+    # event ("Giving the new toll on Sunday, the minister blamed al-Shabab") may name the
     # lead incident's perpetrator.
     held = {s.order for c in clusters[1:] for s in [*c.segments, *c.context]}
     held |= {s.order for s in clusters[0].segments}

@@ -323,7 +323,7 @@ def _repair_sentences(doc: Doc) -> None:
         abbrev = (prev.text == "." and before.lower_ in _NO_BREAK_AFTER) or (
             prev.text.endswith(".") and prev.lower_[:-1] in _NO_BREAK_AFTER
         )
-        # After a title ("Col. Turki al-Maliki") the capital starts a name, not a sentence.
+        # After a title ("Col. Ahmed al-Nuri") the capital starts a name, not a sentence.
         titled = before.lower_ in _TITLES if prev.text == "." else prev.lower_[:-1] in _TITLES
         if abbrev and (titled or (not tok.is_title and not tok.is_upper)):
             tok.is_sent_start = False

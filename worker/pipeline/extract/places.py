@@ -5,8 +5,8 @@ normalized text works as well as wire copy), ranked by the countries the article
 A mention is dropped when it lies inside a person or organization name (cased text only)
 or an actor alias, or when it is a town abroad in an article that never names that country.
 Each mention records how the sentence uses it: the dateline ("AMMAN (Reuters) -" is where
-the reporter sits), a reference point ("south of Deir al-Zor city", "flown to Maiduguri")
-or a plain location ("the town of al-Ashara"). A settlement the gazetteer lacks ("the town of
+the reporter sits), a reference point ("south of Raqqa city", "flown to Kano")
+or a plain location ("the town of Sabkha"). A settlement the gazetteer lacks ("the town of
 X") is kept unresolved; told relative to a known place ("X, just north of Y", "X, 10 km south
 of Y", "X near Y") it takes Y's country and coordinates as "near" Y (:func:`anchor_unresolved`).
 
@@ -66,22 +66,22 @@ _SPEAKER_AFTER = frozenset(
 _MOVEMENT_BEFORE = frozenset({"from", "to", "into", "toward", "towards"})
 _SITE_BEFORE = frozenset({"town", "village", "city", "district", "province", "region", "area", "port", "of"})
 _PERSON_LABELS = frozenset({"PERSON", "ORG"})
-# Words a place's noun phrase may start with before its head word ("to the western province
-# of Herat", "mayor of nearby Bankass").
+# Words a place's noun phrase may start with before its head word ("to the eastern province
+# of Ghazni", "mayor of nearby Koro").
 _PHRASE_FILLER = frozenset(
     {"the", "of", "nearby", "neighbouring", "neighboring", "western", "eastern", "northern", "southern", "central"}
     | {"province", "city", "town", "district", "region", "village", "capital", "area"}
 )
-# "the highway linking Herat and Kandahar", "between X and Y": a route's ends, not the place.
+# "the highway linking Ghazni and Gardez", "between X and Y": a route's ends, not the place.
 _ROUTE_BEFORE = frozenset({"linking", "connecting", "between", "joining"})
-# Officials named after their town ("mayor of Bankass", "a Bankass councillor", "Farah police
+# Officials named after their town ("mayor of Koro", "a Koro councillor", "Ghazni police
 # spokesman") say who speaks, not where it happened.
 _OFFICE_WORDS = frozenset(
     {"mayor", "governor", "prefect", "councillor", "councilor", "municipal", "police", "spokesman"}
     | {"spokeswoman", "spokesperson", "deputy", "chief", "official", "officials", "elder", "elders"}
 )
 _ROAD_WORDS = frozenset({"highway", "road", "motorway", "expressway", "route"})
-# "treated in hospitals in Farah", "flown to Maiduguri": where victims were taken.
+# "treated in hospitals in Ghazni", "flown to Kano": where victims were taken.
 _CARE_VERBS = frozenset(
     {"treated", "taken", "admitted", "flown", "evacuated", "transferred", "rushed", "moved", "divided", "brought"}
 )
@@ -156,9 +156,9 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
 def _person_tokens(doc: Doc) -> _Ents:
     """Each token inside a person-like entity (``_PERSON_LABELS``), mapped to that entity.
 
-    The small model's labels are unreliable on foreign names ("Kramatorsk" PRODUCT,
+    The small model's labels are unreliable on foreign names (a Ukrainian town as PRODUCT,
     "Poltava Oblast" PERSON): only a person or organization name that extends beyond the
-    place name ("Ashraf Ghani", "Al Thawra Hospital") vetoes it (see ``_not_a_place``)."""
+    place name ("Hamid Gul", "Al Amal Hospital") vetoes it (see ``_not_a_place``)."""
     ents: _Ents = {}
     for ent in doc.ents:
         if ent.label_ in _PERSON_LABELS:
@@ -253,7 +253,7 @@ def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, 
         match.kind != "country"
         and covering
         and covering[2] in {"PERSON", "ORG"}
-        # The name goes on right next to the place ("Ashraf Ghani", "Al Thawra Hospital");
+        # The name goes on right next to the place ("Hamid Gul", "Al Amal Hospital");
         # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
         and ((covering[0] < start and doc[start - 1].is_alpha) or (covering[1] > end and doc[end].is_alpha))
     ):
@@ -261,8 +261,8 @@ def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, 
     if match.kind != "country" and any(i in blocked for i in range(start, end)):
         return True
     if _facility_name(doc, end, match):
-        return True  # "al-Thawra hospital": a hospital's name, not the hamlet of that name
-    return _compound_modifier(doc, end)  # "the Saudi-UAE-led coalition": an actor's name, not a place
+        return True  # "al-Amal hospital": a hospital's name, not the hamlet of that name
+    return _compound_modifier(doc, end)  # "the Iran-backed militia": an actor's name, not a place
 
 
 def _is_reference(doc: Doc, span: tuple[int, int], match: GeoMatch, out: Sequence[PlaceMention]) -> bool:
@@ -297,7 +297,7 @@ def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) ->
     country level is placed inside them; unchanged when the document names no country.
 
     Towns abroad in an article that names other countries are usually namesakes
-    ("Madina" district of Mogadishu is not Medina), once something is placed in the
+    (a city district named like a famous city abroad is not that city), once something is placed in the
     named countries (which may be only an actor's: "a Russian warplane")."""
     named = set(ctx.countries)
     if not named:
@@ -354,7 +354,7 @@ NEIGHBOURHOOD_KM = 30.0
 
 
 def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, countries: Collection[str]) -> GeoMatch:
-    """The province, for a town named as one: "in Farah, a province in the west"."""
+    """The province, for a town named as one: "in Ghazni, a province in the east"."""
     if match.kind != "city" or end + 2 >= len(doc) or doc[end].text != ",":
         return match
     if doc[end + 1].lower_ not in {"a", "the"} or doc[end + 2].lower_ not in _PROVINCE_WORDS:
@@ -366,7 +366,7 @@ def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, coun
 
 
 def _route_end(doc: Doc, start: int, end: int) -> bool:
-    """An end of a named road: "the Herat-Kandahar highway" (both Herat and Kandahar)."""
+    """An end of a named road: "the Ghazni-Gardez highway" (both Ghazni and Gardez)."""
     if end < len(doc) and doc[end].lower_ in _ROAD_WORDS:
         return start > 0 and doc[start - 1].text in {"-", "–"}
     j = end
@@ -381,7 +381,7 @@ def _route_end(doc: Doc, start: int, end: int) -> bool:
 
 def _cared_in(doc: Doc, start: int) -> bool:
     """Whether the words before a place, in its sentence, say the wounded were treated or
-    taken there ("divided between hospitals in Herat and in the city of Farah")."""
+    taken there ("divided between hospitals in Kabul and in the city of Ghazni")."""
     lo = max(start - 10, doc[start].sent.start)
     back = [t.lower_ for t in doc[lo:start]]
     return any(w in _CARE_VERBS for w in back) and any(w.startswith("hospital") for w in back)
@@ -406,7 +406,7 @@ def _facility_name(doc: Doc, end: int, match: GeoMatch) -> bool:
 
 
 def _area_of(doc: Doc, end: int) -> bool:
-    """A place used as an area's name: "a Tripoli-area detention centre", "the Kabul area"."""
+    """A place used as an area's name: "a Misrata-area ammunition depot", "the Kabul area"."""
     i = end + 1 if end < len(doc) and doc[end].text in {"-", "–"} else end
     return i < len(doc) and doc[i].lower_ in {"area", "environs"}
 
@@ -438,7 +438,7 @@ def _phrase_head(doc: Doc, start: int) -> str:
 
 
 def _compound_modifier(doc: Doc, end: int) -> bool:
-    """Whether the place ends inside a compound like "Saudi-UAE-led" or "Iran-backed"."""
+    """Whether the place ends inside a compound like "US-led" or "Iran-backed"."""
     i = end
     while i < len(doc) and i - end < 4 and (doc[i].text == "-" or doc[i].is_upper or doc[i].is_title):
         i += 1
@@ -446,7 +446,7 @@ def _compound_modifier(doc: Doc, end: int) -> bool:
 
 
 def _route_partner(doc: Doc, start: int, found: Sequence[PlaceMention]) -> bool:
-    """The second end of a route: "linking Herat and Kandahar", "from Farah to Herat"."""
+    """The second end of a route: "linking Ghazni and Gardez", "from Ghazni to Kabul"."""
     if not start or doc[start - 1].lower_ not in {"and", "to"}:
         return False
     prev = next((m for m in reversed(found) if m.end == start - 1), None)
@@ -499,7 +499,7 @@ RELATION_MAX_GAP = 10
 def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceMention]:
     """Unknown places told relative to a known one get its coordinates, as "near" it.
 
-    "the town of X, just further north of the town of Y" and "X, 10 km south of Y": X is
+    "the village of X, just north of the town of Y" and "X, 10 km south of Y": X is
     placed at Y (same country, province and coordinates) with precision "near". X keeps its
     own name and key, so it stays a place distinct from Y.
     """
@@ -631,7 +631,7 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
 
     best = max(usable, key=score)[0]
     # Only a country named plainly: a town the text uses as a reference point in that country
-    # ("a compound just north of Dhamar city") places it better, as "near" that town.
+    # ("a warehouse just north of Amran city") places it better, as "near" that town.
     if best.match.kind == "country":
         towns = [
             m
@@ -641,7 +641,7 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
         if towns:
             return towns[0]
     # A town named in the same incident inside the chosen province refines it, even when
-    # named as an official's seat ("the Khogyani district chief").
+    # named as an official's seat ("the Zurmat district chief").
     if best.match.kind == "admin2":
         inside = [
             m
@@ -660,7 +660,7 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
             if not m.dateline
             and m.match.kind in _SETTLEMENT_KINDS | {"admin2"}
             and m.place.admin1 == best.place.name
-            # "from Farah to Herat" after "in Farah province": the seat named as a reference
+            # "from Ghazni to Kabul" after "in Ghazni province": the seat named as a reference
             # point is not where it happened; the province stays.
             and not (m.reference and _same_name(m.place.name, best.place.name))
         ]

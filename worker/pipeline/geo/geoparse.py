@@ -270,7 +270,7 @@ def document_context(
 
     Countries: named (names, demonyms: ``countries``), of the provinces and states named,
     of state abbreviations (a town's country is not evidence: "Iskander missiles", "a
-    Dubai wedding hall" name towns abroad). Provinces/states: named as admin1 units, or by abbreviation.
+    Paris-style cafe" name towns abroad). Provinces/states: named as admin1 units, or by abbreviation.
     Anchors: places with a single candidate, and admin units.
     """
     ctx = DocContext(countries=Counter(countries))
