@@ -747,7 +747,7 @@ def test_attackers_dressed_as_hunters_are_believed_to_be_the_militia(lower: bool
         "came into the village on motorbikes at dawn.",
         lower=lower,
     )
-    assert (inc.perpetrator, inc.perpetrator_certainty) == ("Dogon militia", "believed")
+    assert (inc.perpetrator, inc.perpetrator_certainty) == ("Dozo militia", "believed")
 
 
 @BOTH
