@@ -348,17 +348,17 @@ def fetch_error(res: Resources, entry_id: int) -> str | None:
 
 def feed_urls(res: Resources, feed_ids: Sequence[int]) -> dict[int, str]:
     """The URLs of these feeds, by id (one query), to name them in task messages."""
-    if not feed_ids:
-        return {}
-    with session_scope(res.engine) as s:
-        rows = s.exec(select(Feed.id, Feed.url).where(col(Feed.id).in_(feed_ids))).all()
-        return {int(i): u for i, u in rows if i is not None}
+    return _urls(res, Feed, feed_ids)
 
 
 def entry_urls(res: Resources, entry_ids: Sequence[int]) -> dict[int, str]:
     """The URLs of these entries, by id (one query), to name them in task messages."""
-    if not entry_ids:
+    return _urls(res, Entry, entry_ids)
+
+
+def _urls(res: Resources, table: type[Feed] | type[Entry], ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
         return {}
     with session_scope(res.engine) as s:
-        rows = s.exec(select(Entry.id, Entry.url).where(col(Entry.id).in_(entry_ids))).all()
+        rows = s.exec(select(table.id, table.url).where(col(table.id).in_(ids))).all()
         return {int(i): u for i, u in rows if i is not None}

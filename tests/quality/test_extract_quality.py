@@ -20,6 +20,8 @@ CORPUS = ROOT.parent / "shared" / "eval" / "dev"
 # the toll to the event (issue 8), and when the curated villages that were this corpus's incident
 # sites were removed (issue 9). Measured with both: recall 0.877, precision 0.844, date 0.969,
 # location 0.922, killed 0.938, event type 0.922, perpetrator 0.844; the floors sit a little lower.
+# Perpetrator then fell to 0.828 when "Dozo hunters" stopped being an alias of the Dogon militia
+# (a mapping written for this corpus's articles; the Dozo are their own militias).
 FLOORS = {
     "incident_recall": 0.80,
     "incident_precision": 0.80,
@@ -27,7 +29,7 @@ FLOORS = {
     "location": 0.90,
     "killed": 0.92,
     "event_type": 0.88,
-    "perpetrator": 0.83,
+    "perpetrator": 0.82,
 }
 
 
