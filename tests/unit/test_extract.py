@@ -294,6 +294,13 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
         ),
         # A single armed victim makes an attack on an armed side an Armed clash.
         ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
+        # Killings told with the fighting are a clash; an attack told with its weapon is not.
+        (
+            "Two armed men were shot dead on Saturday in a 10-minute firefight between the men and villagers in Kaya.",
+            None,
+            "Armed clash",
+        ),
+        ("Gunmen opened fire with machine guns on a market in Kaya on Saturday, killing five traders.", None, "Attack"),
     ],
 )
 def test_armed_groups_named_by_their_own_words(sentence: str, actor: str | None, kind: str) -> None:

@@ -114,9 +114,20 @@ def by_sides(chosen: Trigger, target_words: Sequence[str], victims: str | None) 
     return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)
 
 
+@functools.cache
+def _direct_fire() -> frozenset[str]:
+    """The direct-fire weapon phrases (``events.toml``, the trigger named ``direct_fire``)."""
+    entries = lexicon.load("events")["trigger"]
+    return frozenset(p.lower() for e in entries if e.get("name") == "direct_fire" for p in e["phrases"])
+
+
 def by_fire(chosen: Trigger, triggers: Sequence[Trigger]) -> Trigger:
-    """Shelling told together with direct fire or a clash ("fired mortars and small arms at
-    the positions") is an Armed clash: both sides engaged, not a one-sided bombardment."""
-    if chosen.type != MISSILE or not any(t.type == CLASH and t.strength >= 3 for t in triggers):
+    """Shelling or an attack told together with direct fire or a clash ("fired mortars and
+    small arms at the positions", "were shot dead in a firefight with the army") is an Armed
+    clash: both sides engaged, not a one-sided bombardment or an attack on the defenceless."""
+    fighting = [t for t in triggers if t.type == CLASH and t.strength >= 3]
+    if chosen.type == ATTACK:
+        fighting = [t for t in fighting if t.text not in _direct_fire()]
+    if chosen.type not in (MISSILE, ATTACK) or not fighting:
         return chosen
     return Trigger(chosen.start, chosen.end, CLASH, chosen.strength, chosen.text)
