@@ -292,6 +292,17 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
             "KDLF fighters",
             "Armed clash",
         ),
+        (
+            "On Saturday, clashes took place between the Velka Hills Division and the Marand Legion in Kaya.",
+            "Velka Hills Division",
+            "Armed clash",
+        ),
+        # The subject that opens the clause does what the trigger later in it says.
+        (
+            "On Saturday, Boko Haram looted shops in Kolo and then abducted two herders.",
+            "Boko Haram",
+            "Abduction/forced disappearance",
+        ),
         # A single armed victim makes an attack on an armed side an Armed clash.
         ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
         # Killings told with the fighting are a clash; an attack told with its weapon is not.

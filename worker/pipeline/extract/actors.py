@@ -75,7 +75,8 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         if _affiliated_to(doc, a, sent):
             continue
         role = _cue_role(doc, a, cues)
-        if role is None and not speaker and prev not in _TARGET_BEFORE and _near_trigger(doc, a, trigger_tokens):
+        agent = _near_trigger(doc, a, trigger_tokens) or _clause_subject(doc, a, sent, trigger_tokens, actors)
+        if role is None and not speaker and prev not in _TARGET_BEFORE and agent:
             role = "stated"
         if role is None:
             continue
@@ -135,6 +136,29 @@ def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) 
             return True  # "air raids by the coalition"
         if 0 <= a.start - end <= 4 and any(doc[i].lower_ == "between" for i in range(end, a.start)):
             return True  # "clashes erupted between X and Y": a side of the fighting
+    return False
+
+
+SUBJECT_REACH = 12
+
+
+def _clause_subject(
+    doc: Doc, a: Span, sent: Span, trigger_tokens: Sequence[tuple[int, int]], actors: Sequence[Span]
+) -> bool:
+    """Whether ``a`` opens its clause (at the sentence start or after a comma: "On 28 April,
+    Boko Haram looted a house and kidnapped one person") and a trigger follows within
+    :data:`SUBJECT_REACH` tokens in the active voice, with no other actor and no comma between:
+    the clause's subject does what the trigger says."""
+    if a.start > sent.start and doc[a.start - 1].text != ",":
+        return False
+    for start, _ in trigger_tokens:
+        if not a.end <= start <= a.end + SUBJECT_REACH:
+            continue
+        between = doc[a.end : start]
+        if any(t.lower_ in _PASSIVE or t.text in {",", ";", ":"} for t in between):
+            continue
+        if not any(a.end <= other.start < start for other in actors):
+            return True
     return False
 
 
