@@ -303,6 +303,22 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
             "Boko Haram",
             "Abduction/forced disappearance",
         ),
+        (
+            "On Saturday, in Kaya, members of Tropa del Monte clashed with police officers.",
+            "members of Tropa del Monte",
+            "Armed clash",
+        ),
+        # "by" names the agent across an event noun, not across another verb's object.
+        (
+            "Two herders were killed in an operation by Velka Hills Division in Kaya on Saturday.",
+            "Velka Hills Division",
+            "Attack",
+        ),
+        (
+            "An air strike on Saturday hit a camp in Kaya for people displaced by Boko Haram, killing 12.",
+            None,
+            "Air/drone strike",
+        ),
         # A single armed victim makes an attack on an armed side an Armed clash.
         ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
         # Killings told with the fighting are a clash; an attack told with its weapon is not.

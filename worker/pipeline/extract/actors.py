@@ -130,16 +130,53 @@ def _near_trigger(doc: Doc, a: Span, trigger_tokens: Sequence[tuple[int, int]]) 
     active voice ("Russian missile", "soldiers executed"), after its "by" ("air raids by
     the coalition"), or first after its "between" ("clashes between X and Y"). Before a passive ("two soldiers were killed") the actor is the target."""
     for start, end in trigger_tokens:
-        if a.start < start <= a.end + 4 and not any(doc[i].lower_ in _PASSIVE for i in range(a.end, start)):
+        if a.start < start <= a.end + 4 and not any(
+            doc[i].lower_ in _PASSIVE or doc[i].text == "," for i in range(a.end, start)
+        ):
             return True  # "Russian missile", "Saudi-led coalition air strike", "U.S. drone| strike"
         if 0 <= a.start - end <= 3 and any(doc[i].lower_ == "by" for i in range(end, a.start)):
             return True  # "air raids by the coalition"
+        if 0 <= a.start - end <= BY_REACH and _right_after_by(doc, a) and _event_phrase(doc, end, a.start):
+            return True  # "killed in an operation by police forces", "wounded by Afghan forces fire"
         if 0 <= a.start - end <= 4 and any(doc[i].lower_ == "between" for i in range(end, a.start)):
             return True  # "clashes erupted between X and Y": a side of the fighting
     return False
 
 
 SUBJECT_REACH = 12
+BY_REACH = 6
+# Words that may stand between a clause's start and its subject actor ("the", "the military
+# forces of Armenia").
+_LEAD_WORDS = frozenset({"the", "a", "an", "military", "armed", "security", "government", "suspected", "alleged"})
+
+
+# What may stand between a trigger and a "by" that names its agent: "killed in an operation by",
+# "wounded by Afghan forces fire" (not "a settlement for people uprooted by").
+_BY_BRIDGE = frozenset(
+    {"in", "during", "an", "a", "the", "operation", "operations", "raid", "raids", "offensive", "attack",
+     "attacks", "fire", "strike", "strikes", "airstrike", "airstrikes", "shelling", "gunfire", "ambush",
+     "assault", "bombardment", "by"}
+)  # fmt: skip
+
+
+def _event_phrase(doc: Doc, start: int, end: int) -> bool:
+    return all(doc[i].lower_ in _BY_BRIDGE for i in range(start, end))
+
+
+def _right_after_by(doc: Doc, a: Span) -> bool:
+    """Whether "by" (or "by the") comes right before actor mention ``a``."""
+    i = a.start - 1
+    if i > 0 and doc[i].lower_ == "the":
+        i -= 1
+    return i >= 0 and doc[i].lower_ == "by"
+
+
+def _clause_start(doc: Doc, a: Span, sent: Span) -> bool:
+    """Whether ``a`` opens its clause: at the sentence start or after a comma, past lead words."""
+    i = a.start
+    while i > sent.start and doc[i - 1].lower_ in _LEAD_WORDS:
+        i -= 1
+    return i == sent.start or doc[i - 1].text == ","
 
 
 def _clause_subject(
@@ -149,7 +186,7 @@ def _clause_subject(
     Boko Haram looted a house and kidnapped one person") and a trigger follows within
     :data:`SUBJECT_REACH` tokens in the active voice, with no other actor and no comma between:
     the clause's subject does what the trigger says."""
-    if a.start > sent.start and doc[a.start - 1].text != ",":
+    if not _clause_start(doc, a, sent):
         return False
     for start, _ in trigger_tokens:
         if not a.end <= start <= a.end + SUBJECT_REACH:

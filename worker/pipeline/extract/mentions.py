@@ -279,19 +279,47 @@ def group_mentions(doc: Doc) -> list[Span]:
                 if start is not None:
                     out.append(Span(doc, start, tok.i + 1, label=doc[start : tok.i + 1].text))
                     continue
-            if low not in heads:
+            if low not in heads and low not in _MEMBER_WORDS:
                 continue
-            start = _qualifier_start(doc, tok.i, sent.start)
+            start = _qualifier_start(doc, tok.i, sent.start) if low in heads else None
             if start is not None:
                 out.append(Span(doc, start, tok.i + 1, label=doc[start : tok.i + 1].text))
-            elif tok.i + 2 < sent.end and doc[tok.i + 1].lower_ == "of" and _named(doc[tok.i + 2]):
-                end = tok.i + 2
-                while end < sent.end and _named(doc[end]) and (doc[end].is_title or doc[end].is_upper):
-                    end += 1
-                start = tok.i - 1 if tok.i > sent.start and doc[tok.i - 1].lower_ in _FORCE_KINDS else tok.i
-                if end > tok.i + 2:
-                    out.append(Span(doc, start, end, label=doc[start:end].text))
+            elif (named := _named_after(doc, tok, sent)) is not None:
+                out.append(named)
     return filter_spans(out)
+
+
+# "members of Tropa Roja", "elements of the ..." name a group only through the name after them.
+_MEMBER_WORDS = frozenset({"members", "elements", "cadres"})
+
+
+def _named_after(doc: Doc, tok: Token, sent: Span) -> Span | None:
+    """ "<group noun> of|from <Name>" ("military forces of Artsakh", "militias from Velka",
+    "members of Tropa Roja"), or None. A force kind right before is part of it."""
+    first = tok.i + 2
+    if first < sent.end and doc[first].lower_ == "the":
+        first += 1
+    if first >= sent.end or doc[tok.i + 1].lower_ not in {"of", "from"} or not _named(doc[first]):
+        return None
+    end = first
+    while end < sent.end and (_name_word(doc[end]) or (end > first and _joins_name(doc, end, sent))):
+        end += 1
+    if end == first:
+        return None
+    start = tok.i - 1 if tok.i > sent.start and doc[tok.i - 1].lower_ in _FORCE_KINDS else tok.i
+    return Span(doc, start, end, label=doc[start:end].text)
+
+
+_NAME_PARTICLES = frozenset({"de", "del", "della", "des", "du", "la", "el", "al", "ul", "wal", "bin", "ibn"})
+
+
+def _name_word(tok: Token) -> bool:
+    return (tok.is_title or tok.is_upper) and tok.is_alpha
+
+
+def _joins_name(doc: Doc, i: int, sent: Span) -> bool:
+    """A lowercase particle inside a name ("Tropa del Infierno", "Ahrar al Sham")."""
+    return doc[i].lower_ in _NAME_PARTICLES and i + 1 < sent.end and _name_word(doc[i + 1])
 
 
 def _with_groups(aliases: list[Span], groups: list[Span]) -> list[Span]:
