@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import socket
 import typing
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from tests.conftest import make_settings
 from worker.celery_app import celery_config, redact
-from worker.errors import ConfigError
+from worker.errors import ConfigError, StoreUnavailable
 from worker.settings import Settings
+from worker.store.db import PG_CONNECT_ARGS, get_engine, session_scope
 from worker.supervisor import children
 from worker.tasks import GuardedTask, RootRefused, refuse_root
 
@@ -257,3 +259,15 @@ def test_a_retried_task_keeps_the_arguments_named_for_operators() -> None:
     assert retry.options["argsrepr"] == named and retry.args == (3,)
     plain = Context(id="t-2", args=[3], kwargs={}, retries=1, delivery_info={})
     assert "argsrepr" not in tasks.poll_feed.signature_from_request(plain, (3,), {}).options
+
+
+def test_a_database_that_never_answers_is_an_outage_not_a_hang() -> None:
+    """A listener that accepts the TCP handshake and never speaks (a half-open proxy) makes
+    the store unavailable after the connect timeout: the task retries instead of hanging."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # never accepts: the kernel completes the handshake, nobody answers
+        engine = get_engine(f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/none")
+        with pytest.raises(StoreUnavailable, match="timeout"), session_scope(engine) as s:
+            s.connection()
+    assert PG_CONNECT_ARGS["connect_timeout"] <= 30

@@ -67,6 +67,12 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+# A connection attempt that gets no answer (a half-open proxy, a dropped SYN) fails after this
+# many seconds and is retried like any outage, instead of holding a worker forever; TCP
+# keepalives find a connection whose peer vanished.
+PG_CONNECT_ARGS: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30}
+
+
 @functools.cache
 def get_engine(url: str, echo: bool = False) -> Engine:
     """The process's engine for `url` (cached). SQLite parent directories are created."""
@@ -75,6 +81,8 @@ def get_engine(url: str, echo: bool = False) -> Engine:
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    elif url.startswith("postgresql"):
+        kwargs["connect_args"] = PG_CONNECT_ARGS
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -176,7 +184,9 @@ def alembic_config(url: str) -> Config:
 def current_revision(url: str) -> str | None:
     """The migration the database is at; None for a database without Wirewatch tables."""
     ensure_sqlite_dir(url)
-    engine = sa.create_engine(normalize_url(url), poolclass=sa.pool.NullPool)
+    normalized = normalize_url(url)
+    args = PG_CONNECT_ARGS if normalized.startswith("postgresql") else {}
+    engine = sa.create_engine(normalized, poolclass=sa.pool.NullPool, connect_args=args)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
