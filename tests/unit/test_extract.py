@@ -319,6 +319,12 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
             None,
             "Air/drone strike",
         ),
+        # A group named by the side it is against is not that side.
+        (
+            "On Saturday, anti-Houthi tribal fighters shelled a Houthi checkpoint near Kaya, killing two.",
+            None,
+            "Shelling/artillery/missile attack",
+        ),
         # A single armed victim makes an attack on an armed side an Armed clash.
         ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
         # Killings told with the fighting are a clash; an attack told with its weapon is not.

@@ -72,8 +72,10 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         speaker = nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
         if (nxt == "-" and nxt2 in _AFFILIATION) or nxt in _AFFILIATION:
             continue  # "IS-aligned ISWAP": the group named next is the actor
-        if _affiliated_to(doc, a, sent):
-            continue
+        if _affiliated_to(doc, a, sent) or (
+            prev == "-" and a.start - 2 >= sent.start and doc[a.start - 2].lower_ == "anti"
+        ):
+            continue  # "linked to al-Qaeda", "anti-Houthi forces": context, not the actor
         role = _cue_role(doc, a, cues)
         agent = _near_trigger(doc, a, trigger_tokens) or _clause_subject(doc, a, sent, trigger_tokens, actors)
         if role is None and not speaker and prev not in _TARGET_BEFORE and agent:

@@ -244,19 +244,19 @@ def _named(tok: Token) -> bool:
 def _qualifier_start(doc: Doc, head: int, lower: int) -> int | None:
     """Where the name before group noun ``doc[head]`` starts, or None when no name qualifies it.
 
-    Walks back over capitalised tokens and "pro-" forms ("pro - Hadi") down to ``lower``;
+    Walks back over capitalised tokens and "pro-" / "anti-" forms ("pro - Hadi") down to ``lower``;
     at least one of them must be :func:`_named`.
     """
     _, _, skip = _group_words()
     i = head
     while i > lower:
         tok = doc[i - 1]
-        if tok.lower_ in skip or not (tok.is_title or tok.is_upper or tok.text == "-" or tok.lower_ == "pro"):
+        if tok.lower_ in skip or not (tok.is_title or tok.is_upper or tok.text == "-" or tok.lower_ in _STANCE):
             break
-        if tok.text == "-" and not (i - 2 >= lower and doc[i - 2].lower_ == "pro"):
+        if tok.text == "-" and not (i - 2 >= lower and doc[i - 2].lower_ in _STANCE):
             break
         i -= 1
-    pro_name = any(doc[j].lower_ == "pro" and doc[j + 1].text == "-" for j in range(i, head - 2))
+    pro_name = any(doc[j].lower_ in _STANCE and doc[j + 1].text == "-" for j in range(i, head - 2))
     if i == head or not (pro_name or any(_named(t) for t in doc[i:head])):
         return None
     return i
@@ -322,11 +322,22 @@ def _joins_name(doc: Doc, i: int, sent: Span) -> bool:
     return doc[i].lower_ in _NAME_PARTICLES and i + 1 < sent.end and _name_word(doc[i + 1])
 
 
+# "pro-Hadi forces", "anti-Houthi forces": a stance towards the named side, part of the group's name.
+_STANCE = frozenset({"pro", "anti"})
+
+
+def _against(a: Span) -> bool:
+    """An alias written as what a group stands against ("anti - Houthi"): not that actor."""
+    doc = a.doc
+    return a.start >= 2 and doc[a.start - 1].text == "-" and doc[a.start - 2].lower_ == "anti"
+
+
 def _with_groups(aliases: list[Span], groups: list[Span]) -> list[Span]:
     """Alias matches and the group names that overlap none of them. A bare force noun
     (``?state:...``) inside a group name gives way to it: "FARDC soldiers", "military forces
-    of Artsakh" name more than "soldiers" of the incident's country."""
-    bare = [a for a in aliases if a.label_.startswith("?state:")]
+    of Artsakh" name more than "soldiers" of the incident's country; so does an alias the group
+    stands against ("anti-Houthi National Resistance forces" are not the Houthis)."""
+    bare = [a for a in aliases if a.label_.startswith("?state:") or _against(a)]
     wider = [g for g in groups if any(g.start <= a.start and a.end <= g.end and g != a for a in bare)]
     kept = [a for a in aliases if not any(g.start <= a.start and a.end <= g.end for g in wider)]
     used = {i for sp in kept for i in range(sp.start, sp.end)}
