@@ -299,13 +299,13 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
         ),
         # The subject that opens the clause does what the trigger later in it says.
         (
-            "On Saturday, Boko Haram looted shops in Kolo and then abducted two herders.",
+            "On Saturday, Boko Haram burned granaries across Kolo and later abducted two herders.",
             "Boko Haram",
             "Abduction/forced disappearance",
         ),
         (
-            "On Saturday, in Kaya, members of Tropa del Monte clashed with police officers.",
-            "members of Tropa del Monte",
+            "On Saturday, members of Banda Roja de Sur fought police near the market in Kaya.",
+            "members of Banda Roja de Sur",
             "Armed clash",
         ),
         # "by" names the agent across an event noun, not across another verb's object.
@@ -329,7 +329,7 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
         ("Gunmen shot and killed a fighter in Kaya on Saturday.", None, "Armed clash"),
         # Killings told with the fighting are a clash; an attack told with its weapon is not.
         (
-            "Two armed men were shot dead on Saturday in a 10-minute firefight between the men and villagers in Kaya.",
+            "Two armed men were shot dead near Kaya on Saturday as villagers returned fire in a gunfight.",
             None,
             "Armed clash",
         ),
