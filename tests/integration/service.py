@@ -3,6 +3,7 @@ starts them; a redis-server of the test's own; a condition wait. Also used by be
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -14,6 +15,14 @@ from pathlib import Path
 
 import redis
 from celery import Celery
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: the kernel sends it SIGTERM when the process that
+    started it dies, even by a signal that skips atexit, so no redis-server outlives its tests."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 60.0, every: float = 0.2) -> bool:
@@ -143,7 +152,12 @@ class OwnRedis:
         if self.password:
             argv += ["--requirepass", self.password]
         log = (self.dir / "redis.log").open("ab")
-        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509  # no threads yet
+        )
         assert wait_for(self.alive, 15), (self.dir / "redis.log").read_text()
 
     def alive(self) -> bool:

@@ -9,7 +9,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from tests.integration.loopback import QuietHandler, start
 
 # Written for these tests: a strike report the extractor must turn into an incident.
 GOOD = (
@@ -22,6 +24,7 @@ QUIET = (
     "Construction starts in the spring and the line should open within three years, the mayor said."
 )
 PUBLISHED = datetime(2024, 3, 14, 8, 0, tzinfo=UTC)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 
 
 @dataclass
@@ -58,26 +61,19 @@ def _page(title: str, text: str) -> bytes:
 
 
 def serve(site: Site) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's name
             path = self.path.split("?")[0]
             if path == "/feed.xml":
-                self._send(site.feed(), "application/rss+xml")
+                self.send(200, site.feed(), {"Content-Type": "application/rss+xml"})
             elif path == "/a/good.html":
-                self._send(_page("Drone strike hits grain terminal", GOOD), "text/html; charset=utf-8")
+                self.send(200, _page("Drone strike hits grain terminal", GOOD), HTML)
             elif path == "/a/slow.html" and site.slow:
                 self._trickle()
             elif path == "/a/slow.html":
-                self._send(_page("Council approves tram line", QUIET), "text/html; charset=utf-8")
+                self.send(200, _page("Council approves tram line", QUIET), HTML)
             else:
                 self.send_error(404)
-
-        def _send(self, body: bytes, content_type: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
         def _trickle(self) -> None:
             with site.lock:
@@ -94,11 +90,6 @@ def serve(site: Site) -> ThreadingHTTPServer:
             except OSError:  # the client gave up
                 return
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = start(Handler)
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

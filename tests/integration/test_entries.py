@@ -5,17 +5,17 @@ and undated entries get the time they were first seen."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from sqlmodel import col, func, select
 
 from tests.conftest import make_settings
+from tests.integration.loopback import QuietHandler, start, stop
 from worker import jobs
 from worker.records import Entry as EntryRecord
 from worker.resources import Resources
@@ -47,24 +47,15 @@ class Site:
 
 
 def _serve(site: Site, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's name
             path = self.path if self.path in site.pages else self.path.split("?")[0]  # tracking params
             site.hits[path] = site.hits.get(path, 0) + 1
             ctype, body = site.pages.get(path, ("text/plain", b"not found"))
-            self.send_response(200 if path in site.pages else 404)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send(200 if path in site.pages else 404, body, {"Content-Type": ctype})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = start(Handler)
     site.base = f"http://{host}:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
@@ -73,8 +64,7 @@ def web() -> Iterator[Site]:
     s = Site()
     server = _serve(s)
     yield s
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture
@@ -83,8 +73,7 @@ def other_web() -> Iterator[Site]:
     s = Site()
     server = _serve(s, host="localhost")
     yield s
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def item(link: str, title: str, guid: str | None = None, date: datetime | None = None, extra: str = "") -> str:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ import redis
 from sqlmodel import select
 
 from tests.conftest import REDIS_TEST_URL, STORIES, NewsSite, _reset, make_settings
+from tests.integration.loopback import QuietHandler, start, stop
 from tests.integration.service import OwnRedis, Service, wait_for
 from worker import jobs
 from worker.resources import Resources
@@ -64,8 +65,8 @@ class FaultSite(NewsSite):
 
 
 def serve(site: FaultSite) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's name
             path = self.path.split("?")[0]
             with site.lock:
                 site.hits[path] = site.hits.get(path, 0) + 1
@@ -74,36 +75,20 @@ def serve(site: FaultSite) -> ThreadingHTTPServer:
                 body = site.feed().encode()
                 etag = f'"{abs(hash(body))}"'
                 if self.headers.get("If-None-Match") == etag:
-                    self._send(304, b"", {"ETag": etag})
+                    self.send(304, b"", {"ETag": etag})
                 else:
-                    self._send(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
+                    self.send(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
                 return
             slug = path[3:].removesuffix(".html") if path.startswith("/a/") else ""
             if slug in site.stalled:
                 site.gate.wait(30)
             if slug and (page := site.page(slug)):
-                self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+                self.send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
             else:
-                self._send(404, b"not found", {"Content-Type": "text/plain"})
+                self.send(404, b"not found", {"Content-Type": "text/plain"})
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            try:
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):  # the client was killed mid-request
-                pass
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = start(Handler)
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
@@ -113,8 +98,7 @@ def fsite() -> Iterator[FaultSite]:
     server = serve(s)
     yield s
     s.gate.set()
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 @pytest.fixture
@@ -483,8 +467,7 @@ def test_two_beats_poll_every_feed_once_per_interval(
             assert min(gaps) >= interval - 1, f"a feed was polled twice in one interval: {gaps}"
         assert svc.logs(None).count("beat: Starting") == 2
     finally:
-        other_server.shutdown()
-        other_server.server_close()
+        stop(other_server)
 
 
 # --- 14. a password-protected Redis -------------------------------------------------------------

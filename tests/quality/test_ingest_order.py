@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from email.utils import format_datetime
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.integration.loopback import QuietHandler, start, stop
 from worker.cli import _state, app
 from worker.store import export
 from worker.store.db import get_engine, session_scope
@@ -58,29 +58,17 @@ class Corpus:
 
 
 def _serve(corpus: Corpus) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's name
             if self.path == "/feed.xml":
-                self._send(corpus.feed(), "application/rss+xml")
+                self.send(200, corpus.feed(), {"Content-Type": "application/rss+xml"})
             elif self.path.startswith("/a/") and (page := corpus.page(self.path[3:])) is not None:
-                self._send(page, "text/html; charset=utf-8")
+                self.send(200, page, {"Content-Type": "text/html; charset=utf-8"})
             else:
                 self.send_error(404)
 
-        def _send(self, body: bytes, content_type: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = start(Handler)
     corpus.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
@@ -89,8 +77,7 @@ def corpus() -> Iterator[Corpus]:
     c = Corpus()
     server = _serve(c)
     yield c
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def _clusters(tmp: Path, name: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> set[frozenset[str]]:
