@@ -74,7 +74,10 @@ def test_event_types(sentence: str, kind: str, lower: bool) -> None:
         ),
         # ... infantry weapons put both sides in contact.
         ("On Saturday, rebels fired mortars and small arms at army positions near Kaya.", "Armed clash"),
-        ("On Saturday, troops fired anti-tank missiles at a rebel post near Kaya.", "Shelling/artillery/missile attack"),
+        (
+            "On Saturday, troops fired anti-tank missiles at a rebel post near Kaya.",
+            "Shelling/artillery/missile attack",
+        ),
         # An armed side hit in the passive voice; the agent after "by" is no target.
         ("On Saturday, two policemen were shot by unknown men near Kaya.", "Armed clash"),
         ("On Saturday, a farmer was shot dead by soldiers near Kaya.", "Attack"),
