@@ -84,7 +84,12 @@ def test_event_types(sentence: str, kind: str, lower: bool) -> None:
         ("On Saturday, a retired army officer was shot dead near Kaya.", "Attack"),
         # The attacked side fought back.
         ("On Saturday, soldiers thwarted an attack by gunmen on their camp near Kaya.", "Armed clash"),
-        ("On Saturday, gunmen shot at a bus near Kaya and its escort returned fire.", "Armed clash"),
+        ("On Saturday, gunmen shot at a bus near Kaya and its police escort returned fire.", "Armed clash"),
+        # ... but a bystander firing back is no armed side.
+        ("On Saturday, gunmen fired at a shop near Kaya and a bystander shot back.", "Attack"),
+        # The passive subject is the one hit: not the speaker, nor a possessor.
+        ("Police believe he was shot near Kaya on Saturday.", "Attack"),
+        ("On Saturday, a soldier's son was shot dead near Kaya.", "Attack"),
         # The chemical agent types the attack, not the shells that carried it.
         (
             "On Saturday, rebels fired shells filled with poison gas into Kaya, sickening 40 people.",

@@ -109,7 +109,8 @@ def target_words(doc: Doc, start: int, end: int, trigger: Trigger, window: int) 
     ``window`` words, but not its agent: the words from a "by" on name who did it ("killed
     by the army"), up to a preposition that names the target again. In the passive voice the target is the clause's subject ("two policemen
     were shot", "the rebels were reportedly attacked by the army"): up to
-    :data:`SUBJECT_WINDOW` words before the auxiliary, back to the clause's start.
+    :data:`SUBJECT_WINDOW` words before the auxiliary, back to the clause's start or a word
+    that starts the subject's own clause ("police said a boy was shot", "a man who was shot").
     """
     words: list[str] = []
     agent = False
@@ -129,11 +130,20 @@ def target_words(doc: Doc, start: int, end: int, trigger: Trigger, window: int) 
     if aux < start or doc[aux].lower_ not in _PASSIVE_AUX:
         return words
     first = aux
-    while first > max(start, aux - SUBJECT_WINDOW) and doc[first - 1].text not in {",", ";", ":"}:
+    stops = _subject_stops()
+    while first > max(start, aux - SUBJECT_WINDOW) and doc[first - 1].lower_ not in stops:
         first -= 1
-    return _serving([doc[i].lower_ for i in range(first, aux)]) + words
+    # "an officer's son was shot": a possessor is not the one hit.
+    subject = [doc[i].lower_ for i in range(first, aux) if doc[i + 1].lower_ not in _POSSESSIVE]
+    return _serving(subject) + words
 
 
+@functools.cache
+def _subject_stops() -> frozenset[str]:
+    return lexicon.word_set("events", "sides", "subject_stops") | {",", ";", ":", "(", ")", "-", "—"}
+
+
+_POSSESSIVE = frozenset({"'s", "'", "’s", "’"})
 _TARGET_PREP = frozenset({"on", "against", "at", "targeting"})
 _FORMER = frozenset({"former", "retired", "ex"})
 

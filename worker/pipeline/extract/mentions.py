@@ -216,7 +216,7 @@ class MentionTagger:
         _repair_sentences(doc)
         strings = self.vocab.strings
         trig = [Span(doc, s, e, label=strings[m]) for m, s, e in self.triggers(doc)]
-        doc.spans["ww_trigger"] = filter_spans(trig)
+        doc.spans["ww_trigger"] = [t for t in filter_spans(trig) if not _unarmed_return(doc, t)]
         act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
         act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
         groups = filter_spans([*group_mentions(doc), *subject_names(doc, doc.spans["ww_trigger"])])
@@ -288,6 +288,21 @@ def group_mentions(doc: Doc) -> list[Span]:
             elif (named := _named_after(doc, tok, sent)) is not None:
                 out.append(named)
     return filter_spans(out)
+
+
+@functools.cache
+def _return_fire() -> tuple[frozenset[str], frozenset[str], int]:
+    events = lexicon.load("events")
+    phrases = frozenset(p.lower() for p in events["fire"]["return_fire"])
+    return phrases, lexicon.word_set("events", "sides", "armed"), int(events["fire"]["return_reach"])
+
+
+def _unarmed_return(doc: Doc, trig: Span) -> bool:
+    """A "returned fire" whose subject is not an armed side ("a bystander shot back"): no fight."""
+    phrases, armed, reach = _return_fire()
+    if trig.text.lower() not in phrases:
+        return False
+    return not any(t.lower_ in armed for t in doc[max(0, trig.start - reach) : trig.start])
 
 
 NAME_REACH = 3
