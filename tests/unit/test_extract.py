@@ -82,6 +82,8 @@ def test_event_types(sentence: str, kind: str, lower: bool) -> None:
         ("On Saturday, two policemen were shot by unknown men near Kaya.", "Armed clash"),
         ("On Saturday, a farmer was shot dead by soldiers near Kaya.", "Attack"),
         ("On Saturday, a retired army officer was shot dead near Kaya.", "Attack"),
+        # The side named in the event phrase carried it out.
+        ("On Saturday, a trader was shot dead during a police raid near Kaya.", "Attack"),
         # The attacked side fought back.
         ("On Saturday, soldiers thwarted an attack by gunmen on their camp near Kaya.", "Armed clash"),
         ("On Saturday, gunmen shot at a bus near Kaya and its police escort returned fire.", "Armed clash"),

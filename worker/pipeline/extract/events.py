@@ -107,35 +107,49 @@ def target_words(doc: Doc, start: int, end: int, trigger: Trigger, window: int) 
 
     In the active voice the target follows the trigger ("attacked a police post"), up to
     ``window`` words, but not its agent: the words from a "by" on name who did it ("killed
-    by the army"), up to a preposition that names the target again. In the passive voice the target is the clause's subject ("two policemen
-    were shot", "the rebels were reportedly attacked by the army"): up to
-    :data:`SUBJECT_WINDOW` words before the auxiliary, back to the clause's start or a word
-    that starts the subject's own clause ("police said a boy was shot", "a man who was shot").
+    by the army"), up to a preposition that names the target again, and so do the words of
+    an event phrase ("killed during a police raid"). In the passive voice the target is also
+    the clause's subject ("two policemen were shot", "the rebels were reportedly attacked by
+    the army"): up to :data:`SUBJECT_WINDOW` words before the auxiliary, back to the clause's
+    start or a word that starts the subject's own clause ("police said a boy was shot").
     """
+    return _passive_subject(doc, start, trigger) + _serving(_active_targets(doc, start, end, trigger, window))
+
+
+def _active_targets(doc: Doc, start: int, end: int, trigger: Trigger, window: int) -> list[str]:
+    """Up to ``window`` words after ``trigger``, past its agent and event phrases."""
     words: list[str] = []
     agent = False
-    for i in range(max(start, trigger.end), min(end, trigger.end + 2 * window)):
+    i = max(start, trigger.end)
+    stop = min(end, trigger.end + 2 * window)
+    while len(words) < window:
+        i = _past_event_phrase(doc, i, stop)
+        if i >= stop:
+            break
         low = doc[i].lower_
+        i += 1
         # "by X" names the agent; a preposition after it names the target again ("an attack
         # by militants on a checkpoint").
         agent = low == "by" or (agent and low not in _TARGET_PREP)
         if not agent:
             words.append(low)
-        if len(words) == window:
-            break
+    return words
+
+
+def _passive_subject(doc: Doc, start: int, trigger: Trigger) -> list[str]:
+    """The subject's words when ``trigger`` is a passive verb ("two policemen were shot"), else []."""
     aux = trigger.start - 1
     while aux > start and _adverb(doc[aux].lower_):
         aux -= 1
-    words = _serving(words)
     if aux < start or doc[aux].lower_ not in _PASSIVE_AUX:
-        return words
+        return []
     first = aux
     stops = _subject_stops()
     while first > max(start, aux - SUBJECT_WINDOW) and doc[first - 1].lower_ not in stops:
         first -= 1
     # "an officer's son was shot": a possessor is not the one hit.
     subject = [doc[i].lower_ for i in range(first, aux) if doc[i + 1].lower_ not in _POSSESSIVE]
-    return _serving(subject) + words
+    return _serving(subject)
 
 
 @functools.cache
@@ -152,6 +166,25 @@ def _serving(words: list[str]) -> list[str]:
     """``words`` up to a "former" or "retired": a former officer is no armed side."""
     cut = next((i for i, w in enumerate(words) if w in _FORMER), len(words))
     return words[:cut]
+
+
+EVENT_PHRASE_REACH = 4
+
+
+@functools.cache
+def _event_nouns() -> frozenset[str]:
+    return lexicon.word_set("events", "sides", "event_nouns")
+
+
+def _past_event_phrase(doc: Doc, i: int, stop: int) -> int:
+    """The index after "during|in <words> <event noun>" starting at ``i`` ("during a police
+    raid"), whose words name who carried the event out; ``i`` when none starts there."""
+    if i >= stop or doc[i].lower_ not in {"during", "in", "amid"}:
+        return i
+    for j in range(i + 1, min(stop, i + EVENT_PHRASE_REACH + 1)):
+        if doc[j].lower_ in _event_nouns():
+            return j + 1
+    return i
 
 
 def _adverb(word: str) -> bool:
