@@ -64,6 +64,45 @@ def test_event_types(sentence: str, kind: str, lower: bool) -> None:
     assert one(sentence, lower=lower).event_type == kind
 
 
+@pytest.mark.parametrize(
+    ("sentence", "kind"),
+    [
+        # Crew-served weapons told with mortars are the shelling side's stand-off fire ...
+        (
+            "On Saturday, rebels fired mortars and heavy machine guns at army positions near Kaya.",
+            "Shelling/artillery/missile attack",
+        ),
+        # ... infantry weapons put both sides in contact.
+        ("On Saturday, rebels fired mortars and small arms at army positions near Kaya.", "Armed clash"),
+        (
+            "On Saturday, troops fired anti-tank missiles at a rebel post near Kaya.",
+            "Shelling/artillery/missile attack",
+        ),
+        # An armed side hit in the passive voice; the agent after "by" is no target.
+        ("On Saturday, two policemen were shot by unknown men near Kaya.", "Armed clash"),
+        ("On Saturday, a farmer was shot dead by soldiers near Kaya.", "Attack"),
+        ("On Saturday, a retired army officer was shot dead near Kaya.", "Attack"),
+        # The side named in the event phrase carried it out.
+        ("On Saturday, a trader was shot dead during a police raid near Kaya.", "Attack"),
+        # The attacked side fought back.
+        ("On Saturday, soldiers thwarted an attack by gunmen on their camp near Kaya.", "Armed clash"),
+        ("On Saturday, gunmen shot at a bus near Kaya and its police escort returned fire.", "Armed clash"),
+        # ... but a bystander firing back is no armed side.
+        ("On Saturday, gunmen fired at a shop near Kaya and a bystander shot back.", "Attack"),
+        # The passive subject is the one hit: not the speaker, nor a possessor.
+        ("Police believe he was shot near Kaya on Saturday.", "Attack"),
+        ("On Saturday, a soldier's son was shot dead near Kaya.", "Attack"),
+        # The chemical agent types the attack, not the shells that carried it.
+        (
+            "On Saturday, rebels fired shells filled with poison gas into Kaya, sickening 40 people.",
+            "Chemical weapon",
+        ),
+    ],
+)
+def test_event_type_by_weapons_and_sides(sentence: str, kind: str) -> None:
+    assert one(sentence).event_type == kind
+
+
 # --------------------------------------------------------------------------- casualties
 
 
@@ -334,6 +373,25 @@ def test_perpetrator_certainty(sentence: str, actor: str, certainty: str, lower:
             "Armed clash",
         ),
         ("Gunmen opened fire with machine guns on a market in Kaya on Saturday, killing five traders.", None, "Attack"),
+        # The subject stays the subject past an aside between commas.
+        (
+            "On Saturday, Velka Hills Division fighters, who hold the ridge above the town, shelled a village near Kaya.",
+            "Velka Hills Division fighters",
+            "Shelling/artillery/missile attack",
+        ),
+        # A name the alias table lacks is named by the violent verb it is the subject of.
+        (
+            "On Saturday, Korvani reportedly attacked a hamlet near Kaya and injured three farmers.",
+            "Korvani",
+            "Attack",
+        ),
+        ("On Saturday, KDLF abducted two traders near Kaya.", "KDLF", "Abduction/forced disappearance"),
+        # A unit's name after the alias is not a speaker noun.
+        (
+            "Two farmers were killed near Kaya on Saturday in attacks by Taliban Red Unit fighters.",
+            "Taliban",
+            "Attack",
+        ),
     ],
 )
 def test_armed_groups_named_by_their_own_words(sentence: str, actor: str | None, kind: str) -> None:

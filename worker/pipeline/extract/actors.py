@@ -69,7 +69,11 @@ def roles_in(doc: Doc, sent: Span, trigger_tokens: Sequence[tuple[int, int]]) ->
         nxt = doc[a.end].lower_ if a.end < sent.end else ""
         nxt2 = doc[a.end + 1].lower_ if a.end + 1 < sent.end else ""
         prev = doc[a.start - 1].lower_ if a.start > sent.start else ""
-        speaker = nxt in _source_words() or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
+        speaker = (
+            nxt in _source_words()
+            or f"{nxt} {nxt2}" in _source_words()
+            or (nxt in {"s", "'s", "’s"} and nxt2 in _source_words())
+        )
         if (nxt == "-" and nxt2 in _AFFILIATION) or nxt in _AFFILIATION:
             continue  # "IS-aligned ISWAP": the group named next is the actor
         if _affiliated_to(doc, a, sent) or (
@@ -191,14 +195,39 @@ def _clause_subject(
     if not _clause_start(doc, a, sent):
         return False
     for start, _ in trigger_tokens:
-        if not a.end <= start <= a.end + SUBJECT_REACH:
+        gap = _past_aside(doc, a.end, start, trigger_tokens)
+        if not gap <= start <= gap + SUBJECT_REACH:
             continue
-        between = doc[a.end : start]
+        between = doc[gap:start]
         if any(t.lower_ in _PASSIVE or t.text in {",", ";", ":"} for t in between):
             continue
-        if not any(a.end <= other.start < start for other in actors):
+        if not any(gap <= other.start < start and not _joined(doc, other) for other in actors):
             return True
     return False
+
+
+ASIDE_REACH = 10
+
+
+def _past_aside(doc: Doc, end: int, before: int, trigger_tokens: Sequence[tuple[int, int]]) -> int:
+    """Where the clause goes on after an aside set off by commas right after its subject
+    ("JWS, which operates under the Turkish command, shelled ...", "Government forces, while on
+    patrol, clashed with ..."): the token after the closing comma, or ``end`` when there is no
+    such aside (none, longer than :data:`ASIDE_REACH`, or telling an event itself)."""
+    opening = end
+    if opening < before and doc[opening].lower_ == "and":  # "X and its allies, operating ..."
+        opening = next((i for i in range(end, min(before, end + 5)) if doc[i].text == ","), end)
+    if opening >= before or doc[opening].text != ",":
+        return end
+    close = next((i for i in range(opening + 1, min(before, opening + ASIDE_REACH + 1)) if doc[i].text == ","), None)
+    if close is None or any(end < s < close for s, _ in trigger_tokens):
+        return end
+    return close + 1
+
+
+def _joined(doc: Doc, other: Span) -> bool:
+    """An actor coordinated with the subject ("Turkish forces and allied factions"): the same side."""
+    return other.start > 0 and doc[other.start - 1].lower_ in {"and", "with"}
 
 
 STATE_BRANCH = {"?state:military": "Military Forces of", "?state:police": "Police Forces of"}

@@ -558,8 +558,7 @@ def _target_words(doc: Doc, c: Cluster) -> list[str]:
         for t in s.triggers:
             if t.text.split()[-1] in attackers:
                 continue  # "gunmen", "armed men": the attackers, whose target is elsewhere
-            start = max(s.span.start, t.end)
-            words += [doc[i].lower_ for i in range(start, min(s.span.end, start + TARGET_WINDOW))]
+            words += events.target_words(doc, s.span.start, s.span.end, t, TARGET_WINDOW)
     return words
 
 
@@ -626,6 +625,7 @@ def _incident(
     chosen = events.by_launch(chosen, "air_launch" in launch, "ground_launch" in launch)
     chosen = events.by_sides(chosen, _target_words(doc, c), casualties.victims_of(c.killed()))
     chosen = events.by_fire(chosen, trig_list)
+    chosen = events.by_agent(chosen, trig_list)
     tseg = (
         next(s for s in c.segments if s.span.start <= chosen.start < s.span.end)
         if any(s.span.start <= chosen.start < s.span.end for s in c.segments)

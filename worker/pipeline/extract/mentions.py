@@ -216,10 +216,11 @@ class MentionTagger:
         _repair_sentences(doc)
         strings = self.vocab.strings
         trig = [Span(doc, s, e, label=strings[m]) for m, s, e in self.triggers(doc)]
-        doc.spans["ww_trigger"] = filter_spans(trig)
+        doc.spans["ww_trigger"] = [t for t in filter_spans(trig) if not _unarmed_return(doc, t)]
         act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
         act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
-        doc.spans["ww_actor"] = _with_groups(filter_spans(act), group_mentions(doc))
+        groups = filter_spans([*group_mentions(doc), *subject_names(doc, doc.spans["ww_trigger"])])
+        doc.spans["ww_actor"] = _with_groups(filter_spans(act), groups)
         doc.spans["ww_cue"] = [
             Span(doc, s, e, label=strings[m]) for m, s, e in self.cues(doc) if not _compound(doc, strings[m], e)
         ]
@@ -287,6 +288,60 @@ def group_mentions(doc: Doc) -> list[Span]:
             elif (named := _named_after(doc, tok, sent)) is not None:
                 out.append(named)
     return filter_spans(out)
+
+
+@functools.cache
+def _return_fire() -> tuple[frozenset[str], frozenset[str], int]:
+    events = lexicon.load("events")
+    phrases = frozenset(p.lower() for p in events["fire"]["return_fire"])
+    return phrases, lexicon.word_set("events", "sides", "armed"), int(events["fire"]["return_reach"])
+
+
+def _unarmed_return(doc: Doc, trig: Span) -> bool:
+    """A "returned fire" whose subject is not an armed side ("a bystander shot back"): no fight."""
+    phrases, armed, reach = _return_fire()
+    if trig.text.lower() not in phrases:
+        return False
+    return not any(t.lower_ in armed for t in doc[max(0, trig.start - reach) : trig.start])
+
+
+NAME_REACH = 3
+_NOT_NAMES = frozenset({"DATE", "TIME", "GPE", "LOC", "FAC", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT"})
+
+
+def subject_names(doc: Doc, triggers: Iterable[Span]) -> list[Span]:
+    """Names that are the subject of a violent verb, labelled with their own words: "On 2 May,
+    Velka attacked ...", "KDLF reportedly shelled ...". A group the alias table lacks is still
+    named by the clause that tells what it did.
+
+    The name is up to :data:`NAME_REACH` capitalised words opening a clause after a comma (at
+    a sentence's start only an acronym, as any first word is capitalised), not a place, date
+    or number, followed by a trigger verb in the past tense, adverbs allowed between.
+    Works on cased text only.
+    """
+    out: list[Span] = []
+    for trig in triggers:
+        verb = doc[trig.start]
+        if not verb.lower_.endswith("ed") or trig.label_.startswith("generic|0"):
+            continue
+        end = trig.start
+        while end > 0 and doc[end - 1].lower_.endswith("ly") and doc[end - 1].is_lower:
+            end -= 1
+        start = end
+        while start > max(0, end - NAME_REACH) and _name_part(doc[start - 1]):
+            start -= 1
+        if start == end or (start > 0 and doc[start - 1].text != "," and not doc[start].is_sent_start):
+            continue
+        if doc[start].is_sent_start and not all(t.is_upper for t in doc[start:end]):
+            continue
+        out.append(Span(doc, start, end, label=doc[start:end].text))
+    return out
+
+
+def _name_part(tok: Token) -> bool:
+    """A word that may be part of a group's name: capitalised, not a function word, not a
+    place, date or number."""
+    return tok.text[:1].isupper() and tok.is_alpha and not tok.is_stop and tok.ent_type_ not in _NOT_NAMES
 
 
 # "members of Tropa Roja", "elements of the ..." name a group only through the name after them.
