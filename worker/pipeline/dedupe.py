@@ -673,6 +673,37 @@ def merge_counts(views: Sequence[ReportView], attr: str) -> tuple[Count, str]:
     return Count(low=low, best=chosen[1], high=max(high, chosen[1])), "; ".join(why)
 
 
+# Place relations under which one report's place agrees with another's: the same place, or one
+# inside the other.
+_SUPPORTING_PLACES = frozenset({"same spot", "same town", "contained", "around"})
+
+
+def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
+    """The incident's place from its reports' places, and why.
+
+    Each place is supported by the reports whose place agrees with it (the same place, or one
+    containing it or inside it: a village inside the province others give). The best
+    supported place stands, the most precise of those, then the most named: a capital named by
+    one report (where officials spoke, a misread dateline) does not outweigh the province three
+    others give, while a village inside that province refines it.
+    """
+    if not places:
+        return None, ""
+    policy = Policy()
+    support = [sum(1 for q in places if place_match(p, q, policy).relation in _SUPPORTING_PLACES) for p in places]
+    top = max(support)
+    backed = [p for p, n in zip(places, support, strict=True) if n == top]
+    rank = max(precision_rank(p) for p in backed)
+    best = _mode([p for p in backed if precision_rank(p) == rank])
+    if best is None:
+        return None, ""
+    agree = sum(1 for p in places if name_key(p.name) == name_key(best.name))
+    return best, (
+        f"the most precise place ({best.precision}) of those most reports agree with ({top} of {len(places)}); "
+        f"{agree} name it"
+    )
+
+
 def derive(views: Sequence[ReportView]) -> Derived:
     """The merged incident's fields from all of its reports (order-independent), with the
     reason each value was chosen."""
@@ -686,17 +717,9 @@ def derive(views: Sequence[ReportView]) -> Derived:
         reasons["date"] = f"{n} of {len(dates)} dated reports" + (
             " (ties to the earliest)" if n * 2 <= len(dates) else ""
         )
-    places = [i.location for i in incs if i.location]
-    best_place = None
-    if places:
-        top = max(precision_rank(p) for p in places)
-        precise = [p for p in places if precision_rank(p) == top]
-        best_place = _mode(precise)
-        if best_place is not None:
-            agree = sum(1 for p in places if name_key(p.name) == name_key(best_place.name))
-            reasons["location"] = (
-                f"the most precise place ({best_place.precision}) given; {agree} of {len(places)} reports name it"
-            )
+    best_place, why_place = _best_place([i.location for i in incs if i.location])
+    if why_place:
+        reasons["location"] = why_place
     perps = [i.perpetrator for i in incs if i.perpetrator]
     perp = _mode(perps)
     if perp:
