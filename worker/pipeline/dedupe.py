@@ -207,17 +207,50 @@ _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
 _SENTENCE_END = re.compile(r"[.!?:;\"\u201c\u201d|(\n\u2013\u2014-]\s*$")
 
 
+# Words that introduce the person who speaks about an event (a police spokesperson quoted on
+# every shooting in the city): the name after them is a source, not a name of the event.
+_SPEAKER_TITLES = frozenset(
+    """
+    officer sgt sergeant lt lieutenant det detective cpl corporal capt captain chief sheriff deputy
+    spokesman spokeswoman spokesperson cmdr commander inspector superintendent trooper agent
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+)
+_RUN = re.compile(r"(?<![\w'\u2019])[A-Z][A-Za-z'\u2019\-]*(?:\s+[A-Z][A-Za-z'\u2019\-]*)*")
+_TITLE_BEFORE = re.compile(r"([A-Za-z]+)\.?\s+$")
+_SAID_AFTER = re.compile(r"\s*,?\s+(?:said|says|told|added)\b")
+
+
+def _speaker_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the people a text quotes: a capitalised run after a title word
+    ("Officer Jo Bloggs", "Sgt. Bloggs") or right before "said" ("Bloggs said")."""
+    spans = []
+    for m in _RUN.finditer(text):
+        words = m.group(0).split()
+        title = _TITLE_BEFORE.search(text[max(0, m.start() - 16) : m.start()])
+        if (
+            words[0].casefold().rstrip(".") in _SPEAKER_TITLES
+            or (title and title.group(1).casefold() in _SPEAKER_TITLES)
+            or _SAID_AFTER.match(text, m.end())
+        ):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
 def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
-    open a sentence, minus calendar words, titles, stock institutions and the `exclude` words
-    (the places both reports already compare). Folded to lower case and accents stripped."""
+    open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
+    (the places both reports already compare) and the people quoted about it (a spokesperson
+    speaks about many events). Folded to lower case and accents stripped."""
     skip = set(_COMMON_NAMES)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
+    speakers = _speaker_spans(text)
     out: set[str] = set()
     for m in _CAP.finditer(text):
         before = text[max(0, m.start() - 3) : m.start()]
         if m.start() == 0 or _SENTENCE_END.search(before):
+            continue
+        if any(a <= m.start() < b for a, b in speakers):
             continue
         word = _fold(m.group(1)).replace("\u2019", "'").strip("'-").removesuffix("'s")
         if len(word) >= 3 and word not in skip and not word.isupper():

@@ -497,7 +497,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     lead_day: date | None = None
     for n, c in enumerate(clusters):
         inc = make(c, lead_day)
-        if inc is None:
+        if inc is None or _too_vague(inc, lead=n == 0):
             continue
         if n == 0:
             lead_day = inc.date
@@ -605,6 +605,17 @@ def _same_event(a: Incident, b: Incident, both_placed: bool = True) -> bool:
             or b.location.name == a.location.admin1
         )
     return days <= 1 and places.same_place(a.location, b.location)
+
+
+def _too_vague(inc: Incident, *, lead: bool) -> bool:
+    """Whether a later incident of an article says too little to be reported as an event of
+    its own: nothing in the text dates it (its date is the lead's) and it has no place ("37
+    were killed in another village" on some holiday the date reader does not know is
+    background, not a second event). The lead incident is always kept: a short note may give
+    neither."""
+    if lead or any(e.field == "date" for e in inc.evidence):
+        return False
+    return inc.location is None
 
 
 _TOWN_OR_FINER = frozenset({"town", "city", "village", "neighbourhood", "neighborhood"})
