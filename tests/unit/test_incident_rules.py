@@ -34,8 +34,8 @@ def inc(
 
 
 def test_a_later_incident_on_the_same_day_with_a_like_toll_is_the_lead_told_again() -> None:
-    # A surname read as a far town, the same shooting and a toll close to the lead's.
-    assert _told_again(inc(TOWN, killed=8), inc(FAR_TOWN, killed=2))
+    # Placed by nothing of its own, a toll close to the lead's.
+    assert _told_again(inc(TOWN, killed=8), inc(None, killed=2))
     # Placed only by its district, the day after: no town of its own to set it apart.
     assert _told_again(inc(TOWN), inc(PROVINCE, DAY + timedelta(days=1)))
     # The very same toll given for both, a day apart: one event.
@@ -47,8 +47,11 @@ def test_a_later_incident_with_evidence_of_its_own_stays_apart() -> None:
     assert not _told_again(inc(TOWN, kind="Suicide bomb"), inc(NEXT_TOWN, kind="Air/drone strike"))
     # A toll that cannot be the same event's: 2 against 50.
     assert not _told_again(inc(TOWN, killed=2), inc(NEXT_TOWN, killed=50))
-    # Another town on another day, with a different toll.
+    # Another town, on the same day or another, with a different toll.
     assert not _told_again(inc(TOWN, killed=3), inc(NEXT_TOWN, DAY - timedelta(days=1), killed=2))
+    assert not _told_again(inc(TOWN, killed=8), inc(FAR_TOWN, killed=2))
+    # ... but the very same toll for both is one event (the town where officials spoke).
+    assert _told_again(inc(TOWN, killed=8), inc(FAR_TOWN, killed=8))
     # Two named perpetrators that differ.
     assert not _told_again(inc(TOWN, perp="Group A"), inc(TOWN, perp="Group B"))
 

@@ -618,7 +618,8 @@ def _too_vague(inc: Incident, *, lead: bool) -> bool:
     return inc.location is None
 
 
-_TOWN_OR_FINER = frozenset({"town", "city", "village", "neighbourhood", "neighborhood"})
+# Places that are a place of their own, not an area another place may lie in.
+_OWN_PLACE = frozenset({"town", "city", "village", "neighbourhood", "neighborhood", "near"})
 # Tolls this compatible (dedupe.casualty_compatibility: 1 equal, 0.5 one unknown, about 0.7 for
 # 2 against 8) may be one event's toll told twice; 4 against 80 may not.
 TOLD_AGAIN_TOLL = 0.5
@@ -626,13 +627,14 @@ TOLD_AGAIN_TOLL = 0.5
 
 def _told_again(lead: Incident, other: Incident) -> bool:
     """Whether a later incident of an article, not set apart by the text, is its lead event
-    told again (a place misread from a name, the capital where officials spoke, the toll
-    restated a day later).
+    told again (placed only by its district or province, or by nothing; the toll restated a
+    day later).
 
     An article mostly reports one event, so a second one needs evidence that it is another:
-    an incompatible event type, a toll that cannot be the same, or, told on another day, a
-    town of its own (both incidents placed at a town or finer, at different places), unless
-    the very same toll is given for both.
+    an incompatible event type or named perpetrator, a toll that cannot be the same, or a
+    place of its own (both incidents placed at a town, a village or "near" one, at different
+    places), unless the very same toll is given for both (the capital where officials spoke
+    and the village struck).
     """
     if dedupe.type_compatibility(lead.event_type, other.event_type) == 0.0:
         return False
@@ -640,11 +642,10 @@ def _told_again(lead: Incident, other: Incident) -> bool:
         return False
     if dedupe.casualty_compatibility(lead.killed, other.killed) < TOLD_AGAIN_TOLL:
         return False
-    same_toll = lead.killed.best is not None and lead.killed.best == other.killed.best and lead.killed.best > 0
-    if same_toll or lead.date is None or other.date is None or lead.date == other.date:
+    if lead.killed.best is not None and lead.killed.best == other.killed.best and lead.killed.best > 0:
         return True
     a, b = lead.location, other.location
-    if a is None or b is None or a.precision not in _TOWN_OR_FINER or b.precision not in _TOWN_OR_FINER:
+    if a is None or b is None or a.precision not in _OWN_PLACE or b.precision not in _OWN_PLACE:
         return True
     return places.same_place(a, b)
 
