@@ -88,3 +88,20 @@ def test_people_quoted_about_an_event_are_not_its_names() -> None:
     names = dedupe.fingerprint(text)
     assert {"quarry", "lane", "ferris", "oakhurst"} <= names
     assert not names & {"dana", "pellworth", "lu", "marbeck"}
+
+
+def test_a_city_and_a_date_weeks_apart_do_not_link_without_shared_names() -> None:
+    city = Place("Lakeport", "US", 41.0, -87.0, "Illinois", "town")
+    early = Incident("Attack", date(2021, 6, 1), "month", city)
+    late = Incident("Attack", date(2021, 6, 20), "day", city)
+
+    def cand(names: frozenset[str]) -> dedupe.Candidate:
+        return dedupe.Candidate("i1", "Attack", late.date, city, None, Count(), date_precision="day", names=names)
+
+    one_name = dedupe.compare(early, 1, "", cand(frozenset({"side"})), dedupe.Policy(), names=frozenset({"side"}))
+    assert not one_name.link and "vague date" in one_name.reasons["gate"]
+    shared = frozenset({"orchard", "kessler"})
+    assert dedupe.compare(early, 1, "", cand(shared), dedupe.Policy(), names=shared).link
+    # Within the day window the city and the day are the evidence they always were.
+    same_day = Incident("Attack", date(2021, 6, 20), "day", city)
+    assert dedupe.compare(same_day, 1, "", cand(frozenset()), dedupe.Policy()).link
