@@ -5,6 +5,7 @@ and people."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 from worker.pipeline import dedupe
@@ -102,6 +103,11 @@ def test_a_city_and_a_date_weeks_apart_do_not_link_without_shared_names() -> Non
     assert not one_name.link and "vague date" in one_name.reasons["gate"]
     shared = frozenset({"orchard", "kessler"})
     assert dedupe.compare(early, 1, "", cand(shared), dedupe.Policy(), names=shared).link
+    # Two stated tolls that agree corroborate as well as names do.
+    side = frozenset({"side"})
+    tolled = dedupe.Candidate("i1", "Attack", late.date, city, None, Count(6, 6, 6), date_precision="day", names=side)
+    with_toll = dataclasses.replace(early, killed=Count(5, 5, 5))
+    assert dedupe.compare(with_toll, 1, "", tolled, dedupe.Policy(), names=side).link
     # Within the day window the city and the day are the evidence they always were.
     same_day = Incident("Attack", date(2021, 6, 20), "day", city)
     assert dedupe.compare(same_day, 1, "", cand(frozenset()), dedupe.Policy()).link

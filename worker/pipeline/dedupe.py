@@ -416,14 +416,14 @@ def _names_disjoint(mine: frozenset[str], theirs: frozenset[str], common: frozen
 
 # Place relations that say no more than "somewhere in that town or area".
 _AREA_PLACES = frozenset({"same town", "contained", "around", "unknown"})
-WEAK_LINK_NAMES = 2  # distinctive names a weak link (area and vague date) must share
+WEAK_LINK_NAMES = 2  # distinctive names a weak link (area and vague date) must share, or a toll
 
 
 def _weak_link(pm: PlaceMatch, days: int | None, policy: Policy) -> bool:
     """Whether two reports agree only on an area (a city, a district) and on a vague date
     more than the day window apart (allowed only by a week or month precision): a city of
     millions has several shootings a month, so the area and the window prove nothing without
-    event names in common."""
+    event names or a toll in common."""
     return pm.relation in _AREA_PLACES and days is not None and days > policy.max_days
 
 
@@ -500,7 +500,8 @@ def compare(
     )
     if disagree:
         reasons["disagree"] = disagree
-    if not disagree and _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES:
+    tolls_agree = _figure(report.killed) is not None and _figure(cand.killed) is not None and killed_s >= 0.75
+    if not disagree and _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
         reasons["gate"] = "a shared area and a vague date need shared names"
         return Decision(round(total, 4), False, reasons)
     if len(disagree) >= 2:
