@@ -6,7 +6,8 @@
               -> cluster eventive segments (a trigger or a death toll) by place and day:
                  a segment joins a compatible incident, else a trigger segment opens one
               -> keep incidents with a death toll; secondary ones only within a day of
-                 the lead incident (older events are context)
+                 the lead incident (older events are context), with a date or a place of
+                 their own, and not the lead told again (_told_again)
               -> fields: event type, date, location, perpetrator, killed/injured, victims
 
 One segment opens a new incident when it names a different town, a different day, or says
