@@ -740,9 +740,12 @@ def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
     if not places:
         return None, ""
     policy = Policy()
-    support = [sum(1 for q in places if place_match(p, q, policy).relation in _SUPPORTING_PLACES) for p in places]
-    top = max(support)
-    backed = [p for p, n in zip(places, support, strict=True) if n == top]
+    counts = Counter(places)  # distinct places: an incident of many reports names few places
+    support = {
+        p: sum(n for q, n in counts.items() if place_match(p, q, policy).relation in _SUPPORTING_PLACES) for p in counts
+    }
+    top = max(support.values())
+    backed = [p for p in places if support[p] == top]
     rank = max(precision_rank(p) for p in backed)
     best = _mode([p for p in backed if precision_rank(p) == rank])
     if best is None:
