@@ -376,10 +376,11 @@ NAMED = (
 def test_a_report_finds_the_incident_of_a_matching_report_whatever_its_derived_place(
     res: Resources, bare_first: bool
 ) -> None:
-    """A named town report and a (mis)geocoded village report join on their names; the incident
-    takes the village, the more precise place, 50 km off. A bare report from the town matches the
-    town report and must join it whether it comes first or last (it is found through the town
-    report, not the incident's derived place)."""
+    """A named town report and a (mis)geocoded village report join on their names; with one
+    report each, the incident takes the village, the more precise place, 50 km off. A bare
+    report from the town matches the town report and must join it whether it comes first or
+    last (it is found through the town report, not the incident's derived place); then two of
+    three reports agree on the town, and the incident takes it."""
     bare = ("https://b.example/bare", [incident(KHARKIV, date(2024, 5, 9), None)], None)
     arrivals = [
         ("https://a.example/town", [incident(KHARKIV, date(2024, 5, 9), 4)], NAMED),
@@ -388,4 +389,4 @@ def test_a_report_finds_the_incident_of_a_matching_report_whatever_its_derived_p
     for url, incs, text in [bare, *arrivals] if bare_first else [*arrivals, bare]:
         add(res, url, incs, text=text)
     (inc,) = exported(res)
-    assert inc["num_reports"] == 3 and inc["location"]["name"] == "Pisky"
+    assert inc["num_reports"] == 3 and inc["location"]["name"] == "Kharkiv"

@@ -207,17 +207,50 @@ _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
 _SENTENCE_END = re.compile(r"[.!?:;\"\u201c\u201d|(\n\u2013\u2014-]\s*$")
 
 
+# Words that introduce the person who speaks about an event (a police spokesperson quoted on
+# every shooting in the city): the name after them is a source, not a name of the event.
+_SPEAKER_TITLES = frozenset(
+    """
+    officer sgt sergeant lt lieutenant det detective cpl corporal capt captain chief sheriff deputy
+    spokesman spokeswoman spokesperson cmdr commander inspector superintendent trooper agent
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+)
+_RUN = re.compile(r"(?<![\w'\u2019])[A-Z][A-Za-z'\u2019\-]*(?:\s+[A-Z][A-Za-z'\u2019\-]*)*")
+_TITLE_BEFORE = re.compile(r"([A-Za-z]+)\.?\s+$")
+_SAID_AFTER = re.compile(r"\s*,?\s+(?:said|says|told|added)\b")
+
+
+def _speaker_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the people a text quotes: a capitalised run after a title word
+    ("Officer Jo Bloggs", "Sgt. Bloggs") or right before "said" ("Bloggs said")."""
+    spans = []
+    for m in _RUN.finditer(text):
+        words = m.group(0).split()
+        title = _TITLE_BEFORE.search(text[max(0, m.start() - 16) : m.start()])
+        if (
+            words[0].casefold().rstrip(".") in _SPEAKER_TITLES
+            or (title and title.group(1).casefold() in _SPEAKER_TITLES)
+            or _SAID_AFTER.match(text, m.end())
+        ):
+            spans.append((m.start(), m.end()))
+    return spans
+
+
 def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
-    open a sentence, minus calendar words, titles, stock institutions and the `exclude` words
-    (the places both reports already compare). Folded to lower case and accents stripped."""
+    open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
+    (the places both reports already compare) and the people quoted about it (a spokesperson
+    speaks about many events). Folded to lower case and accents stripped."""
     skip = set(_COMMON_NAMES)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
+    speakers = _speaker_spans(text)
     out: set[str] = set()
     for m in _CAP.finditer(text):
         before = text[max(0, m.start() - 3) : m.start()]
         if m.start() == 0 or _SENTENCE_END.search(before):
+            continue
+        if any(a <= m.start() < b for a, b in speakers):
             continue
         word = _fold(m.group(1)).replace("\u2019", "'").strip("'-").removesuffix("'s")
         if len(word) >= 3 and word not in skip and not word.isupper():
@@ -381,6 +414,19 @@ def _names_disjoint(mine: frozenset[str], theirs: frozenset[str], common: frozen
     return not (mine & theirs) and min(len(mine - common), len(theirs - common)) >= DISJOINT_NAMES
 
 
+# Place relations that say no more than "somewhere in that town or area".
+_AREA_PLACES = frozenset({"same town", "contained", "around", "unknown"})
+WEAK_LINK_NAMES = 2  # distinctive names a weak link (area and vague date) must share, or a toll
+
+
+def _weak_link(pm: PlaceMatch, days: int | None, policy: Policy) -> bool:
+    """Whether two reports agree only on an area (a city, a district) and on a vague date
+    more than the day window apart (allowed only by a week or month precision): a city of
+    millions has several shootings a month, so the area and the window prove nothing without
+    event names or a toll in common."""
+    return pm.relation in _AREA_PLACES and days is not None and days > policy.max_days
+
+
 def compare(
     report: Incident,
     article_id: int,
@@ -454,6 +500,10 @@ def compare(
     )
     if disagree:
         reasons["disagree"] = disagree
+    tolls_agree = _figure(report.killed) is not None and _figure(cand.killed) is not None and killed_s >= 0.75
+    if not disagree and _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
+        reasons["gate"] = "a shared area and a vague date need shared names"
+        return Decision(round(total, 4), False, reasons)
     if len(disagree) >= 2:
         reasons["gate"] = "two fields disagree"
         return Decision(round(total, 4), False, reasons)
@@ -673,6 +723,40 @@ def merge_counts(views: Sequence[ReportView], attr: str) -> tuple[Count, str]:
     return Count(low=low, best=chosen[1], high=max(high, chosen[1])), "; ".join(why)
 
 
+# Place relations under which one report's place agrees with another's: the same place, or one
+# inside the other.
+_SUPPORTING_PLACES = frozenset({"same spot", "same town", "contained", "around"})
+
+
+def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
+    """The incident's place from its reports' places, and why.
+
+    Each place is supported by the reports whose place agrees with it (the same place, or one
+    containing it or inside it: a village inside the province others give). The best
+    supported place stands, the most precise of those, then the most named: a capital named by
+    one report (where officials spoke, a misread dateline) does not outweigh the province three
+    others give, while a village inside that province refines it.
+    """
+    if not places:
+        return None, ""
+    policy = Policy()
+    counts = Counter(places)  # distinct places: an incident of many reports names few places
+    support = {
+        p: sum(n for q, n in counts.items() if place_match(p, q, policy).relation in _SUPPORTING_PLACES) for p in counts
+    }
+    top = max(support.values())
+    backed = [p for p in places if support[p] == top]
+    rank = max(precision_rank(p) for p in backed)
+    best = _mode([p for p in backed if precision_rank(p) == rank])
+    if best is None:
+        return None, ""
+    agree = sum(1 for p in places if name_key(p.name) == name_key(best.name))
+    return best, (
+        f"the most precise place ({best.precision}) of those most reports agree with ({top} of {len(places)}); "
+        f"{agree} name it"
+    )
+
+
 def derive(views: Sequence[ReportView]) -> Derived:
     """The merged incident's fields from all of its reports (order-independent), with the
     reason each value was chosen."""
@@ -686,17 +770,9 @@ def derive(views: Sequence[ReportView]) -> Derived:
         reasons["date"] = f"{n} of {len(dates)} dated reports" + (
             " (ties to the earliest)" if n * 2 <= len(dates) else ""
         )
-    places = [i.location for i in incs if i.location]
-    best_place = None
-    if places:
-        top = max(precision_rank(p) for p in places)
-        precise = [p for p in places if precision_rank(p) == top]
-        best_place = _mode(precise)
-        if best_place is not None:
-            agree = sum(1 for p in places if name_key(p.name) == name_key(best_place.name))
-            reasons["location"] = (
-                f"the most precise place ({best_place.precision}) given; {agree} of {len(places)} reports name it"
-            )
+    best_place, why_place = _best_place([i.location for i in incs if i.location])
+    if why_place:
+        reasons["location"] = why_place
     perps = [i.perpetrator for i in incs if i.perpetrator]
     perp = _mode(perps)
     if perp:

@@ -6,7 +6,8 @@
               -> cluster eventive segments (a trigger or a death toll) by place and day:
                  a segment joins a compatible incident, else a trigger segment opens one
               -> keep incidents with a death toll; secondary ones only within a day of
-                 the lead incident (older events are context)
+                 the lead incident (older events are context), with a date or a place of
+                 their own, and not the lead told again (_told_again)
               -> fields: event type, date, location, perpetrator, killed/injured, victims
 
 One segment opens a new incident when it names a different town, a different day, or says
@@ -23,6 +24,7 @@ from datetime import UTC, date
 
 from spacy.tokens import Doc, Span
 
+from worker.pipeline import dedupe
 from worker.pipeline.extract import actors, casualties, dates, events, lexicon, places
 from worker.pipeline.extract.gazetteer import Gazetteer
 from worker.records import Article, Count, Evidence, Incident, Place
@@ -496,7 +498,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
     lead_day: date | None = None
     for n, c in enumerate(clusters):
         inc = make(c, lead_day)
-        if inc is None:
+        if inc is None or _too_vague(inc, lead=n == 0):
             continue
         if n == 0:
             lead_day = inc.date
@@ -511,7 +513,9 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
         pairs = [(a, b) for a in range(len(built)) for b in range(a + 1, len(built))]
         for i, j in pairs:
             (ci, ai), (cj, aj) = built[i], built[j]
-            if ci.separate or cj.separate or not _same_event(ai, aj, _placed(ci) and _placed(cj)):
+            if ci.separate or cj.separate:
+                continue
+            if not (_same_event(ai, aj, _placed(ci) and _placed(cj)) or (i == 0 and _told_again(ai, aj))):
                 continue
             both = Cluster(
                 segments=sorted([*ci.segments, *cj.segments], key=lambda x: x.order),
@@ -601,6 +605,49 @@ def _same_event(a: Incident, b: Incident, both_placed: bool = True) -> bool:
             or b.location.name == a.location.admin1
         )
     return days <= 1 and places.same_place(a.location, b.location)
+
+
+def _too_vague(inc: Incident, *, lead: bool) -> bool:
+    """Whether a later incident of an article says too little to be reported as an event of
+    its own: nothing in the text dates it (its date is the lead's) and it has no place ("37
+    were killed in another village" on some holiday the date reader does not know is
+    background, not a second event). The lead incident is always kept: a short note may give
+    neither."""
+    if lead or any(e.field == "date" for e in inc.evidence):
+        return False
+    return inc.location is None
+
+
+# Places that are a place of their own, not an area another place may lie in.
+_OWN_PLACE = frozenset({"town", "city", "village", "neighbourhood", "neighborhood", "near"})
+# Tolls this compatible (dedupe.casualty_compatibility: 1 equal, 0.5 one unknown, about 0.7 for
+# 2 against 8) may be one event's toll told twice; 4 against 80 may not.
+TOLD_AGAIN_TOLL = 0.5
+
+
+def _told_again(lead: Incident, other: Incident) -> bool:
+    """Whether a later incident of an article, not set apart by the text, is its lead event
+    told again (placed only by its district or province, or by nothing; the toll restated a
+    day later).
+
+    An article mostly reports one event, so a second one needs evidence that it is another:
+    an incompatible event type or named perpetrator, a toll that cannot be the same, or a
+    place of its own (both incidents placed at a town, a village or "near" one, at different
+    places), unless the very same toll is given for both (the capital where officials spoke
+    and the village struck).
+    """
+    if dedupe.type_compatibility(lead.event_type, other.event_type) == 0.0:
+        return False
+    if lead.perpetrator and other.perpetrator and lead.perpetrator != other.perpetrator:
+        return False
+    if dedupe.casualty_compatibility(lead.killed, other.killed) < TOLD_AGAIN_TOLL:
+        return False
+    if lead.killed.best is not None and lead.killed.best == other.killed.best and lead.killed.best > 0:
+        return True
+    a, b = lead.location, other.location
+    if a is None or b is None or a.precision not in _OWN_PLACE or b.precision not in _OWN_PLACE:
+        return True
+    return places.same_place(a, b)
 
 
 def _incident(
