@@ -70,6 +70,11 @@ class Vocabulary:
     attackers: frozenset[str]
     also: frozenset[str]
     other_fates: frozenset[str]
+    wounding: frozenset[str]  # "shot": wounded unless the text goes on "dead", "to death"
+    negations: frozenset[str]
+    transitive: frozenset[str]  # killing verbs taking their victims as object
+    single_death: frozenset[str]  # death words a singular subject ("a guard was killed") counts as 1
+    not_heads: frozenset[str]  # words a determiner opens that are not a person ("killed a day after")
 
 
 @functools.cache
@@ -106,6 +111,11 @@ def vocabulary() -> Vocabulary:
         attackers=lexicon.word_set("casualties", "groups", "attackers"),
         also=lexicon.word_set("casualties", "groups", "also"),
         other_fates=lexicon.word_set("casualties", "not_casualty", "other_fates"),
+        wounding=lexicon.word_set("casualties", "injury", "wounding"),
+        negations=lexicon.word_set("casualties", "death", "negations"),
+        transitive=lexicon.word_set("casualties", "death", "transitive"),
+        single_death=lexicon.word_set("casualties", "death", "single"),
+        not_heads=lexicon.word_set("casualties", "people", "not_heads"),
     )
 
 
@@ -135,6 +145,7 @@ class _Number:
     value: int
     vague: bool
     weak: bool
+    single: bool = False  # "one": a toll only when tied tightly to a death word ("killing one")
 
 
 def _parse_digits(text: str) -> int | None:
@@ -154,9 +165,13 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         low = tok.lower_
         value: int | None = None
         j = i + 1
-        vague = weak = False
-        if tok.like_num and any(ch.isdigit() for ch in low):
+        vague = weak = single = False
+        if low == "one":
+            value, single = 1, True
+        elif tok.like_num and any(ch.isdigit() for ch in low):
             value = _parse_digits(low)
+            if j + 1 < end and doc[j].text == "-" and doc[j + 1].text.isdigit():
+                j += 2  # a range, "20-25 were wounded": read as its low end, as ACLED does
             if value is not None and j < end and doc[j].lower_ in v.multipliers:
                 value *= v.multipliers[doc[j].lower_]
                 j += 1
@@ -187,7 +202,7 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         if _not_people(doc, i, j, end, value):
             i = j
             continue
-        out.append(_Number(i, j, value, vague, weak))
+        out.append(_Number(i, j, value, vague, weak, single))
         i = j
     return out
 
@@ -286,7 +301,11 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
         if tok.lower_ in v.death and (
             tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to"
         ):
-            people = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
+            people = (
+                _people_before(doc, tok.i, sent.start)
+                or _people_after(doc, tok.i, sent.end)
+                or _single_victim(doc, tok.i, sent.start)
+            )
             if people is not None:
                 lists.append((tok.i, people))
     in_list = {i for _, p in lists if p.units > 1 for i in range(p.start, p.end)}
@@ -406,7 +425,24 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
     found = _link_forward(doc, n, sent, num_tokens)
     if found == _NO_TOLL:
         return None
-    return found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+    found = found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+    if found is not None and n.single and not _tight(doc, n, found[1]):
+        return None  # "one" is too common a word to be tied across a clause
+    return found
+
+
+def _tight(doc: Doc, n: _Number, kw: int) -> bool:
+    """Whether only people words, auxiliaries and qualifiers stand between the number at
+    ``n`` and its casualty word: "one of them fatally", "one soldier was killed", "killing at
+    least one"."""
+    v = vocabulary()
+    if kw < n.start:
+        return all(t.lower_ in _qualifier_words() for t in doc[kw + 1 : n.start])
+    allowed = _AUX | _MANNER | v.people_nouns | v.counted | v.describing | _TIGHT_WORDS
+    return all(t.lower_ in allowed for t in doc[n.end : kw])
+
+
+_TIGHT_WORDS = frozenset({"of", "them", "whom", "the", "their", "his", "her", "its", "those", "other", "and", "more"})
 
 
 def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
@@ -429,11 +465,52 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
             return kind, i
         if low in vocabulary().other_fates:
             return _NO_TOLL  # "3 abducted", "4 were arrested": not the dead
+        if low in vocabulary().wounding:
+            return _wounding(doc, i, sent.end)
         if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
             return past
-        if low in _FORWARD_STOP or i in num_tokens:
-            return None
+        if low == "and" and _verb_pair(doc, i, end):
+            continue  # "was shot and killed", "were attacked and beaten to death"
+        if low == "(" and (close := _bracket_end(doc, i, sent.end)):
+            return _link_forward(doc, _Number(n.start, close, n.value, n.vague, n.weak, n.single), sent, num_tokens)
+        if low in _FORWARD_STOP or low in vocabulary().negations or i in num_tokens:
+            return None  # "two fighters with no report of injuries": the word is negated
     return None
+
+
+WOUNDING_AFTER = 5
+BRACKET_WINDOW = 16
+
+
+def _verb_pair(doc: Doc, i: int, end: int) -> bool:
+    """Whether the "and" at ``i`` joins two verbs of one subject ("shot and killed"), not two
+    clauses ("one civilian and injured 27 more")."""
+    before, after = doc[i - 1].lower_, doc[i + 1].lower_ if i + 1 < end else ""
+    verb_before = before in _MANNER | vocabulary().wounding or (before.endswith("ed") and before not in vocabulary().death)
+    return verb_before and (_kind(after) is not None or after in _MANNER)
+
+
+def _bracket_end(doc: Doc, i: int, limit: int) -> int | None:
+    """The token after the ")" closing the "(" at ``i``, if near: "5 civilians (2 men and 3
+    women) were killed"."""
+    for k in range(i + 1, min(limit, i + BRACKET_WINDOW)):
+        if doc[k].text == ")":
+            return k + 1
+    return None
+
+
+def _wounding(doc: Doc, i: int, limit: int) -> tuple[str, int] | None:
+    """What "shot" (or "stabbed") at ``i`` makes of a number before it: killed where the
+    clause goes on "dead", "to death", "and killed"; not a casualty when "shot at"; else wounded."""
+    for k in range(i + 1, min(limit, i + 1 + WOUNDING_AFTER)):
+        low = doc[k].lower_
+        if k == i + 1 and low == "at":
+            return None
+        if (kind := _kind(low)) is not None:
+            return kind, k
+        if low in _FORWARD_STOP - {"and"} or low in vocabulary().negations or doc[k].like_num:
+            break
+    return "injured", i
 
 
 def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
@@ -444,6 +521,8 @@ def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tu
         low = doc[i].lower_
         if i in num_tokens or low in _BACKWARD_STOP:
             return None
+        if low == "and" and any(t.lower_ not in _qualifier_words() | {"a", "an", "the"} for t in doc[i + 1 : n.start]):
+            return None  # "shot two men dead and seized 400 pills": another verb's object
         if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
             return "killed", i  # "the number of dead at 9"
         if low in v.injury:
@@ -608,11 +687,57 @@ def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
 
 
 def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
-    """The list of people a killing verb takes: "killing a woman and her two children"."""
-    shot_dead = doc[kw].lower_ == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
-    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"} and not shot_dead:
+    """The list of people a killing verb takes: "killing a woman and her two children",
+    "shot dead a local leader", "fatally shot a guard", "beheaded an envoy"."""
+    low = doc[kw].lower_
+    shot_dead = low == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
+    start = kw + 1
+    if low == "fatally" and start < limit and doc[start].lower_ in vocabulary().wounding:
+        start += 1  # "fatally shot a guard"
+    elif low not in vocabulary().transitive and not shot_dead:
         return None
-    return _people_list(doc, kw + 1, min(limit, kw + 1 + PEOPLE_WINDOW))
+    return _people_list(doc, start, min(limit, start + PEOPLE_WINDOW))
+
+
+SUBJECT_WINDOW = 10
+_SUBJECT_STOP = frozenset({",", ";", ":", "(", ")", "and", "but", "while", "when", "after", "as", "."})
+_SINGULAR_AUX = frozenset({"was", "has", "is"})
+_PLURAL_AUX = frozenset({"were", "have", "are"})
+
+
+def _single_victim(doc: Doc, kw: int, floor: int) -> _People | None:
+    """One victim told by a singular verb: "a drug dealer was killed", "the district chief was
+    shot and killed", "a suspect was shot and died", "the wounded teenager has died".
+
+    The subject need not be a known person noun: the verb's number says one. Not when the
+    subject is negated ("no officer was killed") or a pronoun for a thing ("it was killed off").
+    """
+    v = vocabulary()
+    low = doc[kw].lower_
+    if low not in v.single_death or (low == "death" and doc[kw - 1].lower_ != "to"):
+        return None
+    i = kw
+    while i > floor:
+        prev = doc[i - 1].lower_
+        if prev in _AUX | _MANNER | {"and", "reportedly", "allegedly", "later", "then"}:
+            i -= 1
+        elif prev.endswith("ed") and i - 1 > floor and doc[i].lower_ == "and":
+            i -= 1  # "was abducted and killed", "was attacked and beaten to death"
+        else:
+            break
+    verbs = {t.lower_ for t in doc[i:kw]}
+    if not verbs & _SINGULAR_AUX or verbs & _PLURAL_AUX or i <= floor:
+        return None
+    j = i
+    while j > max(floor, i - SUBJECT_WINDOW) and doc[j - 1].lower_ not in _SUBJECT_STOP:
+        j -= 1
+    subject = [t.lower_ for t in doc[j:i]]
+    if not subject or subject[-1] in _NOT_SUBJECT or any(w in v.negations for w in subject):
+        return None
+    return _People(count=1, start=j, end=i, units=1, numbered=False)
+
+
+_NOT_SUBJECT = frozenset({"it", "this", "that", "which", "what", "there", "nobody", "none"})
 
 
 def _people_list(doc: Doc, start: int, limit: int) -> _People | None:
@@ -653,6 +778,9 @@ def _people_list(doc: Doc, start: int, limit: int) -> _People | None:
     )
 
 
+_HEAD_END = frozenset({"in", "at", "near", "on", "from", "who", "during", "while", "after", ",", ".", "and", "by"})
+
+
 def _number_word(doc: Doc, i: int, limit: int) -> int | None:
     """The count a token gives ("two", "3"), unless it is an age ("10-year-old")."""
     tok = doc[i]
@@ -682,6 +810,9 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
     others = 0
     while j < limit and doc[j].lower_ not in v.person | v.counted:
         tok = doc[j]
+        if others and count is None and doc[i].lower_ in {"a", "an"} and tok.lower_ in _HEAD_END:
+            # "beheaded an electoral envoy who...": one person named by a noun the lists lack
+            return None if doc[j - 1].lower_ in v.not_heads | v.units | v.non_human else (1, j, False)
         if tok.lower_ in v.describing or tok.like_num:
             j += 1
         elif tok.is_alpha and others < DESCRIBING_WORDS and tok.lower_ not in {"and", "or"} | v.death | v.injury:
@@ -710,11 +841,13 @@ def combine(figures: Sequence[Figure]) -> Count:
     # ACLED's fatalities are everyone the event killed: "killing six soldiers; eight attackers
     # were also killed" is 14 (low, best and high alike), not a range from 6 to 8.
     counts = [_combine_group(g) for g in groups.values()]
-    return Count(
-        low=sum(c.low or 0 for c in counts),
-        best=sum(c.best or 0 for c in counts),
-        high=sum(c.high or 0 for c in counts),
-    )
+    low, best, high = (sum(getattr(c, k) or 0 for c in counts) for k in ("low", "best", "high"))
+    total = [f for f in groups.get("", []) if f.supersede and not f.vague]
+    if len(groups) > 1 and total:
+        # "the toll rose to 20", "the toll now stands at 9": a new toll counts every group.
+        best = total[-1].value
+        low, high = min(low, best), max(high, best)
+    return Count(low=low, best=best, high=high)
 
 
 def _combine_group(figures: Sequence[Figure]) -> Count:
