@@ -251,6 +251,8 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         and not doc[start - 2].whitespace_ + doc[start - 1].whitespace_
     ):
         return True  # Tu-22, Kh-22 split by the tokenizer (not a dateline's "idlib - thirteen")
+    if _age_or_address(doc, start, end, limit):
+        return True
     if _agent_count(doc, start):
         return True  # "shot by at least six armed men": the attackers, not the victims
     if 1900 <= value <= 2100 and tok.text.isdigit():
@@ -261,6 +263,26 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         return True  # "Oct. 8", "july 14"
     # "5 October"; "Colonia 20 de Noviembre", "Rua 7 de Setembro": a date naming a street
     return nxt in lexicon.load("dates")["months"] or nxt in {"de", "del"}
+
+
+def _age_or_address(doc: Doc, start: int, end: int, limit: int) -> bool:
+    """Numbers of wire prose that count no one: an age after a name ("John Doe, 32, was"),
+    a street number ("at 2417 Elm St."), a picture caption ("Image 2 of 10")."""
+    tok = doc[start]
+    prev = doc[start - 1] if start > 0 else None
+    nxt = doc[end] if end < limit else None
+    if prev is None:
+        return False
+    k = start - 2 if prev.lower_ == "the" else start - 1
+    if k >= 1 and doc[k].lower_ == "of" and doc[k - 1].like_num:
+        return True  # "four of the five victims", "2 of 10": the whole, not the toll
+    if not tok.text.isdigit():
+        return False
+    if prev.text == "," and start >= 2 and doc[start - 2].is_title and nxt is not None and nxt.text in {",", ")"}:
+        return True  # "Vincent Doe, 32, of Elm Street": an age
+    if len(tok.text) >= 3 and nxt is not None and nxt.is_title and nxt.lower_ not in vocabulary().counted:
+        return True  # "2417 N. Ninth St.": a street address
+    return prev.lower_ in {"image", "photo", "images", "photos", "slide", "page"}
 
 
 def _agent_count(doc: Doc, start: int) -> bool:
@@ -486,7 +508,9 @@ def _verb_pair(doc: Doc, i: int, end: int) -> bool:
     """Whether the "and" at ``i`` joins two verbs of one subject ("shot and killed"), not two
     clauses ("one civilian and injured 27 more")."""
     before, after = doc[i - 1].lower_, doc[i + 1].lower_ if i + 1 < end else ""
-    verb_before = before in _MANNER | vocabulary().wounding or (before.endswith("ed") and before not in vocabulary().death)
+    verb_before = before in _MANNER | vocabulary().wounding or (
+        before.endswith("ed") and before not in vocabulary().death
+    )
     return verb_before and (_kind(after) is not None or after in _MANNER)
 
 
@@ -728,6 +752,8 @@ def _single_victim(doc: Doc, kw: int, floor: int) -> _People | None:
     verbs = {t.lower_ for t in doc[i:kw]}
     if not verbs & _SINGULAR_AUX or verbs & _PLURAL_AUX or i <= floor:
         return None
+    if i - 3 >= floor and doc[i - 1].text == "," and doc[i - 2].like_num and doc[i - 3].text == ",":
+        i -= 3  # "John Doe, 45, was shot dead": an age between the name and its verb
     j = i
     while j > max(floor, i - SUBJECT_WINDOW) and doc[j - 1].lower_ not in _SUBJECT_STOP:
         j -= 1
