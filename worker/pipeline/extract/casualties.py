@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span
 
@@ -199,6 +199,9 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         if value is None:
             i += 1
             continue
+        if i > start and doc[i - 1].lower_ == "between" and j + 1 < end and doc[j].lower_ == "and":
+            if doc[j + 1].like_num or doc[j + 1].lower_ in v.numbers:
+                j += 2  # "between 40 and 50 were killed": a range, read as its low end
         if _not_people(doc, i, j, end, value):
             i = j
             continue
@@ -320,13 +323,15 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
     # so the numbers inside them are not figures of their own.
     lists: list[tuple[int, _People]] = []
     for tok in sent:
+        of_person = tok.lower_ == "death" and tok.i + 1 < sent.end and doc[tok.i + 1].lower_ == "of"
         if tok.lower_ in v.death and (
-            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to"
+            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to" or of_person
         ):
             people = (
                 _people_before(doc, tok.i, sent.start)
                 or _people_after(doc, tok.i, sent.end)
                 or _single_victim(doc, tok.i, sent.start)
+                or _body_found(doc, tok.i, sent)
             )
             if people is not None:
                 lists.append((tok.i, people))
@@ -361,6 +366,7 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 group=_group(doc, n.end, kw, sent.end),
             )
         )
+    out = _join_counts(doc, out)
     # Lists of people: "a woman and her grandson were killed", "two women and a child".
     for kw, p in lists:
         if p.units == 1 and (p.numbered or kw in linked):
@@ -382,6 +388,27 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
             )
         )
+    return out
+
+
+def _join_counts(doc: Doc, figures: list[Figure]) -> list[Figure]:
+    """Figures of one verb joined by "and" are one count: "12 militants and 3 guards were
+    killed" is 15, "2 rebel and 1 army fatality" 3."""
+    out: list[Figure] = []
+    for f in figures:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.keyword == f.keyword
+            and prev.kind == f.kind
+            and not (prev.vague or f.vague or prev.subset or f.subset)
+            and [t.lower_ for t in doc[prev.end : f.start] if not t.is_alpha] == []
+            and sum(t.lower_ == "and" for t in doc[prev.end : f.start]) == 1
+        ):
+            group = prev.group if prev.group == f.group else ""
+            out[-1] = replace(prev, value=prev.value + f.value, end=f.end, group=group)
+            continue
+        out.append(f)
     return out
 
 
@@ -470,8 +497,14 @@ _TIGHT_WORDS = frozenset({"of", "them", "whom", "the", "their", "his", "her", "i
 def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
     """The casualty word after the number, in its clause: "60 civilians were killed"."""
     end = min(sent.end, n.end + FORWARD_WINDOW)
+    joined = False  # inside "12 militants and 3 guards were killed": the next number shares the verb
     for i in range(n.end, end):
         low = doc[i].lower_
+        if i in num_tokens and joined:
+            continue
+        joined = low == "and" and i + 1 in num_tokens
+        if joined:
+            continue
         if (low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}) or (
             low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or"
         ):
@@ -617,11 +650,14 @@ def _past_relative(doc: Doc, who: int, limit: int) -> tuple[str, int] | None:
     v = vocabulary()
     for k in range(who + 1, min(limit - 1, who + RELATIVE_WINDOW)):
         if doc[k].lower_ in {"were", "was"} and k > who + 2:
-            nxt = doc[k + 1].lower_
+            j = k + 1
+            while j < limit - 1 and doc[j].lower_ in _AUX | _MANNER:
+                j += 1  # "were later shot dead"
+            nxt = doc[j].lower_
             if nxt in v.death:
-                return "killed", k + 1
+                return "killed", j
             if nxt in v.injury:
-                return "injured", k + 1
+                return "injured", j
     return None
 
 
@@ -693,7 +729,7 @@ PEOPLE_WINDOW = 16
 # Words between the person and the death word of "a man was shot to death", "a woman was
 # found stabbed to death", "a soldier was fatally shot".
 _MANNER = frozenset({"shot", "stabbed", "beaten", "hacked", "burned", "strangled", "tortured", "to", "found"})
-DESCRIBING_WORDS = 3
+DESCRIBING_WORDS = 4
 
 
 def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
@@ -718,6 +754,8 @@ def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
     start = kw + 1
     if low == "fatally" and start < limit and doc[start].lower_ in vocabulary().wounding:
         start += 1  # "fatally shot a guard"
+    elif low == "death" and start < limit and doc[start].lower_ == "of":
+        start += 1  # "resulted in the death of a commander"
     elif low not in vocabulary().transitive and not shot_dead:
         return None
     return _people_list(doc, start, min(limit, start + PEOPLE_WINDOW))
@@ -755,12 +793,32 @@ def _single_victim(doc: Doc, kw: int, floor: int) -> _People | None:
     if i - 3 >= floor and doc[i - 1].text == "," and doc[i - 2].like_num and doc[i - 3].text == ",":
         i -= 3  # "John Doe, 45, was shot dead": an age between the name and its verb
     j = i
-    while j > max(floor, i - SUBJECT_WINDOW) and doc[j - 1].lower_ not in _SUBJECT_STOP:
+    while j > max(floor, i - SUBJECT_WINDOW) and doc[j - 1].lower_ not in _SUBJECT_STOP - {")"}:
         j -= 1
+        if doc[j].text == ")":  # "a cadre of a party (its initials) was killed"
+            while j > floor and doc[j].text != "(":
+                j -= 1
     subject = [t.lower_ for t in doc[j:i]]
     if not subject or subject[-1] in _NOT_SUBJECT or any(w in v.negations for w in subject):
         return None
     return _People(count=1, start=j, end=i, units=1, numbered=False)
+
+
+BODY_FOUND_WINDOW = 6
+
+
+def _body_found(doc: Doc, kw: int, sent: Span) -> _People | None:
+    """One dead told by the finding of a body: "a man's body was found", "the body of a trader
+    was recovered"."""
+    if doc[kw].lower_ != "body" or kw == sent.start:
+        return None
+    owner = doc[kw - 1].lower_
+    if owner not in {"a", "the", "his", "her", "'s", "s"}:
+        return None
+    after = {t.lower_ for t in doc[kw + 1 : min(sent.end, kw + 1 + BODY_FOUND_WINDOW)]}
+    if not after & {"found", "recovered", "discovered", "retrieved"}:
+        return None
+    return _People(count=1, start=kw, end=kw + 1, units=1, numbered=False)
 
 
 _NOT_SUBJECT = frozenset({"it", "this", "that", "which", "what", "there", "nobody", "none"})
