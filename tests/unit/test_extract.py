@@ -1144,6 +1144,8 @@ def test_ages_and_street_numbers_are_not_tolls() -> None:
         "A second man, Joe Reed, 31, was wounded."
     )
     assert one(text).killed.best == 1
+    # A large count before a capitalized people name is still a count.
+    assert one("Gunmen killed 212 Tuareg herders near Gao on Monday.").killed.best == 212
 
 
 @BOTH

@@ -74,6 +74,7 @@ class Vocabulary:
     negations: frozenset[str]
     transitive: frozenset[str]  # killing verbs taking their victims as object
     single_death: frozenset[str]  # death words a singular subject ("a guard was killed") counts as 1
+    streets: frozenset[str]  # "2417 Elm St.": a number before these is an address
     not_heads: frozenset[str]  # words a determiner opens that are not a person ("killed a day after")
 
 
@@ -116,6 +117,7 @@ def vocabulary() -> Vocabulary:
         transitive=lexicon.word_set("casualties", "death", "transitive"),
         single_death=lexicon.word_set("casualties", "death", "single"),
         not_heads=lexicon.word_set("casualties", "people", "not_heads"),
+        streets=lexicon.word_set("casualties", "not_casualty", "streets"),
     )
 
 
@@ -283,7 +285,11 @@ def _age_or_address(doc: Doc, start: int, end: int, limit: int) -> bool:
         return False
     if prev.text == "," and start >= 2 and doc[start - 2].is_title and nxt is not None and nxt.text in {",", ")"}:
         return True  # "Vincent Doe, 32, of Elm Street": an age
-    if len(tok.text) >= 3 and nxt is not None and nxt.is_title and nxt.lower_ not in vocabulary().counted:
+    if (
+        nxt is not None
+        and nxt.is_title
+        and any(t.lower_ in vocabulary().streets for t in doc[end : min(limit, end + 4)])
+    ):
         return True  # "2417 N. Ninth St.": a street address
     return prev.lower_ in {"image", "photo", "images", "photos", "slide", "page"}
 
