@@ -1120,6 +1120,9 @@ def test_state_forces_of_every_country_have_aliases() -> None:
         ("Four people were shot outside a bar in Memphis on Monday, police said.", 0),
         ("Militants fired rockets at an army base near Gao on Monday. No injuries were reported.", 0),
         ("Gunmen killed a guard in an attack on a bank near Kano on Monday; 2 robbers were also killed.", 3),
+        ("Five people were shot in a house in Tulsa on Monday. Two died and three others are recovering.", 2),
+        ("A man is dead and three others, including a girl, were shot in Tulsa on Monday, police said.", 1),
+        ("Gunmen attacked two posts near Gao on Monday; 12 militants and 3 guards were killed.", 15),
     ],
     ids=[
         "single-passive",
@@ -1132,6 +1135,9 @@ def test_state_forces_of_every_country_have_aliases() -> None:
         "shot-is-wounded",
         "no-injuries-is-zero",
         "single-plus-also",
+        "own-number-per-verb",
+        "dead-and-others-shot",
+        "numbers-sharing-a-verb",
     ],
 )
 def test_tolls_of_single_victims_and_wounding_verbs(text: str, killed: int, lower: bool) -> None:

@@ -406,6 +406,7 @@ def _join_counts(doc: Doc, figures: list[Figure]) -> list[Figure]:
         if (
             prev is not None
             and prev.keyword == f.keyword
+            and f.keyword >= f.end  # one verb after both: "12 militants and 3 guards were killed"
             and prev.kind == f.kind
             and not (prev.vague or f.vague or prev.subset or f.subset)
             and [t.lower_ for t in doc[prev.end : f.start] if not t.is_alpha] == []
@@ -519,6 +520,8 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
             for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
                 if (kind := _kind(doc[k].lower_)) is not None:
                     return kind, k
+                if doc[k].lower_ in vocabulary().wounding:
+                    return _wounding(doc, k, sent.end)
                 if doc[k].lower_ in _FORWARD_STOP:
                     break
             return None
@@ -586,6 +589,8 @@ def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tu
             return None
         if low == "and" and any(t.lower_ not in _qualifier_words() | {"a", "an", "the"} for t in doc[i + 1 : n.start]):
             return None  # "shot two men dead and seized 400 pills": another verb's object
+        if low == "and" and _kind(doc[i - 1].lower_) and num_tokens & set(range(i - 1 - FORWARD_WINDOW, i - 1)):
+            return None  # "two died and two others are recovering": the verb has its own number
         if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
             return "killed", i  # "the number of dead at 9"
         if low in v.injury:
