@@ -172,8 +172,6 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
             value, single = 1, True
         elif tok.like_num and any(ch.isdigit() for ch in low):
             value = _parse_digits(low)
-            if j + 1 < end and doc[j].text == "-" and doc[j + 1].text.isdigit():
-                j += 2  # a range, "20-25 were wounded": read as its low end, as ACLED does
             if value is not None and j < end and doc[j].lower_ in v.multipliers:
                 value *= v.multipliers[doc[j].lower_]
                 j += 1
@@ -201,15 +199,26 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         if value is None:
             i += 1
             continue
-        if i > start and doc[i - 1].lower_ == "between" and j + 1 < end and doc[j].lower_ == "and":
-            if doc[j + 1].like_num or doc[j + 1].lower_ in v.numbers:
-                j += 2  # "between 40 and 50 were killed": a range, read as its low end
+        j = _range_end(doc, i, j, start, end)
         if _not_people(doc, i, j, end, value):
             i = j
             continue
         out.append(_Number(i, j, value, vague, weak, single))
         i = j
     return out
+
+
+def _range_end(doc: Doc, i: int, j: int, start: int, end: int) -> int:
+    """The end of a range the number at tokens ``i:j`` opens ("20-25", "between 40 and 50"),
+    else ``j``. A range is read as its low end, as ACLED does."""
+    if j + 1 >= end:
+        return j
+    if doc[i].text.isdigit() and doc[j].text == "-" and doc[j + 1].text.isdigit():
+        return j + 2
+    between = i > start and doc[i - 1].lower_ == "between" and doc[j].lower_ == "and"
+    if between and (doc[j + 1].like_num or doc[j + 1].lower_ in vocabulary().numbers):
+        return j + 2
+    return j
 
 
 @functools.cache
@@ -517,14 +526,7 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
         ):
             continue  # "40 people or more have died"
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
-            for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
-                if (kind := _kind(doc[k].lower_)) is not None:
-                    return kind, k
-                if doc[k].lower_ in vocabulary().wounding:
-                    return _wounding(doc, k, sent.end)
-                if doc[k].lower_ in _FORWARD_STOP:
-                    break
-            return None
+            return _link_after_aside(doc, skip, sent)
         if (kind := _kind(low)) is not None:
             return kind, i
         if low in vocabulary().other_fates:
@@ -539,6 +541,18 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
             return _link_forward(doc, _Number(n.start, close, n.value, n.vague, n.weak, n.single), sent, num_tokens)
         if low in _FORWARD_STOP or low in vocabulary().negations or i in num_tokens:
             return None  # "two fighters with no report of injuries": the word is negated
+    return None
+
+
+def _link_after_aside(doc: Doc, skip: int, sent: Span) -> tuple[str, int] | None:
+    """The casualty word after an aside: "six people, two of them children, were killed"."""
+    for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
+        if (kind := _kind(doc[k].lower_)) is not None:
+            return kind, k
+        if doc[k].lower_ in vocabulary().wounding:
+            return _wounding(doc, k, sent.end)
+        if doc[k].lower_ in _FORWARD_STOP:
+            break
     return None
 
 
