@@ -400,7 +400,43 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
                 # Not "also": "his uncle was also dead" names someone already counted.
-                group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
+                group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" or _attacker(doc, p) else "",
+            )
+        )
+    return out + _single_wounded(doc, sent, linked, earlier)
+
+
+def _attacker(doc: Doc, p: _People) -> bool:
+    """Whether a single victim is one of the attackers: "the gunman was shot dead"."""
+    return p.units == 1 and any(t.lower_ in vocabulary().attackers for t in doc[p.start : p.end])
+
+
+def _single_wounded(doc: Doc, sent: Span, linked: set[int], earlier: bool) -> list[Figure]:
+    """One wounded told by a singular verb: "a boy was shot in the leg", "a guard was injured".
+    Not "was shot dead" or "was shot at" (see :func:`_wounding`)."""
+    v = vocabulary()
+    out: list[Figure] = []
+    for tok in sent:
+        low = tok.lower_
+        if tok.i in linked or low not in v.injury | v.wounding:
+            continue
+        if low in v.wounding and _wounding(doc, tok.i, sent.end) != ("injured", tok.i):
+            continue
+        p = _single_victim(doc, tok.i, sent.start, v.injury | v.wounding)
+        if p is None:
+            continue
+        out.append(
+            Figure(
+                kind="injured",
+                value=1,
+                qualifier=None,
+                vague=False,
+                weak=False,
+                start=p.start,
+                end=p.end,
+                keyword=tok.i,
+                victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
+                earlier=earlier,
             )
         )
     return out
@@ -792,7 +828,7 @@ _SINGULAR_AUX = frozenset({"was", "has", "is"})
 _PLURAL_AUX = frozenset({"were", "have", "are"})
 
 
-def _single_victim(doc: Doc, kw: int, floor: int) -> _People | None:
+def _single_victim(doc: Doc, kw: int, floor: int, words: frozenset[str] | None = None) -> _People | None:
     """One victim told by a singular verb: "a drug dealer was killed", "the district chief was
     shot and killed", "a suspect was shot and died", "the wounded teenager has died".
 
@@ -801,7 +837,7 @@ def _single_victim(doc: Doc, kw: int, floor: int) -> _People | None:
     """
     v = vocabulary()
     low = doc[kw].lower_
-    if low not in v.single_death or (low == "death" and doc[kw - 1].lower_ != "to"):
+    if low not in (words or v.single_death) or (low == "death" and doc[kw - 1].lower_ != "to"):
         return None
     i = kw
     while i > floor:
