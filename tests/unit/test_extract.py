@@ -1123,6 +1123,8 @@ def test_state_forces_of_every_country_have_aliases() -> None:
         ("Five people were shot in a house in Tulsa on Monday. Two died and three others are recovering.", 2),
         ("A man is dead and three others, including a girl, were shot in Tulsa on Monday, police said.", 1),
         ("Gunmen attacked two posts near Gao on Monday; 12 militants and 3 guards were killed.", 15),
+        ("A boy was shot in the leg during a drive-by shooting in Tulsa on Monday, police said.", 0),
+        ("Teen dies after being shot during a quarrel in Tulsa on Monday, police said.", 1),
     ],
     ids=[
         "single-passive",
@@ -1138,6 +1140,8 @@ def test_state_forces_of_every_country_have_aliases() -> None:
         "own-number-per-verb",
         "dead-and-others-shot",
         "numbers-sharing-a-verb",
+        "one-wounded-is-no-dead",
+        "dies-is-singular",
     ],
 )
 def test_tolls_of_single_victims_and_wounding_verbs(text: str, killed: int, lower: bool) -> None:

@@ -256,6 +256,9 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         "km",
         "tu",
         "kh",
+        "called",
+        "dialed",
+        "dialled",
     }:
         return True
     if (
@@ -564,7 +567,8 @@ def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tup
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
             return _link_after_aside(doc, skip, sent)
         if (kind := _kind(low)) is not None:
-            return kind, i
+            # "two other non-fatal shootings": the word is negated
+            return None if doc[i - 1].text == "-" and doc[i - 2].lower_ == "non" else (kind, i)
         if low in vocabulary().other_fates:
             return _NO_TOLL  # "3 abducted", "4 were arrested": not the dead
         if low in vocabulary().wounding:
@@ -849,7 +853,7 @@ def _single_victim(doc: Doc, kw: int, floor: int, words: frozenset[str] | None =
         else:
             break
     verbs = {t.lower_ for t in doc[i:kw]}
-    if not verbs & _SINGULAR_AUX or verbs & _PLURAL_AUX or i <= floor:
+    if not (verbs & _SINGULAR_AUX or low == "dies") or verbs & _PLURAL_AUX or i <= floor:
         return None
     if i - 3 >= floor and doc[i - 1].text == "," and doc[i - 2].like_num and doc[i - 3].text == ",":
         i -= 3  # "John Doe, 45, was shot dead": an age between the name and its verb
