@@ -399,7 +399,7 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 start=p.start,
                 end=p.end,
                 keyword=kw,
-                victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
+                victims=_people_victims(doc, p),
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
                 # Not "also": "his uncle was also dead" names someone already counted.
@@ -407,6 +407,13 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
             )
         )
     return out + _single_wounded(doc, sent, linked, earlier)
+
+
+def _people_victims(doc: Doc, p: _People) -> str:
+    """The victim category of a list of people; a single victim's from its head noun only
+    ("a man shot by police was killed" names no police victim)."""
+    start = p.end - 1 if p.units == 1 and not p.numbered else p.start
+    return _victims(doc, start, p.end, window=p.end - start) or "civilians"
 
 
 def _attacker(doc: Doc, p: _People) -> bool:
@@ -438,7 +445,7 @@ def _single_wounded(doc: Doc, sent: Span, linked: set[int], earlier: bool) -> li
                 start=p.start,
                 end=p.end,
                 keyword=tok.i,
-                victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
+                victims=_people_victims(doc, p),
                 earlier=earlier,
             )
         )
