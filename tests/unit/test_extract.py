@@ -1159,3 +1159,67 @@ def test_state_forces_of_every_country_have_aliases() -> None:
     assert "malian soldiers" in table["Military Forces of Mali"]
     assert "kenyan police" in table["Police Forces of Kenya"]
     assert len(table) > 300
+
+
+# --- tolls told without a plain "N people were killed" (texts written for these tests)
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        ("A moneylender was shot and killed by gunmen near Kano on Monday.", 1),
+        ("Militants beheaded a village envoy near Kidal on Monday, residents said.", 1),
+        ("Rebels attacked an army post near Beni on Monday, wounding six soldiers and killing one.", 1),
+        ("Shelling hit a market in Donetsk on Monday, killing at least one trader and injuring nine more.", 1),
+        ("Gunmen stormed a farm near Jos on Monday, killing four farmers with no report of injuries.", 4),
+        ("On Monday, 3 miners (two men and a boy) were killed when gunmen attacked a camp near Kidal.", 3),
+        ("Three of the five victims were shot to death in a house in Tulsa on Monday, police said.", 3),
+        ("Four people were shot outside a bar in Memphis on Monday, police said.", 0),
+        ("Militants fired rockets at an army base near Gao on Monday. No injuries were reported.", 0),
+        ("Gunmen killed a guard in an attack on a bank near Kano on Monday; 2 robbers were also killed.", 3),
+        ("Five people were shot in a house in Tulsa on Monday. Two died and three others are recovering.", 2),
+        ("A man is dead and three others, including a girl, were shot in Tulsa on Monday, police said.", 1),
+        ("Gunmen attacked two posts near Gao on Monday; 12 militants and 3 guards were killed.", 15),
+        ("A boy was shot in the leg during a drive-by shooting in Tulsa on Monday, police said.", 0),
+        ("Teen dies after being shot during a quarrel in Tulsa on Monday, police said.", 1),
+    ],
+    ids=[
+        "single-passive",
+        "single-object-unlisted-noun",
+        "killing-one",
+        "at-least-one",
+        "negated-injuries",
+        "bracketed-breakdown",
+        "part-of-a-whole",
+        "shot-is-wounded",
+        "no-injuries-is-zero",
+        "single-plus-also",
+        "own-number-per-verb",
+        "dead-and-others-shot",
+        "numbers-sharing-a-verb",
+        "one-wounded-is-no-dead",
+        "dies-is-singular",
+    ],
+)
+def test_tolls_of_single_victims_and_wounding_verbs(text: str, killed: int, lower: bool) -> None:
+    assert one(text, lower=lower).killed.best == killed
+
+
+def test_ages_and_street_numbers_are_not_tolls() -> None:
+    text = (
+        "Tom Baker, 45, was shot dead outside a shop at 2417 Elm Street in Memphis on Monday. "
+        "A second man, Joe Reed, 31, was wounded."
+    )
+    assert one(text).killed.best == 1
+    # A large count before a capitalized people name is still a count.
+    assert one("Gunmen killed 212 Tuareg herders near Gao on Monday.").killed.best == 212
+
+
+@BOTH
+def test_a_new_toll_counts_every_group(lower: bool) -> None:
+    text = (
+        "Troops killed 5 militants in a raid near Kismayo on Monday and two soldiers were also killed. "
+        "The toll later rose to 9, the army said."
+    )
+    assert one(text, lower=lower).killed.best == 9

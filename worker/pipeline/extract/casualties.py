@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span
 
@@ -70,6 +70,12 @@ class Vocabulary:
     attackers: frozenset[str]
     also: frozenset[str]
     other_fates: frozenset[str]
+    wounding: frozenset[str]  # "shot": wounded unless the text goes on "dead", "to death"
+    negations: frozenset[str]
+    transitive: frozenset[str]  # killing verbs taking their victims as object
+    single_death: frozenset[str]  # death words a singular subject ("a guard was killed") counts as 1
+    streets: frozenset[str]  # "2417 Elm St.": a number before these is an address
+    not_heads: frozenset[str]  # words a determiner opens that are not a person ("killed a day after")
 
 
 @functools.cache
@@ -106,6 +112,12 @@ def vocabulary() -> Vocabulary:
         attackers=lexicon.word_set("casualties", "groups", "attackers"),
         also=lexicon.word_set("casualties", "groups", "also"),
         other_fates=lexicon.word_set("casualties", "not_casualty", "other_fates"),
+        wounding=lexicon.word_set("casualties", "injury", "wounding"),
+        negations=lexicon.word_set("casualties", "death", "negations"),
+        transitive=lexicon.word_set("casualties", "death", "transitive"),
+        single_death=lexicon.word_set("casualties", "death", "single"),
+        not_heads=lexicon.word_set("casualties", "people", "not_heads"),
+        streets=lexicon.word_set("casualties", "not_casualty", "streets"),
     )
 
 
@@ -135,6 +147,7 @@ class _Number:
     value: int
     vague: bool
     weak: bool
+    single: bool = False  # "one": a toll only when tied tightly to a death word ("killing one")
 
 
 def _parse_digits(text: str) -> int | None:
@@ -154,8 +167,10 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         low = tok.lower_
         value: int | None = None
         j = i + 1
-        vague = weak = False
-        if tok.like_num and any(ch.isdigit() for ch in low):
+        vague = weak = single = False
+        if low == "one":
+            value, single = 1, True
+        elif tok.like_num and any(ch.isdigit() for ch in low):
             value = _parse_digits(low)
             if value is not None and j < end and doc[j].lower_ in v.multipliers:
                 value *= v.multipliers[doc[j].lower_]
@@ -184,12 +199,26 @@ def numbers_in(doc: Doc, start: int, end: int) -> list[_Number]:
         if value is None:
             i += 1
             continue
+        j = _range_end(doc, i, j, start, end)
         if _not_people(doc, i, j, end, value):
             i = j
             continue
-        out.append(_Number(i, j, value, vague, weak))
+        out.append(_Number(i, j, value, vague, weak, single))
         i = j
     return out
+
+
+def _range_end(doc: Doc, i: int, j: int, start: int, end: int) -> int:
+    """The end of a range the number at tokens ``i:j`` opens ("20-25", "between 40 and 50"),
+    else ``j``. A range is read as its low end, as ACLED does."""
+    if j + 1 >= end:
+        return j
+    if doc[i].text.isdigit() and doc[j].text == "-" and doc[j + 1].text.isdigit():
+        return j + 2
+    between = i > start and doc[i - 1].lower_ == "between" and doc[j].lower_ == "and"
+    if between and (doc[j + 1].like_num or doc[j + 1].lower_ in vocabulary().numbers):
+        return j + 2
+    return j
 
 
 @functools.cache
@@ -227,6 +256,9 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         "km",
         "tu",
         "kh",
+        "called",
+        "dialed",
+        "dialled",
     }:
         return True
     if (
@@ -236,6 +268,8 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         and not doc[start - 2].whitespace_ + doc[start - 1].whitespace_
     ):
         return True  # Tu-22, Kh-22 split by the tokenizer (not a dateline's "idlib - thirteen")
+    if _age_or_address(doc, start, end, limit):
+        return True
     if _agent_count(doc, start):
         return True  # "shot by at least six armed men": the attackers, not the victims
     if 1900 <= value <= 2100 and tok.text.isdigit():
@@ -246,6 +280,30 @@ def _not_people(doc: Doc, start: int, end: int, limit: int, value: int) -> bool:
         return True  # "Oct. 8", "july 14"
     # "5 October"; "Colonia 20 de Noviembre", "Rua 7 de Setembro": a date naming a street
     return nxt in lexicon.load("dates")["months"] or nxt in {"de", "del"}
+
+
+def _age_or_address(doc: Doc, start: int, end: int, limit: int) -> bool:
+    """Numbers of wire prose that count no one: an age after a name ("John Doe, 32, was"),
+    a street number ("at 2417 Elm St."), a picture caption ("Image 2 of 10")."""
+    tok = doc[start]
+    prev = doc[start - 1] if start > 0 else None
+    nxt = doc[end] if end < limit else None
+    if prev is None:
+        return False
+    k = start - 2 if prev.lower_ == "the" else start - 1
+    if k >= 1 and doc[k].lower_ == "of" and doc[k - 1].like_num:
+        return True  # "four of the five victims", "2 of 10": the whole, not the toll
+    if not tok.text.isdigit():
+        return False
+    if prev.text == "," and start >= 2 and doc[start - 2].is_title and nxt is not None and nxt.text in {",", ")"}:
+        return True  # "Vincent Doe, 32, of Elm Street": an age
+    if (
+        nxt is not None
+        and nxt.is_title
+        and any(t.lower_ in vocabulary().streets for t in doc[end : min(limit, end + 4)])
+    ):
+        return True  # "2417 N. Ninth St.": a street address
+    return prev.lower_ in {"image", "photo", "images", "photos", "slide", "page"}
 
 
 def _agent_count(doc: Doc, start: int) -> bool:
@@ -283,10 +341,16 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
     # so the numbers inside them are not figures of their own.
     lists: list[tuple[int, _People]] = []
     for tok in sent:
+        of_person = tok.lower_ == "death" and tok.i + 1 < sent.end and doc[tok.i + 1].lower_ == "of"
         if tok.lower_ in v.death and (
-            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to"
+            tok.lower_ not in {"toll", "death", "deaths", "lives"} or doc[tok.i - 1].lower_ == "to" or of_person
         ):
-            people = _people_before(doc, tok.i, sent.start) or _people_after(doc, tok.i, sent.end)
+            people = (
+                _people_before(doc, tok.i, sent.start)
+                or _people_after(doc, tok.i, sent.end)
+                or _single_victim(doc, tok.i, sent.start)
+                or _body_found(doc, tok.i, sent)
+            )
             if people is not None:
                 lists.append((tok.i, people))
     in_list = {i for _, p in lists if p.units > 1 for i in range(p.start, p.end)}
@@ -320,6 +384,7 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 group=_group(doc, n.end, kw, sent.end),
             )
         )
+    out = _join_counts(doc, out)
     # Lists of people: "a woman and her grandson were killed", "two women and a child".
     for kw, p in lists:
         if p.units == 1 and (p.numbered or kw in linked):
@@ -334,13 +399,78 @@ def figures_in(doc: Doc, sent: Span, supersede_at: Sequence[int] = (), earlier: 
                 start=p.start,
                 end=p.end,
                 keyword=kw,
-                victims=_victims(doc, p.start, p.end, window=p.end - p.start) or "civilians",
+                victims=_people_victims(doc, p),
                 earlier=earlier,
                 subset=_subset(doc, p.start, p.end, kw, sent.start),
                 # Not "also": "his uncle was also dead" names someone already counted.
-                group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" else "",
+                group="attackers" if _group(doc, p.end, kw, sent.end) == "attackers" or _attacker(doc, p) else "",
             )
         )
+    return out + _single_wounded(doc, sent, linked, earlier)
+
+
+def _people_victims(doc: Doc, p: _People) -> str:
+    """The victim category of a list of people; a single victim's from its head noun only
+    ("a man shot by police was killed" names no police victim)."""
+    start = p.end - 1 if p.units == 1 and not p.numbered else p.start
+    return _victims(doc, start, p.end, window=p.end - start) or "civilians"
+
+
+def _attacker(doc: Doc, p: _People) -> bool:
+    """Whether a single victim is one of the attackers: "the gunman was shot dead"."""
+    return p.units == 1 and any(t.lower_ in vocabulary().attackers for t in doc[p.start : p.end])
+
+
+def _single_wounded(doc: Doc, sent: Span, linked: set[int], earlier: bool) -> list[Figure]:
+    """One wounded told by a singular verb: "a boy was shot in the leg", "a guard was injured".
+    Not "was shot dead" or "was shot at" (see :func:`_wounding`)."""
+    v = vocabulary()
+    out: list[Figure] = []
+    for tok in sent:
+        low = tok.lower_
+        if tok.i in linked or low not in v.injury | v.wounding:
+            continue
+        if low in v.wounding and _wounding(doc, tok.i, sent.end) != ("injured", tok.i):
+            continue
+        p = _single_victim(doc, tok.i, sent.start, v.injury | v.wounding)
+        if p is None:
+            continue
+        out.append(
+            Figure(
+                kind="injured",
+                value=1,
+                qualifier=None,
+                vague=False,
+                weak=False,
+                start=p.start,
+                end=p.end,
+                keyword=tok.i,
+                victims=_people_victims(doc, p),
+                earlier=earlier,
+            )
+        )
+    return out
+
+
+def _join_counts(doc: Doc, figures: list[Figure]) -> list[Figure]:
+    """Figures of one verb joined by "and" are one count: "12 militants and 3 guards were
+    killed" is 15, "2 rebel and 1 army fatality" 3."""
+    out: list[Figure] = []
+    for f in figures:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.keyword == f.keyword
+            and f.keyword >= f.end  # one verb after both: "12 militants and 3 guards were killed"
+            and prev.kind == f.kind
+            and not (prev.vague or f.vague or prev.subset or f.subset)
+            and [t.lower_ for t in doc[prev.end : f.start] if not t.is_alpha] == []
+            and sum(t.lower_ == "and" for t in doc[prev.end : f.start]) == 1
+        ):
+            group = prev.group if prev.group == f.group else ""
+            out[-1] = replace(prev, value=prev.value + f.value, end=f.end, group=group)
+            continue
+        out.append(f)
     return out
 
 
@@ -406,34 +536,108 @@ def _link(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, 
     found = _link_forward(doc, n, sent, num_tokens)
     if found == _NO_TOLL:
         return None
-    return found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+    found = found or _link_backward(doc, n, sent, num_tokens) or _toll_subject(doc, n, sent)
+    if found is not None and n.single and not _tight(doc, n, found[1]):
+        return None  # "one" is too common a word to be tied across a clause
+    return found
+
+
+def _tight(doc: Doc, n: _Number, kw: int) -> bool:
+    """Whether only people words, auxiliaries and qualifiers stand between the number at
+    ``n`` and its casualty word: "one of them fatally", "one soldier was killed", "killing at
+    least one"."""
+    v = vocabulary()
+    if kw < n.start:
+        return all(t.lower_ in _qualifier_words() for t in doc[kw + 1 : n.start])
+    allowed = _AUX | _MANNER | v.people_nouns | v.counted | v.describing | _TIGHT_WORDS
+    return all(t.lower_ in allowed for t in doc[n.end : kw])
+
+
+_TIGHT_WORDS = frozenset({"of", "them", "whom", "the", "their", "his", "her", "its", "those", "other", "and", "more"})
 
 
 def _link_forward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
     """The casualty word after the number, in its clause: "60 civilians were killed"."""
     end = min(sent.end, n.end + FORWARD_WINDOW)
+    joined = False  # inside "12 militants and 3 guards were killed": the next number shares the verb
     for i in range(n.end, end):
         low = doc[i].lower_
+        if i in num_tokens and joined:
+            continue
+        joined = low == "and" and i + 1 in num_tokens
+        if joined:
+            continue
         if (low == "or" and i + 1 < end and doc[i + 1].lower_ in {"more", "so"}) or (
             low in {"more", "so"} and i > n.end and doc[i - 1].lower_ == "or"
         ):
             continue  # "40 people or more have died"
         if low == "," and (skip := _aside_end(doc, i, sent.end)):
-            for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
-                if (kind := _kind(doc[k].lower_)) is not None:
-                    return kind, k
-                if doc[k].lower_ in _FORWARD_STOP:
-                    break
-            return None
+            return _link_after_aside(doc, skip, sent)
         if (kind := _kind(low)) is not None:
-            return kind, i
+            # "two other non-fatal shootings": the word is negated
+            return None if doc[i - 1].text == "-" and doc[i - 2].lower_ == "non" else (kind, i)
         if low in vocabulary().other_fates:
             return _NO_TOLL  # "3 abducted", "4 were arrested": not the dead
+        if low in vocabulary().wounding:
+            return _wounding(doc, i, sent.end)
         if low in {"who", "whom"} and (past := _past_relative(doc, i, sent.end)):
             return past
-        if low in _FORWARD_STOP or i in num_tokens:
-            return None
+        if low == "and" and _verb_pair(doc, i, end):
+            continue  # "was shot and killed", "were attacked and beaten to death"
+        if low == "(" and (close := _bracket_end(doc, i, sent.end)):
+            return _link_forward(doc, _Number(n.start, close, n.value, n.vague, n.weak, n.single), sent, num_tokens)
+        if low in _FORWARD_STOP or low in vocabulary().negations or i in num_tokens:
+            return None  # "two fighters with no report of injuries": the word is negated
     return None
+
+
+def _link_after_aside(doc: Doc, skip: int, sent: Span) -> tuple[str, int] | None:
+    """The casualty word after an aside: "six people, two of them children, were killed"."""
+    for k in range(skip, min(sent.end, skip + FORWARD_WINDOW)):
+        if (kind := _kind(doc[k].lower_)) is not None:
+            return kind, k
+        if doc[k].lower_ in vocabulary().wounding:
+            return _wounding(doc, k, sent.end)
+        if doc[k].lower_ in _FORWARD_STOP:
+            break
+    return None
+
+
+WOUNDING_AFTER = 5
+BRACKET_WINDOW = 16
+
+
+def _verb_pair(doc: Doc, i: int, end: int) -> bool:
+    """Whether the "and" at ``i`` joins two verbs of one subject ("shot and killed"), not two
+    clauses ("one civilian and injured 27 more")."""
+    before, after = doc[i - 1].lower_, doc[i + 1].lower_ if i + 1 < end else ""
+    verb_before = before in _MANNER | vocabulary().wounding or (
+        before.endswith("ed") and before not in vocabulary().death
+    )
+    return verb_before and (_kind(after) is not None or after in _MANNER)
+
+
+def _bracket_end(doc: Doc, i: int, limit: int) -> int | None:
+    """The token after the ")" closing the "(" at ``i``, if near: "5 civilians (2 men and 3
+    women) were killed"."""
+    for k in range(i + 1, min(limit, i + BRACKET_WINDOW)):
+        if doc[k].text == ")":
+            return k + 1
+    return None
+
+
+def _wounding(doc: Doc, i: int, limit: int) -> tuple[str, int] | None:
+    """What "shot" (or "stabbed") at ``i`` makes of a number before it: killed where the
+    clause goes on "dead", "to death", "and killed"; not a casualty when "shot at"; else wounded."""
+    for k in range(i + 1, min(limit, i + 1 + WOUNDING_AFTER)):
+        low = doc[k].lower_
+        if k == i + 1 and low == "at":
+            return None
+        if (kind := _kind(low)) is not None:
+            return kind, k
+        if low in _FORWARD_STOP - {"and"} or low in vocabulary().negations or doc[k].like_num:
+            break
+    return "injured", i
 
 
 def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tuple[str, int] | None:
@@ -444,6 +648,10 @@ def _link_backward(doc: Doc, n: _Number, sent: Span, num_tokens: set[int]) -> tu
         low = doc[i].lower_
         if i in num_tokens or low in _BACKWARD_STOP:
             return None
+        if low == "and" and any(t.lower_ not in _qualifier_words() | {"a", "an", "the"} for t in doc[i + 1 : n.start]):
+            return None  # "shot two men dead and seized 400 pills": another verb's object
+        if low == "and" and _kind(doc[i - 1].lower_) and num_tokens & set(range(i - 1 - FORWARD_WINDOW, i - 1)):
+            return None  # "two died and two others are recovering": the verb has its own number
         if low in v.death and (low not in {"dead", "body"} or (low == "dead" and i >= n.start - 3)):
             return "killed", i  # "the number of dead at 9"
         if low in v.injury:
@@ -514,11 +722,14 @@ def _past_relative(doc: Doc, who: int, limit: int) -> tuple[str, int] | None:
     v = vocabulary()
     for k in range(who + 1, min(limit - 1, who + RELATIVE_WINDOW)):
         if doc[k].lower_ in {"were", "was"} and k > who + 2:
-            nxt = doc[k + 1].lower_
+            j = k + 1
+            while j < limit - 1 and doc[j].lower_ in _AUX | _MANNER:
+                j += 1  # "were later shot dead"
+            nxt = doc[j].lower_
             if nxt in v.death:
-                return "killed", k + 1
+                return "killed", j
             if nxt in v.injury:
-                return "injured", k + 1
+                return "injured", j
     return None
 
 
@@ -590,7 +801,7 @@ PEOPLE_WINDOW = 16
 # Words between the person and the death word of "a man was shot to death", "a woman was
 # found stabbed to death", "a soldier was fatally shot".
 _MANNER = frozenset({"shot", "stabbed", "beaten", "hacked", "burned", "strangled", "tortured", "to", "found"})
-DESCRIBING_WORDS = 3
+DESCRIBING_WORDS = 4
 
 
 def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
@@ -608,11 +819,81 @@ def _people_before(doc: Doc, kw: int, floor: int) -> _People | None:
 
 
 def _people_after(doc: Doc, kw: int, limit: int) -> _People | None:
-    """The list of people a killing verb takes: "killing a woman and her two children"."""
-    shot_dead = doc[kw].lower_ == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
-    if doc[kw].lower_ not in {"killing", "killed", "kills", "kill"} and not shot_dead:
+    """The list of people a killing verb takes: "killing a woman and her two children",
+    "shot dead a local leader", "fatally shot a guard", "beheaded an envoy"."""
+    low = doc[kw].lower_
+    shot_dead = low == "dead" and kw > 0 and doc[kw - 1].lower_ == "shot"
+    start = kw + 1
+    if low == "fatally" and start < limit and doc[start].lower_ in vocabulary().wounding:
+        start += 1  # "fatally shot a guard"
+    elif low == "death" and start < limit and doc[start].lower_ == "of":
+        start += 1  # "resulted in the death of a commander"
+    elif low not in vocabulary().transitive and not shot_dead:
         return None
-    return _people_list(doc, kw + 1, min(limit, kw + 1 + PEOPLE_WINDOW))
+    return _people_list(doc, start, min(limit, start + PEOPLE_WINDOW))
+
+
+SUBJECT_WINDOW = 10
+_SUBJECT_STOP = frozenset({",", ";", ":", "(", ")", "and", "but", "while", "when", "after", "as", "."})
+_SINGULAR_AUX = frozenset({"was", "has", "is"})
+_PLURAL_AUX = frozenset({"were", "have", "are"})
+
+
+def _single_victim(doc: Doc, kw: int, floor: int, words: frozenset[str] | None = None) -> _People | None:
+    """One victim told by a singular verb: "a drug dealer was killed", "the district chief was
+    shot and killed", "a suspect was shot and died", "the wounded teenager has died".
+
+    The subject need not be a known person noun: the verb's number says one. Not when the
+    subject is negated ("no officer was killed") or a pronoun for a thing ("it was killed off").
+    """
+    v = vocabulary()
+    low = doc[kw].lower_
+    if low not in (words or v.single_death) or (low == "death" and doc[kw - 1].lower_ != "to"):
+        return None
+    i = kw
+    while i > floor:
+        prev = doc[i - 1].lower_
+        if prev in _AUX | _MANNER | {"and", "reportedly", "allegedly", "later", "then"}:
+            i -= 1
+        elif prev.endswith("ed") and i - 1 > floor and doc[i].lower_ == "and":
+            i -= 1  # "was abducted and killed", "was attacked and beaten to death"
+        else:
+            break
+    verbs = {t.lower_ for t in doc[i:kw]}
+    if not (verbs & _SINGULAR_AUX or low == "dies") or verbs & _PLURAL_AUX or i <= floor:
+        return None
+    if i - 3 >= floor and doc[i - 1].text == "," and doc[i - 2].like_num and doc[i - 3].text == ",":
+        i -= 3  # "John Doe, 45, was shot dead": an age between the name and its verb
+    j = i
+    while j > max(floor, i - SUBJECT_WINDOW) and doc[j - 1].lower_ not in _SUBJECT_STOP - {")"}:
+        j -= 1
+        if doc[j].text == ")":  # "a cadre of a party (its initials) was killed"
+            while j > floor and doc[j].text != "(":
+                j -= 1
+    subject = [t.lower_ for t in doc[j:i]]
+    if not subject or subject[-1] in _NOT_SUBJECT or any(w in v.negations for w in subject):
+        return None
+    return _People(count=1, start=j, end=i, units=1, numbered=False)
+
+
+BODY_FOUND_WINDOW = 6
+
+
+def _body_found(doc: Doc, kw: int, sent: Span) -> _People | None:
+    """One dead told by the finding of a body: "a man's body was found", "the body of a trader
+    was recovered"."""
+    if doc[kw].lower_ != "body" or kw == sent.start:
+        return None
+    owner = doc[kw - 1].lower_
+    if owner not in {"a", "the", "his", "her", "'s", "s"}:
+        return None
+    after = {t.lower_ for t in doc[kw + 1 : min(sent.end, kw + 1 + BODY_FOUND_WINDOW)]}
+    if not after & {"found", "recovered", "discovered", "retrieved"}:
+        return None
+    return _People(count=1, start=kw, end=kw + 1, units=1, numbered=False)
+
+
+_NOT_SUBJECT = frozenset({"it", "this", "that", "which", "what", "there", "nobody", "none"})
 
 
 def _people_list(doc: Doc, start: int, limit: int) -> _People | None:
@@ -653,6 +934,9 @@ def _people_list(doc: Doc, start: int, limit: int) -> _People | None:
     )
 
 
+_HEAD_END = frozenset({"in", "at", "near", "on", "from", "who", "during", "while", "after", ",", ".", "and", "by"})
+
+
 def _number_word(doc: Doc, i: int, limit: int) -> int | None:
     """The count a token gives ("two", "3"), unless it is an age ("10-year-old")."""
     tok = doc[i]
@@ -682,6 +966,9 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
     others = 0
     while j < limit and doc[j].lower_ not in v.person | v.counted:
         tok = doc[j]
+        if others and count is None and doc[i].lower_ in {"a", "an"} and tok.lower_ in _HEAD_END:
+            # "beheaded an electoral envoy who...": one person named by a noun the lists lack
+            return None if doc[j - 1].lower_ in v.not_heads | v.units | v.non_human else (1, j, False)
         if tok.lower_ in v.describing or tok.like_num:
             j += 1
         elif tok.is_alpha and others < DESCRIBING_WORDS and tok.lower_ not in {"and", "or"} | v.death | v.injury:
@@ -710,11 +997,13 @@ def combine(figures: Sequence[Figure]) -> Count:
     # ACLED's fatalities are everyone the event killed: "killing six soldiers; eight attackers
     # were also killed" is 14 (low, best and high alike), not a range from 6 to 8.
     counts = [_combine_group(g) for g in groups.values()]
-    return Count(
-        low=sum(c.low or 0 for c in counts),
-        best=sum(c.best or 0 for c in counts),
-        high=sum(c.high or 0 for c in counts),
-    )
+    low, best, high = (sum(getattr(c, k) or 0 for c in counts) for k in ("low", "best", "high"))
+    total = [f for f in groups.get("", []) if f.supersede and not f.vague]
+    if len(groups) > 1 and total:
+        # "the toll rose to 20", "the toll now stands at 9": a new toll counts every group.
+        best = total[-1].value
+        low, high = min(low, best), max(high, best)
+    return Count(low=low, best=best, high=high)
 
 
 def _combine_group(figures: Sequence[Figure]) -> Count:
