@@ -86,3 +86,12 @@ def test_the_reports_link_as_the_test_expects() -> None:
 def test_every_arrival_order_gives_the_same_incidents() -> None:
     results = {order: _clusters(order) for order in permutations(REPORTS)}
     assert set(results.values()) == {frozenset({frozenset(REPORTS)})}, results
+
+
+def test_tolls_agree_as_evidence_only_when_someone_died() -> None:
+    """Two reports that both count nobody dead are no likelier one event than two reports that
+    give no toll: most shootings and raids kill nobody. Equal tolls above 0 are evidence."""
+    assert dedupe.casualty_compatibility(Count(best=0), Count(best=0)) == 0.5
+    assert dedupe.casualty_compatibility(Count(best=0), Count()) == 0.5
+    assert dedupe.casualty_compatibility(Count(best=4), Count(best=4)) == 1.0
+    assert dedupe.casualty_compatibility(Count(best=3), Count(best=60)) < 0.3

@@ -154,7 +154,7 @@ def _figure(c: Count) -> int | None:
 
 
 def casualty_compatibility(a: Count, b: Count) -> float:
-    """1 when tolls agree, falling as they diverge; 0.5 when either is unknown.
+    """1 when tolls agree, falling as they diverge; 0.5 when either is unknown or both are 0.
 
     A rising toll is normal (early reports undercount), so a ratio up to 1:4 still scores
     well; 3 against 60 (1:20) scores near zero and must be carried by the other features.
@@ -163,8 +163,8 @@ def casualty_compatibility(a: Count, b: Count) -> float:
     if x is None or y is None:
         return 0.5
     lo, hi = sorted((max(x, 0), max(y, 0)))
-    if hi == 0:
-        return 1.0
+    if hi == 0:  # most shootings and raids kill nobody: two zeros say nothing about identity
+        return 0.5
     ratio = (lo + 1) / (hi + 1)
     return max(0.0, min(1.0, 0.2 + math.log10(ratio * 20) / math.log10(20) * 0.8)) if ratio < 1 else 1.0
 
