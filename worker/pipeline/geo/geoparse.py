@@ -305,7 +305,39 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
+    if not ctx.countries:
+        coherent = coherent_country([m for _, _, m, dateline in spans if not dateline])
+        if coherent is not None:
+            ctx.countries[coherent] += 1
     return ctx
+
+
+# A unit's name is stronger evidence of a country than a town's; a hamlet's is the weakest.
+_VOTE_WEIGHT = {"admin1": 2.0, "admin2": 2.0, "supplement": 1.5, "city": 1.0, "village": 0.5}
+
+
+def coherent_country(matches: Sequence[GeoMatch]) -> str | None:
+    """The one country the place names of a text can all agree on, or None.
+
+    For texts that never name their country (coders' summaries: "in X village, Y district,
+    Z province"), the places they name lie together: each name votes for every country it
+    has a candidate in, a vote shared among its countries and weighted by kind
+    (``_VOTE_WEIGHT``: provinces and districts count more than towns, hamlets less). The
+    country with most votes wins; None on a tie or when nothing votes.
+    """
+    votes: Counter[str] = Counter()
+    for match in matches:
+        best: dict[str, float] = {}
+        for o in match.options:
+            cc = o.place.country
+            if cc and o.kind in _VOTE_WEIGHT:
+                best[cc] = max(best.get(cc, 0.0), _VOTE_WEIGHT[o.kind])
+        for cc, weight in best.items():
+            votes[cc] += weight / len(best)
+    top = votes.most_common(2)
+    if not top or (len(top) == 2 and math.isclose(top[0][1], top[1][1])):
+        return None
+    return top[0][0]
 
 
 # --------------------------------------------------------------------------- ranking
