@@ -305,10 +305,12 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
-    if not ctx.countries:
-        coherent = coherent_country([m for _, _, m, dateline in spans if not dateline])
-        if coherent is not None:
-            ctx.countries[coherent] += 1
+    # No country named, or only countries none of the places can lie in (actors: "Turkish
+    # forces shelled X in Y"): the country the places agree on joins them.
+    votes = country_votes([m for _, _, m, _ in spans if m.kind != "country"])
+    top = votes.most_common(2)
+    if top and (len(top) == 1 or top[0][1] > top[1][1]) and not any(votes[c] for c in ctx.countries):
+        ctx.countries[top[0][0]] += 1
     return ctx
 
 
@@ -316,14 +318,13 @@ def document_context(
 _VOTE_WEIGHT = {"admin1": 2.0, "admin2": 2.0, "supplement": 1.5, "city": 1.0, "village": 0.5}
 
 
-def coherent_country(matches: Sequence[GeoMatch]) -> str | None:
-    """The one country the place names of a text can all agree on, or None.
+def country_votes(matches: Sequence[GeoMatch]) -> Counter[str]:
+    """How strongly the place names of a text agree on each country.
 
-    For texts that never name their country (coders' summaries: "in X village, Y district,
-    Z province"), the places they name lie together: each name votes for every country it
-    has a candidate in, a vote shared among its countries and weighted by kind
-    (``_VOTE_WEIGHT``: provinces and districts count more than towns, hamlets less). The
-    country with most votes wins; None on a tie or when nothing votes.
+    The places a text names lie together, whether or not it names their country (coders'
+    summaries never do: "in X village, Y district, Z province"): each name votes for every
+    country it has a candidate in, its vote shared among those countries and weighted by
+    kind (``_VOTE_WEIGHT``: provinces and districts count more than towns, hamlets less).
     """
     votes: Counter[str] = Counter()
     for match in matches:
@@ -334,10 +335,7 @@ def coherent_country(matches: Sequence[GeoMatch]) -> str | None:
                 best[cc] = max(best.get(cc, 0.0), _VOTE_WEIGHT[o.kind])
         for cc, weight in best.items():
             votes[cc] += weight / len(best)
-    top = votes.most_common(2)
-    if not top or (len(top) == 2 and math.isclose(top[0][1], top[1][1])):
-        return None
-    return top[0][0]
+    return votes
 
 
 # --------------------------------------------------------------------------- ranking
