@@ -240,6 +240,8 @@ def _resolve(
             ranked = container
     if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
         ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
+    if ranked.kind in _SETTLEMENT_KINDS and _regional(doc, start, end):
+        ranked = _namesake_province(ranked)
     return _as_province(doc, end, ranked, gazetteer, countries)
 
 
@@ -363,6 +365,45 @@ def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, coun
     if province is None or province.kind != "admin1":
         province = gazetteer.lookup_key(f"{match.key} province", countries)
     return province if province is not None and province.kind == "admin1" else match
+
+
+# Compass adjectives before a name, "countryside" around it: "in north-western X", "in the
+# eastern X countryside", "in the countryside of X" speak of a region, not of a town
+# ("central X" is the town's centre).
+_REGION_ADJECTIVES = frozenset(
+    {"northern", "southern", "eastern", "western", "north-western", "north-eastern", "south-western"}
+    | {"south-eastern", "northwestern", "northeastern", "southwestern", "southeastern", "rural"}
+)
+_REGION_NOUNS = frozenset({"countryside", "outskirts", "hinterland", "province", "governorate"})
+
+
+def _regional(doc: Doc, start: int, end: int) -> bool:
+    """Whether the words around ``doc[start:end]`` use the name as a region's: a compass
+    adjective right before it ("north-western X"), "countryside" right after it, or "the
+    countryside of" before it."""
+    before = doc[start - 1].lower_ if start else ""
+    if start >= 3 and doc[start - 3].lower_ == "north" and doc[start - 2].text in {"-", "–"}:
+        before = f"north-{before}"  # "north-western" split into three tokens
+    after = doc[end].lower_ if end < len(doc) else ""
+    back = [t.lower_ for t in doc[max(0, start - 4) : start]]
+    return (
+        before in _REGION_ADJECTIVES
+        or after == "countryside"
+        or (len(back) >= 2 and back[-1] == "of" and any(w in _REGION_NOUNS for w in back[:-1]))
+    )
+
+
+def _namesake_province(match: GeoMatch) -> GeoMatch:
+    """The province named like the town ``match`` resolved to (the town's own province), or
+    ``match`` when there is none."""
+    town = match.place
+    for c in match.options:
+        if c.kind == "admin1" and c.place.country == town.country and c.place.admin1 == town.admin1:
+            rest = tuple(o for o in match.options if o is not c)
+            return GeoMatch(
+                match.key, c.place, (c.place, *(o.place for o in rest)), c.kind, c.population, match.loose, (c, *rest)
+            )
+    return match
 
 
 def _route_end(doc: Doc, start: int, end: int) -> bool:

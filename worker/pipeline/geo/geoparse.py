@@ -65,6 +65,11 @@ _DATE_WORDS = frozenset(
     {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
 )
+# A span ending in one of these is an administrative unit's name ("X district"), whatever follows it.
+_UNIT_WORDS = frozenset(
+    {"district", "province", "county", "region", "governorate", "state", "department", "municipality", "oblast"}
+    | {"raion", "rayon", "lga", "prefecture", "parish", "territory"}
+)
 # A business's namesake counts only if it is a city at least this big in the document's
 # countries ("Kabul hotel": the hotel is in Kabul).
 BUSINESS_NAMESAKE_MIN_POPULATION = 100_000
@@ -134,6 +139,8 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     """Why the one-token span ``doc[start:end]`` is no place on its own: ``"acronym"``,
     ``"direction"``, ``"date"`` or ``"person"`` (a title alone), or None."""
     tok = doc[start]
+    if _mixed_case_initials(tok.text) and match.kind not in {"admin1", "admin2"}:
+        return "acronym"  # "SoG", "JaS": an organisation's initials, capitals inside the word
     if (
         tok.is_upper
         and len(tok.text) <= ACRONYM_MAX_LETTERS
@@ -152,6 +159,16 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     if word in _TITLES:
         return "person"  # "Deputy", "Chief": a title, whatever village carries the word
     return None
+
+
+def _mixed_case_initials(word: str) -> bool:
+    """Whether a short word has a capital after a lower-case letter ("SoG", "JaS"): initials
+    written in mixed case. Names with such a capital are longer ("McAllen", "DeKalb")."""
+    return (
+        len(word) <= ACRONYM_MAX_LETTERS
+        and word.isalpha()
+        and any(a.islower() and b.isupper() for a, b in zip(word, word[1:], strict=False))
+    )
 
 
 def _title_before(doc: Doc, start: int) -> Token | None:
@@ -195,8 +212,8 @@ def _business_name(doc: Doc, end: int, match: GeoMatch, countries: Collection[st
     """True when the name before ``end`` is a business's or building's ("Hampton Inn"),
     unless it is a city of at least BUSINESS_NAMESAKE_MIN_POPULATION in ``countries``."""
     after = _plain(doc[end].text) if end < len(doc) else ""
-    if after not in _BUSINESS_AFTER:
-        return False
+    if after not in _BUSINESS_AFTER or match.key.rsplit(" ", 1)[-1] in _UNIT_WORDS:
+        return False  # "X district center" is the district's seat, not a building
     return not (match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries)
 
 
