@@ -495,6 +495,8 @@ def _route_partner(doc: Doc, start: int, found: Sequence[PlaceMention]) -> bool:
 
 
 _SETTLEMENT = frozenset({"town", "village", "city", "hamlet", "settlement", "camp"})
+# Words that end an unknown settlement's name ("the village of X west of Y", "X in Y").
+_NAME_STOPS = frozenset({"in", "on", "near", "along", "and", "just", "which", "that", "where", "the", "of"})
 
 
 def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
@@ -506,9 +508,8 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
         start = end = tok.i + 2
         while end < len(doc) and end - start < 3 and (doc[end].is_alpha or doc[end].text == "-") and end not in covered:
             if (
-                doc[end].lower_ in {"in", "on", "near", "along", "and", "just", "which", "that", "where", "the"}
-                and end > start
-            ):
+                doc[end].lower_ in _NAME_STOPS or doc[end].lower_ in _COMPASS or doc[end].lower_ in _REGION_ADJECTIVES
+            ) and end > start:
                 break
             end += 1
         if end == start or any(i in covered for i in range(start, end)) or doc[start].is_stop or doc[start].like_num:
@@ -532,7 +533,7 @@ _RELATION_FILLER = frozenset(
     | {"located", "situated", "lies", "lying", "is", "which", "roughly", "only"}
     | _SETTLEMENT
     | _PROVINCE_WORDS
-    | {"district"}
+    | {"district", "countryside", "area"}
 )
 RELATION_MAX_GAP = 10
 
@@ -558,17 +559,23 @@ def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceM
             out.append(m)
             continue
         y = anchor.place
-        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, "near", timezone=y.timezone)
+        # Inside a unit ("X in Y district"): the unit's precision; else near a town.
+        precision = y.precision if anchor.match.kind in {"admin1", "admin2"} and "in" in gap else "near"
+        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, precision, timezone=y.timezone)
         match = GeoMatch(m.match.key, place, (place,), "unresolved", 0)
         out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
     return out
 
 
 def _relation(gap: Sequence[str]) -> bool:
-    """Whether the words between two places say the first lies near the second."""
-    if not any(w in _RELATION_WORDS for w in gap):
+    """Whether the words between two places say the first lies near or in the second ("X,
+    10 km south of Y", "X in the western countryside of Y")."""
+    if not any(w in _RELATION_WORDS or w == "in" for w in gap):
         return False
-    return all(w in _RELATION_WORDS or w in _RELATION_FILLER or w.replace(".", "").isdigit() for w in gap)
+    return all(
+        w in _RELATION_WORDS or w in _RELATION_FILLER or w in _REGION_ADJECTIVES or w.replace(".", "").isdigit()
+        for w in gap
+    )
 
 
 def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Collection[str]) -> list[PlaceMention]:
