@@ -240,7 +240,7 @@ def _resolve(
             ranked = container
     if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
         ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
-    if ranked.kind in _SETTLEMENT_KINDS and _regional(doc, start, end):
+    if ranked.kind in _SETTLEMENT_KINDS and (_regional(doc, start, end) or _last_qualifier(doc, start, end)):
         ranked = _namesake_province(ranked)
     return _as_province(doc, end, ranked, gazetteer, countries)
 
@@ -391,6 +391,23 @@ def _regional(doc: Doc, start: int, end: int) -> bool:
         or after == "countryside"
         or (len(back) >= 2 and back[-1] == "of" and any(w in _REGION_NOUNS for w in back[:-1]))
     )
+
+
+QUALIFIER_MAX_TOKENS = 12
+
+
+def _last_qualifier(doc: Doc, start: int, end: int) -> bool:
+    """Whether ``doc[start:end]`` closes a parenthesis of place names after a place, the
+    coders' "X (Y district, Z)" or "X (Z)": the last, widest unit, a province."""
+    if end >= len(doc) or doc[end].text != ")":
+        return False
+    for i in range(start - 1, max(start - QUALIFIER_MAX_TOKENS, 0) - 1, -1):
+        tok = doc[i]
+        if tok.text == "(":
+            return i > 0 and doc[i - 1].is_alpha
+        if tok.text == ")" or not (tok.is_alpha or tok.text in {",", "-", "'", "’"}):
+            return False
+    return False
 
 
 def _namesake_province(match: GeoMatch) -> GeoMatch:

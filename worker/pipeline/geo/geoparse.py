@@ -294,6 +294,8 @@ def document_context(
     for _, state in state_mentions(doc.text):
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
+    votes = country_votes([m for _, _, m, _ in spans if m.kind != "country"])
+    likely = set(ctx.countries) | {cc for cc, _ in votes.most_common(1)}
     for start, _end, match, dateline in spans:
         if match.kind == "country" and match.place.country:
             ctx.countries[match.place.country] += 1
@@ -302,6 +304,8 @@ def document_context(
         # A province or state name with one reading ("Kunduz", "Logar province"): the
         # document is there. Countries of names with a single country come along.
         provinces = {(o.place.country, o.place.admin1) for o in options if o.kind == "admin1"}
+        if len(provinces) > 1:  # "Sadah" is a province in two countries: the text's
+            provinces = {p for p in provinces if p[0] in likely} or provinces
         # Read as a province when it is one first ("Ghazni province", "Logar") or when it
         # qualifies a place before it ("X, Kunduz", "X (Sadah)"): an outlet's or a person's
         # name that is also a province elsewhere ("Ariana News") is no evidence.
@@ -324,7 +328,6 @@ def document_context(
             ctx.anchors.append(match.place)
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y"): the country the places agree on joins them.
-    votes = country_votes([m for _, _, m, _ in spans if m.kind != "country"])
     top = votes.most_common(2)
     if top and (len(top) == 1 or top[0][1] > top[1][1]) and not any(votes[c] for c in ctx.countries):
         ctx.countries[top[0][0]] += 1
