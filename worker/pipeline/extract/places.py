@@ -147,8 +147,10 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference))
     out = _drop_namesakes_abroad(out, ctx)
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
+    placed = Counter(m.place.country for m in out if m.match.kind != "country" and not m.dateline and m.place.country)
     out += [
-        _in_country(m, ctx, named_countries) for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+        _in_country(m, ctx, named_countries, placed)
+        for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     ]
     return out
 
@@ -308,15 +310,21 @@ def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) ->
     return [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
 
 
-def _in_country(m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None]) -> PlaceMention:
+def _in_country(
+    m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None], placed: Counter[str]
+) -> PlaceMention:
     """A settlement the gazetteer lacks lies in the country of the provinces the text names
-    (when they are all in one), else of the countries it names by name, else of the dateline:
-    not the country of an actor's demonym ("KYIV - Russian strikes killed 12 in the village
-    of X")."""
+    (when they are all in one), else of the places it names (when one country has most),
+    else of the countries it names by name, else of the dateline: not the country of an
+    actor's demonym ("KYIV - Russian strikes killed 12 in the village of X", "the village of
+    X in Y, where Russian drones were seen")."""
     owners = {cc for cc, _ in ctx.admin1}
     cc: str | None = None
+    top = placed.most_common(2)
     if len(owners) == 1:
         cc = next(iter(owners))
+    elif top and (len(top) == 1 or top[0][1] > top[1][1]):
+        cc = top[0][0]
     elif named:
         cc = named.most_common(1)[0][0]
     elif ctx.dateline is not None:
