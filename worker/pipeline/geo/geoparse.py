@@ -295,7 +295,7 @@ def document_context(
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
     votes = country_votes([m for _, _, m, _ in spans if m.kind != "country"])
-    likely = set(ctx.countries) | {cc for cc, _ in votes.most_common(1)}
+    likely = set(ctx.countries) | {cc for cc in [agreed_country(votes)] if cc}
     for start, _end, match, dateline in spans:
         if match.kind == "country" and match.place.country:
             ctx.countries[match.place.country] += 1
@@ -328,9 +328,9 @@ def document_context(
             ctx.anchors.append(match.place)
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y"): the country the places agree on joins them.
-    top = votes.most_common(2)
-    if top and (len(top) == 1 or top[0][1] > top[1][1]) and not any(votes[c] for c in ctx.countries):
-        ctx.countries[top[0][0]] += 1
+    agreed = agreed_country(votes)
+    if agreed is not None and not any(votes[c] for c in ctx.countries):
+        ctx.countries[agreed] += 1
     return ctx
 
 
@@ -338,16 +338,48 @@ def document_context(
 _VOTE_WEIGHT = {"admin1": 2.0, "admin2": 2.0, "supplement": 1.5, "city": 1.0, "village": 0.5}
 
 
-def country_votes(matches: Sequence[GeoMatch]) -> Counter[str]:
+@dataclass(frozen=True, slots=True)
+class CountryVotes:
+    """Per country: the summed votes of the names, and how many names support it (a name
+    with candidates in that country alone counts twice)."""
+
+    votes: Counter[str]
+    support: Counter[str]
+
+    def __getitem__(self, cc: str) -> float:
+        return self.votes[cc]
+
+    def most_common(self, n: int) -> list[tuple[str, float]]:
+        return self.votes.most_common(n)
+
+
+def agreed_country(votes: CountryVotes) -> str | None:
+    """The country most votes go to, when at least two names, or one name that can lie
+    nowhere else, support it; None on a tie. One ambiguous name is left to its ranking:
+    "Las Vegas" alone is the big city, not the hamlet that shares its vote."""
+    top = votes.most_common(2)
+    if not top or (len(top) == 2 and math.isclose(top[0][1], top[1][1])):
+        return None
+    cc = top[0][0]
+    return cc if votes.support[cc] >= 2 else None
+
+
+def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
     """How strongly the place names of a text agree on each country.
 
     The places a text names lie together, whether or not it names their country (coders'
-    summaries never do: "in X village, Y district, Z province"): each name votes for every
-    country it has a candidate in, its vote shared among those countries and weighted by
-    kind (``_VOTE_WEIGHT``: provinces and districts count more than towns, hamlets less).
+    summaries never do: "in X village, Y district, Z province"): each distinct name votes
+    for every country it has a candidate in, its vote shared among those countries and
+    weighted by kind (``_VOTE_WEIGHT``: provinces and districts count more than towns,
+    hamlets less). A name repeated votes once.
     """
     votes: Counter[str] = Counter()
+    support: Counter[str] = Counter()
+    seen: set[str] = set()
     for match in matches:
+        if match.key in seen:
+            continue
+        seen.add(match.key)
         best: dict[str, float] = {}
         for o in match.options:
             cc = o.place.country
@@ -355,7 +387,8 @@ def country_votes(matches: Sequence[GeoMatch]) -> Counter[str]:
                 best[cc] = max(best.get(cc, 0.0), _VOTE_WEIGHT[o.kind])
         for cc, weight in best.items():
             votes[cc] += weight / len(best)
-    return votes
+            support[cc] += 2 if len(best) == 1 else 1
+    return CountryVotes(votes, support)
 
 
 # --------------------------------------------------------------------------- ranking
