@@ -334,8 +334,20 @@ def document_context(
     return ctx
 
 
-# A unit's name is stronger evidence of a country than a town's; a hamlet's is the weakest.
+# A unit's name written as one ("X district") or a big city's is stronger evidence of a
+# country than a town's; a hamlet's is the weakest.
 _VOTE_WEIGHT = {"admin1": 2.0, "admin2": 2.0, "supplement": 1.5, "city": 1.0, "village": 0.5}
+_BARE_UNIT_VOTE = 1.0  # "Dallas" is also a district abroad: as strong as a town, no more
+_BIG_CITY_VOTE = 2.0
+
+
+def _vote_weight(match: GeoMatch, c: Candidate) -> float:
+    """How strongly candidate ``c`` of ``match`` says the text is in ``c``'s country."""
+    if c.kind in {"admin1", "admin2"} and match.key.rsplit(" ", 1)[-1] not in _UNIT_WORDS:
+        return _BARE_UNIT_VOTE if match.kind != c.kind else _VOTE_WEIGHT[c.kind]
+    if c.kind == "city" and c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
+        return _BIG_CITY_VOTE
+    return _VOTE_WEIGHT.get(c.kind, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,8 +382,8 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
     The places a text names lie together, whether or not it names their country (coders'
     summaries never do: "in X village, Y district, Z province"): each distinct name votes
     for every country it has a candidate in, its vote shared among those countries and
-    weighted by kind (``_VOTE_WEIGHT``: provinces and districts count more than towns,
-    hamlets less). A name repeated votes once.
+    weighted by kind (``_vote_weight``: provinces, districts and big cities count more than
+    towns, hamlets less). A name repeated votes once.
     """
     votes: Counter[str] = Counter()
     support: Counter[str] = Counter()
@@ -384,7 +396,7 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
         for o in match.options:
             cc = o.place.country
             if cc and o.kind in _VOTE_WEIGHT:
-                best[cc] = max(best.get(cc, 0.0), _VOTE_WEIGHT[o.kind])
+                best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
         for cc, weight in best.items():
             votes[cc] += weight / len(best)
             support[cc] += 2 if len(best) == 1 else 1
