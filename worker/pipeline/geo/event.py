@@ -59,6 +59,7 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
 
 
 _CONTAINER_KINDS = ("admin2", "admin1")
+_TOWN_KINDS = ("city", "village", "supplement")
 QUALIFIER_GAP = 8  # tokens: "X (Y district, Z province)", "X village of Y district, Z"
 
 
@@ -69,12 +70,13 @@ def placed_in_container(p: Place, where: places.PlaceMention, mentions: Sequence
 
     A unit holds ``p`` when it is ``p``'s own district or province, or, for a place whose
     units are unknown ("the village of X (Y district, Z province)"), when it is named in
-    ``p``'s country right after it (within ``QUALIFIER_GAP`` tokens).
+    ``p``'s country right after it (within ``QUALIFIER_GAP`` tokens); a town named there
+    instead places ``p`` "near" it.
     """
     units = [
         m
         for m in mentions
-        if m.match.kind in _CONTAINER_KINDS and m.place.lat is not None and m.place.country == p.country
+        if m.match.kind in _CONTAINER_KINDS + _TOWN_KINDS and m.place.lat is not None and m.place.country == p.country
     ]
     own = [
         m
@@ -86,11 +88,17 @@ def placed_in_container(p: Place, where: places.PlaceMention, mentions: Sequence
         own = [m for m in units if 0 <= m.start - where.end <= QUALIFIER_GAP]
     if not own:
         return p
-    unit = min(own, key=lambda m: (_CONTAINER_KINDS.index(m.match.kind), abs(m.start - where.end)))
+    unit = min(own, key=lambda m: (_rank_of(m.match.kind), abs(m.start - where.end)))
     u = unit.place
+    precision = "near" if unit.match.kind in _TOWN_KINDS else u.precision
     return Place(
-        p.name, p.country, u.lat, u.lon, p.admin1 or u.admin1, u.precision, p.admin2 or u.admin2, p.feature, u.timezone
+        p.name, p.country, u.lat, u.lon, p.admin1 or u.admin1, precision, p.admin2 or u.admin2, p.feature, u.timezone
     )
+
+
+def _rank_of(kind: str) -> int:
+    """Units before towns: a district's centre holds the place, a town is only near it."""
+    return _CONTAINER_KINDS.index(kind) if kind in _CONTAINER_KINDS else len(_CONTAINER_KINDS)
 
 
 def _country_only(
