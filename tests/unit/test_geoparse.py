@@ -267,7 +267,9 @@ def _match(key: str, *cands: tuple[str, str, int]) -> GeoMatch:
     options = tuple(
         Candidate(Place(key.title(), cc, 1.0, 1.0, None), kind, pop, math.log10(pop + 10)) for cc, kind, pop in cands
     )
-    return GeoMatch(key, options[0].place, tuple(o.place for o in options), options[0].kind, cands[0][2], False, options)
+    return GeoMatch(
+        key, options[0].place, tuple(o.place for o in options), options[0].kind, cands[0][2], False, options
+    )
 
 
 def test_places_of_a_text_that_names_no_country_agree_on_one() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import math
 import re
 from collections import Counter
@@ -167,7 +168,7 @@ def _mixed_case_initials(word: str) -> bool:
     return (
         len(word) <= ACRONYM_MAX_LETTERS
         and word.isalpha()
-        and any(a.islower() and b.isupper() for a, b in zip(word, word[1:], strict=False))
+        and any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
     )
 
 
@@ -355,14 +356,14 @@ class CountryVotes:
     """Per country: the summed votes of the names, and how many names support it (a name
     with candidates in that country alone counts twice)."""
 
-    votes: Counter[str]
+    votes: dict[str, float]
     support: Counter[str]
 
     def __getitem__(self, cc: str) -> float:
-        return self.votes[cc]
+        return self.votes.get(cc, 0.0)
 
     def most_common(self, n: int) -> list[tuple[str, float]]:
-        return self.votes.most_common(n)
+        return sorted(self.votes.items(), key=lambda kv: -kv[1])[:n]
 
 
 def agreed_country(votes: CountryVotes) -> str | None:
@@ -385,7 +386,7 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
     weighted by kind (``_vote_weight``: provinces, districts and big cities count more than
     towns, hamlets less). A name repeated votes once.
     """
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = {}
     support: Counter[str] = Counter()
     seen: set[str] = set()
     for match in matches:
@@ -398,7 +399,7 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
             if cc and o.kind in _VOTE_WEIGHT:
                 best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
         for cc, weight in best.items():
-            votes[cc] += weight / len(best)
+            votes[cc] = votes.get(cc, 0.0) + weight / len(best)
             support[cc] += 2 if len(best) == 1 else 1
     return CountryVotes(votes, support)
 
