@@ -295,7 +295,8 @@ def document_context(
     for _, state in state_mentions(doc.text):
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
-    votes = country_votes([m for _, _, m, _ in spans if m.kind != "country"])
+    # The dateline says where the reporter sits, not where the story is: it does not vote.
+    votes = country_votes([m for _, _, m, dateline in spans if m.kind != "country" and not dateline])
     likely = set(ctx.countries) | {cc for cc in [agreed_country(votes)] if cc}
     for start, _end, match, dateline in spans:
         if match.kind == "country" and match.place.country:
@@ -328,9 +329,11 @@ def document_context(
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
     # No country named, or only countries none of the places can lie in (actors: "Turkish
-    # forces shelled X in Y"): the country the places agree on joins them.
+    # forces shelled X in Y") and the dateline's is not among them: the country the places
+    # agree on joins them.
     agreed = agreed_country(votes)
-    if agreed is not None and not any(votes[c] for c in ctx.countries):
+    confirmed = ctx.dateline is not None and ctx.dateline.country in ctx.countries
+    if agreed is not None and not confirmed and not any(votes[c] for c in ctx.countries):
         ctx.countries[agreed] += 1
     return ctx
 
