@@ -12,16 +12,17 @@ Also the separate steps: a ranking is a scored list whose features explain it.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 
 import pytest
 from spacy.tokens import Doc
 
-from worker.pipeline.extract import load_nlp
-from worker.pipeline.extract.gazetteer import DATA_DIR, Gazetteer
+from worker.pipeline.extract import load_nlp, places
+from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, Gazetteer, GeoMatch
 from worker.pipeline.geo import geoparse
-from worker.pipeline.geo.event import event_place
+from worker.pipeline.geo.event import event_place, placed_in_container
 from worker.records import Place
 
 
@@ -256,3 +257,111 @@ def test_a_neighbourhood_is_placed_in_its_city_not_at_a_namesake(lower: bool) ->
     assert got.admin1 == "Illinois", got
     assert geoparse.km(got, chicago.place) is not None
     assert (geoparse.km(got, chicago.place) or 0) < 30, got
+
+
+# --------------------------------------------------------------------------- country agreement
+
+
+def _match(key: str, *cands: tuple[str, str, int]) -> GeoMatch:
+    """A gazetteer match with candidates ``(country, kind, population)``, best first."""
+    options = tuple(
+        Candidate(Place(key.title(), cc, 1.0, 1.0, None), kind, pop, math.log10(pop + 10)) for cc, kind, pop in cands
+    )
+    return GeoMatch(
+        key, options[0].place, tuple(o.place for o in options), options[0].kind, cands[0][2], False, options
+    )
+
+
+def test_places_of_a_text_that_names_no_country_agree_on_one() -> None:
+    # "Tarnow" is a town in two countries, "Velmor district" a unit in one of them only.
+    votes = geoparse.country_votes(
+        [_match("tarnow", ("XA", "city", 9000), ("XB", "city", 800)), _match("velmor district", ("XB", "admin2", 0))]
+    )
+    assert geoparse.agreed_country(votes) == "XB"
+
+
+def test_one_ambiguous_name_is_left_to_its_ranking() -> None:
+    votes = geoparse.country_votes([_match("tarnow", ("XA", "city", 900_000), ("XB", "village", 40))] * 3)
+    assert geoparse.agreed_country(votes) is None  # and a name repeated votes once
+
+
+def test_a_bare_name_that_is_a_district_abroad_votes_like_a_town() -> None:
+    votes = geoparse.country_votes([_match("brandon", ("XA", "city", 1_200_000), ("XB", "admin2", 0))])
+    assert votes["XA"] > votes["XB"]  # a big city outweighs a district abroad named bare
+    votes = geoparse.country_votes([_match("brandon district", ("XB", "admin2", 0), ("XA", "city", 1_200_000))])
+    assert votes["XB"] == votes["XA"]  # written as a district, it weighs as much
+
+
+@BOTH
+def test_a_town_abroad_loses_to_the_country_the_other_places_share(lower: bool) -> None:
+    # No country named; Kandahar (a province too) pins Afghanistan for the ambiguous town.
+    text = "Insurgents fired rockets at an army post in Kandahar province; two soldiers died in Spin Boldak district."
+    got = _place(_lower(text) if lower else text)
+    assert got is not None and got.country == "AF", got
+
+
+def test_mixed_case_initials_are_no_place() -> None:
+    assert geoparse._mixed_case_initials("SoG")
+    assert not geoparse._mixed_case_initials("Kabul")
+    assert not geoparse._mixed_case_initials("McAllen")
+
+
+# --------------------------------------------------------------------------- units as fallbacks
+
+
+def test_a_district_without_coordinates_takes_its_province_centre() -> None:
+    district = Place("Velmor", "XB", None, None, "Arden", "district", "Velmor", "district")
+    province = Place("Arden", "XB", 10.0, 20.0, "Arden", "province", None, "province")
+
+    def mention(start: int, place: Place, kind: str) -> places.PlaceMention:
+        return places.PlaceMention(start, start + 1, GeoMatch(place.name.lower(), place, (place,), kind, 0))
+
+    where = mention(3, district, "admin2")
+    got = placed_in_container(district, where, [where, mention(5, province, "admin1")])
+    assert (got.name, got.lat, got.lon, got.precision) == ("Velmor", 10.0, 20.0, "province")
+    # A province of another name is no container of a district placed elsewhere.
+    other = Place("Brisk", "XB", 1.0, 2.0, "Brisk", "province", None, "province")
+    assert placed_in_container(district, where, [where, mention(5, other, "admin1")]) == district
+
+
+def test_an_unknown_village_named_before_its_district_and_town_gets_coordinates() -> None:
+    text = "On 3 June 2021, gunmen attacked a checkpoint in the village of Zorbanak in Muqur district, Ghazni."
+    got = _place(text)
+    assert got is not None and got.name == "Zorbanak" and got.country == "AF", got
+    assert got.lat is not None, got
+
+
+def test_a_name_closing_a_parenthesis_of_places_reads_as_the_province() -> None:
+    text = "On 4 June 2021, a roadside bomb killed a driver near Zorbanak (Muqur district, Kandahar)."
+    found = event_place(_doc(text), Gazetteer.load())
+    assert found is not None
+    kinds = {m.match.key: m.match.kind for m in found.mentions}
+    assert kinds.get("kandahar") == "admin1", kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "regional"),
+    [
+        ("Shells fell on farms in north-western Kandahar overnight.", "Kandahar", True),
+        ("Shells fell on farms in the eastern Kandahar countryside overnight.", "Kandahar", True),
+        ("Shells fell on farms in the countryside of Kandahar overnight.", "Kandahar", True),
+        ("A blast hit a market in central Kandahar overnight.", "Kandahar", False),
+        ("A blast hit a market in Kandahar overnight.", "Kandahar", False),
+    ],
+)
+def test_a_town_name_used_for_a_region(text: str, name: str, regional: bool) -> None:
+    doc = _doc(text)
+    start = next(t.i for t in doc if t.text == name)
+    assert places._regional(doc, start, start + 1) is regional
+
+
+def test_an_unknown_village_stops_at_a_compass_word_and_is_placed_near_the_town() -> None:
+    got = _place("On 5 June 2021, militants burned a school in the village of Zorbanak west of Ghazni city.")
+    assert got is not None and got.name == "Zorbanak" and got.precision == "near", got
+    assert got.country == "AF" and got.lat is not None, got
+
+
+def test_relation_words_say_inside_or_near() -> None:
+    assert places._relation(["in", "the", "western", "countryside", "of"])
+    assert places._relation([",", "10", "km", "south", "of"])
+    assert not places._relation(["and", "then"])

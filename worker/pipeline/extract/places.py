@@ -147,8 +147,10 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
         out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference))
     out = _drop_namesakes_abroad(out, ctx)
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
+    placed = Counter(m.place.country for m in out if m.match.kind != "country" and not m.dateline and m.place.country)
     out += [
-        _in_country(m, ctx, named_countries) for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
+        _in_country(m, ctx, named_countries, placed)
+        for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     ]
     return out
 
@@ -240,6 +242,8 @@ def _resolve(
             ranked = container
     if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
         ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
+    if ranked.kind in _SETTLEMENT_KINDS and (_regional(doc, start, end) or _last_qualifier(doc, start, end)):
+        ranked = _namesake_province(ranked)
     return _as_province(doc, end, ranked, gazetteer, countries)
 
 
@@ -306,15 +310,21 @@ def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) ->
     return [m for m in out if m.match.kind == "country" or m.place.country in named or not placed]
 
 
-def _in_country(m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None]) -> PlaceMention:
+def _in_country(
+    m: PlaceMention, ctx: geoparse.DocContext, named: Counter[str | None], placed: Counter[str]
+) -> PlaceMention:
     """A settlement the gazetteer lacks lies in the country of the provinces the text names
-    (when they are all in one), else of the countries it names by name, else of the dateline:
-    not the country of an actor's demonym ("KYIV - Russian strikes killed 12 in the village
-    of X")."""
+    (when they are all in one), else of the places it names (when one country has most),
+    else of the countries it names by name, else of the dateline: not the country of an
+    actor's demonym ("KYIV - Russian strikes killed 12 in the village of X", "the village of
+    X in Y, where Russian drones were seen")."""
     owners = {cc for cc, _ in ctx.admin1}
     cc: str | None = None
+    top = placed.most_common(2)
     if len(owners) == 1:
         cc = next(iter(owners))
+    elif top and (len(top) == 1 or top[0][1] > top[1][1]):
+        cc = top[0][0]
     elif named:
         cc = named.most_common(1)[0][0]
     elif ctx.dateline is not None:
@@ -363,6 +373,62 @@ def _as_province(doc: Doc, end: int, match: GeoMatch, gazetteer: Gazetteer, coun
     if province is None or province.kind != "admin1":
         province = gazetteer.lookup_key(f"{match.key} province", countries)
     return province if province is not None and province.kind == "admin1" else match
+
+
+# Compass adjectives before a name, "countryside" around it: "in north-western X", "in the
+# eastern X countryside", "in the countryside of X" speak of a region, not of a town
+# ("central X" is the town's centre).
+_REGION_ADJECTIVES = frozenset(
+    {"northern", "southern", "eastern", "western", "north-western", "north-eastern", "south-western"}
+    | {"south-eastern", "northwestern", "northeastern", "southwestern", "southeastern", "rural"}
+)
+_REGION_NOUNS = frozenset({"countryside", "outskirts", "hinterland", "province", "governorate"})
+
+
+def _regional(doc: Doc, start: int, end: int) -> bool:
+    """Whether the words around ``doc[start:end]`` use the name as a region's: a compass
+    adjective right before it ("north-western X"), "countryside" right after it, or "the
+    countryside of" before it."""
+    before = doc[start - 1].lower_ if start else ""
+    if start >= 3 and doc[start - 3].lower_ == "north" and doc[start - 2].text in {"-", "–"}:
+        before = f"north-{before}"  # "north-western" split into three tokens
+    after = doc[end].lower_ if end < len(doc) else ""
+    back = [t.lower_ for t in doc[max(0, start - 4) : start]]
+    return (
+        before in _REGION_ADJECTIVES
+        or after == "countryside"
+        or (len(back) >= 2 and back[-1] == "of" and any(w in _REGION_NOUNS for w in back[:-1]))
+    )
+
+
+QUALIFIER_MAX_TOKENS = 12
+
+
+def _last_qualifier(doc: Doc, start: int, end: int) -> bool:
+    """Whether ``doc[start:end]`` closes a parenthesis of place names after a place, the
+    coders' "X (Y district, Z)" or "X (Z)": the last, widest unit, a province."""
+    if end >= len(doc) or doc[end].text != ")":
+        return False
+    for i in range(start - 1, max(start - QUALIFIER_MAX_TOKENS, 0) - 1, -1):
+        tok = doc[i]
+        if tok.text == "(":
+            return i > 0 and doc[i - 1].is_alpha
+        if tok.text == ")" or not (tok.is_alpha or tok.text in {",", "-", "'", "’"}):
+            return False
+    return False
+
+
+def _namesake_province(match: GeoMatch) -> GeoMatch:
+    """The province named like the town ``match`` resolved to (the town's own province), or
+    ``match`` when there is none."""
+    town = match.place
+    for c in match.options:
+        if c.kind == "admin1" and c.place.country == town.country and c.place.admin1 == town.admin1:
+            rest = tuple(o for o in match.options if o is not c)
+            return GeoMatch(
+                match.key, c.place, (c.place, *(o.place for o in rest)), c.kind, c.population, match.loose, (c, *rest)
+            )
+    return match
 
 
 def _route_end(doc: Doc, start: int, end: int) -> bool:
@@ -454,6 +520,8 @@ def _route_partner(doc: Doc, start: int, found: Sequence[PlaceMention]) -> bool:
 
 
 _SETTLEMENT = frozenset({"town", "village", "city", "hamlet", "settlement", "camp"})
+# Words that end an unknown settlement's name ("the village of X west of Y", "X in Y").
+_NAME_STOPS = frozenset({"in", "on", "near", "along", "and", "just", "which", "that", "where", "the", "of"})
 
 
 def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
@@ -465,9 +533,8 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
         start = end = tok.i + 2
         while end < len(doc) and end - start < 3 and (doc[end].is_alpha or doc[end].text == "-") and end not in covered:
             if (
-                doc[end].lower_ in {"in", "on", "near", "along", "and", "just", "which", "that", "where", "the"}
-                and end > start
-            ):
+                doc[end].lower_ in _NAME_STOPS or doc[end].lower_ in _COMPASS or doc[end].lower_ in _REGION_ADJECTIVES
+            ) and end > start:
                 break
             end += 1
         if end == start or any(i in covered for i in range(start, end)) or doc[start].is_stop or doc[start].like_num:
@@ -491,7 +558,7 @@ _RELATION_FILLER = frozenset(
     | {"located", "situated", "lies", "lying", "is", "which", "roughly", "only"}
     | _SETTLEMENT
     | _PROVINCE_WORDS
-    | {"district"}
+    | {"district", "countryside", "area"}
 )
 RELATION_MAX_GAP = 10
 
@@ -517,17 +584,23 @@ def anchor_unresolved(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceM
             out.append(m)
             continue
         y = anchor.place
-        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, "near", timezone=y.timezone)
+        # Inside a unit ("X in Y district"): the unit's precision; else near a town.
+        precision = y.precision if anchor.match.kind in {"admin1", "admin2"} and "in" in gap else "near"
+        place = Place(m.place.name, y.country, y.lat, y.lon, y.admin1, precision, timezone=y.timezone)
         match = GeoMatch(m.match.key, place, (place,), "unresolved", 0)
         out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
     return out
 
 
 def _relation(gap: Sequence[str]) -> bool:
-    """Whether the words between two places say the first lies near the second."""
-    if not any(w in _RELATION_WORDS for w in gap):
+    """Whether the words between two places say the first lies near or in the second ("X,
+    10 km south of Y", "X in the western countryside of Y")."""
+    if not any(w in _RELATION_WORDS or w == "in" for w in gap):
         return False
-    return all(w in _RELATION_WORDS or w in _RELATION_FILLER or w.replace(".", "").isdigit() for w in gap)
+    return all(
+        w in _RELATION_WORDS or w in _RELATION_FILLER or w in _REGION_ADJECTIVES or w.replace(".", "").isdigit()
+        for w in gap
+    )
 
 
 def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Collection[str]) -> list[PlaceMention]:

@@ -10,6 +10,7 @@ the text names nothing else), first in sentences that tell the event.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pycountry
@@ -52,7 +53,52 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
         p = Place(p.name, p.country, p.lat, p.lon, p.admin1, "near", p.admin2, p.feature, p.timezone)
     if p.country is None and named:
         p = Place(p.name, named.most_common(1)[0][0], None, None, None, p.precision, None, p.feature)
+    if p.lat is None:
+        p = placed_in_container(p, where, [c[0] for c in cands])
     return EventPlace(p, where, tuple(c[0] for c in cands))
+
+
+_CONTAINER_KINDS = ("admin2", "admin1")
+_TOWN_KINDS = ("city", "village", "supplement")
+QUALIFIER_GAP = 8  # tokens: "X (Y district, Z province)", "X village of Y district, Z"
+
+
+def placed_in_container(p: Place, where: places.PlaceMention, mentions: Sequence[places.PlaceMention]) -> Place:
+    """``p`` (a place without coordinates: a village or a district the gazetteer cannot
+    place) at the centre of the smallest unit the text names that holds it, with that unit's
+    precision; ``p`` unchanged when the text names none.
+
+    A unit holds ``p`` when it is ``p``'s own district or province, or, for a place whose
+    units are unknown ("the village of X (Y district, Z province)"), when it is named in
+    ``p``'s country right after it (within ``QUALIFIER_GAP`` tokens); a town named there
+    instead places ``p`` "near" it.
+    """
+    units = [
+        m
+        for m in mentions
+        if m.match.kind in _CONTAINER_KINDS + _TOWN_KINDS and m.place.lat is not None and m.place.country == p.country
+    ]
+    own = [
+        m
+        for m in units
+        if (m.match.kind == "admin2" and p.admin2 and m.place.admin2 == p.admin2 and m.place.admin1 == p.admin1)
+        or (m.match.kind == "admin1" and p.admin1 and m.place.admin1 == p.admin1)
+    ]
+    if not own and p.admin1 is None:
+        own = [m for m in units if 0 <= m.start - where.end <= QUALIFIER_GAP]
+    if not own:
+        return p
+    unit = min(own, key=lambda m: (_rank_of(m.match.kind), abs(m.start - where.end)))
+    u = unit.place
+    precision = "near" if unit.match.kind in _TOWN_KINDS else u.precision
+    return Place(
+        p.name, p.country, u.lat, u.lon, p.admin1 or u.admin1, precision, p.admin2 or u.admin2, p.feature, u.timezone
+    )
+
+
+def _rank_of(kind: str) -> int:
+    """Units before towns: a district's centre holds the place, a town is only near it."""
+    return _CONTAINER_KINDS.index(kind) if kind in _CONTAINER_KINDS else len(_CONTAINER_KINDS)
 
 
 def _country_only(

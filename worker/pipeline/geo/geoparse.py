@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import math
 import re
 from collections import Counter
@@ -64,6 +65,11 @@ _DIRECTION_WORDS = frozenset(
 _DATE_WORDS = frozenset(
     {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
+)
+# A span ending in one of these is an administrative unit's name ("X district"), whatever follows it.
+_UNIT_WORDS = frozenset(
+    {"district", "province", "county", "region", "governorate", "state", "department", "municipality", "oblast"}
+    | {"raion", "rayon", "lga", "prefecture", "parish", "territory"}
 )
 # A business's namesake counts only if it is a city at least this big in the document's
 # countries ("Kabul hotel": the hotel is in Kabul).
@@ -134,6 +140,8 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     """Why the one-token span ``doc[start:end]`` is no place on its own: ``"acronym"``,
     ``"direction"``, ``"date"`` or ``"person"`` (a title alone), or None."""
     tok = doc[start]
+    if _mixed_case_initials(tok.text) and match.kind not in {"admin1", "admin2"}:
+        return "acronym"  # "SoG", "JaS": an organisation's initials, capitals inside the word
     if (
         tok.is_upper
         and len(tok.text) <= ACRONYM_MAX_LETTERS
@@ -152,6 +160,16 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     if word in _TITLES:
         return "person"  # "Deputy", "Chief": a title, whatever village carries the word
     return None
+
+
+def _mixed_case_initials(word: str) -> bool:
+    """Whether a short word has a capital after a lower-case letter ("SoG", "JaS"): initials
+    written in mixed case. Names with such a capital are longer ("McAllen", "DeKalb")."""
+    return (
+        len(word) <= ACRONYM_MAX_LETTERS
+        and word.isalpha()
+        and any(a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+    )
 
 
 def _title_before(doc: Doc, start: int) -> Token | None:
@@ -195,8 +213,8 @@ def _business_name(doc: Doc, end: int, match: GeoMatch, countries: Collection[st
     """True when the name before ``end`` is a business's or building's ("Hampton Inn"),
     unless it is a city of at least BUSINESS_NAMESAKE_MIN_POPULATION in ``countries``."""
     after = _plain(doc[end].text) if end < len(doc) else ""
-    if after not in _BUSINESS_AFTER:
-        return False
+    if after not in _BUSINESS_AFTER or match.key.rsplit(" ", 1)[-1] in _UNIT_WORDS:
+        return False  # "X district center" is the district's seat, not a building
     return not (match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries)
 
 
@@ -277,6 +295,9 @@ def document_context(
     for _, state in state_mentions(doc.text):
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
+    # The dateline says where the reporter sits, not where the story is: it does not vote.
+    votes = country_votes([m for _, _, m, dateline in spans if m.kind != "country" and not dateline])
+    likely = set(ctx.countries) | {cc for cc in [agreed_country(votes)] if cc}
     for start, _end, match, dateline in spans:
         if match.kind == "country" and match.place.country:
             ctx.countries[match.place.country] += 1
@@ -285,6 +306,8 @@ def document_context(
         # A province or state name with one reading ("Kunduz", "Logar province"): the
         # document is there. Countries of names with a single country come along.
         provinces = {(o.place.country, o.place.admin1) for o in options if o.kind == "admin1"}
+        if len(provinces) > 1:  # "Sadah" is a province in two countries: the text's
+            provinces = {p for p in provinces if p[0] in likely} or provinces
         # Read as a province when it is one first ("Ghazni province", "Logar") or when it
         # qualifies a place before it ("X, Kunduz", "X (Sadah)"): an outlet's or a person's
         # name that is also a province elsewhere ("Ariana News") is no evidence.
@@ -305,7 +328,83 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
+    # No country named, or only countries none of the places can lie in (actors: "Turkish
+    # forces shelled X in Y") and the dateline's is not among them: the country the places
+    # agree on joins them.
+    agreed = agreed_country(votes)
+    confirmed = ctx.dateline is not None and ctx.dateline.country in ctx.countries
+    if agreed is not None and not confirmed and not any(votes[c] for c in ctx.countries):
+        ctx.countries[agreed] += 1
     return ctx
+
+
+# A unit's name written as one ("X district") or a big city's is stronger evidence of a
+# country than a town's; a hamlet's is the weakest.
+_VOTE_WEIGHT = {"admin1": 2.0, "admin2": 2.0, "supplement": 1.5, "city": 1.0, "village": 0.5}
+_BARE_UNIT_VOTE = 1.0  # "Dallas" is also a district abroad: as strong as a town, no more
+_BIG_CITY_VOTE = 2.0
+
+
+def _vote_weight(match: GeoMatch, c: Candidate) -> float:
+    """How strongly candidate ``c`` of ``match`` says the text is in ``c``'s country."""
+    if c.kind in {"admin1", "admin2"} and match.key.rsplit(" ", 1)[-1] not in _UNIT_WORDS:
+        return _BARE_UNIT_VOTE if match.kind != c.kind else _VOTE_WEIGHT[c.kind]
+    if c.kind == "city" and c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
+        return _BIG_CITY_VOTE
+    return _VOTE_WEIGHT.get(c.kind, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CountryVotes:
+    """Per country: the summed votes of the names, and how many names support it (a name
+    with candidates in that country alone counts twice)."""
+
+    votes: dict[str, float]
+    support: Counter[str]
+
+    def __getitem__(self, cc: str) -> float:
+        return self.votes.get(cc, 0.0)
+
+    def most_common(self, n: int) -> list[tuple[str, float]]:
+        return sorted(self.votes.items(), key=lambda kv: -kv[1])[:n]
+
+
+def agreed_country(votes: CountryVotes) -> str | None:
+    """The country most votes go to, when at least two names, or one name that can lie
+    nowhere else, support it; None on a tie. One ambiguous name is left to its ranking:
+    "Las Vegas" alone is the big city, not the hamlet that shares its vote."""
+    top = votes.most_common(2)
+    if not top or (len(top) == 2 and math.isclose(top[0][1], top[1][1])):
+        return None
+    cc = top[0][0]
+    return cc if votes.support[cc] >= 2 else None
+
+
+def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
+    """How strongly the place names of a text agree on each country.
+
+    The places a text names lie together, whether or not it names their country (coders'
+    summaries never do: "in X village, Y district, Z province"): each distinct name votes
+    for every country it has a candidate in, its vote shared among those countries and
+    weighted by kind (``_vote_weight``: provinces, districts and big cities count more than
+    towns, hamlets less). A name repeated votes once.
+    """
+    votes: dict[str, float] = {}
+    support: Counter[str] = Counter()
+    seen: set[str] = set()
+    for match in matches:
+        if match.key in seen:
+            continue
+        seen.add(match.key)
+        best: dict[str, float] = {}
+        for o in match.options:
+            cc = o.place.country
+            if cc and o.kind in _VOTE_WEIGHT:
+                best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
+        for cc, weight in best.items():
+            votes[cc] = votes.get(cc, 0.0) + weight / len(best)
+            support[cc] += 2 if len(best) == 1 else 1
+    return CountryVotes(votes, support)
 
 
 # --------------------------------------------------------------------------- ranking
