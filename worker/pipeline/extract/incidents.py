@@ -317,6 +317,25 @@ def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -
     return None
 
 
+CONTEXT_DATE_WINDOW = 3
+
+
+def _context_day(
+    c: Cluster, pub: dates.LocalTime, anchor: date | None
+) -> list[tuple[tuple[int, ...], int, DatePick, Segment]]:
+    """For an incident its own sentences do not date: the first day-precision date that is
+    no statement's in the sentences told right after it ("It happened Saturday around 4
+    p.m."), as one pick (key, order, pick, segment); else none."""
+    start = c.segments[0].order
+    for n, s in enumerate(c.context):
+        if s.order - start > CONTEXT_DATE_WINDOW:
+            break
+        for p in _date_picks(s, pub, anchor):
+            if p.precision == "day" and p.key[0]:
+                return [(p.key, -n, p, s)]
+    return []
+
+
 def _primary_place(seg: Segment) -> places.PlaceMention | None:
     # Countries are too often an actor's ("Russia denied ...") to tell incidents apart.
     usable = [p for p in seg.places if not p.dateline and not p.reference and p.match.kind != "country"]
@@ -717,6 +736,8 @@ def _incident(
     if pub is not None:
         anchor = lead_day if c is not lead else None
         picks = [(p.key, -n, p, s) for n, s in enumerate(c.segments) for p in _date_picks(s, pub, anchor)]
+        # "The shooting happened Saturday": a sentence without event words dates the event.
+        picks = picks or _context_day(c, pub, anchor)
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
             if not best.key[0]:
