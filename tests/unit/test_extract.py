@@ -1082,6 +1082,16 @@ def test_a_span_from_one_afternoon_into_the_next_morning_is_dated_by_its_start(l
 
 
 @BOTH
+def test_last_week_in_a_clause_before_the_verb_does_not_date_the_event(lower: bool) -> None:
+    inc = one(
+        "A farmer who lost his land in a dispute last week shot and killed two neighbours "
+        "in a village near Kano on Friday morning, police said.",
+        lower=lower,
+    )
+    assert (inc.date, inc.date_precision) == (date(2021, 3, 5), "day")
+
+
+@BOTH
 def test_an_undated_event_takes_the_day_told_in_the_next_sentence(lower: bool) -> None:
     inc = one(
         "Gunmen shot dead four people at a bar in Kano, police said. "

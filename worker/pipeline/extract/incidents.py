@@ -250,11 +250,12 @@ _PRECISION_RANK = {"day": 2, "week": 1, "month": 0}
 _LINK_GAP = frozenset({"'s", "s", "’s", "night", "morning", "evening", "afternoon", "deadly", "early", "late"})
 
 
-def _linked(seg: Segment, m: dates.DateMention) -> bool:
+def _linked(seg: Segment, m: dates.DateMention, *, forward: bool = True) -> bool:
     """Whether a date modifies the segment's event words directly.
 
-    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger), or
-    "struck late on Tuesday", "killed on Saturday" (trigger or toll word, then the date).
+    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger,
+    unless not ``forward``), or "struck late on Tuesday", "killed on Saturday" (trigger or
+    toll word, then the date).
     """
     doc = seg.span.doc
     heads = [(t.start, t.end) for t in seg.triggers] + [(f.keyword, f.keyword + 1) for f in seg.killed]
@@ -264,7 +265,8 @@ def _linked(seg: Segment, m: dates.DateMention) -> bool:
         gap = start - m.end
         between = [i for i in range(m.end, start) if i not in actor]
         if (
-            0 <= gap <= 2 + len(actor & set(range(m.end, start)))
+            forward
+            and 0 <= gap <= 2 + len(actor & set(range(m.end, start)))
             and len(between) <= 2
             and all(doc[i].lower_ in _LINK_GAP for i in between)
         ):
@@ -300,7 +302,8 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
         got = dates.resolve(m, pub, anchor)
         if got is None:
             continue
-        linked = _linked(seg, m)
+        # A week before a verb ("a man who lost his job last week shot ...") is a clause's.
+        linked = _linked(seg, m, forward=m.kind != "week")
         report = m.report and not linked
         key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), -got[0].toordinal())
         out.append(DatePick(got[0], got[1], m, key))
