@@ -1121,6 +1121,8 @@ def test_a_page_stamp_does_not_date_the_event(lower: bool) -> None:
         ("The clashes began on March 3.", ["monthday"]),
         ("The clashes began on 3 March 2020.", ["monthday"]),
         ("The clashes began in Oct. 2019.", ["month"]),
+        ("Fighting went on from January to March.", ["month", "month"]),
+        ("Officers arrested two men and may charge others.", []),
     ],
 )
 def test_a_month_name_alone_is_no_date(sentence: str, kinds: list[str]) -> None:

@@ -325,8 +325,11 @@ def _after_phrase(toks: list[str], i: int) -> tuple[int, int] | None:
 
 # Words after which a bare month name is a date: "in March", "since last May", "mid-March".
 _MONTH_LEAD = frozenset(
-    {"in", "last", "since", "early", "late", "mid", "of", "-", "this", "until", "through", "by", "during", "next"}
-)
+    {
+        "in", "last", "since", "early", "late", "mid", "of", "-", "this", "until", "through", "by", "during",
+        "next", "past", "from", "between", "before", "after", "throughout",
+    }
+)  # fmt: skip
 
 
 def _looks_like_date(toks: list[str], i: int) -> bool:
@@ -341,6 +344,8 @@ def _looks_like_date(toks: list[str], i: int) -> bool:
         or prev in _MONTH_LEAD
         or (prev.isdigit() and len(prev) <= 2)
         or _day([prev], 0) is not None
+        # a range's second month: "from January to March", "between June and August"
+        or (prev in {"to", "and"} and any(t.rstrip(".") in _tables()[1] for t in toks[max(0, i - 3) : i - 1]))
     )
 
 
