@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.pipeline.extract import Gazetteer, extract, extract_many, load_nlp
+from worker.pipeline.extract import Gazetteer, dates, extract, extract_many, load_nlp
 from worker.pipeline.extract.gazetteer import normalize as normalize_place
 from worker.pipeline.extract.lexicon import variants
 from worker.pipeline.extract.places import km
@@ -1068,6 +1068,83 @@ def test_a_night_from_one_day_to_the_next_is_dated_by_its_evening(lower: bool) -
         lower=lower,
     )
     assert inc.date == date(2021, 3, 4)
+
+
+@BOTH
+def test_a_span_from_one_afternoon_into_the_next_morning_is_dated_by_its_start(lower: bool) -> None:
+    # Published on a Wednesday: the Thursday of the span is the next morning, not last week's.
+    inc = one(
+        "Gunmen wounded six people in separate attacks in Kano from Wednesday afternoon into early Thursday, police said.",
+        published="2021-03-03T12:00:00+00:00",
+        lower=lower,
+    )
+    assert inc.date == date(2021, 3, 3)
+
+
+@BOTH
+def test_last_week_in_a_clause_before_the_verb_does_not_date_the_event(lower: bool) -> None:
+    inc = one(
+        "A farmer who lost his land in a dispute last week shot and killed two neighbours "
+        "in a village near Kano on Friday morning, police said.",
+        lower=lower,
+    )
+    assert (inc.date, inc.date_precision) == (date(2021, 3, 5), "day")
+
+
+@BOTH
+def test_an_undated_event_takes_the_day_told_in_the_next_sentence(lower: bool) -> None:
+    inc = one(
+        "Gunmen shot dead four people at a bar in Kano, police said. "
+        "Officers were called to the scene around 9 p.m. Thursday.",
+        lower=lower,
+    )
+    assert (inc.date, inc.date_precision) == (date(2021, 3, 4), "day")
+
+
+@BOTH
+def test_a_page_stamp_does_not_date_the_event(lower: bool) -> None:
+    inc = one(
+        "Posted: Friday, March 5, 2021 9:14 AM. Gunmen shot dead four people at a bar in Kano, "
+        "police said. It happened late Wednesday.",
+        lower=lower,
+    )
+    assert inc.date == date(2021, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kinds"),
+    [
+        ("Thousands joined a March against violence in the city.", []),
+        ("Hundreds gathered for the Women's March downtown.", []),
+        ("The clashes began in March and continued.", ["month"]),
+        ("The clashes began mid-March.", ["month"]),
+        ("The clashes began on March 3.", ["monthday"]),
+        ("The clashes began on 3 March 2020.", ["monthday"]),
+        ("The clashes began in Oct. 2019.", ["month"]),
+        ("Fighting went on from January to March.", ["month", "month"]),
+        ("Officers arrested two men and may charge others.", []),
+    ],
+)
+def test_a_month_name_alone_is_no_date(sentence: str, kinds: list[str]) -> None:
+    for text in (sentence, normalize(sentence)):
+        doc = load_nlp()(text)
+        assert [m.kind for m in dates.find_dates(doc, doc[:])] == kinds, text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Posted: Friday, June 4, 2021 8:10 AM EDT",
+        "Updated: Jun 4, 2021 - 9:51 AM",
+        "Update (8:20 p.m. Sunday) A man was shot near the park.",
+        "Published Thursday, June 3, 2021) A man was shot near the park.",
+    ],
+)
+def test_a_web_page_stamp_dates_the_report(sentence: str) -> None:
+    for text in (sentence, normalize(sentence)):
+        doc = load_nlp()(text)
+        found = dates.find_dates(doc, doc[:])
+        assert found and all(m.report for m in found), text
 
 
 @BOTH

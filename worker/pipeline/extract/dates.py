@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -115,8 +116,13 @@ _SKIP_BEFORE = frozenset(
         "parliament",
         "lawmakers",
         "a",
+        # page furniture: "Posted: Friday, June 3", "Update (9:10 p.m. Sunday)"
+        ":",
+        "(",
     }
 )
+# A clock time's tokens: "9:10", "p.m.", "pm" (a bare "9" counts only before "p.m.").
+_CLOCK = re.compile(r"\d{1,2}:\d\d|[ap]\.?m\.?", re.IGNORECASE)
 
 
 # Words between a toll-update verb and its figure: "rose to at least 100 on Tuesday".
@@ -128,13 +134,24 @@ _TOLL_FIGURE_GAP = frozenset(
 def _is_report(doc: Doc, start: int, floor: int) -> bool:
     """Whether the date at ``start`` follows a reporting verb ("said on Sunday") or a toll
     update's figure ("the toll rose to 100 on Tuesday" dates the count, not the attack)."""
-    report = _tables()[5]
+    weekdays, report = _tables()[0], _tables()[5]
     i = start - 1
     steps = 0
-    while i >= floor and steps < 4:
+    while i >= floor and steps < 5:
         low = doc[i].lower_
         if low in report:
             return True
+        clock = (
+            _CLOCK.fullmatch(low)
+            or (low.isdigit() and i + 1 < start and _CLOCK.fullmatch(doc[i + 1].lower_))
+            or (low == "." and i > floor and _CLOCK.fullmatch(doc[i - 1].lower_))  # "p.m ."
+        )
+        if clock or low in weekdays:
+            # a clock time or the weekday of an explicit date: "9:10 p.m. Sunday",
+            # "Friday, June 3"
+            i -= 1
+            steps += 1
+            continue
         if doc[i].like_num and i > floor:
             k = i - 1
             while k > floor and doc[k].lower_ in _TOLL_FIGURE_GAP and i - k <= 4:
@@ -195,12 +212,13 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             continue
         if low in weekdays:
             last = i > 0 and toks[i - 1] in {"last", "past"}
-            night = _night_span(toks, i, weekdays)
+            span = _night_span(toks, i, weekdays)
+            night = span > 1
             out.append(
                 DateMention(
                     "weekday",
                     gi,
-                    gi + (3 if night else 1),
+                    gi + span,
                     weekday=weekdays[low],
                     last=last,
                     report=_is_report(doc, gi, sent.start),
@@ -208,9 +226,9 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
                 )
             )
             # "Saturday, August 17": the explicit date follows and wins.
-            i += 3 if night else 1
+            i += span
             continue
-        if low.rstrip(".") in months and (low.rstrip(".") != "may" or _looks_like_date(toks, i)):
+        if low.rstrip(".") in months and _looks_like_date(toks, i):
             mention, i = _month_first(doc, sent, toks, i, months[low.rstrip(".")])
             out.append(mention)
             continue
@@ -263,17 +281,33 @@ def _month_first(doc: Doc, sent: Span, toks: list[str], i: int, month: int) -> t
 NIGHT_WINDOW = 4
 
 
-def _night_span(toks: list[str], i: int, weekdays: dict[str, int]) -> bool:
-    """Whether the weekday at ``i`` opens a night's span: "during the night from Friday to
-    Saturday", "overnight Friday into Saturday", "the night of Friday to Saturday".
+def _night_span(toks: list[str], i: int, weekdays: dict[str, int]) -> int:
+    """How many tokens the weekday at ``i`` spans: more than one when it opens a night's
+    span ("during the night from Friday to Saturday", "overnight Friday into Saturday",
+    "from Friday evening into early Saturday", "between Friday night and Saturday").
 
     The night is one date, the evening it began (ACLED codes an event by its start).
     """
-    if i + 2 >= len(toks) or toks[i + 1] not in {"to", "into", "-"} or toks[i + 2] not in weekdays:
-        return False
-    if weekdays[toks[i + 2]] != (weekdays[toks[i]] + 1) % 7:
-        return False
-    return any(t in {"night", "overnight", "nights"} for t in toks[max(0, i - NIGHT_WINDOW) : i])
+    j = i + 1
+    if j < len(toks) and toks[j] in _PARTS_OF_DAY:
+        j += 1
+    if j + 1 >= len(toks) or toks[j] not in {"to", "into", "-", "and", "until"}:
+        return 1
+    k = j + 1
+    if toks[k] in {"early", "late"} and k + 1 < len(toks):
+        k += 1
+    if toks[k] not in weekdays or weekdays[toks[k]] != (weekdays[toks[i]] + 1) % 7:
+        return 1
+    before = toks[max(0, i - NIGHT_WINDOW) : i]
+    opened = i > 0 and toks[i - 1] in {"from", "between"}
+    if not opened and not any(t in {"night", "overnight", "nights"} for t in before):
+        return 1
+    if toks[j] == "and" and not opened:
+        return 1
+    return k + 1 - i
+
+
+_PARTS_OF_DAY = frozenset({"morning", "afternoon", "evening", "night"})
 
 
 _AFTER_COUNTS = {"a": 1, "one": 1, "the": 1, "two": 2, "three": 3}
@@ -289,14 +323,29 @@ def _after_phrase(toks: list[str], i: int) -> tuple[int, int] | None:
     return None
 
 
+# Words after which a bare month name is a date: "in March", "since last May", "mid-March".
+_MONTH_LEAD = frozenset(
+    {
+        "in", "last", "since", "early", "late", "mid", "of", "-", "this", "until", "through", "by", "during",
+        "next", "past", "from", "between", "before", "after", "throughout",
+    }
+)  # fmt: skip
+
+
 def _looks_like_date(toks: list[str], i: int) -> bool:
-    """ "may" is a month only next to a day or year, or after "in"/"last"/"since"."""
-    nxt = toks[i + 1] if i + 1 < len(toks) else ""
+    """A month name is a date only next to a day or year, or after a word that opens a time
+    ("in March", "last May"); alone it is a word ("May", "March and vigil", "Women's March")."""
+    j = i + 2 if i + 2 < len(toks) and toks[i + 1] == "." else i + 1
+    nxt = toks[j] if j < len(toks) else ""
     prev = toks[i - 1] if i > 0 else ""
     return (
-        nxt.isdigit()
-        or prev in {"in", "last", "since", "early", "late", "mid", "of"}
+        _day([nxt], 0) is not None
+        or _year([nxt], 0) is not None
+        or prev in _MONTH_LEAD
         or (prev.isdigit() and len(prev) <= 2)
+        or _day([prev], 0) is not None
+        # a range's second month: "from January to March", "between June and August"
+        or (prev in {"to", "and"} and any(t.rstrip(".") in _tables()[1] for t in toks[max(0, i - 3) : i - 1]))
     )
 
 

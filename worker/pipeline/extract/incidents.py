@@ -250,11 +250,12 @@ _PRECISION_RANK = {"day": 2, "week": 1, "month": 0}
 _LINK_GAP = frozenset({"'s", "s", "’s", "night", "morning", "evening", "afternoon", "deadly", "early", "late"})
 
 
-def _linked(seg: Segment, m: dates.DateMention) -> bool:
+def _linked(seg: Segment, m: dates.DateMention, *, forward: bool = True) -> bool:
     """Whether a date modifies the segment's event words directly.
 
-    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger), or
-    "struck late on Tuesday", "killed on Saturday" (trigger or toll word, then the date).
+    "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger,
+    unless not ``forward``), or "struck late on Tuesday", "killed on Saturday" (trigger or
+    toll word, then the date).
     """
     doc = seg.span.doc
     heads = [(t.start, t.end) for t in seg.triggers] + [(f.keyword, f.keyword + 1) for f in seg.killed]
@@ -264,7 +265,8 @@ def _linked(seg: Segment, m: dates.DateMention) -> bool:
         gap = start - m.end
         between = [i for i in range(m.end, start) if i not in actor]
         if (
-            0 <= gap <= 2 + len(actor & set(range(m.end, start)))
+            forward
+            and 0 <= gap <= 2 + len(actor & set(range(m.end, start)))
             and len(between) <= 2
             and all(doc[i].lower_ in _LINK_GAP for i in between)
         ):
@@ -300,7 +302,8 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
         got = dates.resolve(m, pub, anchor)
         if got is None:
             continue
-        linked = _linked(seg, m)
+        # A week before a verb ("a man who lost his job last week shot ...") is a clause's.
+        linked = _linked(seg, m, forward=m.kind != "week")
         report = m.report and not linked
         key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), -got[0].toordinal())
         out.append(DatePick(got[0], got[1], m, key))
@@ -315,6 +318,25 @@ def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -
         if p.precision == "day" and p.key[0]:
             return p.day, p.precision, p
     return None
+
+
+CONTEXT_DATE_WINDOW = 3
+
+
+def _context_day(
+    c: Cluster, pub: dates.LocalTime, anchor: date | None
+) -> list[tuple[tuple[int, ...], int, DatePick, Segment]]:
+    """For an incident its own sentences do not date: the first day-precision date that is
+    no statement's in the sentences told right after it ("It happened Saturday around 4
+    p.m."), as one pick (key, order, pick, segment); else none."""
+    start = c.segments[0].order
+    for n, s in enumerate(c.context):
+        if s.order - start > CONTEXT_DATE_WINDOW:
+            break
+        for p in _date_picks(s, pub, anchor):
+            if p.precision == "day" and p.key[0]:
+                return [(p.key, -n, p, s)]
+    return []
 
 
 def _primary_place(seg: Segment) -> places.PlaceMention | None:
@@ -717,6 +739,8 @@ def _incident(
     if pub is not None:
         anchor = lead_day if c is not lead else None
         picks = [(p.key, -n, p, s) for n, s in enumerate(c.segments) for p in _date_picks(s, pub, anchor)]
+        # "The shooting happened Saturday": a sentence without event words dates the event.
+        picks = picks or _context_day(c, pub, anchor)
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
             if not best.key[0]:
