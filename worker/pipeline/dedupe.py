@@ -193,6 +193,7 @@ _COMMON_NAMES = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
     july august september october november december jan feb mar apr jun jul aug sep sept oct nov dec
     police officer officers sgt lt det detective chief sheriff deputy deputies department county city
+    crime stoppers crimestoppers
     state news press associated reuters afp agence france associated ap cnn bbc upi media tv radio
     mr mrs ms dr president minister ministry governor mayor spokesman spokeswoman spokesperson official
     officials army military forces force government national international united nations un office
@@ -240,22 +241,52 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
     open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
     (the places both reports already compare) and the people quoted about it (a spokesperson
-    speaks about many events). Folded to lower case and accents stripped."""
+    speaks about many events); and the full names among them, two such words in a row ("jo
+    bloggs", one entry with a space: see `full_names`). Folded to lower case, accents stripped."""
     skip = set(_COMMON_NAMES)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
     speakers = _speaker_spans(text)
-    out: set[str] = set()
+    out: set[str] = set(_name_pairs(text, skip, speakers))
     for m in _CAP.finditer(text):
         before = text[max(0, m.start() - 3) : m.start()]
         if m.start() == 0 or _SENTENCE_END.search(before):
             continue
         if any(a <= m.start() < b for a, b in speakers):
             continue
-        word = _fold(m.group(1)).replace("\u2019", "'").strip("'-").removesuffix("'s")
+        word = _name_word(m.group(1))
         if len(word) >= 3 and word not in skip and not word.isupper():
             out.add(word)
     return frozenset(out)
+
+
+def _name_word(word: str) -> str:
+    """A capitalised word folded as an event name ("Oneill's" -> "oneill")."""
+    return _fold(word).replace("\u2019", "'").strip("'-").removesuffix("'s")
+
+
+def _name_pairs(text: str, skip: set[str], speakers: Sequence[tuple[int, int]]) -> set[str]:
+    """Two capitalised words in a row, neither a stock word nor a quoted speaker's, as one
+    entry "first second": a victim's full name or a venue's ("Jo Bloggs", "Elm Tavern"). Unlike
+    single words these may open a sentence: a report often starts with the victim's name."""
+    out: set[str] = set()
+    for m in _RUN.finditer(text):
+        if any(a <= m.start() < b for a, b in speakers):
+            continue
+        words = [_name_word(w) for w in m.group(0).split()]
+        raw = m.group(0).split()
+        for i in range(len(words) - 1):
+            pair = words[i : i + 2]
+            if all(
+                len(w) >= 3 and w not in skip and not r.isupper() for w, r in zip(pair, raw[i : i + 2], strict=True)
+            ):
+                out.add(" ".join(pair))
+    return out
+
+
+def full_names(names: Iterable[str]) -> set[str]:
+    """The full-name entries of a fingerprint (two words), as opposed to its single words."""
+    return {n for n in names if " " in n}
 
 
 def _fold(s: str) -> str:
@@ -289,6 +320,7 @@ _PLACE_SCORES = {
     "around": (0.5, False),
     "neighbouring": (0.3, True),
     "unknown": (0.35, False),
+    "named in text": (0.5, False),
     "distinct sub-places": (0.0, True),
     "neighbour named near": (0.0, True),
     "different names": (0.0, True),
@@ -381,6 +413,34 @@ def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Poli
     return _place_out("far apart", km)
 
 
+# Place relations that a report naming the other's place overrides: a wrong geocode (a
+# neighbourhood read as a namesake town in another state) or the next town. Not two sub-places
+# of one city: a report that names both neighbourhoods names them as two places.
+_NAMEABLE_PLACES = frozenset({"far apart", "other province", "other country", "neighbouring", "different names"})
+
+
+def _place_words(p: Place | None) -> frozenset[str]:
+    """The distinctive words of a place's name, folded as event names are ("Elm City" -> elm)."""
+    if p is None:
+        return frozenset()
+    return frozenset(w for w in _WORD.findall(_fold(p.name)) if w not in _COMMON_NAMES and len(w) >= 3)
+
+
+def names_other_place(a: Place | None, a_names: frozenset[str], b: Place | None, b_names: frozenset[str]) -> bool:
+    """Whether the two reports name each other's place in their own text (all the distinctive
+    words of that place's name are among its event names), or one does and they share two
+    other event names: the two places are then one place told two ways (a district and its
+    city, a geocode gone to a namesake far away), not two. One report naming the other's
+    place alone is not enough: a report from a province quotes officials in the capital."""
+    wa, wb = _place_words(a), _place_words(b)
+    a_names_b = bool(wb) and wb <= a_names
+    b_names_a = bool(wa) and wa <= b_names
+    if a_names_b and b_names_a:
+        return True
+    others = full_names(a_names) | full_names(b_names) | wa | wb
+    return (a_names_b or b_names_a) and len((a_names & b_names) - others) >= WEAK_LINK_NAMES
+
+
 # --- one report against one candidate ---------------------------------------------------------
 
 
@@ -448,6 +508,14 @@ def compare(
     if article_id in cand.article_ids:
         return Decision(0.0, False, {"gate": "same article reports both"})
     pm = place_match(report.location, cand.location, policy)
+    near_days = report.date is not None and cand.date is not None and abs((report.date - cand.date).days) <= 1
+    if (
+        near_days
+        and pm.relation in _NAMEABLE_PLACES
+        and names_other_place(report.location, names, cand.location, cand.names)
+    ):
+        # Only as good as a shared city, so only on the same or the next day.
+        pm = _place_out("named in text", pm.km)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
     disagree: list[str] = []
     if pm.disagrees:
@@ -476,9 +544,13 @@ def compare(
     text_s = text_similarity(evidence_text, cand.evidence_text)
     # Shared names corroborate only when they are distinctive (not in `common`); names are
     # disjoint, a sign of two events, only when not even a common one is shared.
-    shared = (names & cand.names) - common
-    names_s = _names_score(names, cand.names, common)
-    if pm.score < 1.0 and _names_disjoint(names, cand.names, common):
+    # Full names count only towards strong corroboration (a shared one adds itself to its two
+    # words); the single words alone decide the names score and disjointness, as before.
+    pairs = full_names(names & cand.names) - common
+    mine, theirs = names - full_names(names), cand.names - full_names(cand.names)
+    shared = (mine & theirs) - common
+    names_s = _names_score(mine, theirs, common)
+    if pm.score < 1.0 and _names_disjoint(mine, theirs, common):
         disagree.append("names")
     reasons.update(
         location=round(pm.score, 3),
@@ -490,10 +562,12 @@ def compare(
         text=round(text_s, 3),
         names=sorted(shared)[:8],
     )
+    if pairs:
+        reasons["full_names"] = sorted(pairs)[:4]
     details = 0.45 * names_s + 0.3 * toll_s + 0.1 * actor_s + 0.05 * victims_s + 0.1 * min(1.0, 2 * text_s)
     total = 0.3 * pm.score + 0.2 * date_s + 0.1 * type_s + 0.4 * details
     strong = (
-        len(shared) >= STRONG_NAMES
+        len(shared) + len(pairs) >= STRONG_NAMES
         and (days is None or days <= 1 or "date" in disagree)
         and (toll_s >= 0.5 or "toll" in disagree)
         and (pm.relation in ("same spot", "same town") or "place" in disagree)
