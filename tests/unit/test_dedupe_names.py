@@ -91,3 +91,19 @@ def test_named_place_is_symmetric() -> None:
     one = _compare(_report(NAMESAKE), mine, _cand(CITY, theirs))
     other = _compare(_report(CITY), theirs, _cand(NAMESAKE, mine))
     assert (one.link, one.score, one.reasons["place"]) == (other.link, other.score, other.reasons["place"])
+
+
+def test_derive_prefers_a_city_between_equally_backed_towns() -> None:
+    # Two reports, one placed in a city and one in a small namesake town far away: neither
+    # backs the other, and the city stands whichever report came first.
+    town = Place("Lakeford", "US", 27.5, -81.4, "Florida", "town", feature="town")
+    city = Place("Brenmoor", "US", 37.9, -121.3, "California", "town", feature="city")
+    views = [
+        dedupe.ReportView(_report(town), None, "a.example", "a"),
+        dedupe.ReportView(_report(city), None, "b.example", "b"),
+    ]
+    assert dedupe.derive(views).location == city
+    assert dedupe.derive(views[::-1]).location == city
+    # Without a city the tie goes as before (the first in order).
+    views[1] = dedupe.ReportView(_report(NAMESAKE), None, "b.example", "b")
+    assert dedupe.derive(views).location == town

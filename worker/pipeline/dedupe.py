@@ -197,7 +197,7 @@ _COMMON_NAMES = frozenset(
     state news press associated reuters afp agence france associated ap cnn bbc upi media tv radio
     mr mrs ms dr president minister ministry governor mayor spokesman spokeswoman spokesperson official
     officials army military forces force government national international united nations un office
-    street avenue road boulevard block hospital medical center centre university school church
+    street avenue road boulevard block ave blvd drive lane court way highway parkway terrace hospital medical center centre university school church
     north south east west northern southern eastern western central new the a an and or but in on at
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
@@ -821,7 +821,10 @@ def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
     top = max(support.values())
     backed = [p for p in places if support[p] == top]
     rank = max(precision_rank(p) for p in backed)
-    best = _mode([p for p in backed if precision_rank(p) == rank])
+    finest = [p for p in backed if precision_rank(p) == rank]
+    # Between equally backed towns, a city: a namesake town far away is the usual misreading.
+    cities = [p for p in finest if p.feature == "city"]
+    best = _mode(cities or finest)
     if best is None:
         return None, ""
     agree = sum(1 for p in places if name_key(p.name) == name_key(best.name))
