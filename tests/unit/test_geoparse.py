@@ -365,3 +365,35 @@ def test_relation_words_say_inside_or_near() -> None:
     assert places._relation(["in", "the", "western", "countryside", "of"])
     assert places._relation([",", "10", "km", "south", "of"])
     assert not places._relation(["and", "then"])
+
+
+# --------------------------------------------------------------------------- home city
+
+
+@BOTH
+def test_a_suburb_lies_in_the_state_of_the_big_city_the_text_names(lower: bool) -> None:
+    # A bigger namesake elsewhere loses to the one in the named city's state.
+    text = "Atlanta police said a man was wounded in a shooting in Decatur on Sunday."
+    got = _place(_lower(text) if lower else text)
+    assert got is not None and got.name == "Decatur" and got.admin1 == "Georgia", got
+
+
+def _state_match(key: str, *cands: tuple[str, int]) -> GeoMatch:
+    """A city match with candidates ``(admin1, population)`` in one country, biggest first."""
+    options = tuple(
+        Candidate(Place(key.title(), "US", 1.0, 1.0, adm), "city", pop, math.log10(pop + 10)) for adm, pop in cands
+    )
+    return GeoMatch(key, options[0].place, tuple(o.place for o in options), "city", cands[0][1], False, options)
+
+
+def test_home_states_need_a_big_city_far_bigger_than_its_namesakes() -> None:
+    big = _state_match("harbor city", ("Oregon", 600_000), ("Maine", 20_000))
+    close = _state_match("twin falls city", ("Idaho", 300_000), ("Utah", 90_000))
+    small = _state_match("elm grove", ("Ohio", 40_000))
+    spans = [(0, 1, big, False), (3, 4, close, False), (6, 7, small, False)]
+    assert geoparse.home_states(spans) == {("US", "Oregon")}
+
+
+def test_a_national_capital_is_no_home_city() -> None:
+    capital = _state_match("washington", ("District of Columbia", 700_000))
+    assert geoparse.home_states([(0, 1, capital, True)]) == set()

