@@ -364,7 +364,12 @@ def home_states(spans: Sequence[tuple[int, int, GeoMatch, bool]]) -> set[tuple[s
     out: set[tuple[str, str]] = set()
     capitals = national_capitals()
     for _, _, match, _ in spans:
-        towns = sorted((o for o in match.options if o.kind in {"city", "village"}), key=lambda o: -o.population)
+        # Namesakes are the places of that very name, not those that list it as an alternate.
+        key = normalize(match.key)
+        towns = sorted(
+            (o for o in match.options if o.kind in {"city", "village"} and normalize(o.place.name) == key),
+            key=lambda o: -o.population,
+        )
         if match.kind != "city" or match.loose or not towns:
             continue
         top = towns[0]
