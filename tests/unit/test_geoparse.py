@@ -397,7 +397,9 @@ def test_home_states_need_a_big_city_far_bigger_than_its_namesakes() -> None:
 def test_a_place_listing_the_name_as_an_alternate_is_no_namesake() -> None:
     city = _state_match("harbor city", ("Oregon", 600_000))
     alias = Candidate(Place("Old Port", "XA", 1.0, 1.0, "Coast"), "city", 400_000, 5.6)
-    match = GeoMatch(city.key, city.place, (*city.candidates, alias.place), "city", 600_000, False, (*city.options, alias))
+    match = GeoMatch(
+        city.key, city.place, (*city.candidates, alias.place), "city", 600_000, False, (*city.options, alias)
+    )
     assert geoparse.home_states([(0, 1, match, False)]) == {("US", "Oregon")}
 
 
