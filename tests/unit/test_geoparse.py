@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections import Counter
 
 import pytest
 from spacy.tokens import Doc
@@ -406,3 +407,21 @@ def test_a_place_listing_the_name_as_an_alternate_is_no_namesake() -> None:
 def test_a_national_capital_is_no_home_city() -> None:
     capital = _state_match("washington", ("District of Columbia", 700_000))
     assert geoparse.home_states([(0, 1, capital, True)]) == set()
+
+
+def test_a_small_town_abroad_is_dropped_in_a_text_about_a_big_city_at_home() -> None:
+    ctx = geoparse.DocContext(admin1={("US", "Oregon")}, home={("US", "Oregon")})
+    abroad = _match("millbrook", ("XA", "city", 6000))
+    best = geoparse.rank(abroad, ctx)[0]
+    assert dict(best.features)["home"] < 0
+    assert geoparse.contradicts_provinces(best, ctx)
+    assert "home" not in dict(geoparse.rank(abroad, geoparse.DocContext())[0].features)  # no home city
+
+
+def test_a_big_city_reached_by_an_alternate_name_yields_to_the_states_named() -> None:
+    ctx = geoparse.DocContext(countries=Counter({"US": 1}), admin1={("US", "Oregon")})
+    city = Candidate(Place("Bay Harbor", "US", 1.0, 1.0, "Nevada"), "city", 300_000, 5.5)
+    alias = GeoMatch("river ward", city.place, (city.place,), "city", 300_000, False, (city,))
+    assert geoparse.contradicts_provinces(geoparse.rank(alias, ctx)[0], ctx)
+    own = GeoMatch("bay harbor", city.place, (city.place,), "city", 300_000, False, (city,))
+    assert not geoparse.contradicts_provinces(geoparse.rank(own, ctx)[0], ctx)

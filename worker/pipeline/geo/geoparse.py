@@ -278,6 +278,7 @@ class DocContext:
     admin1: set[tuple[str, str]] = field(default_factory=set)  # (country, admin1 name)
     dateline: Place | None = None
     anchors: list[Place] = field(default_factory=list)  # places that resolve without doubt
+    home: set[tuple[str, str]] = field(default_factory=set)  # states of the big cities named
 
 
 def document_context(
@@ -329,8 +330,8 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
-    for cc, adm in home_states(spans):
-        ctx.admin1.add((cc, adm))
+    ctx.home = home_states(spans)
+    ctx.admin1 |= ctx.home
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
     # agree on joins them.
@@ -489,7 +490,8 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
 
     Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
     - outside all named ones), ``admin1`` (+ in a named province/state, - in another one of
-    a country where the text names some), ``dateline`` (in the
+    a country where the text names some), ``home`` (- abroad when the text names no country
+    but a big city at home: :func:`home_states`), ``dateline`` (in the
     dateline's province), ``agree`` (near another place that resolves without doubt),
     ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
     in its province. Villages (GeoNames places under 500 people)
@@ -507,6 +509,8 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
             feats.append(("country", CONTEXT_BONUS))
         elif named:
             feats.append(("country", -OUTSIDE_PENALTY))
+        elif ctx.home and all(cc != p.country for cc, _ in ctx.home):
+            feats.append(("home", -OUTSIDE_PENALTY))  # abroad, in a text about a big city at home
         if p.country and p.admin1 and (p.country, p.admin1) in ctx.admin1 and c.kind != "admin1":
             feats.append(("admin1", ADMIN1_BONUS))
         elif c.kind != "admin1" and any(cc == p.country for cc, _ in ctx.admin1):
@@ -583,10 +587,13 @@ def as_neighbourhood(name: str, city: Place) -> Place:
 
 def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
     """Whether a small settlement lies in another province than every one the text names in
-    its country, with nothing else for it (no agreement, no dateline): a namesake, or a
-    place named in passing."""
+    its country, or abroad in a text about a big city at home, with nothing else for it (no
+    agreement, no dateline): a namesake, or a place named in passing. A big city stands,
+    unless the text's name is only one of its alternates."""
     c = scored.candidate
-    if c.kind not in {"city", "village"} or c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
-        return False
     feats = dict(scored.features)
-    return feats.get("admin1", 0.0) < 0 and "agree" not in feats and "dateline" not in feats
+    # A big city stands against the provinces named, unless the name is only an alternate of it.
+    if c.kind not in {"city", "village"} or (c.population >= BUSINESS_NAMESAKE_MIN_POPULATION and "name" in feats):
+        return False
+    elsewhere = feats.get("admin1", 0.0) < 0 or feats.get("home", 0.0) < 0
+    return elsewhere and "agree" not in feats and "dateline" not in feats
