@@ -425,3 +425,9 @@ def test_a_big_city_reached_by_an_alternate_name_yields_to_the_states_named() ->
     assert geoparse.contradicts_provinces(geoparse.rank(alias, ctx)[0], ctx)
     own = GeoMatch("bay harbor", city.place, (city.place,), "city", 300_000, False, (city,))
     assert not geoparse.contradicts_provinces(geoparse.rank(own, ctx)[0], ctx)
+
+
+def test_a_country_name_inside_a_longer_place_name_names_no_country() -> None:
+    doc = _doc("Deputies in New Mexico arrested a man after the shooting.")
+    assert "MX" not in places.article_countries(doc, Gazetteer.load())
+    assert "MX" in places.article_countries(_doc("Two men were shot in Mexico on Friday."), Gazetteer.load())

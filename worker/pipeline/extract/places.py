@@ -629,8 +629,15 @@ def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Co
 
 
 def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
-    """Countries the article names (by name or demonym), counted."""
-    return gazetteer.country_mentions([t.lower_ for t in doc])
+    """Countries the article names (by name or demonym), counted.
+
+    A country's name inside a longer place name ("Panama City", "New Mexico")
+    names that place, not the country: those words are left out."""
+    words = [t.lower_ for t in doc]
+    for start, end, found in gazetteer.find_in_tokens([t.text for t in doc]):
+        if end - start > 1 and all(o.kind != "country" for o in found.options or [found]):
+            words[start:end] = [""] * (end - start)
+    return gazetteer.country_mentions(words)
 
 
 def km(a: Place, b: Place) -> float | None:
