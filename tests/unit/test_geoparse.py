@@ -431,3 +431,12 @@ def test_a_country_name_inside_a_longer_place_name_names_no_country() -> None:
     doc = _doc("Deputies in New Mexico arrested a man after the shooting.")
     assert "MX" not in places.article_countries(doc, Gazetteer.load())
     assert "MX" in places.article_countries(_doc("Two men were shot in Mexico on Friday."), Gazetteer.load())
+
+
+def test_names_given_an_age_are_people_not_towns() -> None:
+    doc = _doc(
+        "The 24-year-old Mara Denton was shot. Her cousin, Ollie Brandon, 31, was hurt near a 19-year-old Dayton man."
+    )
+    people = places._people_by_age(doc)
+    assert {"mara", "denton", "ollie", "brandon"} <= people
+    assert "dayton" not in people  # a town qualifying a noun
