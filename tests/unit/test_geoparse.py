@@ -440,3 +440,9 @@ def test_names_given_an_age_are_people_not_towns() -> None:
     people = places._people_by_age(doc)
     assert {"mara", "denton", "ollie", "brandon"} <= people
     assert "dayton" not in people  # a town qualifying a noun
+
+
+def test_a_state_written_in_full_after_a_comma_is_a_state_mention() -> None:
+    found = geoparse.state_mentions("Two men were hurt in Lakeview Township, New Hampshire on Friday.")
+    assert [(s.country, s.admin1) for _, s in found] == [("US", "New Hampshire")]
+    assert geoparse.state_mentions("Deputies in New Hampshire said") == []  # not after a place

@@ -245,8 +245,10 @@ def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbr
     dotted: dict[str, StateAbbreviation] = {}
     codes: dict[str, StateAbbreviation] = {}
     for a in admin1_abbreviations():
-        for f in a.forms:
-            if "." in f:
+        # The unit's full name counts too ("Hamilton, New Jersey"): some names are all
+        # English words the gazetteer does not index on their own.
+        for f in (*a.forms, a.admin1):
+            if "." in f or f == a.admin1:
                 dotted[f.lower()] = a
             else:
                 codes[f] = a
@@ -255,8 +257,8 @@ def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbr
         alt = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
         return re.compile(rf",\s*({alt})(?=[\s,;:)\-\u2014\u2013]|$)", flags)
 
-    # After a comma (", N.C.", ", Calif.", ", TX") the form names the state of the place
-    # before it. Dotted forms count in any case; postal codes only in capitals.
+    # After a comma (", N.C.", ", Calif.", ", TX", ", New Jersey") the form names the state of
+    # the place before it. Dotted forms and names count in any case; postal codes only in capitals.
     return (pattern(dotted, re.IGNORECASE), dotted), (pattern(codes, 0), codes)
 
 
