@@ -446,3 +446,14 @@ def test_a_state_written_in_full_after_a_comma_is_a_state_mention() -> None:
     found = geoparse.state_mentions("Two men were hurt in Lakeview Township, New Hampshire on Friday.")
     assert [(s.country, s.admin1) for _, s in found] == [("US", "New Hampshire")]
     assert geoparse.state_mentions("Deputies in New Hampshire said") == []  # not after a place
+
+
+def test_a_state_the_text_names_outweighs_a_big_citys_state() -> None:
+    doc = _doc("Harbor City and Nevada")
+    city = _state_match("harbor city", ("Oregon", 600_000))
+    state = Candidate(Place("Nevada", "US", 1.0, 1.0, "Nevada"), "admin1", 0, 3.0)
+    nevada = GeoMatch("nevada", state.place, (state.place,), "admin1", 0, False, (state,))
+    ctx = geoparse.document_context(doc, [(0, 2, city, False), (3, 4, nevada, False)], ())
+    assert ctx.home == set() and ctx.admin1 == {("US", "Nevada")}
+    alone = geoparse.document_context(doc, [(0, 2, city, False)], ())
+    assert alone.home == {("US", "Oregon")}

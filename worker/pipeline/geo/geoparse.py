@@ -332,7 +332,9 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
-    ctx.home = home_states(spans)
+    # A province the text names itself says more than a big city's: coders name both
+    # ("X village, Y province ... Z city"), local news only the city.
+    ctx.home = {(cc, adm) for cc, adm in home_states(spans) if all(cc != c for c, _ in ctx.admin1)}
     ctx.admin1 |= ctx.home
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
