@@ -457,3 +457,10 @@ def test_a_state_the_text_names_outweighs_a_big_citys_state() -> None:
     assert ctx.home == set() and ctx.admin1 == {("US", "Nevada")}
     alone = geoparse.document_context(doc, [(0, 2, city, False)], ())
     assert alone.home == {("US", "Oregon")}
+
+
+def test_a_two_word_neighbourhood_name_is_a_neighbourhood() -> None:
+    doc = _doc("A man was shot in the Maple Hollow neighborhood on Friday.")
+    start = [t.text for t in doc].index("Maple")
+    assert geoparse.neighbourhood_of(doc, start, start + 1)  # "Maple" alone, "Hollow" follows
+    assert not geoparse.neighbourhood_of(_doc("A man was shot in Maple Hollow on Friday."), 5, 6)

@@ -578,8 +578,12 @@ _NEIGHBOURHOOD_WORDS = frozenset({"neighborhood", "neighbourhood", "section", "s
 
 def neighbourhood_of(doc: Doc, start: int, end: int) -> bool:
     """Whether the words after a span call it a neighbourhood: "the Austin neighborhood",
-    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere)."""
-    return end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS
+    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere),
+    also with one more word of the name between ("the Elm Park neighborhood")."""
+    if end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS:
+        return True
+    named_on = end + 1 < len(doc) and doc[end].is_alpha and doc[end].is_title
+    return named_on and doc[end + 1].lower_ in _NEIGHBOURHOOD_WORDS
 
 
 def as_neighbourhood(name: str, city: Place) -> Place:
