@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections import Counter
 
 import pytest
 from spacy.tokens import Doc
@@ -365,3 +366,101 @@ def test_relation_words_say_inside_or_near() -> None:
     assert places._relation(["in", "the", "western", "countryside", "of"])
     assert places._relation([",", "10", "km", "south", "of"])
     assert not places._relation(["and", "then"])
+
+
+# --------------------------------------------------------------------------- home city
+
+
+@BOTH
+def test_a_suburb_lies_in_the_state_of_the_big_city_the_text_names(lower: bool) -> None:
+    # A bigger namesake elsewhere loses to the one in the named city's state.
+    text = "Atlanta police said a man was wounded in a shooting in Decatur on Sunday."
+    got = _place(_lower(text) if lower else text)
+    assert got is not None and got.name == "Decatur" and got.admin1 == "Georgia", got
+
+
+def _state_match(key: str, *cands: tuple[str, int]) -> GeoMatch:
+    """A city match with candidates ``(admin1, population)`` in one country, biggest first."""
+    options = tuple(
+        Candidate(Place(key.title(), "US", 1.0, 1.0, adm), "city", pop, math.log10(pop + 10)) for adm, pop in cands
+    )
+    return GeoMatch(key, options[0].place, tuple(o.place for o in options), "city", cands[0][1], False, options)
+
+
+def test_home_states_need_a_big_city_far_bigger_than_its_namesakes() -> None:
+    big = _state_match("harbor city", ("Oregon", 600_000), ("Maine", 20_000))
+    close = _state_match("twin falls city", ("Idaho", 300_000), ("Utah", 90_000))
+    small = _state_match("elm grove", ("Ohio", 40_000))
+    spans = [(0, 1, big, False), (3, 4, close, False), (6, 7, small, False)]
+    assert geoparse.home_states(spans) == {("US", "Oregon")}
+
+
+def test_a_place_listing_the_name_as_an_alternate_is_no_namesake() -> None:
+    city = _state_match("harbor city", ("Oregon", 600_000))
+    alias = Candidate(Place("Old Port", "XA", 1.0, 1.0, "Coast"), "city", 400_000, 5.6)
+    match = GeoMatch(
+        city.key, city.place, (*city.candidates, alias.place), "city", 600_000, False, (*city.options, alias)
+    )
+    assert geoparse.home_states([(0, 1, match, False)]) == {("US", "Oregon")}
+
+
+def test_a_national_capital_is_no_home_city() -> None:
+    capital = _state_match("washington", ("District of Columbia", 700_000))
+    assert geoparse.home_states([(0, 1, capital, True)]) == set()
+
+
+def test_a_small_town_abroad_is_dropped_in_a_text_about_a_big_city_at_home() -> None:
+    ctx = geoparse.DocContext(admin1={("US", "Oregon")}, home={("US", "Oregon")})
+    abroad = _match("millbrook", ("XA", "city", 6000))
+    best = geoparse.rank(abroad, ctx)[0]
+    assert dict(best.features)["home"] < 0
+    assert geoparse.contradicts_provinces(best, ctx)
+    assert "home" not in dict(geoparse.rank(abroad, geoparse.DocContext())[0].features)  # no home city
+
+
+def test_a_big_city_reached_by_an_alternate_name_yields_to_the_states_named() -> None:
+    ctx = geoparse.DocContext(countries=Counter({"US": 1}), admin1={("US", "Oregon")})
+    city = Candidate(Place("Bay Harbor", "US", 1.0, 1.0, "Nevada"), "city", 300_000, 5.5)
+    alias = GeoMatch("river ward", city.place, (city.place,), "city", 300_000, False, (city,))
+    assert geoparse.contradicts_provinces(geoparse.rank(alias, ctx)[0], ctx)
+    own = GeoMatch("bay harbor", city.place, (city.place,), "city", 300_000, False, (city,))
+    assert not geoparse.contradicts_provinces(geoparse.rank(own, ctx)[0], ctx)
+
+
+def test_a_country_name_inside_a_longer_place_name_names_no_country() -> None:
+    doc = _doc("Deputies in New Mexico arrested a man after the shooting.")
+    assert "MX" not in places.article_countries(doc, Gazetteer.load())
+    assert "MX" in places.article_countries(_doc("Two men were shot in Mexico on Friday."), Gazetteer.load())
+
+
+def test_names_given_an_age_are_people_not_towns() -> None:
+    doc = _doc(
+        "The 24-year-old Mara Denton was shot. Her cousin, Ollie Brandon, 31, was hurt near a 19-year-old Dayton man."
+    )
+    people = places._people_by_age(doc)
+    assert {"mara", "denton", "ollie", "brandon"} <= people
+    assert "dayton" not in people  # a town qualifying a noun
+
+
+def test_a_state_written_in_full_after_a_comma_is_a_state_mention() -> None:
+    found = geoparse.state_mentions("Two men were hurt in Lakeview Township, New Hampshire on Friday.")
+    assert [(s.country, s.admin1) for _, s in found] == [("US", "New Hampshire")]
+    assert geoparse.state_mentions("Deputies in New Hampshire said") == []  # not after a place
+
+
+def test_a_state_the_text_names_outweighs_a_big_citys_state() -> None:
+    doc = _doc("Harbor City and Nevada")
+    city = _state_match("harbor city", ("Oregon", 600_000))
+    state = Candidate(Place("Nevada", "US", 1.0, 1.0, "Nevada"), "admin1", 0, 3.0)
+    nevada = GeoMatch("nevada", state.place, (state.place,), "admin1", 0, False, (state,))
+    ctx = geoparse.document_context(doc, [(0, 2, city, False), (3, 4, nevada, False)], ())
+    assert ctx.home == set() and ctx.admin1 == {("US", "Nevada")}
+    alone = geoparse.document_context(doc, [(0, 2, city, False)], ())
+    assert alone.home == {("US", "Oregon")}
+
+
+def test_a_two_word_neighbourhood_name_is_a_neighbourhood() -> None:
+    doc = _doc("A man was shot in the Maple Hollow neighborhood on Friday.")
+    start = [t.text for t in doc].index("Maple")
+    assert geoparse.neighbourhood_of(doc, start, start + 1)  # "Maple" alone, "Hollow" follows
+    assert not geoparse.neighbourhood_of(_doc("A man was shot in Maple Hollow on Friday."), 5, 6)

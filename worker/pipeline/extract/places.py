@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Token
 
 from worker.pipeline.extract.gazetteer import Candidate, Gazetteer, GeoMatch, loose_key, normalize
 from worker.pipeline.geo import geoparse
@@ -179,11 +179,46 @@ def _candidate_spans(
     # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
     # alone later, they are the person again, not the town of that name.
     surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
+    if cased:
+        surnames |= _people_by_age(doc)
     return [
         (start, end, found, start < dl_end)
         for start, end, found in gazetteer.find_in_tokens(words, countries=countries)
         if not _not_a_name(doc, (start, end), found, countries=countries, ents=ents, surnames=surnames, cased=cased)
     ]
+
+
+MAX_AGE = 110
+# Words that may follow a person's full name ("Ada Roe of", "Ada Roe was"), not a noun.
+_AFTER_NAME = frozenset({"of", "was", "is", "who", "and", "had", "has", "died", "said", "from", "in"})
+
+
+def _people_by_age(doc: Doc) -> set[str]:
+    """Lowercased words of the names a text gives an age: "Jane Doe, 34," and "a 19-year-old
+    John Roe" are people, whatever towns share their names."""
+    out: set[str] = set()
+    for tok in doc[:-2]:
+        nxt, num = doc[tok.i + 1], doc[tok.i + 2]
+        aged = nxt.text == "," and num.text.isdigit() and 0 < int(num.text) <= MAX_AGE
+        if aged and tok.is_title and (tok.i + 3 >= len(doc) or doc[tok.i + 3].text in {",", ";", ")"}):
+            out |= {t.lower_ for t in _name_run(doc, tok.i, back=True)}
+        elif tok.lower_.endswith("year-old") or (tok.lower_ == "old" and doc[tok.i - 1].text == "-"):
+            run = _name_run(doc, tok.i + 1, back=False)
+            after = run[-1].i + 1 if run else len(doc)
+            # "a 25-year-old Dayton man": the town qualifies a noun; a full name stands alone.
+            if len(run) >= 2 and (after >= len(doc) or not doc[after].is_alpha or doc[after].lower_ in _AFTER_NAME):
+                out |= {t.lower_ for t in run}
+    return out
+
+
+def _name_run(doc: Doc, i: int, *, back: bool) -> list[Token]:
+    """The capitalized words of a name ending (``back``) or starting at token ``i``, at most three."""
+    run: list[Token] = []
+    step = -1 if back else 1
+    while 0 <= i < len(doc) and len(run) < 3 and doc[i].is_title and doc[i].is_alpha:
+        run.append(doc[i])
+        i += step
+    return run
 
 
 def _not_a_name(
@@ -629,8 +664,15 @@ def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Co
 
 
 def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
-    """Countries the article names (by name or demonym), counted."""
-    return gazetteer.country_mentions([t.lower_ for t in doc])
+    """Countries the article names (by name or demonym), counted.
+
+    A country's name inside a longer place name ("Panama City", "New Mexico")
+    names that place, not the country: those words are left out."""
+    words = [t.lower_ for t in doc]
+    for start, end, found in gazetteer.find_in_tokens([t.text for t in doc]):
+        if end - start > 1 and all(o.kind != "country" for o in found.options or [found]):
+            words[start:end] = [""] * (end - start)
+    return gazetteer.country_mentions(words)
 
 
 def km(a: Place, b: Place) -> float | None:

