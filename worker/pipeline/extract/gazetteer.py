@@ -176,6 +176,13 @@ def _strip_articles(words: Sequence[str]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=65536)
+def _span_key(joined: str) -> str:
+    """The key of a run of token keys (space-joined), articles dropped; cached, as the token
+    scan builds the same n-grams' keys over and over."""
+    return " ".join(_strip_articles(joined.split()))
+
+
+@functools.lru_cache(maxsize=65536)
 def normalize(name: str) -> str:
     """The one key function for index and queries: ``"Al-Ḩudaydah"`` -> ``"hudaydah"``.
 
@@ -902,6 +909,8 @@ class Gazetteer:
         self._exact: frozenset[str] = frozenset(zlib.decompress(meta["exact_keys"]).decode().split("\n"))
         self._loose: frozenset[str] = frozenset(zlib.decompress(meta["loose_keys"]).decode().split("\n"))
         self._country_forms = _country_mention_table()
+        # First words of the country forms: most positions of a text start none, one set probe each.
+        self._country_firsts = frozenset(key.split()[0] for key in self._country_forms[0] if key)
         self._english = english_words() | _function_words() | stopwords()
         self._country_zones: dict[str, str] = dict(
             con.execute("SELECT country, timezone FROM places WHERE kind = 'country' AND timezone IS NOT NULL")
@@ -1039,7 +1048,7 @@ class Gazetteer:
                     parts.append(norms[j])
                     if len(parts) > MAX_KEY_WORDS:
                         break
-                    spans.append((j + 1, " ".join(_strip_articles(" ".join(parts).split()))))
+                    spans.append((j + 1, _span_key(" ".join(parts))))
                 elif not joiner[j]:
                     break
                 j += 1
@@ -1066,17 +1075,25 @@ class Gazetteer:
         A string keeps its case, so case-sensitive aliases ("US", "UK") count; a word
         list is taken as lowercased and those aliases are skipped ("us" is a pronoun).
         """
-        table, max_len = self._country_forms
         if isinstance(text_or_words, str):
-            raw = _WORD.findall(text_or_words)
-            exact_ok = True
+            raw, exact_ok = _WORD.findall(text_or_words), True
         else:
-            raw = [w for w in text_or_words if w]
-            exact_ok = False
+            raw, exact_ok = [w for w in text_or_words if w], False
+        return Counter(cc for _start, _end, cc in self._country_runs(raw, exact_ok=exact_ok))
+
+    def country_spans(self, words: Sequence[str]) -> list[tuple[int, int, str]]:
+        """Where a lowercased word list names a country: ``[(start, end_exclusive, cc)]``."""
+        return self._country_runs(words, exact_ok=False)
+
+    def _country_runs(self, raw: Sequence[str], *, exact_ok: bool) -> list[tuple[int, int, str]]:
+        table, max_len = self._country_forms
         norms = [" ".join(_words(w)) for w in raw]
-        counts: Counter[str] = Counter()
+        runs: list[tuple[int, int, str]] = []
         i = 0
         while i < len(raw):
+            if not norms[i] or norms[i].split()[0] not in self._country_firsts:
+                i += 1
+                continue
             for size in range(min(max_len, len(raw) - i), 0, -1):
                 key = " ".join(n for n in norms[i : i + size] if n)
                 entry = table.get(key)
@@ -1086,12 +1103,12 @@ class Gazetteer:
                 # A case-sensitive alias counts only in its exact surface form.
                 if forms is not None and (not exact_ok or " ".join(raw[i : i + size]) not in forms):
                     continue
-                counts[cc] += 1
+                runs.append((i, i + size, cc))
                 i += size
                 break
             else:
                 i += 1
-        return counts
+        return runs
 
 
 def _country_mention_table() -> tuple[dict[str, tuple[str, frozenset[str] | None]], int]:

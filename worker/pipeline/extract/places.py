@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from worker.pipeline.extract.gazetteer import Candidate, Gazetteer, GeoMatch, loose_key, normalize
+from worker.pipeline.extract.gazetteer import MAX_SPAN_TOKENS, Candidate, Gazetteer, GeoMatch, loose_key, normalize
 from worker.pipeline.geo import geoparse
 from worker.records import Place
 
@@ -666,13 +666,27 @@ def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Co
 def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
     """Countries the article names (by name or demonym), counted.
 
-    A country's name inside a longer place name ("Panama City", "New Mexico")
-    names that place, not the country: those words are left out."""
-    words = [t.lower_ for t in doc]
-    for start, end, found in gazetteer.find_in_tokens([t.text for t in doc]):
-        if end - start > 1 and all(o.kind != "country" for o in found.options or [found]):
-            words[start:end] = [""] * (end - start)
-    return gazetteer.country_mentions(words)
+    A country's name inside a longer place name ("Panama City", "New Mexico") names that
+    place, not the country, and is not counted. Only the tokens around each country word are
+    scanned for such a name (a place name spans at most ``MAX_SPAN_TOKENS``), not the whole
+    text a second time."""
+    spans = gazetteer.country_spans([t.lower_ for t in doc])
+    if not spans:
+        return Counter()
+    texts = [t.text for t in doc]
+    counts: Counter[str] = Counter()
+    for start, end, cc in spans:
+        lo, hi = max(0, start - MAX_SPAN_TOKENS + 1), min(len(texts), end + MAX_SPAN_TOKENS - 1)
+        inside_place = any(
+            s + lo <= start
+            and e + lo >= end
+            and e - s > 1
+            and all(o.kind != "country" for o in found.options or [found])
+            for s, e, found in gazetteer.find_in_tokens(texts[lo:hi])
+        )
+        if not inside_place:
+            counts[cc] += 1
+    return counts
 
 
 def km(a: Place, b: Place) -> float | None:
