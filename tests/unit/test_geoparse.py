@@ -58,12 +58,12 @@ BOTH = pytest.mark.parametrize("lower", [False, True], ids=["cased", "lowercased
     ("text", "country", "admin1"),
     [
         (
-            "Gunmen attacked a police post in Kharwar district, Logar province, killing two policemen.",
+            "Gunmen attacked a police post in Azra district, Logar province, killing two policemen.",
             "AF",
             "Logar",
         ),
         (
-            "SALISBURY, N.C. - Two men were shot dead outside a gas station on Friday night, police said.",
+            "GREENVILLE, N.C. - Two men were shot dead outside a gas station on Friday night, police said.",
             "US",
             "North Carolina",
         ),
@@ -97,10 +97,10 @@ def test_state_abbreviation_sets_the_state() -> None:
 @pytest.mark.parametrize(
     ("text", "not_a_place"),
     [
-        ("Det. Michael Cordova said the victim was shot twice in Baltimore on Sunday.", "cordova"),
-        ("Officers found the man in the 600 block of Escanaba Avenue in Chicago on Friday.", "escanaba"),
-        ("The shooting happened in the parking lot of the Hampton Inn in Memphis, police said.", "hampton"),
-        ("The gunman opened fire on Nov. 27 in a bar in Denver, killing two men.", "nov"),
+        ("Det. Ana Toledo said the victim was shot twice in Baltimore on Sunday.", "toledo"),
+        ("Officers found the man in the 600 block of Kenosha Avenue in Chicago on Friday.", "kenosha"),
+        ("The shooting happened in the parking lot of the Bristol Inn in Memphis, police said.", "bristol"),
+        ("The gunman opened fire on Nov. 14 in a bar in Denver, killing two men.", "nov"),
     ],
 )
 def test_non_places_stay_out(text: str, not_a_place: str, lower: bool) -> None:
@@ -118,9 +118,9 @@ def test_non_places_stay_out(text: str, not_a_place: str, lower: bool) -> None:
     ],
 )
 def test_non_place_reasons(before: str, after: str, reason: str) -> None:
-    doc = _doc(f"Police said {before} Hampton {after} was closed.")
-    start = next(t.i for t in doc if t.text == "Hampton")
-    match = Gazetteer.load().lookup("Hampton")
+    doc = _doc(f"Police said {before} Dorchester {after} was closed.")
+    start = next(t.i for t in doc if t.text == "Dorchester")
+    match = Gazetteer.load().lookup("Dorchester")
     assert match is not None
     assert geoparse.non_place(doc, start, start + 1, match) == reason
 
@@ -185,8 +185,8 @@ def test_a_neighbourhood_of_a_city_is_the_neighbourhood() -> None:
     assert got is not None and got.country == "IQ" and got.name == "Sadr City", got
 
 
-def test_a_district_without_coordinates_still_beats_a_namesake_abroad() -> None:
-    got = _place("Gunmen killed two farmers in Kharwar district, Logar, on Thursday.")
+def test_a_district_beats_a_namesake_abroad() -> None:
+    got = _place("Gunmen killed two farmers in Azra district, Logar, on Thursday.")
     assert got is not None and got.country == "AF" and got.admin1 == "Logar", got
 
 
@@ -221,7 +221,7 @@ def test_supplement_entries_have_a_general_source() -> None:
 
 def test_ranking_is_a_scored_list_with_its_features() -> None:
     g = Gazetteer.load()
-    match = g.lookup("Salisbury")
+    match = g.lookup("Greenville")
     assert match is not None and len(match.options) > 1
     ctx = geoparse.DocContext()
     ctx.countries["US"] += 1
@@ -236,14 +236,14 @@ def test_ranking_is_a_scored_list_with_its_features() -> None:
 
 def test_villages_only_count_in_the_documents_countries() -> None:
     g = Gazetteer.load()
-    match = g.lookup("Bla")
+    match = g.lookup("Ber")
     assert match is not None
     ranked = geoparse.rank(match, geoparse.DocContext())
     assert all(s.candidate.kind != "village" for s in ranked)
 
 
 def test_state_mentions_after_a_comma() -> None:
-    found = geoparse.state_mentions("SALISBURY, N.C. - and Austin, TX, and Reno, Nev.")
+    found = geoparse.state_mentions("GREENVILLE, N.C. - and Austin, TX, and Reno, Nev.")
     assert [s.admin1 for _, s in found] == ["North Carolina", "Texas", "Nevada"]
 
 

@@ -24,7 +24,7 @@ from worker.records import Place
 
 # --------------------------------------------------------------------------- non-places
 
-# Titles before a person's name ("Det. Michael Cordova", "Gov. Ahmad", "sgt. lopez"):
+# Titles before a person's name ("Det. Ana Toledo", "Gov. Ahmad", "sgt. lopez"):
 # the capitalized words after them are a name, not a place.
 _TITLES = frozenset(
     {"det", "detective", "officer", "sgt", "sergeant", "lt", "lieutenant", "capt", "captain", "cpl", "corporal"}
@@ -40,7 +40,7 @@ _STREET_AFTER = frozenset(
     | {"court", "ct", "parkway", "pkwy", "terrace", "circle", "trail", "pike", "alley", "crescent"}
 )
 _BLOCK_BEFORE = frozenset({"block", "intersection", "corner", "blocks"})
-# Businesses and buildings named after a place ("Hampton Inn", "the Dallas Grill"): the
+# Businesses and buildings named after a place ("Bristol Inn", "the Dallas Grill"): the
 # name is the building's, and a small or foreign namesake is no evidence of where it is.
 _BUSINESS_AFTER = frozenset(
     {"inn", "hotel", "motel", "mall", "bar", "grill", "restaurant", "cafe", "club", "lounge", "casino", "bank"}
@@ -62,7 +62,7 @@ _DIRECTION_WORDS = frozenset(
     | {"northeast", "northwest", "southeast", "southwest", "northeastern", "northwestern", "southeastern"}
     | {"southwestern", "upper", "lower", "coastal", "interior", "capital", "border", "frontier"}
 )
-# Month and weekday abbreviations ("Nov. 27", "on Sat."): dates, whatever town shares them.
+# Month and weekday abbreviations ("Nov. 14", "on Sat."): dates, whatever town shares them.
 _DATE_WORDS = frozenset(
     {"jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
     | {"mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun"}
@@ -99,10 +99,10 @@ def _plain(text: str) -> str:
 def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collection[str] = ()) -> str | None:
     """Why the span ``doc[start:end]`` matched in the gazetteer is no place, or None.
 
-    Reasons: ``"direction"`` ("northeastern" alone), ``"acronym"`` ("BLA", "NGO" in mixed-case text), ``"date"`` ("Nov. 27"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
+    Reasons: ``"direction"`` ("northeastern" alone), ``"acronym"`` ("NGO", "UN" in mixed-case text), ``"date"`` ("Nov. 14"), ``"demonym"`` (a country's name or adjective), ``"actor"`` ("pro-Hadi",
     "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
-    Michael Cordova"), ``"street"`` ("Escanaba Avenue", "600 block of Escanaba", "1400
-    Western"), ``"business"`` ("Hampton Inn", unless a big city of the document's
+    Ana Toledo"), ``"street"`` ("Kenosha Avenue", "600 block of Kenosha", "1400
+    Western"), ``"business"`` ("Bristol Inn", unless a big city of the document's
     countries). Works on cased and lowercased text alike. Countries are never vetoed.
     """
     if match.kind == "country":
@@ -150,7 +150,7 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
         and start > ACRONYM_DATELINE_TOKENS
         and not _all_caps(doc)
     ):
-        return "acronym"  # "BLA", "NGO" in mixed-case text: an organisation's initials
+        return "acronym"  # "NGO", "UN" in mixed-case text: an organisation's initials
     word = _plain(tok.text)
     if word in _DIRECTION_WORDS:
         return "direction"  # "northeastern Ukraine": Oman's North Eastern governorate is not meant
@@ -197,8 +197,8 @@ def _title_before(doc: Doc, start: int) -> Token | None:
 
 
 def _street_address(doc: Doc, start: int, end: int) -> bool:
-    """True when ``doc[start:end]`` names a street, block or house address ("Escanaba
-    Avenue", "600 block of Escanaba", "1400 Western"; a year before it is no house number)."""
+    """True when ``doc[start:end]`` names a street, block or house address ("Kenosha
+    Avenue", "600 block of Kenosha", "1400 Western"; a year before it is no house number)."""
     after = _plain(doc[end].text) if end < len(doc) else ""
     if after in _STREET_AFTER:
         return True
