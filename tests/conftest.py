@@ -14,16 +14,17 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.integration.loopback import QuietHandler, start, stop
 from worker.resources import Resources
 from worker.settings import Settings, load_settings
 from worker.store.db import get_engine, upgrade
@@ -192,8 +193,8 @@ class NewsSite:
 
 
 def _serve(site: NewsSite) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802  # http.server's name
             path = self.path.split("?")[0]
             with site.lock:
                 site.hits[path] = site.hits.get(path, 0) + 1
@@ -201,31 +202,22 @@ def _serve(site: NewsSite) -> ThreadingHTTPServer:
                 body = site.feed().encode()
                 etag = f'"{abs(hash(body))}"'
                 if self.headers.get("If-None-Match") == etag:
-                    self._send(304, b"", {"ETag": etag})
+                    self.send(304, b"", {"ETag": etag})
                     return
-                self._send(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
+                self.send(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
                 return
             if path.startswith("/a/") and (page := site.page(path[3:].removesuffix(".html"))):
-                self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+                self.send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
                 return
-            self._send(404, b"not found", {"Content-Type": "text/plain"})
+            self.send(404, b"not found", {"Content-Type": "text/plain"})
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        def send(self, status: int, body: bytes, headers: Mapping[str, str]) -> None:
             with site.lock:
                 site.statuses.append((self.path.split("?")[0], status))
-            self.send_response(status)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            super().send(status, body, headers)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = start(Handler)
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
@@ -260,8 +252,7 @@ def site() -> Iterator[NewsSite]:
     s = NewsSite(stories=list(STORIES))
     server = _serve(s)
     yield s
-    server.shutdown()
-    server.server_close()
+    stop(server)
 
 
 def days_ago(n: int) -> datetime:
