@@ -289,13 +289,17 @@ def feeds_add(
     res = resources()
     with session_scope(res.engine) as s:
         for url in (u.strip() for u in urls):
-            known = admin.find_feed(s, url)
-            if known is not None and known.removed_at is not None:
-                reopened = admin.restore_feed(s, known)
-                _say(f"added back: {url} (feed {known.id}; {reopened} entries it had not fetched queued again)")
-                continue
-            added = repo.add_feed(s, url, name=name, interval=interval or res.settings.scheduler.default_interval)
-            _say(f"{'added' if added else 'already there'}: {url}")
+            _say(_follow(s, url, name, interval or res.settings.scheduler.default_interval))
+
+
+def _follow(session: Session, url: str, name: str | None, interval: int) -> str:
+    """Follow `url`: add it, bring it back if it was removed, or leave it as it is; says which
+    ("added: URL", "added back: URL (...)", "already there: URL")."""
+    known = admin.find_feed(session, url)
+    if known is not None and known.removed_at is not None:
+        reopened = admin.restore_feed(session, known)
+        return f"added back: {url} (feed {known.id}; {reopened} entries it had not fetched queued again)"
+    return f"{'added' if repo.add_feed(session, url, name=name, interval=interval) else 'already there'}: {url}"
 
 
 @feeds_app.command("import")
@@ -314,10 +318,14 @@ def feeds_import(file: Path) -> None:
         raise _refuse(f"cannot import {file}: {exc}") from exc
     res = resources()
     with session_scope(res.engine) as s:
-        added = sum(
-            repo.add_feed(s, url, name=title, interval=res.settings.scheduler.default_interval) for url, title in items
-        )
-    _say(f"imported {added} new feeds ({len(items) - added} already known)")
+        done = [_follow(s, url, title, res.settings.scheduler.default_interval) for url, title in items]
+    back = sum(d.startswith("added back:") for d in done)
+    added = sum(d.startswith("added:") for d in done)
+    _say(
+        f"imported {added} new feeds"
+        + (f", {back} removed earlier added back" if back else "")
+        + f" ({len(items) - added - back} already known)"
+    )
 
 
 def _when(value: datetime | None, empty: str = "") -> str:

@@ -156,6 +156,23 @@ def test_remove_keeps_the_evidence_and_config_does_not_bring_the_feed_back(
     assert jobs.tick(cli.res) == [fid]
 
 
+def test_import_brings_a_removed_feed_back_like_add(cli: Cli, tmp_path: Path) -> None:
+    url = cli.site.feed_url
+    fid = cli.feed_id(url)
+    entry_ids = _poll_and_fetch_one(cli, fid)
+    cli("feeds", "remove", str(fid))
+    listing = tmp_path / "feeds.txt"
+    listing.write_text(f"{url}\n{cli.site.base}/other.xml\n")
+
+    assert (
+        "imported 1 new feeds, 1 removed earlier added back (0 already known)"
+        in cli("feeds", "import", str(listing)).output
+    )
+    assert [c[3] for c in _cells(cli("feeds", "list").stdout) if c[1] == url] != ["removed"]
+    assert jobs.pending_entries(cli.res) == entry_ids[1:]  # what it had not fetched is queued again
+    assert "imported 0 new feeds (2 already known)" in cli("feeds", "import", str(listing)).output
+
+
 def test_disable_and_enable_by_id_or_url(cli: Cli) -> None:
     url = cli.site.feed_url
     fid = cli.feed_id(url)
@@ -289,6 +306,10 @@ def test_failures_retry_queues_entries_articles_and_polls_again(cli: Cli) -> Non
         repo.fail_articles(s, [article.id])
         repo.record_failure(s, stage="extract", error="RuntimeError", reason="boom", article_id=article.id)
         article_failure = s.exec(select(Failure.id).where(Failure.article_id == article.id)).one()
+        article_feed = article.feed_id
+    # an extraction failure names only its article: --feed finds it through the article's feed
+    by_feed = [c[0] for c in _cells(cli("failures", "--feed", str(article_feed)).stdout)]
+    assert str(article_failure) in by_feed and str(fetch_failure) in by_feed and str(poll_failure) not in by_feed
 
     out = cli("failures", "retry", str(fetch_failure)).output
     assert f"failure {fetch_failure}: entry {entry_id} queued to be fetched again" in out

@@ -108,12 +108,21 @@ def list_failures(
     limit: int | None = 50,
     unretried: bool = False,
 ) -> list[Failure]:
-    """Recorded failures, newest first: since a time, of one feed, not yet retried."""
+    """Recorded failures, newest first: since a time, of one feed, not yet retried.
+
+    A feed's failures are its polls' and those of its entries and articles: an extraction
+    failure names only the article, so it is found through the article's feed."""
     q = select(Failure)
     if since is not None:
         q = q.where(col(Failure.at) >= since)
     if feed_id is not None:
-        q = q.where(col(Failure.feed_id) == feed_id)
+        q = q.where(
+            sa.or_(
+                col(Failure.feed_id) == feed_id,
+                col(Failure.entry_id).in_(select(Entry.id).where(col(Entry.feed_id) == feed_id)),
+                col(Failure.article_id).in_(select(Article.id).where(col(Article.feed_id) == feed_id)),
+            )
+        )
     if unretried:
         q = q.where(col(Failure.retried_at).is_(None))
     q = q.order_by(col(Failure.at).desc(), col(Failure.id).desc())
