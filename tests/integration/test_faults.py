@@ -274,19 +274,28 @@ STALLED_PATH = f"/a/{STALLED}.html"
 # --- 1. SIGKILL mid-task -------------------------------------------------------------------------
 
 
-def test_sigkill_mid_task_runs_it_again_exactly_once(
-    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
-) -> None:
-    reference = undisturbed(fsite, tmp_path)
-    fsite.hits.clear()
+def _polling_io_worker(
+    fsite: FaultSite, db: str, services: list[Service], where: Path, extra: str = ""
+) -> tuple[Service, subprocess.Popen[bytes]]:
+    """An I/O worker on a fresh Redis database, with the feed's poll sent to it; the stalled
+    story's fetch follows."""
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     fsite.stalled.add(STALLED)
-    svc = Service(tmp_path / "svc", db, REDIS_TEST_URL, [])
+    svc = Service(where, db, REDIS_TEST_URL, [], extra=extra)
     services.append(svc)
     feed_id = add_feed(db, fsite.feed_url)
     io = svc.worker("io", "io")
     assert wait_for(svc.ready, 60), svc.logs()
     svc.client().send_task("wirewatch.poll_feed", args=[feed_id], queue="io")
+    return svc, io
+
+
+def test_sigkill_mid_task_runs_it_again_exactly_once(
+    fsite: FaultSite, db: str, services: list[Service], tmp_path: Path
+) -> None:
+    reference = undisturbed(fsite, tmp_path)
+    fsite.hits.clear()
+    svc, io = _polling_io_worker(fsite, db, services, tmp_path / "svc")
 
     assert wait_for(lambda: fsite.hit(STALLED_PATH) == 1, 60), svc.logs()
     sigkill_pool_child(io)  # the fetch of STALLED is in flight in that process
@@ -307,16 +316,9 @@ def test_a_task_that_always_kills_its_process_is_stopped_by_the_delivery_guard(
     services: list[Service],
     tmp_path: Path,
 ) -> None:
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     fsite.stories = [STORIES[0]]
-    fsite.stalled.add(STALLED)
     max_deliveries = 3
-    svc = Service(tmp_path, db, REDIS_TEST_URL, [], extra=f"[worker]\nmax_deliveries = {max_deliveries}\n")
-    services.append(svc)
-    feed_id = add_feed(db, fsite.feed_url)
-    io = svc.worker("io", "io")
-    assert wait_for(svc.ready, 60), svc.logs()
-    svc.client().send_task("wirewatch.poll_feed", args=[feed_id], queue="io")
+    svc, io = _polling_io_worker(fsite, db, services, tmp_path, f"[worker]\nmax_deliveries = {max_deliveries}\n")
 
     for n in range(1, max_deliveries + 1):  # every delivery dies mid-fetch
         assert wait_for(lambda n=n: fsite.hit(STALLED_PATH) == n, 60), svc.logs()
@@ -339,14 +341,7 @@ def test_sigterm_during_a_task_finishes_it_and_loses_nothing(
 ) -> None:
     reference = undisturbed(fsite, tmp_path)
     fsite.hits.clear()
-    redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    fsite.stalled.add(STALLED)
-    svc = Service(tmp_path / "svc", db, REDIS_TEST_URL, [])
-    services.append(svc)
-    feed_id = add_feed(db, fsite.feed_url)
-    io = svc.worker("io", "io")
-    assert wait_for(svc.ready, 60), svc.logs()
-    svc.client().send_task("wirewatch.poll_feed", args=[feed_id], queue="io")
+    svc, io = _polling_io_worker(fsite, db, services, tmp_path / "svc")
     assert wait_for(lambda: fsite.hit(STALLED_PATH) == 1, 60), svc.logs()
 
     io.send_signal(signal.SIGTERM)  # a deploy: warm shutdown while the fetch is in flight
