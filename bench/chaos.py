@@ -173,31 +173,29 @@ def run(
         except subprocess.TimeoutExpired:
             p.kill()
     own.stop()
-    out = subprocess.run(
-        [str(REPO / ".venv/bin/wirewatch"), "export", "--format", "json"],
-        env=env,
-        cwd=work,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    incidents = json.loads(out.stdout)["incidents"]
-    from worker.store.db import get_engine
-
-    with get_engine(db_url).connect() as c:
-        failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
-        articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
-    drop_db(db_url)
     return {
         "label": label,
         "done": done,
         "seconds": round(elapsed, 1),
         "kills": kills,
         "redis_restarts": restarts,
-        "articles": int(articles),
-        "failures": failures,
-        "incidents": incidents,
+        **outcome(str(REPO / ".venv/bin/wirewatch"), env, work, db_url),
     }
+
+
+def outcome(wirewatch: str, env: dict[str, str], work: Path, db_url: str) -> dict[str, Any]:
+    """What a run left, read once it is over (its database is dropped): articles stored,
+    failures recorded and the incidents exported."""
+    out = subprocess.run(
+        [wirewatch, "export", "--format", "json"], env=env, cwd=work, capture_output=True, text=True, check=True
+    )
+    from worker.store.db import get_engine
+
+    with get_engine(db_url).connect() as c:
+        failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
+        articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
+    drop_db(db_url)
+    return {"articles": int(articles), "failures": failures, "incidents": json.loads(out.stdout)["incidents"]}
 
 
 def run_service_kill(label: str, tmp: Path, feeds: list[str], *, embedded: bool, timeout: float) -> dict[str, Any]:
@@ -271,26 +269,15 @@ def run_service_kill(label: str, tmp: Path, feeds: list[str], *, embedded: bool,
         second.kill()
     if own is not None:
         own.stop()
-    out = subprocess.run(
-        [wirewatch, "export", "--format", "json"], env=env, cwd=work, capture_output=True, text=True, check=True
-    )
-    from worker.store.db import get_engine
-
-    with get_engine(db_url).connect() as c:
-        failures = [tuple(r) for r in c.execute(sa.text("SELECT stage, reason FROM failures")).all()]
-        articles = c.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
-    drop_db(db_url)
     return {
         "label": label,
         "done": done,
         "seconds": round(elapsed, 1),
         "kills": len(tree),
         "redis_restarts": 1 if embedded else 0,
-        "articles": int(articles),
         "articles_at_kill": killed_at_articles,
         "resumed_seconds": None if resumed is None else round(resumed, 1),
-        "failures": failures,
-        "incidents": json.loads(out.stdout)["incidents"],
+        **outcome(wirewatch, env, work, db_url),
     }
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import socket
 import typing
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from celery import Celery
 from celery.utils.time import get_exponential_backoff_interval
 
@@ -271,3 +273,31 @@ def test_a_database_that_never_answers_is_an_outage_not_a_hang() -> None:
         with pytest.raises(StoreUnavailable, match="timeout"), session_scope(engine) as s:
             s.connection()
     assert PG_CONNECT_ARGS["connect_timeout"] <= 30
+
+
+def test_a_forked_process_opens_its_own_database_connections(pg_url: str) -> None:
+    """A Celery pool process is forked from a worker that has read the database: it must not
+    use (nor close) the parent's pooled connection, which would interleave two processes'
+    statements on one socket."""
+    engine = get_engine(pg_url)
+    with engine.connect() as c:
+        parent_backend = c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    # the connection is back in the pool: a fork inherits it
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            with engine.connect() as c:
+                os.write(write, str(c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    child_backend = int(os.read(read, 64) or b"0")
+    os.close(read)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert child_backend not in (0, parent_backend), "the child reused its parent's connection"
+    with engine.connect() as c:  # the parent's connection still works: the child did not close it
+        assert c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() == parent_backend

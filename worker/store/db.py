@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlmodel import Session
 
 from worker.errors import ResourceExhausted, StoreUnavailable
@@ -49,6 +50,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _note_owner(_dbapi_conn: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_inherited(_dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    """A connection opened by the process this one was forked from (a Celery pool process is
+    forked from its worker, which reads the database at start) is never used here: two
+    processes on one socket corrupt each other's statements ("prepared statement already
+    exists"). The pool drops it, without closing the parent's socket, and connects anew."""
+    if record.info.get("pid") != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError(f"connection inherited from process {record.info.get('pid')}")
 
 
 def normalize_url(url: str) -> str:
@@ -86,6 +101,8 @@ def get_engine(url: str, echo: bool = False) -> Engine:
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "connect", _note_owner)
+    sa.event.listen(engine, "checkout", _refuse_inherited)
     return engine
 
 
