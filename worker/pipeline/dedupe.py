@@ -202,6 +202,7 @@ _COMMON_NAMES = frozenset(
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
     story updated published posted share email facebook twitter click comments advertisement
+    northeast northwest southeast southwest side downtown uptown midtown metro suv
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
 _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
@@ -237,13 +238,41 @@ def _speaker_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Names of the places every report of a city names whatever happened: the hospital victims are
+# taken to ("Elm Grove Medical Center", "St. Ives Hospital in Oakdale") and the county or
+# township ("Marlow County"). They are about the city, not the event, and geocoding already
+# compares the city.
+_CARE = r"(?:Hospital|Medical|Clinic|Trauma|Infirmary)"
+_CAPWORD = r"[A-Z][A-Za-z'\u2019\-]*\.?"
+_AREA_NAME = re.compile(
+    rf"((?:{_CAPWORD}\s+){{1,4}}){_CARE}\b"
+    rf"|\b(?:{_CARE}|Center|Centre)\s+in\s+((?:{_CAPWORD}\s*){{1,3}})"
+    rf"|((?:{_CAPWORD}\s+){{1,2}})(?:County|Parish|Township|Borough)\b"
+)
+# A state or province abbreviated after a comma ("Elmwood, Ind.", "Marlow, Calif., police").
+_ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.")
+
+
+def _area_words(text: str) -> set[str]:
+    """The folded words of the hospitals, counties and abbreviated states a text names."""
+    out: set[str] = set()
+    for m in _AREA_NAME.finditer(text):
+        for g in m.groups():
+            if g:
+                out.update(_name_word(w.rstrip(".")) for w in g.split())
+    out.update(_name_word(m.group(1)) for m in _ABBREVIATED_AREA.finditer(text))
+    return out
+
+
 def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
     open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
-    (the places both reports already compare) and the people quoted about it (a spokesperson
-    speaks about many events); and the full names among them, two such words in a row ("jo
-    bloggs", one entry with a space: see `full_names`). Folded to lower case, accents stripped."""
-    skip = set(_COMMON_NAMES)
+    (the places both reports already compare), the hospitals, counties and states it names
+    (`_area_words`: every report of the city names them) and the people quoted about it (a
+    spokesperson speaks about many events); and the full names among them, two such words in a
+    row ("jo bloggs", one entry with a space: see `full_names`). Folded to lower case, accents
+    stripped."""
+    skip = set(_COMMON_NAMES) | _area_words(text)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
     speakers = _speaker_spans(text)
@@ -255,9 +284,18 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
         if any(a <= m.start() < b for a, b in speakers):
             continue
         word = _name_word(m.group(1))
-        if len(word) >= 3 and word not in skip and not word.isupper():
+        # An upper-case word is a dateline or an acronym, never a name of the event.
+        if len(word) >= 3 and word not in skip and not m.group(1).isupper():
             out.add(word)
     return frozenset(out)
+
+
+def headline_case(title: str) -> bool:
+    """Whether a title capitalises its words ("Man Shot Dead In Elmwood Park"): then capitals
+    do not mark names, and the title's words are no evidence of the event."""
+    words = [w for w in _WORD.findall(title) if len(w) >= 4]
+    capital = sum(1 for w in words if w[0].isupper())
+    return len(words) >= 3 and capital >= 0.7 * len(words)
 
 
 def _name_word(word: str) -> str:
@@ -437,8 +475,10 @@ def names_other_place(a: Place | None, a_names: frozenset[str], b: Place | None,
     b_names_a = bool(wa) and wa <= b_names
     if a_names_b and b_names_a:
         return True
-    others = full_names(a_names) | full_names(b_names) | wa | wb
-    return (a_names_b or b_names_a) and len((a_names & b_names) - others) >= WEAK_LINK_NAMES
+    shared = (a_names & b_names) - wa - wb
+    # A shared full name counts once, for itself and its two words.
+    singles = shared - full_names(shared) - {w for n in full_names(shared) for w in n.split()}
+    return (a_names_b or b_names_a) and len(singles) + len(full_names(shared)) >= WEAK_LINK_NAMES
 
 
 # --- one report against one candidate ---------------------------------------------------------
@@ -485,6 +525,78 @@ def _weak_link(pm: PlaceMatch, days: int | None, policy: Policy) -> bool:
     millions has several shootings a month, so the area and the window prove nothing without
     event names or a toll in common."""
     return pm.relation in _AREA_PLACES and days is not None and days > policy.max_days
+
+
+MASS_TOLL = 5  # killed: two events this deadly in one area within days are rare
+
+
+def _toll_evidence(a: Incident, b: Candidate) -> str:
+    """How the tolls both reports state single out one event: "mass" for compatible killed
+    figures of a mass-casualty event, "same" for the same non-zero killed or injured figure
+    (a lone death is common, so that holds only within a day), else ""."""
+    x, y = _figure(a.killed), _figure(b.killed)
+    if (
+        x is not None
+        and y is not None
+        and max(x, y) >= MASS_TOLL
+        and min(x, y) > 0
+        and casualty_compatibility(a.killed, b.killed) >= 0.5
+    ):
+        return "mass"
+    same = any(
+        x is not None and x > 0 and x == y
+        for x, y in ((_figure(a.killed), _figure(b.killed)), (_figure(a.injured), _figure(b.injured)))
+    )
+    return "same" if same else ""
+
+
+def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: bool, tolls: str) -> str:
+    """Why two reports that agree only on an area (a city, a county, or no place at all) lack
+    evidence of one event, or "" when they have it. A city has several shootings a day: the
+    city and the day are no evidence, the event's own names (a victim, a street, a venue) or
+    a toll that singles it out (`_toll_evidence`) are. A report without a place, or a date two
+    or more days off, needs two such names: a lone shared word there is as likely the city's
+    as the event's. `named`: both reports give names at all (a text without capitals, or a
+    report told in one sentence, cannot show any, so then names are not asked for). `tolls`:
+    how the stated tolls single the event out ("mass", "same" or "")."""
+    if not named or (pm.relation not in _AREA_PLACES and pm.relation != "named in text"):
+        return ""
+    if pm.relation == "unknown" or (days is not None and days >= 2):
+        if shared >= WEAK_LINK_NAMES or tolls == "mass":
+            return ""
+        return "an area alone needs two of the event's own names"
+    if shared or tolls:
+        return ""
+    return "a shared area needs a shared event name or toll"
+
+
+def _area_gate(
+    report: Incident,
+    cand: Candidate,
+    pm: PlaceMatch,
+    days: int | None,
+    policy: Policy,
+    *,
+    mine: frozenset[str],
+    theirs: frozenset[str],
+    pairs: set[str],
+) -> str:
+    """Why two reports that disagree on nothing still do not link (or ""): they agree only on
+    an area and a vague date (`_weak_link`), or only on an area without the event's own
+    evidence (`_missing_evidence`). `mine`, `theirs`: each report's distinctive single names;
+    `pairs`: the full names they share."""
+    shared = mine & theirs
+    tolls_agree = (
+        _figure(report.killed) is not None
+        and _figure(cand.killed) is not None
+        and casualty_compatibility(report.killed, cand.killed) >= 0.75
+    )
+    if _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
+        return "a shared area and a vague date need shared names"
+    if days is not None and days > policy.max_days:  # a vague date: `_weak_link` judged it
+        return ""
+    named = bool(mine) and bool(theirs)
+    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
 
 
 def compare(
@@ -574,9 +686,10 @@ def compare(
     )
     if disagree:
         reasons["disagree"] = disagree
-    tolls_agree = _figure(report.killed) is not None and _figure(cand.killed) is not None and killed_s >= 0.75
-    if not disagree and _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
-        reasons["gate"] = "a shared area and a vague date need shared names"
+    if not disagree and (
+        gate := _area_gate(report, cand, pm, days, policy, mine=mine - common, theirs=theirs - common, pairs=pairs)
+    ):
+        reasons["gate"] = gate
         return Decision(round(total, 4), False, reasons)
     if len(disagree) >= 2:
         reasons["gate"] = "two fields disagree"

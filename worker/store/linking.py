@@ -86,12 +86,15 @@ def evidence_text(data: dict[str, Any]) -> str:
 def report_names(report: Report, article: Article) -> frozenset[str]:
     """The report's event names: from its evidence, and for an article's first incident (the one
     its headline and lede are about) from the title and lede too. A round-up's other incidents
-    get only their own sentences, so they do not borrow the main story's names."""
+    get only their own sentences, so they do not borrow the main story's names. A title in
+    headline case ("Man Shot In Elmwood") is left out: its capitals mark no names."""
     rec = IncidentRecord.from_dict(report.data)
     text = evidence_text(report.data)
     if report.ordinal == 0:
-        text = f"{article.title}\n{article.text[:LEDE_CHARS]}\n{text}"
-    places = [rec.location.name, rec.location.admin1 or ""] if rec.location else []
+        title = "" if dedupe.headline_case(article.title or "") else article.title
+        text = f"{title}\n{article.text[:LEDE_CHARS]}\n{text}"
+    loc = rec.location
+    places = [loc.name, loc.admin1 or "", loc.admin2 or ""] if loc else []
     names = dedupe.fingerprint(text, exclude=places)
     return frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names
 
