@@ -570,6 +570,48 @@ def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: b
     return "a shared area needs a shared event name or toll"
 
 
+def _toll_outweighs_names(pm: PlaceMatch, days: int | None, tolls: str, report: Incident) -> bool:
+    """Whether a toll both reports state outweighs their disjoint names: in one town on one day,
+    the same multiple-fatality toll (or a mass-casualty one) is the event's; outlets that quote
+    different people (a relative, a reporter, a neighbour) share no names."""
+    if pm.relation not in ("same spot", "same town") or days is None or days > 1:
+        return False
+    killed = _figure(report.killed)
+    return tolls == "mass" or (tolls == "same" and killed is not None and killed >= 2)
+
+
+def _strong(
+    pm: PlaceMatch,
+    days: int | None,
+    disagree: Sequence[str],
+    shared: int,
+    pairs: int,
+    *,
+    toll_s: float,
+    tolls: str,
+    policy: Policy,
+) -> bool:
+    """Whether the agreeing fields corroborate strongly enough to forgive the one in
+    `disagree`: STRONG_NAMES shared event names (`shared` words and `pairs` full names), or a
+    shared full name and a toll both state (`tolls`: `_toll_evidence`); the dates within a
+    day (a full name and more names: within the day window, a follow-up dated to its own
+    day); tolls not far apart; the same town or spot. The disagreeing field itself excepted."""
+    names = shared + pairs
+    names_ok = names >= STRONG_NAMES or (pairs >= 1 and bool(tolls))
+    days_ok = (
+        days is None
+        or days <= 1
+        or "date" in disagree
+        or (pairs >= 1 and names > STRONG_NAMES and days <= policy.max_days)
+    )
+    return (
+        names_ok
+        and days_ok
+        and (toll_s >= 0.5 or "toll" in disagree)
+        and (pm.relation in ("same spot", "same town") or "place" in disagree)
+    )
+
+
 def _area_gate(
     report: Incident,
     cand: Candidate,
@@ -599,6 +641,21 @@ def _area_gate(
     return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
 
 
+def _relate_places(report: Incident, names: frozenset[str], cand: Candidate, policy: Policy) -> PlaceMatch:
+    """`place_match` of the two reports' places, where a place one report names in its text
+    overrides a wrong geocode of the other ("named in text", as good as a shared city, so only
+    on the same or the next day)."""
+    pm = place_match(report.location, cand.location, policy)
+    near_days = report.date is not None and cand.date is not None and abs((report.date - cand.date).days) <= 1
+    if (
+        near_days
+        and pm.relation in _NAMEABLE_PLACES
+        and names_other_place(report.location, names, cand.location, cand.names)
+    ):
+        return _place_out("named in text", pm.km)
+    return pm
+
+
 def compare(
     report: Incident,
     article_id: int,
@@ -619,15 +676,7 @@ def compare(
     apart, the same village or town; the disagreeing field itself excepted). Two or more: never."""
     if article_id in cand.article_ids:
         return Decision(0.0, False, {"gate": "same article reports both"})
-    pm = place_match(report.location, cand.location, policy)
-    near_days = report.date is not None and cand.date is not None and abs((report.date - cand.date).days) <= 1
-    if (
-        near_days
-        and pm.relation in _NAMEABLE_PLACES
-        and names_other_place(report.location, names, cand.location, cand.names)
-    ):
-        # Only as good as a shared city, so only on the same or the next day.
-        pm = _place_out("named in text", pm.km)
+    pm = _relate_places(report, names, cand, policy)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
     disagree: list[str] = []
     if pm.disagrees:
@@ -662,7 +711,10 @@ def compare(
     mine, theirs = names - full_names(names), cand.names - full_names(cand.names)
     shared = (mine & theirs) - common
     names_s = _names_score(mine, theirs, common)
-    if pm.score < 1.0 and _names_disjoint(mine, theirs, common):
+    tolls = _toll_evidence(report, cand)
+    if _toll_outweighs_names(pm, days, tolls, report):
+        names_s = max(names_s, 0.5)  # the toll speaks for the event where the names are silent
+    elif pm.score < 1.0 and _names_disjoint(mine, theirs, common):
         disagree.append("names")
     reasons.update(
         location=round(pm.score, 3),
@@ -678,12 +730,7 @@ def compare(
         reasons["full_names"] = sorted(pairs)[:4]
     details = 0.45 * names_s + 0.3 * toll_s + 0.1 * actor_s + 0.05 * victims_s + 0.1 * min(1.0, 2 * text_s)
     total = 0.3 * pm.score + 0.2 * date_s + 0.1 * type_s + 0.4 * details
-    strong = (
-        len(shared) + len(pairs) >= STRONG_NAMES
-        and (days is None or days <= 1 or "date" in disagree)
-        and (toll_s >= 0.5 or "toll" in disagree)
-        and (pm.relation in ("same spot", "same town") or "place" in disagree)
-    )
+    strong = _strong(pm, days, disagree, len(shared), len(pairs), toll_s=toll_s, tolls=tolls, policy=policy)
     if disagree:
         reasons["disagree"] = disagree
     if not disagree and (
@@ -940,6 +987,17 @@ def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
     best = _mode(cities or finest)
     if best is None:
         return None, ""
+    if precision_rank(best) <= _PRECISION_RANK["district"]:
+        # An area backed by every report because their towns disagree (a county town and the
+        # town next to it): the best backed town inside it is still nearer than its centre.
+        inside = [
+            p
+            for p in places
+            if precision_rank(p) > precision_rank(best) and place_match(p, best, policy).relation in _SUPPORTING_PLACES
+        ]
+        if inside:
+            most = max(support[p] for p in inside)
+            best = _mode([p for p in inside if support[p] == most]) or best
     agree = sum(1 for p in places if name_key(p.name) == name_key(best.name))
     return best, (
         f"the most precise place ({best.precision}) of those most reports agree with ({top} of {len(places)}); "
