@@ -433,7 +433,7 @@ def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Poli
         # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
         return _place_out("neighbour named near", km)
     sub = _PRECISION_RANK["neighbourhood"]
-    if same_name or km < 0.5:
+    if (same_name and km <= policy.max_km) or km < 0.5:  # farther, one name is two namesakes
         return _place_out("same spot" if rc >= _PRECISION_RANK["village"] else "same town", km)
     if ra == rb == sub:
         return _place_out("distinct sub-places" if km <= policy.city_km else "far apart", km)
