@@ -475,10 +475,8 @@ def names_other_place(a: Place | None, a_names: frozenset[str], b: Place | None,
     b_names_a = bool(wa) and wa <= b_names
     if a_names_b and b_names_a:
         return True
-    shared = (a_names & b_names) - wa - wb
-    # A shared full name counts once, for itself and its two words.
-    singles = shared - full_names(shared) - {w for n in full_names(shared) for w in n.split()}
-    return (a_names_b or b_names_a) and len(singles) + len(full_names(shared)) >= WEAK_LINK_NAMES
+    others = full_names(a_names) | full_names(b_names) | wa | wb
+    return (a_names_b or b_names_a) and len((a_names & b_names) - others) >= WEAK_LINK_NAMES
 
 
 # --- one report against one candidate ---------------------------------------------------------
