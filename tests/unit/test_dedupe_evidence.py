@@ -131,3 +131,17 @@ def test_an_area_every_report_fits_is_refined_by_a_town_inside_it() -> None:
     ]
     derived = dedupe.derive(views)
     assert derived.location is not None and derived.location.name in {"Brackwell", "Sorrel"}
+
+
+def test_a_date_to_the_day_outweighs_vague_dates() -> None:
+    # Two follow-ups dated only to their week ("last week") against the first report's day.
+    t0 = datetime(2022, 3, 4, 12)
+    day = _report(CITY, day=DAY)
+    week = Incident("Attack", DAY + timedelta(days=3), "week", CITY)
+    views = [
+        dedupe.ReportView(inc, t0 + timedelta(days=i), f"outlet{i}", f"u{i}") for i, inc in enumerate((day, week, week))
+    ]
+    derived = dedupe.derive(views)
+    assert derived.date == DAY and derived.date_precision == "day"
+    # With vague dates only, the most common one stands.
+    assert dedupe.derive(views[1:]).date == DAY + timedelta(days=3)

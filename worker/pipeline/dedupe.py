@@ -1009,11 +1009,15 @@ def derive(views: Sequence[ReportView]) -> Derived:
     ordered = sorted(views, key=lambda v: (v.published_at is None, v.published_at or datetime.min, v.label))
     incs = [v.incident for v in ordered]
     reasons: dict[str, str] = {}
-    dates = [i.date for i in incs if i.date]
+    # A date to the day outweighs any number of vague ones ("last week", a month): those only
+    # say the event falls near the day the report is dated to.
+    dates = [i.date for i in incs if i.date and i.date_precision in (None, "day")]
+    vague = not dates
+    dates = dates or [i.date for i in incs if i.date]
     best_date = _mode(dates, sorted(set(dates)))
     if best_date is not None:
         n = dates.count(best_date)
-        reasons["date"] = f"{n} of {len(dates)} dated reports" + (
+        reasons["date"] = f"{n} of {len(dates)} {'dated' if vague else 'day-precise'} reports" + (
             " (ties to the earliest)" if n * 2 <= len(dates) else ""
         )
     best_place, why_place = _best_place([i.location for i in incs if i.location])
