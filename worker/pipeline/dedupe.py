@@ -568,16 +568,6 @@ def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: b
     return "a shared area needs a shared event name or toll"
 
 
-def _toll_outweighs_names(pm: PlaceMatch, days: int | None, tolls: str, report: Incident) -> bool:
-    """Whether a toll both reports state outweighs their disjoint names: in one town on one day,
-    the same multiple-fatality toll (or a mass-casualty one) is the event's; outlets that quote
-    different people (a relative, a reporter, a neighbour) share no names."""
-    if pm.relation not in ("same spot", "same town") or days is None or days > 1:
-        return False
-    killed = _figure(report.killed)
-    return tolls == "mass" or (tolls == "same" and killed is not None and killed >= 2)
-
-
 def _strong(
     pm: PlaceMatch,
     days: int | None,
@@ -710,9 +700,9 @@ def compare(
     shared = (mine & theirs) - common
     names_s = _names_score(mine, theirs, common)
     tolls = _toll_evidence(report, cand)
-    if _toll_outweighs_names(pm, days, tolls, report):
-        names_s = max(names_s, 0.5)  # the toll speaks for the event where the names are silent
-    elif pm.score < 1.0 and _names_disjoint(mine, theirs, common):
+    # Disjoint names stay a disagreement even when the tolls agree: two strikes of one city on
+    # one day, each killing three, at a market and at an office, are two events.
+    if pm.score < 1.0 and _names_disjoint(mine, theirs, common):
         disagree.append("names")
     reasons.update(
         location=round(pm.score, 3),
