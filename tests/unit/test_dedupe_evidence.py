@@ -142,3 +142,17 @@ def test_a_date_to_the_day_outweighs_vague_dates() -> None:
     assert derived.date == DAY and derived.date_precision == "day"
     # With vague dates only, the most common one stands.
     assert dedupe.derive(views[1:]).date == DAY + timedelta(days=3)
+
+
+def test_a_street_many_cities_share_does_not_forgive_a_place_far_off() -> None:
+    text = "A man was shot on Corvel Luther Parkway near Elm Grove Drive on Monday."
+    names = dedupe.fingerprint(text)
+    plain, streets = dedupe.split_streets(names)
+    assert {"corvel", "luther", "corvel luther"} <= plain
+    assert {"corvel", "luther", "elm", "grove"} <= streets
+    # The street's name alone, shared by reports placed in two different cities: apart.
+    other = Place("Tamsin", "US", 33.0, -97.0, "Texas", "town")
+    a, b = _report(other, killed=None), _report(CITY, killed=None)
+    assert not _compare(a, set(names), b, set(names)).link
+    # The same street in reports of one town name (a namesake geocode): it still counts.
+    assert _compare(_report(FAR, killed=None), set(names), b, set(names)).link

@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -202,7 +202,7 @@ _COMMON_NAMES = frozenset(
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
     story updated published posted share email facebook twitter click comments advertisement
-    northeast northwest southeast southwest side downtown uptown midtown metro suv
+    northeast northwest southeast southwest side downtown uptown midtown metro suv channel
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
 _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
@@ -253,6 +253,24 @@ _AREA_NAME = re.compile(
 _ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.")
 
 
+# A street ("Elm Grove Parkway", "Martin Luther King Jr. Blvd"): evidence of one event within a
+# city, but a name many cities share, so no evidence across two places that disagree.
+_STREET_RUN = re.compile(
+    rf"((?:{_CAPWORD}\s+){{1,4}})(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Parkway|Pkwy|Drive|Lane"
+    r"|Ln|Terrace|Highway|Hwy)\b\.?"
+)
+STREET_MARK = "@"  # a fingerprint entry "@elm": the name "elm" is (part of) a street's
+
+
+def split_streets(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """A fingerprint's names without the street marks, and the words that name streets."""
+    plain: set[str] = set()
+    streets: set[str] = set()
+    for n in names:
+        (streets if n.startswith(STREET_MARK) else plain).add(n.removeprefix(STREET_MARK))
+    return frozenset(plain), frozenset(streets)
+
+
 def _area_words(text: str) -> set[str]:
     """The folded words of the hospitals, counties and abbreviated states a text names."""
     out: set[str] = set()
@@ -271,7 +289,7 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     (`_area_words`: every report of the city names them) and the people quoted about it (a
     spokesperson speaks about many events); and the full names among them, two such words in a
     row ("jo bloggs", one entry with a space: see `full_names`). Folded to lower case, accents
-    stripped."""
+    stripped. The words of street names are marked as well ("@elm", see `split_streets`)."""
     skip = set(_COMMON_NAMES) | _area_words(text)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
@@ -287,6 +305,8 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
         # An upper-case word is a dateline or an acronym, never a name of the event.
         if len(word) >= 3 and word not in skip and not m.group(1).isupper():
             out.add(word)
+    streets = {_name_word(w.rstrip(".")) for m in _STREET_RUN.finditer(text) for w in m.group(1).split()}
+    out.update(STREET_MARK + w for w in streets & out)
     return frozenset(out)
 
 
@@ -629,6 +649,10 @@ def _area_gate(
     return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
 
 
+def _same_place_name(a: Place | None, b: Place | None) -> bool:
+    return a is not None and b is not None and bool(name_key(a.name)) and name_key(a.name) == name_key(b.name)
+
+
 def _relate_places(report: Incident, names: frozenset[str], cand: Candidate, policy: Policy) -> PlaceMatch:
     """`place_match` of the two reports' places, where a place one report names in its text
     overrides a wrong geocode of the other ("named in text", as good as a shared city, so only
@@ -664,6 +688,9 @@ def compare(
     apart, the same village or town; the disagreeing field itself excepted). Two or more: never."""
     if article_id in cand.article_ids:
         return Decision(0.0, False, {"gate": "same article reports both"})
+    names, my_streets = split_streets(names)
+    their_names, their_streets = split_streets(cand.names)
+    cand = replace(cand, names=their_names)
     pm = _relate_places(report, names, cand, policy)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
     disagree: list[str] = []
@@ -718,7 +745,11 @@ def compare(
         reasons["full_names"] = sorted(pairs)[:4]
     details = 0.45 * names_s + 0.3 * toll_s + 0.1 * actor_s + 0.05 * victims_s + 0.1 * min(1.0, 2 * text_s)
     total = 0.3 * pm.score + 0.2 * date_s + 0.1 * type_s + 0.4 * details
-    strong = _strong(pm, days, disagree, len(shared), len(pairs), toll_s=toll_s, tolls=tolls, policy=policy)
+    # A street many cities share proves nothing when two differently named places disagree:
+    # strong corroboration is made of other names (a town and its namesake far away share it).
+    streets = my_streets & their_streets if not _same_place_name(report.location, cand.location) else frozenset()
+    named = len(shared - streets), len({p for p in pairs if not set(p.split()) <= streets})
+    strong = _strong(pm, days, disagree, *named, toll_s=toll_s, tolls=tolls, policy=policy)
     if disagree:
         reasons["disagree"] = disagree
     if not disagree and (
