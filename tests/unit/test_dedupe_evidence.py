@@ -156,3 +156,9 @@ def test_a_street_many_cities_share_does_not_forgive_a_place_far_off() -> None:
     assert not _compare(a, set(names), b, set(names)).link
     # The same street in reports of one town name (a namesake geocode): it still counts.
     assert _compare(_report(FAR, killed=None), set(names), b, set(names)).link
+
+
+def test_a_short_name_ending_a_sentence_is_no_abbreviated_state() -> None:
+    names = dedupe.fingerprint("Police named the dead as Ona Brisk, Tal Vero. The Elmvale, Ind. police asked for help.")
+    assert {"vero", "tal vero"} <= names
+    assert "ind" not in names

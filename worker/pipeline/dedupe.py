@@ -249,8 +249,9 @@ _AREA_NAME = re.compile(
     rf"|\b(?:{_CARE}|Center|Centre)\s+in\s+((?:{_CAPWORD}\s*){{1,3}})"
     rf"|((?:{_CAPWORD}\s+){{1,2}})(?:County|Parish|Township|Borough)\b"
 )
-# A state or province abbreviated after a comma ("Elmwood, Ind.", "Marlow, Calif., police").
-_ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.")
+# A state or province abbreviated after a comma ("Elmwood, Ind. (WXYZ)", "Marlow, Calif., police"),
+# not a short name ending a sentence ("... Ona Brisk and Tal Vero. The").
+_ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.(?=\s*[,(\u2013\u2014-]|\s+[a-z])")
 
 
 # A street ("Elm Grove Parkway", "Martin Luther King Jr. Blvd"): evidence of one event within a
