@@ -26,7 +26,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -202,6 +202,7 @@ _COMMON_NAMES = frozenset(
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
     story updated published posted share email facebook twitter click comments advertisement
+    northeast northwest southeast southwest side downtown uptown midtown metro suv channel
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
 _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
@@ -237,13 +238,60 @@ def _speaker_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Names of the places every report of a city names whatever happened: the hospital victims are
+# taken to ("Elm Grove Medical Center", "St. Ives Hospital in Oakdale") and the county or
+# township ("Marlow County"). They are about the city, not the event, and geocoding already
+# compares the city.
+_CARE = r"(?:Hospital|Medical|Clinic|Trauma|Infirmary)"
+_CAPWORD = r"[A-Z][A-Za-z'\u2019\-]*\.?"
+_AREA_NAME = re.compile(
+    rf"((?:{_CAPWORD}\s+){{1,4}}){_CARE}\b"
+    rf"|\b(?:{_CARE}|Center|Centre)\s+in\s+((?:{_CAPWORD}\s*){{1,3}})"
+    rf"|((?:{_CAPWORD}\s+){{1,2}})(?:County|Parish|Township|Borough)\b"
+)
+# A state or province abbreviated after a comma ("Elmwood, Ind. (WXYZ)", "Marlow, Calif., police"),
+# not a short name ending a sentence ("... Ona Brisk and Tal Vero. The").
+_ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.(?=\s*[,(\u2013\u2014-]|\s+[a-z])")
+
+
+# A street ("Elm Grove Parkway", "Martin Luther King Jr. Blvd"): evidence of one event within a
+# city, but a name many cities share, so no evidence across two places that disagree.
+_STREET_RUN = re.compile(
+    rf"((?:{_CAPWORD}\s+){{1,4}})(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Parkway|Pkwy|Drive|Lane"
+    r"|Ln|Terrace|Highway|Hwy)\b\.?"
+)
+STREET_MARK = "@"  # a fingerprint entry "@elm": the name "elm" is (part of) a street's
+
+
+def split_streets(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """A fingerprint's names without the street marks, and the words that name streets."""
+    plain: set[str] = set()
+    streets: set[str] = set()
+    for n in names:
+        (streets if n.startswith(STREET_MARK) else plain).add(n.removeprefix(STREET_MARK))
+    return frozenset(plain), frozenset(streets)
+
+
+def _area_words(text: str) -> set[str]:
+    """The folded words of the hospitals, counties and abbreviated states a text names."""
+    out: set[str] = set()
+    for m in _AREA_NAME.finditer(text):
+        for g in m.groups():
+            if g:
+                out.update(_name_word(w.rstrip(".")) for w in g.split())
+    out.update(_name_word(m.group(1)) for m in _ABBREVIATED_AREA.finditer(text))
+    return out
+
+
 def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
     open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
-    (the places both reports already compare) and the people quoted about it (a spokesperson
-    speaks about many events); and the full names among them, two such words in a row ("jo
-    bloggs", one entry with a space: see `full_names`). Folded to lower case, accents stripped."""
-    skip = set(_COMMON_NAMES)
+    (the places both reports already compare), the hospitals, counties and states it names
+    (`_area_words`: every report of the city names them) and the people quoted about it (a
+    spokesperson speaks about many events); and the full names among them, two such words in a
+    row ("jo bloggs", one entry with a space: see `full_names`). Folded to lower case, accents
+    stripped. The words of street names are marked as well ("@elm", see `split_streets`)."""
+    skip = set(_COMMON_NAMES) | _area_words(text)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
     speakers = _speaker_spans(text)
@@ -255,9 +303,20 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
         if any(a <= m.start() < b for a, b in speakers):
             continue
         word = _name_word(m.group(1))
-        if len(word) >= 3 and word not in skip and not word.isupper():
+        # An upper-case word is a dateline or an acronym, never a name of the event.
+        if len(word) >= 3 and word not in skip and not m.group(1).isupper():
             out.add(word)
+    streets = {_name_word(w.rstrip(".")) for m in _STREET_RUN.finditer(text) for w in m.group(1).split()}
+    out.update(STREET_MARK + w for w in streets & out)
     return frozenset(out)
+
+
+def headline_case(title: str) -> bool:
+    """Whether a title capitalises its words ("Man Shot Dead In Elmwood Park"): then capitals
+    do not mark names, and the title's words are no evidence of the event."""
+    words = [w for w in _WORD.findall(title) if len(w) >= 4]
+    capital = sum(1 for w in words if w[0].isupper())
+    return len(words) >= 3 and capital >= 0.7 * len(words)
 
 
 def _name_word(word: str) -> str:
@@ -395,7 +454,7 @@ def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Poli
         # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
         return _place_out("neighbour named near", km)
     sub = _PRECISION_RANK["neighbourhood"]
-    if same_name or km < 0.5:
+    if (same_name and km <= policy.max_km) or km < 0.5:  # farther, one name is two namesakes
         return _place_out("same spot" if rc >= _PRECISION_RANK["village"] else "same town", km)
     if ra == rb == sub:
         return _place_out("distinct sub-places" if km <= policy.city_km else "far apart", km)
@@ -487,6 +546,129 @@ def _weak_link(pm: PlaceMatch, days: int | None, policy: Policy) -> bool:
     return pm.relation in _AREA_PLACES and days is not None and days > policy.max_days
 
 
+MASS_TOLL = 5  # killed: two events this deadly in one area within days are rare
+
+
+def _toll_evidence(a: Incident, b: Candidate) -> str:
+    """How the tolls both reports state single out one event: "mass" for compatible killed
+    figures of a mass-casualty event, "same" for the same non-zero killed or injured figure
+    (a lone death is common, so that holds only within a day), else ""."""
+    x, y = _figure(a.killed), _figure(b.killed)
+    if (
+        x is not None
+        and y is not None
+        and max(x, y) >= MASS_TOLL
+        and min(x, y) > 0
+        and casualty_compatibility(a.killed, b.killed) >= 0.5
+    ):
+        return "mass"
+    same = any(
+        x is not None and x > 0 and x == y
+        for x, y in ((_figure(a.killed), _figure(b.killed)), (_figure(a.injured), _figure(b.injured)))
+    )
+    return "same" if same else ""
+
+
+def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: bool, tolls: str) -> str:
+    """Why two reports that agree only on an area (a city, a county, or no place at all) lack
+    evidence of one event, or "" when they have it. A city has several shootings a day: the
+    city and the day are no evidence, the event's own names (a victim, a street, a venue) or
+    a toll that singles it out (`_toll_evidence`) are. A report without a place, or a date two
+    or more days off, needs two such names: a lone shared word there is as likely the city's
+    as the event's. `named`: both reports give names at all (a text without capitals, or a
+    report told in one sentence, cannot show any, so then names are not asked for). `tolls`:
+    how the stated tolls single the event out ("mass", "same" or "")."""
+    if not named or (pm.relation not in _AREA_PLACES and pm.relation != "named in text"):
+        return ""
+    if pm.relation == "unknown" or (days is not None and days >= 2):
+        if shared >= WEAK_LINK_NAMES or tolls == "mass":
+            return ""
+        return "an area alone needs two of the event's own names"
+    if shared or tolls:
+        return ""
+    return "a shared area needs a shared event name or toll"
+
+
+def _strong(
+    pm: PlaceMatch,
+    days: int | None,
+    disagree: Sequence[str],
+    shared: int,
+    pairs: int,
+    *,
+    toll_s: float,
+    tolls: str,
+    policy: Policy,
+) -> bool:
+    """Whether the agreeing fields corroborate strongly enough to forgive the one in
+    `disagree`: STRONG_NAMES shared event names (`shared` words and `pairs` full names), or a
+    shared full name and a toll both state (`tolls`: `_toll_evidence`); the dates within a
+    day (a full name and more names: within the day window, a follow-up dated to its own
+    day); tolls not far apart; the same town or spot. The disagreeing field itself excepted."""
+    names = shared + pairs
+    names_ok = names >= STRONG_NAMES or (pairs >= 1 and bool(tolls))
+    days_ok = (
+        days is None
+        or days <= 1
+        or "date" in disagree
+        or (pairs >= 1 and names > STRONG_NAMES and days <= policy.max_days)
+    )
+    return (
+        names_ok
+        and days_ok
+        and (toll_s >= 0.5 or "toll" in disagree)
+        and (pm.relation in ("same spot", "same town") or "place" in disagree)
+    )
+
+
+def _area_gate(
+    report: Incident,
+    cand: Candidate,
+    pm: PlaceMatch,
+    days: int | None,
+    policy: Policy,
+    *,
+    mine: frozenset[str],
+    theirs: frozenset[str],
+    pairs: set[str],
+) -> str:
+    """Why two reports that disagree on nothing still do not link (or ""): they agree only on
+    an area and a vague date (`_weak_link`), or only on an area without the event's own
+    evidence (`_missing_evidence`). `mine`, `theirs`: each report's distinctive single names;
+    `pairs`: the full names they share."""
+    shared = mine & theirs
+    tolls_agree = (
+        _figure(report.killed) is not None
+        and _figure(cand.killed) is not None
+        and casualty_compatibility(report.killed, cand.killed) >= 0.75
+    )
+    if _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
+        return "a shared area and a vague date need shared names"
+    if days is not None and days > policy.max_days:  # a vague date: `_weak_link` judged it
+        return ""
+    named = bool(mine) and bool(theirs)
+    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
+
+
+def _same_place_name(a: Place | None, b: Place | None) -> bool:
+    return a is not None and b is not None and bool(name_key(a.name)) and name_key(a.name) == name_key(b.name)
+
+
+def _relate_places(report: Incident, names: frozenset[str], cand: Candidate, policy: Policy) -> PlaceMatch:
+    """`place_match` of the two reports' places, where a place one report names in its text
+    overrides a wrong geocode of the other ("named in text", as good as a shared city, so only
+    on the same or the next day)."""
+    pm = place_match(report.location, cand.location, policy)
+    near_days = report.date is not None and cand.date is not None and abs((report.date - cand.date).days) <= 1
+    if (
+        near_days
+        and pm.relation in _NAMEABLE_PLACES
+        and names_other_place(report.location, names, cand.location, cand.names)
+    ):
+        return _place_out("named in text", pm.km)
+    return pm
+
+
 def compare(
     report: Incident,
     article_id: int,
@@ -507,15 +689,10 @@ def compare(
     apart, the same village or town; the disagreeing field itself excepted). Two or more: never."""
     if article_id in cand.article_ids:
         return Decision(0.0, False, {"gate": "same article reports both"})
-    pm = place_match(report.location, cand.location, policy)
-    near_days = report.date is not None and cand.date is not None and abs((report.date - cand.date).days) <= 1
-    if (
-        near_days
-        and pm.relation in _NAMEABLE_PLACES
-        and names_other_place(report.location, names, cand.location, cand.names)
-    ):
-        # Only as good as a shared city, so only on the same or the next day.
-        pm = _place_out("named in text", pm.km)
+    names, my_streets = split_streets(names)
+    their_names, their_streets = split_streets(cand.names)
+    cand = replace(cand, names=their_names)
+    pm = _relate_places(report, names, cand, policy)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
     disagree: list[str] = []
     if pm.disagrees:
@@ -550,6 +727,9 @@ def compare(
     mine, theirs = names - full_names(names), cand.names - full_names(cand.names)
     shared = (mine & theirs) - common
     names_s = _names_score(mine, theirs, common)
+    tolls = _toll_evidence(report, cand)
+    # Disjoint names stay a disagreement even when the tolls agree: two strikes of one city on
+    # one day, each killing three, at a market and at an office, are two events.
     if pm.score < 1.0 and _names_disjoint(mine, theirs, common):
         disagree.append("names")
     reasons.update(
@@ -566,17 +746,17 @@ def compare(
         reasons["full_names"] = sorted(pairs)[:4]
     details = 0.45 * names_s + 0.3 * toll_s + 0.1 * actor_s + 0.05 * victims_s + 0.1 * min(1.0, 2 * text_s)
     total = 0.3 * pm.score + 0.2 * date_s + 0.1 * type_s + 0.4 * details
-    strong = (
-        len(shared) + len(pairs) >= STRONG_NAMES
-        and (days is None or days <= 1 or "date" in disagree)
-        and (toll_s >= 0.5 or "toll" in disagree)
-        and (pm.relation in ("same spot", "same town") or "place" in disagree)
-    )
+    # A street many cities share proves nothing when two differently named places disagree:
+    # strong corroboration is made of other names (a town and its namesake far away share it).
+    streets = my_streets & their_streets if not _same_place_name(report.location, cand.location) else frozenset()
+    named = len(shared - streets), len({p for p in pairs if not set(p.split()) <= streets})
+    strong = _strong(pm, days, disagree, *named, toll_s=toll_s, tolls=tolls, policy=policy)
     if disagree:
         reasons["disagree"] = disagree
-    tolls_agree = _figure(report.killed) is not None and _figure(cand.killed) is not None and killed_s >= 0.75
-    if not disagree and _weak_link(pm, days, policy) and len(shared) < WEAK_LINK_NAMES and not tolls_agree:
-        reasons["gate"] = "a shared area and a vague date need shared names"
+    if not disagree and (
+        gate := _area_gate(report, cand, pm, days, policy, mine=mine - common, theirs=theirs - common, pairs=pairs)
+    ):
+        reasons["gate"] = gate
         return Decision(round(total, 4), False, reasons)
     if len(disagree) >= 2:
         reasons["gate"] = "two fields disagree"
@@ -827,6 +1007,17 @@ def _best_place(places: Sequence[Place]) -> tuple[Place | None, str]:
     best = _mode(cities or finest)
     if best is None:
         return None, ""
+    if precision_rank(best) <= _PRECISION_RANK["district"]:
+        # An area backed by every report because their towns disagree (a county town and the
+        # town next to it): the best backed town inside it is still nearer than its centre.
+        inside = [
+            p
+            for p in places
+            if precision_rank(p) > precision_rank(best) and place_match(p, best, policy).relation in _SUPPORTING_PLACES
+        ]
+        if inside:
+            most = max(support[p] for p in inside)
+            best = _mode([p for p in inside if support[p] == most]) or best
     agree = sum(1 for p in places if name_key(p.name) == name_key(best.name))
     return best, (
         f"the most precise place ({best.precision}) of those most reports agree with ({top} of {len(places)}); "
@@ -840,11 +1031,15 @@ def derive(views: Sequence[ReportView]) -> Derived:
     ordered = sorted(views, key=lambda v: (v.published_at is None, v.published_at or datetime.min, v.label))
     incs = [v.incident for v in ordered]
     reasons: dict[str, str] = {}
-    dates = [i.date for i in incs if i.date]
+    # A date to the day outweighs any number of vague ones ("last week", a month): those only
+    # say the event falls near the day the report is dated to.
+    dates = [i.date for i in incs if i.date and i.date_precision in (None, "day")]
+    vague = not dates
+    dates = dates or [i.date for i in incs if i.date]
     best_date = _mode(dates, sorted(set(dates)))
     if best_date is not None:
         n = dates.count(best_date)
-        reasons["date"] = f"{n} of {len(dates)} dated reports" + (
+        reasons["date"] = f"{n} of {len(dates)} {'dated' if vague else 'day-precise'} reports" + (
             " (ties to the earliest)" if n * 2 <= len(dates) else ""
         )
     best_place, why_place = _best_place([i.location for i in incs if i.location])

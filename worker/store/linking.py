@@ -83,15 +83,19 @@ def evidence_text(data: dict[str, Any]) -> str:
     return " ".join(sorted({e.get("text", "") for e in data.get("evidence") or []}))
 
 
-def report_names(report: Report, article: Article) -> frozenset[str]:
-    """The report's event names: from its evidence, and for an article's first incident (the one
-    its headline and lede are about) from the title and lede too. A round-up's other incidents
-    get only their own sentences, so they do not borrow the main story's names."""
+def report_names(report: Report, article: Article, *, roundup: bool = False) -> frozenset[str]:
+    """The report's event names: from its evidence, and for the incident of a one-incident
+    article (the one its headline and lede are about) from the title and lede too. A
+    round-up's incidents (`roundup`: the article reports several) get only their own
+    sentences: its title and lede ("a violent weekend across the city") tell of all of them.
+    A title in headline case ("Man Shot In Elmwood") is left out: its capitals mark no names."""
     rec = IncidentRecord.from_dict(report.data)
     text = evidence_text(report.data)
-    if report.ordinal == 0:
-        text = f"{article.title}\n{article.text[:LEDE_CHARS]}\n{text}"
-    places = [rec.location.name, rec.location.admin1 or ""] if rec.location else []
+    if report.ordinal == 0 and not roundup:
+        title = "" if dedupe.headline_case(article.title or "") else article.title
+        text = f"{title}\n{article.text[:LEDE_CHARS]}\n{text}"
+    loc = rec.location
+    places = [loc.name, loc.admin1 or "", loc.admin2 or ""] if loc else []
     names = dedupe.fingerprint(text, exclude=places)
     return frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names
 
@@ -101,7 +105,8 @@ def _ensure_names(session: Session, report: Report) -> frozenset[str]:
     if report.names is not None:
         return frozenset(report.names)
     article = session.get_one(Article, report.article_id)
-    names = report_names(report, article)
+    reports = session.exec(select(sa.func.count()).where(Report.article_id == report.article_id)).one()
+    names = report_names(report, article, roundup=reports > 1)
     report.names = sorted({n[:64] for n in names})
     assert report.id is not None
     for n in report.names:
