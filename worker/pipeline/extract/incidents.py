@@ -164,6 +164,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     out: list[Segment] = []
     clauses = _clause_starts(doc)
     for order, span in enumerate(segments_of(doc)):
+        seg_dates = _dates_of(doc, span, clauses)
+        # "who died Nov. 27": a day of the month is no toll.
+        dated = {i for m in seg_dates for i in range(m.start, m.end)}
         seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
         # "the toll had stood at 59": a pluperfect standing toll is the earlier figure.
         sup_at = [
@@ -174,7 +177,10 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
         ]
         irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
-        seg_triggers = _real_triggers([t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at)
+        charged = [c.end for c in cues if c.label_ == "charge" and span.start <= c.start < span.end]
+        seg_triggers = _real_triggers(
+            [t for t in triggers if span.start <= t.start < span.end and not _charge(t, charged)], seg_cues, irrealis_at
+        )
         out.append(
             Segment(
                 order=order,
@@ -184,8 +190,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                     f
                     for f in casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues)
                     if not any(f.start - IRREALIS_WINDOW <= i <= max(f.end, f.keyword) + 2 for i in irrealis_at)
+                    and dated.isdisjoint(range(f.start, f.end))
                 ],
-                dates=_dates_of(doc, span, clauses),
+                dates=seg_dates,
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers]),
                 cues=seg_cues,
@@ -193,6 +200,15 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             )
         )
     return out, named
+
+
+CHARGE_WINDOW = 1
+
+
+def _charge(trigger: events.Trigger, charge_ends: list[int]) -> bool:
+    """Whether ``trigger`` names a criminal charge ("charged with murder", "wanted for
+    second-degree assault"): the crime's legal name right after a charge cue, no event told."""
+    return any(0 <= trigger.start - e <= CHARGE_WINDOW for e in charge_ends)
 
 
 def _real_triggers(triggers: list[events.Trigger], cues: set[str], irrealis_at: list[int]) -> list[events.Trigger]:
@@ -223,7 +239,7 @@ def _dates_of(doc: Doc, span: Span, clauses: set[int]) -> list[dates.DateMention
 
 
 def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
-    if "background" in seg.cues:
+    if "background" in seg.cues or _timeline_entry(seg):
         return True
     if pub is None:
         return False
@@ -242,6 +258,17 @@ def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
         ):
             return True
     return False
+
+
+def _timeline_entry(seg: Segment) -> bool:
+    """Whether the segment is an entry of a dated list ("Jan. 5: a man shot his neighbour ..."):
+    a chronology of past events told for context, not the article's news. A dateline's date
+    ("KABUL, Oct. 5: ...", "Oct. 5 - ...", the article's first sentence) opens the news."""
+    doc = seg.span.doc
+    return seg.order > 0 and any(
+        m.end < len(doc) and doc[m.end].text == ":" and not m.report and (m.start == 0 or doc[m.start - 1].text != ",")
+        for m in seg.dates
+    )
 
 
 _PRECISION_RANK = {"day": 2, "week": 1, "month": 0}
@@ -290,7 +317,9 @@ class DatePick:
 
 
 def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list[DatePick]:
-    """The segment's dates, best first: event-linked, then day precision, then earliest.
+    """The segment's dates, best first: day precision, then event-linked, then the first
+    linked or the earliest other one. A vaguer date linked to an event word ("a man killed in
+    a shooting last week") is often another event's, told in a clause.
 
     A date that modifies the event ("said the Aug. 9 attack") is the event's even after a
     reporting verb; a date that dates a statement ("told journalists on Tuesday") comes last.
@@ -305,7 +334,11 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
         # A week before a verb ("a man who lost his job last week shot ...") is a clause's.
         linked = _linked(seg, m, forward=m.kind != "week")
         report = m.report and not linked
-        key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), -got[0].toordinal())
+        # Linked dates in reading order: "a link between a shooting early Wednesday and a
+        # shooting Friday" tells Wednesday's first. Others the earliest: a statement's day
+        # comes after the event's.
+        order = -m.start if linked else -got[0].toordinal()
+        key = (int(not report), _PRECISION_RANK.get(got[1], 0), int(linked), order)
         out.append(DatePick(got[0], got[1], m, key))
     return sorted(out, key=lambda p: p.key, reverse=True)
 
