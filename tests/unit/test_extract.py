@@ -1357,3 +1357,21 @@ def test_an_event_dated_to_the_day_is_not_redated_by_another_killing_last_week()
         "The vigil honored a man killed in a shooting last week when someone opened fire on the crowd."
     )
     assert one(text, published="2013-09-06T12:00:00+00:00").date == date(2013, 9, 5)
+
+
+def test_a_possible_link_between_shootings_still_tells_the_shooting() -> None:
+    text = (
+        "Detectives are studying a possible connection between a shooting in Camden, New Jersey, "
+        "on Sunday that wounded three men and an earlier robbery."
+    )
+    assert one(text, published="2015-05-18T12:00:00+00:00").date == date(2015, 5, 17)
+    # The adjective still voids the event it qualifies.
+    assert run("Police evacuated a mall in Camden, New Jersey, on Sunday over a possible bomb attack.") == []
+
+
+def test_a_week_linked_to_the_killing_outranks_the_day_of_its_funeral() -> None:
+    text = (
+        "Mourners gathered for Tim Vale, 2, shot and killed last week in a drive-by shooting in "
+        "Minneapolis, Minnesota, at a service Friday, July 15, 2016."
+    )
+    assert one(text, published="2016-07-15T20:00:00+00:00").date != date(2016, 7, 15)
