@@ -1375,3 +1375,12 @@ def test_a_week_linked_to_the_killing_outranks_the_day_of_its_funeral() -> None:
         "Minneapolis, Minnesota, at a service Friday, July 15, 2016."
     )
     assert one(text, published="2016-07-15T20:00:00+00:00").date != date(2016, 7, 15)
+
+
+def test_an_aircraft_as_a_way_to_travel_is_no_air_strike() -> None:
+    text = (
+        "Aid groups in Maiduguri, Nigeria, said on Friday that many villages in Borno remain cut off "
+        "and some are reachable only by helicopter."
+    )
+    assert run(text) == []
+    assert one("A police post in Maiduguri, Nigeria, was hit by a drone on Friday.").event_type == "Air/drone strike"
