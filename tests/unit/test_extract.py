@@ -1300,3 +1300,87 @@ def test_a_new_toll_counts_every_group(lower: bool) -> None:
         "The toll later rose to 9, the army said."
     )
     assert one(text, lower=lower).killed.best == 9
+
+
+# --------------------------------------------------------------------------- no event, other days
+
+
+def test_a_participle_closing_a_hyphenated_adjective_is_no_event() -> None:
+    text = (
+        "Aid groups met in Geneva on Friday to raise money for farmers in Borno. "
+        "About two million people live in the hardest-hit districts of Borno, the agencies said."
+    )
+    assert run(text) == []
+
+
+def test_the_crimes_a_court_names_are_no_events() -> None:
+    text = "Tom Hale, 30, of Dayton, Ohio, was charged with killing his neighbour, prosecutors said on Monday."
+    assert run(text) == []
+
+
+def test_a_charge_does_not_date_the_event() -> None:
+    text = (
+        "A woman was fatally shot by police in her apartment in Dayton earlier this week. "
+        "Her neighbour is wanted for second-degree assault after a fight with her on June 28."
+    )
+    assert one(text, published="2016-08-05T12:00:00+00:00").date != date(2016, 6, 28)
+
+
+def test_a_resignation_does_not_date_the_strike_it_follows() -> None:
+    text = (
+        "Ivan Petrenko, a deputy mayor, submitted his resignation on Tuesday after he blamed air "
+        "defences for the missile that hit a school in Kharkiv. He made the remark the day after "
+        "Saturday's strike."
+    )
+    assert one(text, published="2023-01-17T12:00:00+00:00").date == date(2023, 1, 14)
+
+
+def test_a_day_of_the_month_is_no_toll() -> None:
+    text = (
+        "Four people were shot at a wake in Fresno on Friday. "
+        "Mourners had gathered for Ray Lopes, who died Nov. 27, police said."
+    )
+    assert one(text, published="2016-12-10T12:00:00+00:00").killed.best in (0, None)
+
+
+def test_a_dated_list_of_past_killings_is_background() -> None:
+    text = (
+        "Deputies shot dead a teenager in Salinas, California, the sheriff told a press conference on Monday. "
+        "Homicides in the county this year: Jan. 5: a man shot his brother in Salinas."
+    )
+    assert one(text, published="2016-11-21T12:00:00+00:00").date != date(2016, 1, 5)
+
+
+def test_an_event_dated_to_the_day_is_not_redated_by_another_killing_last_week() -> None:
+    text = (
+        "Four people were shot at a vigil in Memphis, Tennessee, late Thursday. "
+        "The vigil honored a man killed in a shooting last week when someone opened fire on the crowd."
+    )
+    assert one(text, published="2013-09-06T12:00:00+00:00").date == date(2013, 9, 5)
+
+
+def test_a_possible_link_between_shootings_still_tells_the_shooting() -> None:
+    text = (
+        "Detectives are studying a possible connection between a shooting in Camden, New Jersey, "
+        "on Sunday that wounded three men and an earlier robbery."
+    )
+    assert one(text, published="2015-05-18T12:00:00+00:00").date == date(2015, 5, 17)
+    # The adjective still voids the event it qualifies.
+    assert run("Police evacuated a mall in Camden, New Jersey, on Sunday over a possible bomb attack.") == []
+
+
+def test_a_week_linked_to_the_killing_outranks_the_day_of_its_funeral() -> None:
+    text = (
+        "Mourners gathered for Tim Vale, 2, shot and killed last week in a drive-by shooting in "
+        "Minneapolis, Minnesota, at a service Friday, July 15, 2016."
+    )
+    assert one(text, published="2016-07-15T20:00:00+00:00").date != date(2016, 7, 15)
+
+
+def test_an_aircraft_as_a_way_to_travel_is_no_air_strike() -> None:
+    text = (
+        "Aid groups in Maiduguri, Nigeria, said on Friday that many villages in Borno remain cut off "
+        "and some are reachable only by helicopter."
+    )
+    assert run(text) == []
+    assert one("A police post in Maiduguri, Nigeria, was hit by a drone on Friday.").event_type == "Air/drone strike"

@@ -164,6 +164,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     out: list[Segment] = []
     clauses = _clause_starts(doc)
     for order, span in enumerate(segments_of(doc)):
+        seg_dates = _dates_of(doc, span, clauses)
+        # "who died Nov. 27": a day of the month is no toll.
+        dated = {i for m in seg_dates for i in range(m.start, m.end)}
         seg_cues = {c.label_ for c in cues if span.start <= c.start < span.end}
         # "the toll had stood at 59": a pluperfect standing toll is the earlier figure.
         sup_at = [
@@ -173,8 +176,14 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
             and span.start <= c.start < span.end
             and not (c[0].lower_ == "stood" and c.start > 0 and doc[c.start - 1].lower_ == "had")
         ]
-        irrealis_at = [c.start for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
-        seg_triggers = _real_triggers([t for t in triggers if span.start <= t.start < span.end], seg_cues, irrealis_at)
+        irrealis = [c for c in cues if c.label_ == "irrealis" and span.start <= c.start < span.end]
+        irrealis_at = [c.start for c in irrealis]
+        charged = [c.end for c in cues if c.label_ == "charge" and span.start <= c.start < span.end]
+        seg_triggers = _real_triggers(
+            [t for t in triggers if span.start <= t.start < span.end and not _charge(t, charged)],
+            seg_cues,
+            [(c.start, _irrealis_reach(c)) for c in irrealis],
+        )
         out.append(
             Segment(
                 order=order,
@@ -184,8 +193,9 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
                     f
                     for f in casualties.figures_in(doc, span, sup_at, earlier="earlier" in seg_cues)
                     if not any(f.start - IRREALIS_WINDOW <= i <= max(f.end, f.keyword) + 2 for i in irrealis_at)
+                    and dated.isdisjoint(range(f.start, f.end))
                 ],
-                dates=_dates_of(doc, span, clauses),
+                dates=seg_dates,
                 places=[m for m in mentions if span.start <= m.start < span.end],
                 roles=actors.roles_in(doc, span, [(t.start, t.end) for t in seg_triggers]),
                 cues=seg_cues,
@@ -195,7 +205,28 @@ def analyse(doc: Doc, gazetteer: Gazetteer) -> tuple[list[Segment], Counter[str]
     return out, named
 
 
-def _real_triggers(triggers: list[events.Trigger], cues: set[str], irrealis_at: list[int]) -> list[events.Trigger]:
+CHARGE_WINDOW = 1
+
+
+def _charge(trigger: events.Trigger, charge_ends: list[int]) -> bool:
+    """Whether ``trigger`` names a criminal charge ("charged with murder", "wanted for
+    second-degree assault"): the crime's legal name right after a charge cue, no event told."""
+    return any(0 <= trigger.start - e <= CHARGE_WINDOW for e in charge_ends)
+
+
+ADJECTIVE_REACH = 2
+_IRREALIS_ADJECTIVES = lexicon.word_set("segment", "irrealis_adjectives")
+
+
+def _irrealis_reach(cue: Span) -> int:
+    """How many tokens after an irrealis cue its triggers are void: a verb's clause ("could
+    strike the town"), but only the qualified noun for an adjective ("a possible attack")."""
+    return ADJECTIVE_REACH if cue.text.lower() in _IRREALIS_ADJECTIVES else IRREALIS_WINDOW
+
+
+def _real_triggers(
+    triggers: list[events.Trigger], cues: set[str], irrealis_at: list[tuple[int, int]]
+) -> list[events.Trigger]:
     """The triggers of a segment that may tell a real violent event.
 
     A threat or hypothetical ("threatened to attack", "could strike") voids the triggers it
@@ -203,7 +234,7 @@ def _real_triggers(triggers: list[events.Trigger], cues: set[str], irrealis_at: 
     words that name violence outright (strength 3) stay: "a gas explosion", "an earthquake
     killed", "police raided a house and arrested" are not attacks.
     """
-    kept = [t for t in triggers if not any(0 <= t.start - i <= IRREALIS_WINDOW for i in irrealis_at)]
+    kept = [t for t in triggers if not any(0 <= t.start - i <= reach for i, reach in irrealis_at)]
     if "non_event" in cues:
         kept = [t for t in kept if t.strength >= 3 and t.type != events.GENERIC]
     return kept
@@ -223,7 +254,7 @@ def _dates_of(doc: Doc, span: Span, clauses: set[int]) -> list[dates.DateMention
 
 
 def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
-    if "background" in seg.cues:
+    if "background" in seg.cues or _timeline_entry(seg):
         return True
     if pub is None:
         return False
@@ -242,6 +273,17 @@ def _is_background(seg: Segment, pub: dates.LocalTime | None) -> bool:
         ):
             return True
     return False
+
+
+def _timeline_entry(seg: Segment) -> bool:
+    """Whether the segment is an entry of a dated list ("Jan. 5: a man shot his neighbour ..."):
+    a chronology of past events told for context, not the article's news. A dateline's date
+    ("KABUL, Oct. 5: ...", "Oct. 5 - ...", the article's first sentence) opens the news."""
+    doc = seg.span.doc
+    return seg.order > 0 and any(
+        m.end < len(doc) and doc[m.end].text == ":" and not m.report and (m.start == 0 or doc[m.start - 1].text != ",")
+        for m in seg.dates
+    )
 
 
 _PRECISION_RANK = {"day": 2, "week": 1, "month": 0}
@@ -290,7 +332,8 @@ class DatePick:
 
 
 def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list[DatePick]:
-    """The segment's dates, best first: event-linked, then day precision, then earliest.
+    """The segment's dates, best first: event-linked, then day precision, then the first
+    linked or the earliest other one.
 
     A date that modifies the event ("said the Aug. 9 attack") is the event's even after a
     reporting verb; a date that dates a statement ("told journalists on Tuesday") comes last.
@@ -305,7 +348,11 @@ def _date_picks(seg: Segment, pub: dates.LocalTime, anchor: date | None) -> list
         # A week before a verb ("a man who lost his job last week shot ...") is a clause's.
         linked = _linked(seg, m, forward=m.kind != "week")
         report = m.report and not linked
-        key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), -got[0].toordinal())
+        # Linked dates in reading order: "a link between a shooting early Wednesday and a
+        # shooting Friday" tells Wednesday's first. Others the earliest: a statement's day
+        # comes after the event's.
+        order = -m.start if linked else -got[0].toordinal()
+        key = (int(not report), int(linked), _PRECISION_RANK.get(got[1], 0), order)
         out.append(DatePick(got[0], got[1], m, key))
     return sorted(out, key=lambda p: p.key, reverse=True)
 
@@ -318,6 +365,19 @@ def _event_day(seg: Segment, pub: dates.LocalTime | None, anchor: date | None) -
         if p.precision == "day" and p.key[0]:
             return p.day, p.precision, p
     return None
+
+
+WEEK_SLACK = 3
+
+
+def _another_week(seg: Segment, pub: dates.LocalTime | None, anchor: date | None, clusters: list[Cluster]) -> bool:
+    """Whether a segment with no day of its own tells its event in a week no incident so far
+    was dated in ("a vigil for a man killed in a shooting last week" after a shooting dated
+    Thursday): it is another, older event, not a sentence of theirs."""
+    if pub is None or not clusters or any(c.day is None for c in clusters):
+        return False
+    linked = [p for p in _date_picks(seg, pub, anchor) if p.key[0] and p.key[1] and p.precision == "week"]
+    return bool(linked) and all(abs((c.day - linked[0].day).days) > WEEK_SLACK for c in clusters if c.day)
 
 
 CONTEXT_DATE_WINDOW = 3
@@ -366,7 +426,8 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
         opening = bool(seg.triggers) and (not clusters or any(t.strength > 0 for t in seg.triggers))
         day = _event_day(seg, pub, anchor) if opening else None
         separate = "separate" in seg.cues
-        target = None if separate else _join_target(seg, clusters, day, opening=opening)
+        other = day is None and opening and _another_week(seg, pub, anchor, clusters)
+        target = None if separate or other else _join_target(seg, clusters, day, opening=opening)
         if target is None:
             if not opening:
                 continue

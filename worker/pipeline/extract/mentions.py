@@ -39,6 +39,7 @@ _CUE_LISTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("segment", ("separate",), "separate"),
     ("segment", ("irrealis",), "irrealis"),
     ("segment", ("non_event",), "non_event"),
+    ("segment", ("charge",), "charge"),
     ("segment", ("clause_break",), "clause"),
     ("events", ("launch", "air"), "air_launch"),
     ("events", ("launch", "ground"), "ground_launch"),
@@ -216,7 +217,8 @@ class MentionTagger:
         _repair_sentences(doc)
         strings = self.vocab.strings
         trig = [Span(doc, s, e, label=strings[m]) for m, s, e in self.triggers(doc)]
-        doc.spans["ww_trigger"] = [t for t in filter_spans(trig) if not _unarmed_return(doc, t)]
+        kept = [t for t in filter_spans(trig) if not _unarmed_return(doc, t) and not compound_modifier(doc, t)]
+        doc.spans["ww_trigger"] = [t for t in kept if not means_of_travel(doc, t, kept)]
         act = [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors(doc)]
         act += [Span(doc, s, e, label=strings[m]) for m, s, e in self.actors_cased(doc)]
         groups = filter_spans([*group_mentions(doc), *subject_names(doc, doc.spans["ww_trigger"])])
@@ -303,6 +305,42 @@ def _unarmed_return(doc: Doc, trig: Span) -> bool:
     if trig.text.lower() not in phrases:
         return False
     return not any(t.lower_ in armed for t in doc[max(0, trig.start - reach) : trig.start])
+
+
+_TRAVEL_PREPS = frozenset({"by", "via"})
+
+
+def means_of_travel(doc: Doc, trig: Span, triggers: Iterable[Span]) -> bool:
+    """An aircraft named as a way to travel ("reachable only by helicopter", "flown out via
+    helicopter"), with no other event word in its sentence: no air strike.
+
+    A bare singular noun after "by" names a means ("by car", "by helicopter"); an attacker takes
+    an article or a plural ("killed by a drone", "attacked by helicopters"), and a strength-2
+    word (an aircraft) only implies an event, so a killing verb beside it keeps the sentence's event.
+    """
+    if not trig.label_.endswith("|2") or trig.start == 0 or doc[trig.start - 1].lower_ not in _TRAVEL_PREPS:
+        return False
+    if trig[-1].lower_.endswith("s"):
+        return False
+    sent = trig.sent
+    return not any(t is not trig and sent.start <= t.start < sent.end for t in triggers)
+
+
+_PARTICIPLES = frozenset({"hit", "struck", "torn", "shot", "stricken"})
+
+
+def compound_modifier(doc: Doc, trig: Span) -> bool:
+    """A one-word trigger that closes a hyphenated adjective ("the hardest-hit areas", "a
+    war-ravaged region", "conflict-hit towns"): it describes a place or people, no event.
+
+    Only participles ("hit", "-ed" forms) count: the trigger follows a hyphen written without
+    spaces. Hyphenated event nouns ("air-strike") are lexicon phrases and match from their first word.
+    """
+    i = trig.start
+    if len(trig) != 1 or i < 2 or doc[i - 1].text != "-" or doc[i - 2].whitespace_ or doc[i - 1].whitespace_:
+        return False
+    word = trig[0].lower_
+    return word in _PARTICIPLES or word.endswith("ed")
 
 
 NAME_REACH = 3
