@@ -562,3 +562,10 @@ def test_an_english_word_naming_a_city_only_as_an_alternate_is_a_weak_vote() -> 
     assert geoparse.agreed_country(geoparse.country_votes([named])) == "XA"
     foreign = GeoMatch("tarnowa", city.place, (city.place,), "city", 2_000_000, False, (city,))  # no English word
     assert geoparse.agreed_country(geoparse.country_votes([foreign])) == "XA"
+
+
+def test_a_capitalized_dateline_with_an_abbreviated_saint_is_the_city() -> None:
+    got = _place("ST. LOUIS, Mo. - Police said three people were hurt in a shooting near a park.")
+    assert got is not None and (got.name, got.admin1) == ("St. Louis", "Missouri"), got
+    got = _place("FT. WORTH, Texas - Two men were shot on Friday, police said.")
+    assert got is not None and got.name == "Fort Worth", got

@@ -90,6 +90,7 @@ _CARE_VERBS = frozenset(
 _PROVINCE_WORDS = frozenset({"province", "provinces", "region", "oblast", "governorate", "state"})
 _DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
 _LOCATIVE_BEFORE = frozenset({"in", "near", "at", "outside", "of"})
+_NAME_ABBREVIATIONS = frozenset({"ST", "STE", "FT", "MT"})  # Saint, Sainte, Fort, Mount
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +179,11 @@ def _candidate_spans(
     """The gazetteer's name matches in ``doc`` that may be places, in text order, each with
     whether it lies in the dateline; drops what ``_not_a_name`` rejects."""
     words = [t.text for t in doc]
+    # spaCy splits a capitalized abbreviation from its period ("ST. LOUIS" -> "ST", ".",
+    # "LOUIS"), which would end the name: the period is read as part of the word.
+    for i in range(1, len(words) - 1):
+        if words[i] == "." and words[i - 1].upper() in _NAME_ABBREVIATIONS:
+            words[i] = "-"
     dl_end = dateline_end(doc)
     # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
     # alone later, they are the person again, not the town of that name.
