@@ -569,3 +569,14 @@ def test_a_capitalized_dateline_with_an_abbreviated_saint_is_the_city() -> None:
     assert got is not None and (got.name, got.admin1) == ("St. Louis", "Missouri"), got
     got = _place("FT. WORTH, Texas - Two men were shot on Friday, police said.")
     assert got is not None and got.name == "Fort Worth", got
+
+
+def test_an_unknown_town_name_stops_at_a_lower_case_word_and_takes_its_namesake_in_the_text() -> None:
+    doc = _doc("A party in the city of Varnel ended in gunfire overnight.")
+    found = places._unresolved(doc, set())
+    assert [m.match.key for m in found] == ["varnel"]
+    town = Candidate(Place("Varnel", "XA", 1.0, 2.0, "Coast"), "city", 9000, 4.0)
+    elsewhere = places.PlaceMention(9, 10, GeoMatch("varnel", town.place, (town.place,), "city", 9000, False, (town,)))
+    again = places.placed_again(found[0], [elsewhere])
+    assert again is not None and (again.start, again.place.lat) == (found[0].start, 1.0)
+    assert places.placed_again(found[0], []) is None

@@ -153,10 +153,18 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
     placed = Counter(m.place.country for m in out if m.match.kind != "country" and not m.dateline and m.place.country)
     out += [
-        _in_country(m, ctx, named_countries, placed)
+        placed_again(m, out) or _in_country(m, ctx, named_countries, placed)
         for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     ]
     return out
+
+
+def placed_again(m: PlaceMention, found: Sequence[PlaceMention]) -> PlaceMention | None:
+    """The unresolved mention ``m`` ("the city of X" the scan could not place there) with
+    the reading of X where the text names it again (``found``), or None."""
+    key = normalize(m.match.key)
+    again = next((f for f in found if f.match.kind != "country" and normalize(f.match.key) == key), None)
+    return PlaceMention(m.start, m.end, again.match, m.dateline, m.reference) if again else None
 
 
 def _person_tokens(doc: Doc) -> _Ents:
@@ -613,6 +621,8 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
                 doc[end].lower_ in _NAME_STOPS or doc[end].lower_ in _COMPASS or doc[end].lower_ in _REGION_ADJECTIVES
             ) and end > start:
                 break
+            if end > start and doc[start].is_title and doc[end].is_lower:
+                break  # "the city of Xville ended in": a capitalized name ends at a lower-case word
             end += 1
         if end == start or any(i in covered for i in range(start, end)) or doc[start].is_stop or doc[start].like_num:
             continue
