@@ -227,3 +227,30 @@ def test_built_once_and_cached(tmp_path: Path, cache_dir: Path, g: Gazetteer) ->
     other.mkdir()
     (other / files[0].name).write_bytes(files[0].read_bytes())
     assert Gazetteer(gz.ensure_index(other)).lookup("Kabul") is not None
+
+
+def test_no_curated_seat_lies_in_a_neighbouring_subdivision(g: Gazetteer) -> None:
+    # A wrong merge in the source data (a GeoNames code carrying its neighbour's name) must
+    # not put a subdivision's seat city in another curated subdivision.
+    curated = gz._curated_seats()
+    wrong = []
+    for entry in curated.values():
+        seats = [s for s in entry.seats if not s.startswith("~")]
+        m = g.lookup(seats[0], (entry.code[:2],)) if seats else None
+        if m is None or m.kind != "city" or m.place.country != entry.code[:2]:
+            continue  # the seat is spelled otherwise in GeoNames: nothing to check here
+        others = {o.name for o in curated.values() if o.code[:2] == entry.code[:2] and o.code != entry.code}
+        if m.place.admin1 in others - {entry.name}:
+            wrong.append((entry.code, seats[0], m.place.admin1))
+    assert not wrong, wrong
+
+
+def test_seat_codes_follow_the_seat_city() -> None:
+    seat = gz._Seat(code="XA-NO", name="Northland", seats=("Port Alba",), aliases=())
+    other = gz._Seat(code="XA-SO", name="Southland", seats=("~Port Alba", "Bay Town"), aliases=())
+    rows = [
+        {"countrycode": "XA", "name": "Port Alba", "admin1code": "07", "population": 9000},
+        {"countrycode": "XA", "name": "Port Alba", "admin1code": "03", "population": 40, "village": True},
+        {"countrycode": "XA", "name": "Bay Town", "admin1code": "05", "population": 500},
+    ]
+    assert gz._seat_codes(rows, {"XA-NO": seat, "XA-SO": other}) == {"XA-NO": "07", "XA-SO": "05"}

