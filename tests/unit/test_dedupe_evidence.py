@@ -4,6 +4,7 @@ gives (its hospitals, its county, its state) are no such evidence."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from worker.pipeline import dedupe
@@ -162,3 +163,21 @@ def test_a_short_name_ending_a_sentence_is_no_abbreviated_state() -> None:
     names = dedupe.fingerprint("Police named the dead as Ona Brisk, Tal Vero. The Elmvale, Ind. police asked for help.")
     assert {"vero", "tal vero"} <= names
     assert "ind" not in names
+
+
+def test_a_round_up_item_that_names_nothing_needs_the_event_s_evidence() -> None:
+    # A weekend round-up tells one of its shootings in a sentence without names; a report of
+    # one shooting in that city on that day names its victim. The city and the day are shared
+    # by every shooting the round-up tells: no evidence that this is one of them.
+    item, single = _report(CITY, killed=2), _report(QUARTER, killed=1)
+    names = {"ona", "brisk", "ona brisk"}
+    plain = dedupe.compare(item, 1, "", _cand(single, frozenset(names)), dedupe.Policy())
+    assert plain.link  # an article of one event that names nothing is judged on place, day, toll
+    d = dedupe.compare(item, 1, "", _cand(single, frozenset(names)), dedupe.Policy(), roundup=True)
+    assert not d.link and "event name or toll" in d.reasons["gate"]
+    # The same the other way round (the round-up item is the candidate).
+    rcand = replace(_cand(item, frozenset()), roundup=True)
+    assert not dedupe.compare(single, 1, "", rcand, dedupe.Policy(), names=frozenset(names)).link
+    # Two round-up items (two articles that each tell several strikes) are judged as before.
+    both = replace(_cand(single, frozenset(names)), roundup=True)
+    assert dedupe.compare(item, 1, "", both, dedupe.Policy(), roundup=True).link

@@ -103,6 +103,7 @@ class Candidate:
     victims: str | None = None
     names: frozenset[str] = frozenset()
     locked: bool = False
+    roundup: bool = False  # its article reports several incidents (a round-up of a city's weekend)
 
 
 STRONG_NAMES = 3  # event names two reports must share to forgive one disagreeing field
@@ -631,11 +632,17 @@ def _area_gate(
     mine: frozenset[str],
     theirs: frozenset[str],
     pairs: set[str],
+    roundups: tuple[bool, bool] = (False, False),
 ) -> str:
     """Why two reports that disagree on nothing still do not link (or ""): they agree only on
     an area and a vague date (`_weak_link`), or only on an area without the event's own
     evidence (`_missing_evidence`). `mine`, `theirs`: each report's distinctive single names;
-    `pairs`: the full names they share."""
+    `pairs`: the full names they share. `roundups`: whether each report (mine, theirs) is one
+    of several incidents its article reports (a city's weekend told shooting by shooting).
+    Names are asked for when both reports give some, and also when a round-up's incident
+    names nothing while the other report, one article's own event, names it: the round-up's
+    city and day are shared by its other incidents, and it names none of this event's people
+    or places."""
     shared = mine & theirs
     tolls_agree = (
         _figure(report.killed) is not None
@@ -646,7 +653,11 @@ def _area_gate(
         return "a shared area and a vague date need shared names"
     if days is not None and days > policy.max_days:  # a vague date: `_weak_link` judged it
         return ""
-    named = bool(mine) and bool(theirs)
+    my_roundup, their_roundup = roundups
+    silent_roundup = (my_roundup and not their_roundup and not mine and bool(theirs)) or (
+        their_roundup and not my_roundup and not theirs and bool(mine)
+    )
+    named = (bool(mine) and bool(theirs)) or silent_roundup
     return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
 
 
@@ -678,9 +689,10 @@ def compare(
     *,
     names: frozenset[str] = frozenset(),
     common: frozenset[str] = frozenset(),
+    roundup: bool = False,
 ) -> Decision:
-    """Score `report` (from article `article_id`, with its evidence text and event names)
-    against one report of an existing incident.
+    """Score `report` (from article `article_id`, with its evidence text and event names;
+    `roundup`: its article reports several incidents) against one report of an existing incident.
 
     Hard contradictions (never linked): one article reports both, dates further apart than their precision allows. Soft disagreements: places
     that do not fit, incompatible types or tolls, disjoint event names, a date
@@ -754,7 +766,17 @@ def compare(
     if disagree:
         reasons["disagree"] = disagree
     if not disagree and (
-        gate := _area_gate(report, cand, pm, days, policy, mine=mine - common, theirs=theirs - common, pairs=pairs)
+        gate := _area_gate(
+            report,
+            cand,
+            pm,
+            days,
+            policy,
+            mine=mine - common,
+            theirs=theirs - common,
+            pairs=pairs,
+            roundups=(roundup, cand.roundup),
+        )
     ):
         reasons["gate"] = gate
         return Decision(round(total, 4), False, reasons)
@@ -832,6 +854,7 @@ def decide(
     names: frozenset[str] = frozenset(),
     common: frozenset[str] = frozenset(),
     share_article: Iterable[tuple[str, str]] = (),
+    roundup: bool = False,
 ) -> Plan:
     """Score the report against every candidate report and plan what it does.
 
@@ -850,7 +873,7 @@ def decide(
         groups.setdefault(c.id, []).append(c)
         if c.locked:
             locked.add(c.id)
-        d = compare(report, article_id, evidence_text, c, policy, names=names, common=common)
+        d = compare(report, article_id, evidence_text, c, policy, names=names, common=common, roundup=roundup)
         if vetoes(d):
             vetoed.add(c.id)
         if c.id not in best or (d.link, d.score) > (best[c.id].link, best[c.id].score):
@@ -870,7 +893,9 @@ def decide(
         if any(frozenset((x, other)) in conflicts for x in (target, *absorb)):
             continue
         if any(
-            vetoes(compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common))
+            vetoes(
+                compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common, roundup=x.roundup)
+            )
             for g in (target, *absorb)
             for x in groups[g]
             for y in groups[other]
