@@ -181,3 +181,28 @@ def test_a_round_up_item_that_names_nothing_needs_the_event_s_evidence() -> None
     # Two round-up items (two articles that each tell several strikes) are judged as before.
     both = replace(_cand(single, frozenset(names)), roundup=True)
     assert dedupe.compare(item, 1, "", both, dedupe.Policy(), roundup=True).link
+
+
+def test_a_round_up_s_mass_toll_is_no_evidence_of_one_event() -> None:
+    # "Ten killed in weekend shootings": a round-up's toll is the weekend's, not one event's.
+    a, b = _report(CITY, killed=5), _report(QUARTER, killed=2)
+    assert _compare(a, {"ona"}, b, {"tal"}).link  # two reports of one event each: a mass toll
+    rcand = replace(_cand(b, frozenset({"tal"})), roundup=True)
+    d = dedupe.compare(a, 1, "", rcand, dedupe.Policy(), names=frozenset({"ona"}), roundup=True)
+    assert not d.link and "event name or toll" in d.reasons["gate"]
+
+
+# Two towns 22 km apart: the sheriff's seat and the town where the shooting happened.
+SEAT = Place("Marrowby", "US", 40.2, -80.0, "Ohio", "town")
+
+
+def test_a_report_that_names_the_next_town_joins_a_report_placed_there_on_the_event_s_evidence() -> None:
+    a, b = _report(CITY), _report(SEAT)
+    d = _compare(a, {"ona", "brisk", "ona brisk", "corvel"}, b, {"harrowgate", "corvel"})
+    assert d.link and d.reasons["place"] == "named in text"
+    # Naming the town alone is not evidence of one event.
+    d = _compare(a, {"ona", "brisk", "ona brisk", "pellan"}, b, {"harrowgate", "corvel"})
+    assert not d.link and d.reasons["place"] == "named in text"
+    # Without the town named, two towns apart need strong corroboration.
+    d = _compare(a, {"ona", "brisk", "ona brisk", "corvel"}, b, {"corvel"})
+    assert not d.link and d.reasons["place"] == "neighbouring"

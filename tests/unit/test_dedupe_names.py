@@ -3,6 +3,7 @@ names in its text that the other report was geocoded to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from worker.pipeline import dedupe
@@ -69,14 +70,22 @@ def test_places_named_by_each_other_are_one_place() -> None:
     assert d.link
 
 
-def test_one_sided_naming_needs_two_other_shared_names() -> None:
+def test_one_sided_naming_of_a_city_needs_two_other_shared_names() -> None:
     # A report from the next town that quotes officials in the city is another event.
-    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(CITY, frozenset({"avery", "lowe"})))
+    city = replace(CITY, feature="city")
+    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(city, frozenset({"avery", "lowe"})))
     assert d.reasons["place"] == "neighbouring"
     assert not d.link
     both = frozenset({"riverton", "avery", "lowe"})
-    d = _compare(_report(NEXT_TOWN), both, _cand(CITY, frozenset({"avery", "lowe"})))
+    d = _compare(_report(NEXT_TOWN), both, _cand(city, frozenset({"avery", "lowe"})))
     assert d.reasons["place"] == "named in text"
+
+
+def test_one_sided_naming_of_the_small_town_next_door_tells_where_it_happened() -> None:
+    # A report placed in the town next door that names this (small) town and shares a name.
+    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(CITY, frozenset({"avery", "lowe"})))
+    assert d.reasons["place"] == "named in text"
+    assert d.link
 
 
 def test_named_place_needs_dates_within_a_day() -> None:

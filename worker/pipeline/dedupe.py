@@ -486,16 +486,27 @@ def _place_words(p: Place | None) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(_fold(p.name)) if w not in _COMMON_NAMES and len(w) >= 3)
 
 
-def names_other_place(a: Place | None, a_names: frozenset[str], b: Place | None, b_names: frozenset[str]) -> bool:
+def names_other_place(
+    a: Place | None, a_names: frozenset[str], b: Place | None, b_names: frozenset[str], *, neighbours: bool = False
+) -> bool:
     """Whether the two reports name each other's place in their own text (all the distinctive
     words of that place's name are among its event names), or one does and they share two
     other event names: the two places are then one place told two ways (a district and its
     city, a geocode gone to a namesake far away), not two. One report naming the other's
-    place alone is not enough: a report from a province quotes officials in the capital."""
+    place alone is not enough: a report from a province quotes officials in the capital.
+    Between `neighbours` (two towns within the linking distance) it is, when the place named
+    is no city (feature "city": a large one): a report placed in one town that names the small
+    town next to it (the sheriff's seat and the town where it happened) tells where it
+    happened, while a city is named for its officials. The pair still needs the event's own
+    evidence to link."""
     wa, wb = _place_words(a), _place_words(b)
     a_names_b = bool(wb) and wb <= a_names
     b_names_a = bool(wa) and wa <= b_names
     if a_names_b and b_names_a:
+        return True
+    if neighbours and any(
+        named and place is not None and place.feature != "city" for named, place in ((a_names_b, b), (b_names_a, a))
+    ):
         return True
     others = full_names(a_names) | full_names(b_names) | wa | wb
     return (a_names_b or b_names_a) and len((a_names & b_names) - others) >= WEAK_LINK_NAMES
@@ -578,8 +589,12 @@ def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: b
     or more days off, needs two such names: a lone shared word there is as likely the city's
     as the event's. `named`: both reports give names at all (a text without capitals, or a
     report told in one sentence, cannot show any, so then names are not asked for). `tolls`:
-    how the stated tolls single the event out ("mass", "same" or "")."""
-    if not named or (pm.relation not in _AREA_PLACES and pm.relation != "named in text"):
+    how the stated tolls single the event out ("mass", "same" or ""). A place one report
+    names in its text ("named in text") always asks for them: it is a city told in words, and
+    naming it proves the report gives names."""
+    if pm.relation not in _AREA_PLACES and pm.relation != "named in text":
+        return ""
+    if not named and pm.relation != "named in text":
         return ""
     if pm.relation == "unknown" or (days is not None and days >= 2):
         if shared >= WEAK_LINK_NAMES or tolls == "mass":
@@ -642,7 +657,7 @@ def _area_gate(
     Names are asked for when both reports give some, and also when a round-up's incident
     names nothing while the other report, one article's own event, names it: the round-up's
     city and day are shared by its other incidents, and it names none of this event's people
-    or places."""
+    or places. A round-up's mass toll is no evidence either: it is often the weekend's."""
     shared = mine & theirs
     tolls_agree = (
         _figure(report.killed) is not None
@@ -658,7 +673,10 @@ def _area_gate(
         their_roundup and not my_roundup and not theirs and bool(mine)
     )
     named = (bool(mine) and bool(theirs)) or silent_roundup
-    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
+    tolls = _toll_evidence(report, cand)
+    if tolls == "mass" and any(roundups):
+        tolls = ""  # a round-up's dead ("ten killed in weekend shootings") are many events' toll
+    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=tolls)
 
 
 def _same_place_name(a: Place | None, b: Place | None) -> bool:
@@ -674,7 +692,9 @@ def _relate_places(report: Incident, names: frozenset[str], cand: Candidate, pol
     if (
         near_days
         and pm.relation in _NAMEABLE_PLACES
-        and names_other_place(report.location, names, cand.location, cand.names)
+        and names_other_place(
+            report.location, names, cand.location, cand.names, neighbours=pm.relation == "neighbouring"
+        )
     ):
         return _place_out("named in text", pm.km)
     return pm
