@@ -116,3 +116,17 @@ def test_derive_prefers_a_city_between_equally_backed_towns() -> None:
     # Without a city the tie goes as before (the first in order).
     views[1] = dedupe.ReportView(_report(NAMESAKE), None, "b.example", "b")
     assert dedupe.derive(views).location == town
+
+
+def test_a_place_named_in_text_is_agreement_enough_to_forgive_another_field() -> None:
+    # The wrong geocode is corrected by the words of both reports; they share the victim's full
+    # name and a street, and one outlet tells the shooting as another event type.
+    mine = frozenset({"riverton", "dana", "quill", "dana quill", "tolley"})
+    theirs = frozenset({"hollowbrook", "dana", "quill", "dana quill", "tolley"})
+    other_type = replace(_report(NAMESAKE), event_type="Grenade")
+    d = _compare(other_type, mine, _cand(CITY, theirs))
+    assert d.reasons["place"] == "named in text"
+    assert d.link and d.reasons["forgiven"] == "event_type"
+    # Without the shared names nothing forgives the type.
+    d = _compare(other_type, frozenset({"riverton", "tolley"}), _cand(CITY, frozenset({"hollowbrook", "tolley"})))
+    assert not d.link

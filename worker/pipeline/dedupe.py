@@ -620,7 +620,8 @@ def _strong(
     `disagree`: STRONG_NAMES shared event names (`shared` words and `pairs` full names), or a
     shared full name and a toll both state (`tolls`: `_toll_evidence`); the dates within a
     day (a full name and more names: within the day window, a follow-up dated to its own
-    day); tolls not far apart; the same town or spot. The disagreeing field itself excepted."""
+    day); tolls not far apart; the same town or spot (or a place one report names in its text:
+    a wrong geocode the other report's words correct). The disagreeing field itself excepted."""
     names = shared + pairs
     names_ok = names >= STRONG_NAMES or (pairs >= 1 and bool(tolls))
     days_ok = (
@@ -633,7 +634,7 @@ def _strong(
         names_ok
         and days_ok
         and (toll_s >= 0.5 or "toll" in disagree)
-        and (pm.relation in ("same spot", "same town") or "place" in disagree)
+        and (pm.relation in ("same spot", "same town", "named in text") or "place" in disagree)
     )
 
 
