@@ -130,3 +130,10 @@ def test_a_place_named_in_text_is_agreement_enough_to_forgive_another_field() ->
     # Without the shared names nothing forgives the type.
     d = _compare(other_type, frozenset({"riverton", "tolley"}), _cand(CITY, frozenset({"hollowbrook", "tolley"})))
     assert not d.link
+
+
+def test_fingerprint_skips_the_outlet_s_web_address_and_company_words() -> None:
+    text = "Dana Quill was shot on Tuesday. Check back on ElmValleyNews.com for more. Copyright Brightcast Broadcasting, Inc."
+    names = dedupe.fingerprint(text)
+    assert "dana quill" in names
+    assert not {"elmvalleynews", "broadcasting", "inc", "brightcast broadcasting"} & names

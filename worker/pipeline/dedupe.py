@@ -203,10 +203,13 @@ _COMMON_NAMES = frozenset(
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
     story updated published posted share email facebook twitter click comments advertisement
+    inc llc ltd corp broadcasting
     northeast northwest southeast southwest side downtown uptown midtown metro suv channel
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
 _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
+# A word written as a web address ("check back on ExampleNews.com"): the outlet, not the event.
+_WEB_SUFFIX = re.compile(r"\.(?:com|net|org|tv|us|co)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"\u201c\u201d|(\n\u2013\u2014-]\s*$")
 
 
@@ -301,7 +304,7 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
         before = text[max(0, m.start() - 3) : m.start()]
         if m.start() == 0 or _SENTENCE_END.search(before):
             continue
-        if any(a <= m.start() < b for a, b in speakers):
+        if any(a <= m.start() < b for a, b in speakers) or _WEB_SUFFIX.match(text, m.end()):
             continue
         word = _name_word(m.group(1))
         # An upper-case word is a dateline or an acronym, never a name of the event.
