@@ -4,6 +4,7 @@ gives (its hospitals, its county, its state) are no such evidence."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from worker.pipeline import dedupe
@@ -162,3 +163,46 @@ def test_a_short_name_ending_a_sentence_is_no_abbreviated_state() -> None:
     names = dedupe.fingerprint("Police named the dead as Ona Brisk, Tal Vero. The Elmvale, Ind. police asked for help.")
     assert {"vero", "tal vero"} <= names
     assert "ind" not in names
+
+
+def test_a_round_up_item_that_names_nothing_needs_the_event_s_evidence() -> None:
+    # A weekend round-up tells one of its shootings in a sentence without names; a report of
+    # one shooting in that city on that day names its victim. The city and the day are shared
+    # by every shooting the round-up tells: no evidence that this is one of them.
+    item, single = _report(CITY, killed=2), _report(QUARTER, killed=1)
+    names = {"ona", "brisk", "ona brisk"}
+    plain = dedupe.compare(item, 1, "", _cand(single, frozenset(names)), dedupe.Policy())
+    assert plain.link  # an article of one event that names nothing is judged on place, day, toll
+    d = dedupe.compare(item, 1, "", _cand(single, frozenset(names)), dedupe.Policy(), roundup=True)
+    assert not d.link and "event name or toll" in d.reasons["gate"]
+    # The same the other way round (the round-up item is the candidate).
+    rcand = replace(_cand(item, frozenset()), roundup=True)
+    assert not dedupe.compare(single, 1, "", rcand, dedupe.Policy(), names=frozenset(names)).link
+    # Two round-up items (two articles that each tell several strikes) are judged as before.
+    both = replace(_cand(single, frozenset(names)), roundup=True)
+    assert dedupe.compare(item, 1, "", both, dedupe.Policy(), roundup=True).link
+
+
+def test_a_round_up_s_mass_toll_is_no_evidence_of_one_event() -> None:
+    # "Ten killed in weekend shootings": a round-up's toll is the weekend's, not one event's.
+    a, b = _report(CITY, killed=5), _report(QUARTER, killed=2)
+    assert _compare(a, {"ona"}, b, {"tal"}).link  # two reports of one event each: a mass toll
+    rcand = replace(_cand(b, frozenset({"tal"})), roundup=True)
+    d = dedupe.compare(a, 1, "", rcand, dedupe.Policy(), names=frozenset({"ona"}), roundup=True)
+    assert not d.link and "event name or toll" in d.reasons["gate"]
+
+
+# Two towns 22 km apart: the sheriff's seat and the town where the shooting happened.
+SEAT = Place("Marrowby", "US", 40.2, -80.0, "Ohio", "town")
+
+
+def test_a_report_that_names_the_next_town_joins_a_report_placed_there_on_the_event_s_evidence() -> None:
+    a, b = _report(CITY), _report(SEAT)
+    d = _compare(a, {"ona", "brisk", "ona brisk", "corvel"}, b, {"harrowgate", "corvel"})
+    assert d.link and d.reasons["place"] == "named in text"
+    # Naming the town alone is not evidence of one event.
+    d = _compare(a, {"ona", "brisk", "ona brisk", "pellan"}, b, {"harrowgate", "corvel"})
+    assert not d.link and d.reasons["place"] == "named in text"
+    # Without the town named, two towns apart need strong corroboration.
+    d = _compare(a, {"ona", "brisk", "ona brisk", "corvel"}, b, {"corvel"})
+    assert not d.link and d.reasons["place"] == "neighbouring"

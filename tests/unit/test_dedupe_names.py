@@ -3,6 +3,7 @@ names in its text that the other report was geocoded to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from worker.pipeline import dedupe
@@ -69,14 +70,22 @@ def test_places_named_by_each_other_are_one_place() -> None:
     assert d.link
 
 
-def test_one_sided_naming_needs_two_other_shared_names() -> None:
+def test_one_sided_naming_of_a_city_needs_two_other_shared_names() -> None:
     # A report from the next town that quotes officials in the city is another event.
-    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(CITY, frozenset({"avery", "lowe"})))
+    city = replace(CITY, feature="city")
+    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(city, frozenset({"avery", "lowe"})))
     assert d.reasons["place"] == "neighbouring"
     assert not d.link
     both = frozenset({"riverton", "avery", "lowe"})
-    d = _compare(_report(NEXT_TOWN), both, _cand(CITY, frozenset({"avery", "lowe"})))
+    d = _compare(_report(NEXT_TOWN), both, _cand(city, frozenset({"avery", "lowe"})))
     assert d.reasons["place"] == "named in text"
+
+
+def test_one_sided_naming_of_the_small_town_next_door_tells_where_it_happened() -> None:
+    # A report placed in the town next door that names this (small) town and shares a name.
+    d = _compare(_report(NEXT_TOWN), frozenset({"riverton", "avery"}), _cand(CITY, frozenset({"avery", "lowe"})))
+    assert d.reasons["place"] == "named in text"
+    assert d.link
 
 
 def test_named_place_needs_dates_within_a_day() -> None:
@@ -107,3 +116,24 @@ def test_derive_prefers_a_city_between_equally_backed_towns() -> None:
     # Without a city the tie goes as before (the first in order).
     views[1] = dedupe.ReportView(_report(NAMESAKE), None, "b.example", "b")
     assert dedupe.derive(views).location == town
+
+
+def test_a_place_named_in_text_is_agreement_enough_to_forgive_another_field() -> None:
+    # The wrong geocode is corrected by the words of both reports; they share the victim's full
+    # name and a street, and one outlet tells the shooting as another event type.
+    mine = frozenset({"riverton", "dana", "quill", "dana quill", "tolley"})
+    theirs = frozenset({"hollowbrook", "dana", "quill", "dana quill", "tolley"})
+    other_type = replace(_report(NAMESAKE), event_type="Grenade")
+    d = _compare(other_type, mine, _cand(CITY, theirs))
+    assert d.reasons["place"] == "named in text"
+    assert d.link and d.reasons["forgiven"] == "event_type"
+    # Without the shared names nothing forgives the type.
+    d = _compare(other_type, frozenset({"riverton", "tolley"}), _cand(CITY, frozenset({"hollowbrook", "tolley"})))
+    assert not d.link
+
+
+def test_fingerprint_skips_the_outlet_s_web_address_and_company_words() -> None:
+    text = "Dana Quill was shot on Tuesday. Check back on ElmValleyNews.com for more. Copyright Brightcast Broadcasting, Inc."
+    names = dedupe.fingerprint(text)
+    assert "dana quill" in names
+    assert not {"elmvalleynews", "broadcasting", "inc", "brightcast broadcasting"} & names

@@ -103,6 +103,7 @@ class Candidate:
     victims: str | None = None
     names: frozenset[str] = frozenset()
     locked: bool = False
+    roundup: bool = False  # its article reports several incidents (a round-up of a city's weekend)
 
 
 STRONG_NAMES = 3  # event names two reports must share to forgive one disagreeing field
@@ -202,10 +203,13 @@ _COMMON_NAMES = frozenset(
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
     story updated published posted share email facebook twitter click comments advertisement
+    inc llc ltd corp broadcasting
     northeast northwest southeast southwest side downtown uptown midtown metro suv channel
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
 _CAP = re.compile(r"(?<![\w'\u2019])([A-Z][A-Za-z'\u2019\-]{2,})")
+# A word written as a web address ("check back on ExampleNews.com"): the outlet, not the event.
+_WEB_SUFFIX = re.compile(r"\.(?:com|net|org|tv|us|co)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?:;\"\u201c\u201d|(\n\u2013\u2014-]\s*$")
 
 
@@ -300,7 +304,7 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
         before = text[max(0, m.start() - 3) : m.start()]
         if m.start() == 0 or _SENTENCE_END.search(before):
             continue
-        if any(a <= m.start() < b for a, b in speakers):
+        if any(a <= m.start() < b for a, b in speakers) or _WEB_SUFFIX.match(text, m.end()):
             continue
         word = _name_word(m.group(1))
         # An upper-case word is a dateline or an acronym, never a name of the event.
@@ -485,16 +489,27 @@ def _place_words(p: Place | None) -> frozenset[str]:
     return frozenset(w for w in _WORD.findall(_fold(p.name)) if w not in _COMMON_NAMES and len(w) >= 3)
 
 
-def names_other_place(a: Place | None, a_names: frozenset[str], b: Place | None, b_names: frozenset[str]) -> bool:
+def names_other_place(
+    a: Place | None, a_names: frozenset[str], b: Place | None, b_names: frozenset[str], *, neighbours: bool = False
+) -> bool:
     """Whether the two reports name each other's place in their own text (all the distinctive
     words of that place's name are among its event names), or one does and they share two
     other event names: the two places are then one place told two ways (a district and its
     city, a geocode gone to a namesake far away), not two. One report naming the other's
-    place alone is not enough: a report from a province quotes officials in the capital."""
+    place alone is not enough: a report from a province quotes officials in the capital.
+    Between `neighbours` (two towns within the linking distance) it is, when the place named
+    is no city (feature "city": a large one): a report placed in one town that names the small
+    town next to it (the sheriff's seat and the town where it happened) tells where it
+    happened, while a city is named for its officials. The pair still needs the event's own
+    evidence to link."""
     wa, wb = _place_words(a), _place_words(b)
     a_names_b = bool(wb) and wb <= a_names
     b_names_a = bool(wa) and wa <= b_names
     if a_names_b and b_names_a:
+        return True
+    if neighbours and any(
+        named and place is not None and place.feature != "city" for named, place in ((a_names_b, b), (b_names_a, a))
+    ):
         return True
     others = full_names(a_names) | full_names(b_names) | wa | wb
     return (a_names_b or b_names_a) and len((a_names & b_names) - others) >= WEAK_LINK_NAMES
@@ -577,8 +592,12 @@ def _missing_evidence(pm: PlaceMatch, days: int | None, shared: int, *, named: b
     or more days off, needs two such names: a lone shared word there is as likely the city's
     as the event's. `named`: both reports give names at all (a text without capitals, or a
     report told in one sentence, cannot show any, so then names are not asked for). `tolls`:
-    how the stated tolls single the event out ("mass", "same" or "")."""
-    if not named or (pm.relation not in _AREA_PLACES and pm.relation != "named in text"):
+    how the stated tolls single the event out ("mass", "same" or ""). A place one report
+    names in its text ("named in text") always asks for them: it is a city told in words, and
+    naming it proves the report gives names."""
+    if pm.relation not in _AREA_PLACES and pm.relation != "named in text":
+        return ""
+    if not named and pm.relation != "named in text":
         return ""
     if pm.relation == "unknown" or (days is not None and days >= 2):
         if shared >= WEAK_LINK_NAMES or tolls == "mass":
@@ -604,7 +623,8 @@ def _strong(
     `disagree`: STRONG_NAMES shared event names (`shared` words and `pairs` full names), or a
     shared full name and a toll both state (`tolls`: `_toll_evidence`); the dates within a
     day (a full name and more names: within the day window, a follow-up dated to its own
-    day); tolls not far apart; the same town or spot. The disagreeing field itself excepted."""
+    day); tolls not far apart; the same town or spot (or a place one report names in its text:
+    a wrong geocode the other report's words correct). The disagreeing field itself excepted."""
     names = shared + pairs
     names_ok = names >= STRONG_NAMES or (pairs >= 1 and bool(tolls))
     days_ok = (
@@ -617,7 +637,7 @@ def _strong(
         names_ok
         and days_ok
         and (toll_s >= 0.5 or "toll" in disagree)
-        and (pm.relation in ("same spot", "same town") or "place" in disagree)
+        and (pm.relation in ("same spot", "same town", "named in text") or "place" in disagree)
     )
 
 
@@ -631,11 +651,17 @@ def _area_gate(
     mine: frozenset[str],
     theirs: frozenset[str],
     pairs: set[str],
+    roundups: tuple[bool, bool] = (False, False),
 ) -> str:
     """Why two reports that disagree on nothing still do not link (or ""): they agree only on
     an area and a vague date (`_weak_link`), or only on an area without the event's own
     evidence (`_missing_evidence`). `mine`, `theirs`: each report's distinctive single names;
-    `pairs`: the full names they share."""
+    `pairs`: the full names they share. `roundups`: whether each report (mine, theirs) is one
+    of several incidents its article reports (a city's weekend told shooting by shooting).
+    Names are asked for when both reports give some, and also when a round-up's incident
+    names nothing while the other report, one article's own event, names it: the round-up's
+    city and day are shared by its other incidents, and it names none of this event's people
+    or places. A round-up's mass toll is no evidence either: it is often the weekend's."""
     shared = mine & theirs
     tolls_agree = (
         _figure(report.killed) is not None
@@ -646,8 +672,15 @@ def _area_gate(
         return "a shared area and a vague date need shared names"
     if days is not None and days > policy.max_days:  # a vague date: `_weak_link` judged it
         return ""
-    named = bool(mine) and bool(theirs)
-    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=_toll_evidence(report, cand))
+    my_roundup, their_roundup = roundups
+    silent_roundup = (my_roundup and not their_roundup and not mine and bool(theirs)) or (
+        their_roundup and not my_roundup and not theirs and bool(mine)
+    )
+    named = (bool(mine) and bool(theirs)) or silent_roundup
+    tolls = _toll_evidence(report, cand)
+    if tolls == "mass" and any(roundups):
+        tolls = ""  # a round-up's dead ("ten killed in weekend shootings") are many events' toll
+    return _missing_evidence(pm, days, len(shared) + len(pairs), named=named, tolls=tolls)
 
 
 def _same_place_name(a: Place | None, b: Place | None) -> bool:
@@ -663,7 +696,9 @@ def _relate_places(report: Incident, names: frozenset[str], cand: Candidate, pol
     if (
         near_days
         and pm.relation in _NAMEABLE_PLACES
-        and names_other_place(report.location, names, cand.location, cand.names)
+        and names_other_place(
+            report.location, names, cand.location, cand.names, neighbours=pm.relation == "neighbouring"
+        )
     ):
         return _place_out("named in text", pm.km)
     return pm
@@ -678,9 +713,10 @@ def compare(
     *,
     names: frozenset[str] = frozenset(),
     common: frozenset[str] = frozenset(),
+    roundup: bool = False,
 ) -> Decision:
-    """Score `report` (from article `article_id`, with its evidence text and event names)
-    against one report of an existing incident.
+    """Score `report` (from article `article_id`, with its evidence text and event names;
+    `roundup`: its article reports several incidents) against one report of an existing incident.
 
     Hard contradictions (never linked): one article reports both, dates further apart than their precision allows. Soft disagreements: places
     that do not fit, incompatible types or tolls, disjoint event names, a date
@@ -754,7 +790,17 @@ def compare(
     if disagree:
         reasons["disagree"] = disagree
     if not disagree and (
-        gate := _area_gate(report, cand, pm, days, policy, mine=mine - common, theirs=theirs - common, pairs=pairs)
+        gate := _area_gate(
+            report,
+            cand,
+            pm,
+            days,
+            policy,
+            mine=mine - common,
+            theirs=theirs - common,
+            pairs=pairs,
+            roundups=(roundup, cand.roundup),
+        )
     ):
         reasons["gate"] = gate
         return Decision(round(total, 4), False, reasons)
@@ -832,6 +878,7 @@ def decide(
     names: frozenset[str] = frozenset(),
     common: frozenset[str] = frozenset(),
     share_article: Iterable[tuple[str, str]] = (),
+    roundup: bool = False,
 ) -> Plan:
     """Score the report against every candidate report and plan what it does.
 
@@ -850,7 +897,7 @@ def decide(
         groups.setdefault(c.id, []).append(c)
         if c.locked:
             locked.add(c.id)
-        d = compare(report, article_id, evidence_text, c, policy, names=names, common=common)
+        d = compare(report, article_id, evidence_text, c, policy, names=names, common=common, roundup=roundup)
         if vetoes(d):
             vetoed.add(c.id)
         if c.id not in best or (d.link, d.score) > (best[c.id].link, best[c.id].score):
@@ -870,7 +917,9 @@ def decide(
         if any(frozenset((x, other)) in conflicts for x in (target, *absorb)):
             continue
         if any(
-            vetoes(compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common))
+            vetoes(
+                compare(_as_report(x), -1, x.evidence_text, y, policy, names=x.names, common=common, roundup=x.roundup)
+            )
             for g in (target, *absorb)
             for x in groups[g]
             for y in groups[other]

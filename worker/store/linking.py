@@ -229,6 +229,7 @@ def _report_candidates(
         return [], set()
     locked = {i.id for i in incidents if i.locked}
     reports = session.exec(select(Report).where(col(Report.incident_id).in_([i.id for i in incidents]))).all()
+    several = _roundup_articles(session, {r.article_id for r in reports})
     articles: dict[str, frozenset[int]] = {}
     by_article: dict[int, set[str]] = {}
     for r in reports:
@@ -253,10 +254,24 @@ def _report_candidates(
                 victims=c.victims,
                 names=frozenset(r.names or ()),
                 locked=inc_id in locked,
+                roundup=r.article_id in several,
             )
         )
     shared = {(a, b) for ids in by_article.values() for a in ids for b in ids if a < b}
     return out, shared
+
+
+def _roundup_articles(session: Session, article_ids: set[int]) -> set[int]:
+    """The articles among `article_ids` that report several incidents (round-ups)."""
+    if not article_ids:
+        return set()
+    q = (
+        select(Report.article_id)
+        .where(col(Report.article_id).in_(sorted(article_ids)))
+        .group_by(col(Report.article_id))
+        .having(sa.func.count() > 1)
+    )
+    return set(session.exec(q).all())
 
 
 def link_report(session: Session, report_id: int, policy: dedupe.Policy, *, reuse: str | None = None) -> str:
@@ -287,6 +302,7 @@ def link_report(session: Session, report_id: int, policy: dedupe.Policy, *, reus
         policy,
         names=names,
         share_article=shared,
+        roundup=bool(_roundup_articles(session, {report.article_id})),
     )
     if plan.target is None:
         incident = _fresh_incident(session, rec.event_type, reuse)
