@@ -15,7 +15,7 @@ The resolver is run on every text, whether or not extraction detects an incident
 the share placed within 25 km of the gold point (also split by ACLED's geo precision, 1 =
 ACLED coded the exact place), the share in the gold country, the share with no place, the
 texts placed outside every US state they name as a setting (``outside_named_state``: a
-dateline "SALISBURY, N.C.", "Calif.", "in Ohio", "state of X"; listed with ``--verbose``;
+dateline "ELMIRA, N.Y.", "Calif.", "in Ohio", "state of X"; listed with ``--verbose``;
 ``..._gold_inside``: those whose gold place lies in a state named), and
 the geoparsing speed: places resolved per second and documents per second for the
 geoparser alone (spaCy's time excluded), with spaCy's documents per second beside it.
@@ -90,7 +90,7 @@ def _state_patterns() -> tuple[dict[str, str], re.Pattern[str], re.Pattern[str]]
 
 def named_us_states(text: str) -> set[str]:
     """The US states ``text`` names as a setting: an abbreviation or name after a place and a
-    comma ("SALISBURY, N.C.", "Modesto, Calif.", "Houston, Texas"; postal codes only in
+    comma ("ELMIRA, N.Y.", "Eureka, Calif.", "Omaha, Nebraska"; postal codes only in
     capitals), "in X" / "state of X" / "X state" (not a street named after the state).
     Written independently of the geoparser, so the count it feeds does not grade the
     geoparser with its own rules."""

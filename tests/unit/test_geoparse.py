@@ -500,10 +500,10 @@ def test_a_persons_home_town_is_no_event_place() -> None:
 def test_the_state_written_after_a_town_keeps_the_event_in_that_state() -> None:
     text = (
         "A Dayton woman is mourning her daughter, who was shot and killed by her father. "
-        "Police said he shot the girl at a home just outside of Houston, Texas, on Friday."
+        "Police said he shot the girl at a home just outside of Omaha, Nebraska, on Friday."
     )
     got = _place(text)
-    assert got is not None and (got.name, got.admin1) == ("Houston", "Texas"), got
+    assert got is not None and (got.name, got.admin1) == ("Omaha", "Nebraska"), got
 
 
 def test_a_province_named_for_another_strike_does_not_pull_the_event() -> None:
@@ -556,7 +556,7 @@ def test_an_official_in_the_capital_is_no_event_place() -> None:
 def test_an_english_word_naming_a_city_only_as_an_alternate_is_a_weak_vote() -> None:
     city = Candidate(Place("Grand Harbour", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
     alternate = GeoMatch("soul", city.place, (city.place,), "city", 2_000_000, False, (city,))
-    assert geoparse.agreed_country(geoparse.country_votes([alternate])) is None  # "Wheels of Soul"
+    assert geoparse.agreed_country(geoparse.country_votes([alternate])) is None  # "Soul" in a club's name
     own = Candidate(Place("Soul", "XA", 1.0, 1.0, "Coast"), "city", 2_000_000, 6.3)
     named = GeoMatch("soul", own.place, (own.place,), "city", 2_000_000, False, (own,))
     assert geoparse.agreed_country(geoparse.country_votes([named])) == "XA"

@@ -498,7 +498,7 @@ def country_votes(matches: Sequence[GeoMatch]) -> CountryVotes:
             if cc and o.kind in _VOTE_WEIGHT:
                 best[cc] = max(best.get(cc, 0.0), _vote_weight(match, o))
         # An English word that names a place only as one of its alternates ("Soul" for
-        # Seoul, in "Wheels of Soul") is weak evidence: half a vote, never decisive alone.
+        # Seoul, in a club's name) is weak evidence: half a vote, never decisive alone.
         weak = _english_alternate(match)
         for cc, weight in best.items():
             votes[cc] = votes.get(cc, 0.0) + weight / len(best) * (0.5 if weak else 1.0)
