@@ -14,7 +14,7 @@ from worker.records import Count, Place
 from worker.resources import Resources
 from worker.store import linking
 from worker.store.db import session_scope
-from worker.store.models import Correction, IncidentHistory
+from worker.store.models import Correction, IncidentHistory, Report, ReportKey
 
 DAY = date(2024, 3, 14)
 OBLAST = "Kharkiv Oblast"
@@ -248,3 +248,49 @@ def test_two_reports_one_misread_in_the_hundreds_is_set_aside() -> None:
 def test_place_relations_know_precision_and_containment(a: Place, b: Place, relation: str) -> None:
     assert dedupe.place_match(a, b, dedupe.Policy()).relation == relation
     assert dedupe.place_match(b, a, dedupe.Policy()).relation == relation
+
+
+# An invented town of the United States, for shootings told by the victim's age and sex.
+HARLOW = Place("Harlow", "US", 39.10, -94.60, "Missouri", "town")
+
+
+def test_a_victim_described_alike_joins_two_reports_of_one_shooting(res: Resources) -> None:
+    # Each report names people and places the other does not; both describe one 7-year-old boy.
+    first = (
+        "Neighbour Dana Quill heard two shots before a 7-year-old boy was hit on his bicycle "
+        "outside the Morrow Arms flats, the family of Ravel Tessing confirmed."
+    )
+    second = (
+        "The seven-year-old Harlow boy is home again. Her aunt Pia Lonsdale thanked Brookfield "
+        "Academy and the Vesper Chapel choir for their cards."
+    )
+    # The same day in the same town, a 7-year-old girl is another shooting.
+    other = "A 7-year-old girl was hurt outside the Kestrel Inn, where Ott Brannigan and Gale Moorcroft ran to help."
+    for url, text in (("https://one.example/g", first), ("https://two.example/g", second)):
+        add(res, url, [incident(HARLOW, DAY, 0, kind="Attack", perp=None, sentence=text)], text=text)
+    add(
+        res, "https://three.example/b", [incident(HARLOW, DAY, 0, kind="Attack", perp=None, sentence=other)], text=other
+    )
+    assert {"https://one.example/g", "https://two.example/g"} in [set(c) for c in clusters(res)]
+    assert len(exported(res)) == 2
+    with session_scope(res.engine) as s:
+        keys = s.exec(select(ReportKey.key)).all()
+    # Looked up across the country, an age and a sex would bring in every such shooting.
+    assert keys and not [k for k in keys if k.startswith(dedupe.VICTIM_MARK)]
+
+
+def test_relinking_reads_every_report_s_names_afresh(res: Resources) -> None:
+    # Names stored by an older reading (here: a stale word) give way to the current reading.
+    text = "Neighbour Dana Quill heard the shots on Corvel Road, where a 7-year-old boy was hurt."
+    add(res, "https://one.example/r", [incident(HARLOW, DAY, 0, kind="Attack", perp=None, sentence=text)], text=text)
+    with session_scope(res.engine) as s:
+        (report,) = s.exec(select(Report)).all()
+        report.names = ["stale"]
+        s.add(ReportKey(key="stale", report_id=report.id, day=DAY))
+    with session_scope(res.engine) as s:
+        linking.relink_all(s, res.policy)
+    with session_scope(res.engine) as s:
+        (report,) = s.exec(select(Report)).all()
+        keys = set(s.exec(select(ReportKey.key)).all())
+    assert report.names is not None and {"dana quill", "#7m"} <= set(report.names)
+    assert "stale" not in report.names and "stale" not in keys and "dana quill" in keys

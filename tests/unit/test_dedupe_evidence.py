@@ -206,3 +206,107 @@ def test_a_report_that_names_the_next_town_joins_a_report_placed_there_on_the_ev
     # Without the town named, two towns apart need strong corroboration.
     d = _compare(a, {"ona", "brisk", "ona brisk", "corvel"}, b, {"corvel"})
     assert not d.link and d.reasons["place"] == "neighbouring"
+
+
+def test_a_numbered_street_or_an_address_block_is_an_event_name_within_a_city() -> None:
+    # One shooting told as "the 3300 block of E 14th Street" and "East 14th St. near Corvel Ave."
+    one = dedupe.fingerprint("Officers were called to the 3300 block of E 14th Street just before ten.")
+    two = dedupe.fingerprint("Two people were hurt on East 14th St. near Corvel Ave. on Saturday.")
+    assert "14th" in one & two and "3300 14th" in one
+    a, b = _report(CITY), _report(CITY)
+    assert _compare(a, set(one), b, set(two) | {"ona", "brisk", "tal"}).link
+    # Another numbered street of the same city on the same day: nothing shared.
+    other = dedupe.fingerprint("A man was shot on West 41st Street near Corvel Ave. on Saturday.")
+    assert not _compare(a, set(one) | {"pellan"}, b, set(other) | {"ona", "brisk"}).link
+
+
+def test_a_shared_block_and_toll_correct_a_wrong_geocode_where_a_street_alone_does_not() -> None:
+    names = dedupe.fingerprint("Police found Ona Brisk in the 1400 block of Tamsin Ave. on Friday.")
+    assert "1400 tamsin" in names and dedupe.full_names(names) == {"ona brisk", "1400 tamsin"}
+    block = names - {"ona", "brisk", "ona brisk"}  # the address alone, not the victim
+    elsewhere = Place("Dunmore", "US", 33.0, -97.0, "Texas", "town")  # a wrong geocode, far away
+    a, b = _report(elsewhere, killed=1, injured=1), _report(CITY, killed=1, injured=1)
+    d = _compare(a, set(block) | {"corvel"}, b, set(block) | {"pellan"})
+    assert d.link and d.reasons["forgiven"] == "place"
+    # The street without the block: many cities have a Tamsin Avenue.
+    street = block - {"1400 tamsin"}
+    assert not _compare(a, set(street) | {"corvel"}, b, set(street) | {"pellan"}).link
+    # The same block in the same city is one event even two days apart, when a lone death
+    # and a wound are too common to tell.
+    late = _report(CITY, day=DAY + timedelta(days=2), killed=1, injured=1)
+    assert _compare(b, set(block) | {"corvel"}, late, set(block) | {"pellan"}).link
+    assert not _compare(b, {"corvel", "ona"}, late, {"pellan", "tal"}).link
+
+
+def test_victim_descriptors_read_age_and_sex_from_common_news_phrasings() -> None:
+    cases = {
+        "A six-year-old Elmvale boy was hurt in his yard.": {"#6m"},
+        "Girl, 11, dies after a shooting on Corvel Road": {"#11f"},
+        "a man, 27, was taken to hospital": {"#27m"},
+        "An 11- and 12-year-old boy died; a 14-year-old girl was hurt.": {"#11m", "#12m", "#14f"},
+        "An uncle mourns the victims, ages 11 and 12": {"#11", "#12"},
+        "The 14-year-old was pronounced dead.": {"#14"},
+        "A 17-year-old high school student was wounded.": {"#17"},
+    }
+    for text, marks in cases.items():
+        assert dedupe.victim_marks(text) == marks, text
+    # Things have ages too; a range or a named person's age is no descriptor of the victim.
+    assert not dedupe.victim_marks("The 50-year-old house burned. The wounded are ages 21 to 40, 21-40 years old.")
+    assert not dedupe.victim_marks("The children were between 5 and 12 years old, the wounded between ages 20 and 35.")
+    assert dedupe.victim_marks("Both 19-year-old males were shot; a 3-year-old dead") == {"#19m", "#3"}
+    assert not dedupe.victim_marks("Ona Brisk, 44, was arrested.")
+
+
+def test_a_text_describing_many_people_by_age_gives_no_descriptors() -> None:
+    roundup = "A 16-year-old boy, a 17-year-old boy, a man, 25, a woman, 31, and a 40-year-old man were shot."
+    assert not dedupe.victim_marks(roundup)
+
+
+def test_shared_victims_match_ages_whose_sexes_do_not_disagree() -> None:
+    assert dedupe.shared_victims({"#7f", "#30m"}, {"#7", "#31m"}) == {"#7"}
+    assert not dedupe.shared_victims({"#7f"}, {"#7m"})
+
+
+def test_a_victim_both_reports_describe_alike_is_a_shared_name() -> None:
+    # One shooting: "a 7-year-old girl" in one report, "the seven-year-old Elmvale girl" in the other.
+    a, b = _report(CITY), _report(CITY)
+    mine = {"ona", "brisk", "dray", "ona brisk"} | dedupe.victim_marks("Police say a 7-year-old girl was shot.")
+    theirs = {"tal", "corvel", "pellan"} | dedupe.victim_marks("The seven-year-old Elmvale girl is recovering.")
+    d = _compare(a, mine, b, theirs)
+    assert d.link and d.reasons["names"] == ["#7"]
+    # A 7-year-old boy in another shooting that day is not her.
+    boy = {"tal", "corvel", "pellan"} | dedupe.victim_marks("A 7-year-old boy was shot.")
+    assert not _compare(a, mine, b, boy).link
+
+
+def test_the_same_casualty_profile_and_a_shared_venue_join_a_follow_up_from_the_next_town() -> None:
+    # A shooting at a bowling alley placed at its town and at the town next door (22 km), the
+    # follow-up dated two days later: both name the alley and say none killed, five wounded.
+    next_town = Place("Brannock", "US", 40.2, -80.05, "Ohio", "town")
+    a = _report(next_town, killed=0, injured=5)
+    late = _report(CITY, day=DAY + timedelta(days=2), killed=0, injured=5)
+    venue = {"pinewood", "lanes", "pinewood lanes"}
+    d = _compare(a, venue | {"corvel"}, late, venue | {"pellan"})
+    assert dedupe.place_match(next_town, CITY, dedupe.Policy()).relation == "neighbouring"
+    assert d.link and d.reasons["forgiven"] == "place"
+    # Four wounded against five is no such profile: the dates and towns stay apart.
+    assert not _compare(a, venue | {"corvel"}, replace(late, injured=Count(best=4)), venue | {"pellan"}).link
+    # Nor is a lone wound, however equal.
+    one, one_late = replace(a, injured=Count(best=1)), replace(late, injured=Count(best=1))
+    assert not _compare(one, venue | {"corvel"}, one_late, venue | {"pellan"}).link
+
+
+def test_a_street_corner_is_one_name_however_it_is_told() -> None:
+    corners = [
+        "Shots were fired near the intersection of Corvel and Tamsin around six.",
+        "A man was found at Tamsin and Corvel streets.",
+        "Two were hurt at 9th and Corvel on Sunday.",
+    ]
+    names = [dedupe.fingerprint(t) for t in corners]
+    assert "corvel tamsin" in names[0] & names[1] and "9th corvel" in names[2]
+    # People and a count of homicides are no corners.
+    assert dedupe.full_names(dedupe.fingerprint("Officers said Ona Brisk and Tal Verrow ran.")) == {
+        "ona brisk",
+        "tal verrow",
+    }
+    assert not dedupe.full_names(dedupe.fingerprint("They are the 12th and 13th homicides of the year."))

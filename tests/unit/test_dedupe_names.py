@@ -137,3 +137,16 @@ def test_fingerprint_skips_the_outlet_s_web_address_and_company_words() -> None:
     names = dedupe.fingerprint(text)
     assert "dana quill" in names
     assert not {"elmvalleynews", "broadcasting", "inc", "brightcast broadcasting"} & names
+
+
+def test_fingerprint_skips_an_outlet_s_copyright_notice_and_a_wire_story_s_credits() -> None:
+    # Two stories of one outlet about two shootings share the owner in the notice and the
+    # staff in the credits: no names of either event.
+    text = (
+        "Dana Quill was shot on Tuesday near the Lantern Tavern.\n"
+        "(Reporting by Jo Bloggs in Elmwood; Editing by Ann Other)\n"
+        "Copyright 2021 WXYZ (Marlow Media Corporation). All rights reserved. Tal Verrow was arrested."
+    )
+    names = dedupe.fingerprint(text)
+    assert {"dana quill", "lantern tavern", "tal verrow"} <= names
+    assert not {"bloggs", "jo bloggs", "elmwood", "ann other", "marlow", "marlow media", "corporation"} & names

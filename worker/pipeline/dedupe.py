@@ -2,6 +2,7 @@
 new report do to the incidents, and what does an incident look like, derived from its reports?
 
     fingerprint(text, exclude) -> names                 the event's own names (people, streets, sites)
+    victim_marks(text) -> descriptors                   the people it describes by age and sex ("#7f")
     compare(report, candidate, policy) -> Decision      features, agreements, disagreements, verdict
     decide(report, candidates, policy) -> Plan          join / start an incident / join several into one
     derive(reports) -> Derived                          the merged fields, each with why it was chosen
@@ -260,9 +261,27 @@ _ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.(?=\s*[,(\u2013\u2014-]|
 
 # A street ("Elm Grove Parkway", "Martin Luther King Jr. Blvd"): evidence of one event within a
 # city, but a name many cities share, so no evidence across two places that disagree.
-_STREET_RUN = re.compile(
-    rf"((?:{_CAPWORD}\s+){{1,4}})(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Parkway|Pkwy|Drive|Lane"
-    r"|Ln|Terrace|Highway|Hwy)\b\.?"
+_STREET_SUFFIX = r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Parkway|Pkwy|Drive|Lane|Ln|Terrace|Highway|Hwy)"
+_STREET_RUN = re.compile(rf"((?:{_CAPWORD}\s+){{1,4}}){_STREET_SUFFIX}\b\.?")
+# A numbered street ("East 14th St.", "W. 119th Street"): its number is its name ("14th").
+_NUMBERED_STREET = re.compile(rf"\b(\d{{1,3}}(?:st|nd|rd|th))\s+{_STREET_SUFFIX}\b")
+# A corner ("the intersection of Corvel and Elm", "at 9th and Linden", "Ash and Birch streets"):
+# told as a corner when introduced as one, when one street is numbered and the other named or
+# when a street word follows; "Smith and Jones" alone is two people, "the 12th and 13th
+# homicides" no streets.
+_NAMED_STREET = r"[A-Z][A-Za-z'\u2019\-]+"
+_STREET_WORD = rf"(?:{_NAMED_STREET}|\d{{1,3}}(?:st|nd|rd|th)\b)"
+_CORNER = re.compile(
+    rf"(?:(?:intersection|corner)\s+of\s+(?:[NSEW]\.?\s+)?({_STREET_WORD})\s+(?:and|&)\s+(?:[NSEW]\.?\s+)?({_STREET_WORD})"
+    rf"|\b(\d{{1,3}}(?:st|nd|rd|th))\s+(?:and|&)\s+({_NAMED_STREET})"
+    rf"|({_NAMED_STREET})\s+(?:and|&)\s+(\d{{1,3}}(?:st|nd|rd|th))\b"
+    rf"|\b({_NAMED_STREET})\s+(?:and|&)\s+({_NAMED_STREET})\s+(?:{_STREET_SUFFIX}|[Ss]treets|[Aa]venues|[Rr]oads)\b)"
+)
+# An address given as a block ("the 1400 block of Marlow Avenue", "the 800 block of N. 14th
+# Street"): the block and its street ("1400 marlow"), a spot within a city.
+_BLOCK = re.compile(
+    r"\b(\d{2,5})\s+block\s+of\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?"
+    r"([A-Z][A-Za-z'\u2019\-]*|\d{1,3}(?:st|nd|rd|th)\b)"
 )
 STREET_MARK = "@"  # a fingerprint entry "@elm": the name "elm" is (part of) a street's
 
@@ -276,6 +295,121 @@ def split_streets(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]
     return frozenset(plain), frozenset(streets)
 
 
+# --- victims told by age and sex ---------------------------------------------------------------
+
+VICTIM_MARK = "#"  # a fingerprint entry "#7f": a 7-year-old girl; "#7": a 7-year-old
+MAX_DESCRIBED = 4  # people a text describes by age, at most, for the descriptors to single one event out
+_MALE = """
+    boy boys man men son sons brother father husband grandson nephew uncle male males gentleman boyfriend
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+_FEMALE = """
+    girl girls woman women daughter daughters sister mother wife granddaughter niece aunt female females lady
+    girlfriend
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+_SEX = {**dict.fromkeys(_MALE, "m"), **dict.fromkeys(_FEMALE, "f")}
+# Words after "N-year-old" that say it is a person, though not of which sex.
+_PERSON = frozenset(
+    """
+    child children kid kids teen teens teenager teenagers toddler infant baby student victim victims person
+    juvenile youth resident driver passenger suspect gunman shooter
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+)
+# Words after "N-year-old" that show it stands for a person ("the 14-year-old was shot"), as
+# opposed to a thing ("a 50-year-old house").
+_PERSON_VERBS = frozenset(
+    """
+    was is who had has died dies dead remains remained suffered sustained and were shot killed wounded injured hurt
+    """.split()  # noqa: SIM905 (a word list reads best as text)
+)
+_SMALL_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        """
+        zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
+        seventeen eighteen nineteen
+        """.split()  # noqa: SIM905 (a word list reads best as text)
+    )
+}
+_AGE = r"(\d{1,2}|" + "|".join(_SMALL_NUMBERS) + r")"
+_YEARS_OLD = re.compile(rf"\b(?:{_AGE}-?\s+(?:and|or)\s+)?{_AGE}[-\s]years?[-\s]old\b", re.IGNORECASE)
+_APPOSED = re.compile(rf"\b({'|'.join(_SEX)}),\s+(\d{{1,2}})(?=\s*[,;)]|\s*$)", re.IGNORECASE | re.MULTILINE)
+_AGES = re.compile(r"\bage[sd]?\s+(\d{1,2})(?:\s*,\s*(\d{1,2}))?(?:\s+(?:and|&)\s+(\d{1,2}))?\b(?!\s*(?:-|to)\s*\d)")
+_NEXT_WORDS = re.compile(r"[\s\w'\u2019-]*")
+# What makes an age the end of a range ("between 5 and 12 years old", "between ages 20 and 35",
+# "from 21 to 40", "21-40 years old"): no one's age.
+_RANGE_BEFORE = re.compile(
+    r"(?:\bbetween\s+(?:\w+\s+and\s+)?|\bfrom\s+\w+\s+to\s+|\d\s*(?:to|-|\u2013)\s*)$", re.IGNORECASE
+)
+
+
+def _age(word: str) -> int | None:
+    n = int(word) if word.isdigit() else _SMALL_NUMBERS.get(word.casefold())
+    return n if n is not None and 0 < n < 100 else None
+
+
+def _who(after: str) -> str | None:
+    """Whom the words after "N-year-old" describe: "m" or "f" when one of the next three words
+    says the sex ("boy", "Elmwood girl", "high school student" says none), "" for a person of
+    unknown sex (a person word, a verb, the end of the phrase), None for a thing ("house")
+    and for a name ("20-year-old Dana Quill": the name is compared already, and the ages of
+    named people, often teenagers, match other shootings' victims by chance)."""
+    words = _NEXT_WORDS.match(after.lstrip(" -"))
+    following = (words.group(0) if words else "").split()[:3]
+    for w in following:
+        if w.casefold() in _SEX:
+            return _SEX[w.casefold()]
+        if w.casefold() in _PERSON:
+            return ""
+    return "" if not following or following[0].casefold() in _PERSON_VERBS else None
+
+
+def victim_marks(text: str) -> frozenset[str]:
+    """The people a text describes by age and sex, as fingerprint entries ("a 7-year-old girl"
+    -> "#7f"; "Boy, 13," -> "#13m"; "the 14-year-old was shot" -> "#14"; "an 11- and 12-year-old
+    boy" -> "#11m", "#12m"; "victims, ages 11 and 12" -> "#11", "#12"). Within one city and a few
+    days, few victims share an age: a descriptor both reports give is one of the event's own
+    names (see `shared_victims`). A thing's age ("a 50-year-old house") is no descriptor. A
+    text that describes more than MAX_DESCRIBED people (a city's weekend told victim by victim,
+    the list of a party's wounded) gives none: among so many ages, one matches another
+    shooting's victim by chance."""
+    out: set[str] = set()
+    for m in _YEARS_OLD.finditer(text):
+        sex = _who(text[m.end() : m.end() + 60])
+        if sex is not None and not _RANGE_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):
+            out.update(f"{VICTIM_MARK}{a}{sex}" for g in m.groups() if g and (a := _age(g)))
+    for m in _APPOSED.finditer(text):
+        if a := _age(m.group(2)):
+            out.add(f"{VICTIM_MARK}{a}{_SEX[m.group(1).casefold()]}")
+    for m in _AGES.finditer(text):
+        if _RANGE_BEFORE.search(text[max(0, m.start() - 24) : m.start()]):
+            continue
+        out.update(f"{VICTIM_MARK}{a}" for g in m.groups() if g and (a := _age(g)))
+    if len({m.rstrip("mf") for m in out}) > MAX_DESCRIBED:
+        return frozenset()
+    return frozenset(out)
+
+
+def split_victims(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """A fingerprint's names without the victim descriptors, and the descriptors."""
+    plain = {n for n in names if not n.startswith(VICTIM_MARK)}
+    return frozenset(plain), frozenset(n for n in names if n.startswith(VICTIM_MARK))
+
+
+def shared_victims(mine: Iterable[str], theirs: Iterable[str]) -> frozenset[str]:
+    """The ages two reports' descriptors share ("#7"), where the sexes do not disagree: "a
+    7-year-old girl" is "the 7-year-old", not "a 7-year-old boy"."""
+
+    def by_age(marks: Iterable[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for m in marks:
+            age = m[len(VICTIM_MARK) :].rstrip("mf")
+            out.setdefault(age, set()).add(m[len(VICTIM_MARK) + len(age) :])
+        return out
+
+    a, b = by_age(mine), by_age(theirs)
+    return frozenset(f"{VICTIM_MARK}{age}" for age in a.keys() & b.keys() if "" in a[age] | b[age] or a[age] & b[age])
+
+
 def _area_words(text: str) -> set[str]:
     """The folded words of the hospitals, counties and abbreviated states a text names."""
     out: set[str] = set()
@@ -287,6 +421,17 @@ def _area_words(text: str) -> set[str]:
     return out
 
 
+# The lines an outlet prints under every story: its copyright notice ("Copyright 2020 WXYZ (Elm
+# Media Group). All rights reserved.") and a wire story's credits ("(Reporting by Jo Bloggs in
+# Elmwood; Editing by Ann Other)"). The names in them are the outlet's owner and its staff, shared
+# by the outlet's stories of every event. A notice is taken to the end of its line or to
+# "reserved", at most a line's length: a notice that runs on is left alone.
+_CREDIT_LINE = re.compile(
+    r"(?:\bCopyright\b|\bCOPYRIGHT\b|\u00a9)[^\n]{0,160}?(?:\breserved\b\.?|\n|$)"
+    r"|\(\s*(?:[Aa]dditional\s+)?(?:[Rr]eporting|[Ww]riting|[Ee]diting)\s+by\b[^)\n]{0,200}\)"
+)
+
+
 def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     """The names a text gives that could single out one event: capitalised words that do not
     open a sentence, minus calendar words, titles, stock institutions, the `exclude` words
@@ -294,7 +439,9 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
     (`_area_words`: every report of the city names them) and the people quoted about it (a
     spokesperson speaks about many events); and the full names among them, two such words in a
     row ("jo bloggs", one entry with a space: see `full_names`). Folded to lower case, accents
-    stripped. The words of street names are marked as well ("@elm", see `split_streets`)."""
+    stripped. The words of street names are marked as well ("@elm", see `split_streets`).
+    An outlet's copyright notice and a wire story's credits (`_CREDIT_LINE`) give none."""
+    text = _CREDIT_LINE.sub("\n", text)
     skip = set(_COMMON_NAMES) | _area_words(text)
     for e in exclude:
         skip.update(_WORD.findall(_fold(e)))
@@ -312,7 +459,32 @@ def fingerprint(text: str, exclude: Iterable[str] = ()) -> frozenset[str]:
             out.add(word)
     streets = {_name_word(w.rstrip(".")) for m in _STREET_RUN.finditer(text) for w in m.group(1).split()}
     out.update(STREET_MARK + w for w in streets & out)
+    out.update(_address_names(text))
     return frozenset(out)
+
+
+def _address_names(text: str) -> set[str]:
+    """The names a text's addresses give: a numbered street ("East 14th St." -> "14th"), a
+    block with its street ("the 1400 block of Marlow Ave." -> "1400 marlow", one entry like a
+    full name: a block singles out a spot as a victim's full name singles out a person), and a
+    corner ("near 9th and Linden" -> "9th linden", likewise). The streets' words are marked as
+    a street's (see `split_streets`): many cities have a 14th Street or a Marlow Avenue, and a
+    corner of two such streets, so they are no evidence between places that disagree. A block
+    is, like a full name: two shootings in two cities on one block of one street name, on one
+    day and with one toll, are a wrong geocode far more often."""
+    out: set[str] = set()
+    for m in _NUMBERED_STREET.finditer(text):
+        number = m.group(1).casefold()
+        out.update((number, STREET_MARK + number))
+    for m in _BLOCK.finditer(text):
+        street = _name_word(m.group(2))
+        if street not in _COMMON_NAMES:
+            out.update((f"{m.group(1)} {street}", STREET_MARK + street))
+    for m in _CORNER.finditer(text):
+        streets = sorted(_name_word(g) for g in m.groups() if g)
+        if len(set(streets)) == 2 and not set(streets) & _COMMON_NAMES:
+            out.update((" ".join(streets), *(STREET_MARK + w for w in streets)))
+    return out
 
 
 def headline_case(title: str) -> bool:
@@ -562,12 +734,15 @@ def _weak_link(pm: PlaceMatch, days: int | None, policy: Policy) -> bool:
 
 
 MASS_TOLL = 5  # killed: two events this deadly in one area within days are rare
+PROFILE_SHOT = 4  # killed and injured together: a shooting of four or more (a "mass shooting")
 
 
 def _toll_evidence(a: Incident, b: Candidate) -> str:
     """How the tolls both reports state single out one event: "mass" for compatible killed
-    figures of a mass-casualty event, "same" for the same non-zero killed or injured figure
-    (a lone death is common, so that holds only within a day), else ""."""
+    figures of a mass-casualty event; "profile" for the same casualty profile, killed and
+    injured both stated and equal, of PROFILE_SHOT or more people shot ("three killed, two
+    wounded"; "none killed, five wounded"); "same" for the same non-zero killed or injured
+    figure (a lone death is common, so that holds only within a day); else ""."""
     x, y = _figure(a.killed), _figure(b.killed)
     if (
         x is not None
@@ -581,6 +756,9 @@ def _toll_evidence(a: Incident, b: Candidate) -> str:
         x is not None and x > 0 and x == y
         for x, y in ((_figure(a.killed), _figure(b.killed)), (_figure(a.injured), _figure(b.injured)))
     )
+    ka, kb, ia, ib = _figure(a.killed), _figure(b.killed), _figure(a.injured), _figure(b.injured)
+    if ka is not None and ia is not None and (ka, ia) == (kb, ib) and ka + ia >= PROFILE_SHOT:
+        return "profile"
     return "same" if same else ""
 
 
@@ -622,16 +800,17 @@ def _strong(
     """Whether the agreeing fields corroborate strongly enough to forgive the one in
     `disagree`: STRONG_NAMES shared event names (`shared` words and `pairs` full names), or a
     shared full name and a toll both state (`tolls`: `_toll_evidence`); the dates within a
-    day (a full name and more names: within the day window, a follow-up dated to its own
-    day); tolls not far apart; the same town or spot (or a place one report names in its text:
-    a wrong geocode the other report's words correct). The disagreeing field itself excepted."""
+    day (a full name and more names, or a full name and the same casualty profile: within the
+    day window, a follow-up dated to its own day); tolls not far apart; the same town or spot
+    (or a place one report names in its text: a wrong geocode the other report's words
+    correct). The disagreeing field itself excepted."""
     names = shared + pairs
     names_ok = names >= STRONG_NAMES or (pairs >= 1 and bool(tolls))
     days_ok = (
         days is None
         or days <= 1
         or "date" in disagree
-        or (pairs >= 1 and names > STRONG_NAMES and days <= policy.max_days)
+        or (pairs >= 1 and (names > STRONG_NAMES or tolls == "profile") and days <= policy.max_days)
     )
     return (
         names_ok
@@ -727,6 +906,11 @@ def compare(
         return Decision(0.0, False, {"gate": "same article reports both"})
     names, my_streets = split_streets(names)
     their_names, their_streets = split_streets(cand.names)
+    # A victim both describe alike ("a 7-year-old girl", "the 7-year-old") is a shared name.
+    names, my_victims = split_victims(names)
+    their_names, their_victims = split_victims(their_names)
+    victims = shared_victims(my_victims, their_victims)
+    names, their_names = names | victims, their_names | victims
     cand = replace(cand, names=their_names)
     pm = _relate_places(report, names, cand, policy)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}

@@ -88,16 +88,21 @@ def report_names(report: Report, article: Article, *, roundup: bool = False) -> 
     article (the one its headline and lede are about) from the title and lede too. A
     round-up's incidents (`roundup`: the article reports several) get only their own
     sentences: its title and lede ("a violent weekend across the city") tell of all of them.
-    A title in headline case ("Man Shot In Elmwood") is left out: its capitals mark no names."""
+    A title in headline case ("Man Shot In Elmwood") is left out: its capitals mark no names.
+    The victims the same text describes by age and sex (`dedupe.victim_marks`: "#7f" for "a
+    7-year-old girl") are added, from any title: they do not depend on capitals."""
     rec = IncidentRecord.from_dict(report.data)
     text = evidence_text(report.data)
+    described = text
     if report.ordinal == 0 and not roundup:
         title = "" if dedupe.headline_case(article.title or "") else article.title
+        described = f"{article.title}\n{article.text[:LEDE_CHARS]}\n{text}"
         text = f"{title}\n{article.text[:LEDE_CHARS]}\n{text}"
     loc = rec.location
     places = [loc.name, loc.admin1 or "", loc.admin2 or ""] if loc else []
     names = dedupe.fingerprint(text, exclude=places)
-    return frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names
+    victims = sorted(dedupe.victim_marks(described))[:MAX_NAMES]
+    return (frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names) | frozenset(victims)
 
 
 def _ensure_names(session: Session, report: Report) -> frozenset[str]:
@@ -109,8 +114,11 @@ def _ensure_names(session: Session, report: Report) -> frozenset[str]:
     names = report_names(report, article, roundup=reports > 1)
     report.names = sorted({n[:64] for n in names})
     assert report.id is not None
+    # A victim's age and sex single out an event only within its city: looked up across the
+    # country, "a 23-year-old man" would bring in every such shooting of the week.
     for n in report.names:
-        session.add(ReportKey(key=n, report_id=report.id, day=report.date))
+        if not n.startswith(dedupe.VICTIM_MARK):
+            session.add(ReportKey(key=n, report_id=report.id, day=report.date))
     session.flush()
     return frozenset(report.names)
 
@@ -710,6 +718,8 @@ def _all_urls_except(session: Session, holders: set[str], urls: Sequence[str]) -
 
 def relink_all(session: Session, policy: dedupe.Policy) -> int:
     """Re-process every report: unlink, link again in publication order, replay corrections.
+    Each report's event names are computed afresh (and indexed again), so a better reading
+    of names (`report_names`) reaches the reports already stored.
 
     Ids are stable: a report starting an incident takes back its old incident's id when that
     is free, and every old incident that ends up empty points (``merged_into``) at the
@@ -720,7 +730,8 @@ def relink_all(session: Session, policy: dedupe.Policy) -> int:
     redirects = dict(
         session.exec(select(Incident.id, Incident.merged_into).where(col(Incident.merged_into).is_not(None))).all()
     )
-    session.execute(sa.update(Report).values(incident_id=None, link_score=None, link_reasons={}))
+    session.execute(sa.update(Report).values(incident_id=None, link_score=None, link_reasons={}, names=sa.null()))
+    session.execute(sa.delete(ReportKey))
     session.execute(
         sa.update(Incident).values(num_reports=0, num_independent_sources=0, merged_into=None, locked=False)
     )
