@@ -1384,3 +1384,14 @@ def test_an_aircraft_as_a_way_to_travel_is_no_air_strike() -> None:
     )
     assert run(text) == []
     assert one("A police post in Maiduguri, Nigeria, was hit by a drone on Friday.").event_type == "Air/drone strike"
+
+
+def test_an_incident_without_a_place_of_its_own_lies_in_the_jurisdiction_of_the_force() -> None:
+    text = (
+        "On Sunday, police say, a 41-year-old man fatally shot his wife, 39, and their son inside a home.\n\n"
+        "The pair had fought before, but on Monday investigators still knew no motive for the shooting and were "
+        "asking how the quarrel turned into bloodshed, Memphis police spokesman Ada Roe said."
+    )
+    got = one(text)
+    assert got.location is not None and got.location.name == "Memphis", got.location
+    assert got.location.precision == "town", got.location

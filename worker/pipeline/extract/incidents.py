@@ -564,6 +564,8 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
         s for s in segs if s.order not in held and s.roles and not _is_background(s, pub) and "aggregate" not in s.cues
     ]
 
+    seats = [(p, s) for s in segs for p in s.places if p.jurisdiction]
+
     def make(c: Cluster, lead_day: date | None) -> Incident | None:
         return _incident(
             doc,
@@ -575,6 +577,7 @@ def build(doc: Doc, article: Article, gazetteer: Gazetteer) -> list[Incident]:
             lead_day=lead_day,
             lead=clusters[0],
             spare=spare if c is clusters[0] or clusters[0].segments[0] in c.segments else (),
+            seats=seats,
         )
 
     built: list[tuple[Cluster, Incident]] = []
@@ -744,6 +747,7 @@ def _incident(
     lead_day: date | None,
     lead: Cluster,
     spare: Sequence[Segment] = (),
+    seats: Sequence[tuple[places.PlaceMention, Segment]] = (),
 ) -> Incident | None:
     evidence: list[Evidence] = []
     # --- event type
@@ -770,13 +774,15 @@ def _incident(
         for s in sorted([*c.segments, *c.context], key=lambda x: x.order)
         for p in s.places
     ]
-    where = places.choose(cands)
+    # Nothing placed in the incident's sentences: the jurisdiction of the local force the
+    # article names ("Dayton police said"), where the event lies.
+    where = places.choose(cands) or places.choose([(m, 0, False) for m, _ in seats])
     location: Place | None = None
     if where is not None:
         location = where.place
         if where.match.kind == "country":
             location = Place(location.name, location.country, location.lat, location.lon, None, "country")
-        elif where.reference:
+        elif where.near:
             location = Place(
                 location.name,
                 location.country,
@@ -790,7 +796,9 @@ def _incident(
             # A town the gazetteer lacks lies, as far as the text says, in the country the
             # article is about: enough to deduplicate it within that country.
             location = Place(location.name, main_country, None, None, None, location.precision)
-        pseg = next(s for s in [*c.segments, *c.context] if where in s.places)
+        pseg = next((s for s in [*c.segments, *c.context] if where in s.places), None) or next(
+            s for m, s in seats if m is where
+        )
         evidence.append(_evidence("location", doc, pseg, where.start, where.end))
     country = (location.country if location else None) or main_country
     # --- date, in the incident's local time

@@ -10,8 +10,15 @@ or a plain location ("the town of Sabkha"). A settlement the gazetteer lacks ("t
 X") is kept unresolved; told relative to a known place ("X, just north of Y", "X, 10 km south
 of Y", "X near Y") it takes Y's country and coordinates as "near" Y (:func:`anchor_unresolved`).
 
+A local force or county office named after a place ("Dayton police said", "the Greene
+County coroner") marks that place as the event's jurisdiction in US and Canadian news
+(:func:`within_jurisdiction`): a scene named like a far town is read inside it (most often a
+neighbourhood named like a town elsewhere), and with no scene named the jurisdiction is the
+place.
+
 :func:`choose` picks the incident's place among the mentions of its sentences: the most
-specific plain location, first in sentences with a trigger, nearest the trigger.
+specific plain location, first in sentences with a trigger, nearest the trigger; else the
+jurisdiction, else the dateline, else a reference point.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from spacy.tokens import Doc, Token
+from spacy.tokens import Doc, Span, Token
 
 from worker.pipeline.extract.gazetteer import MAX_SPAN_TOKENS, Candidate, Gazetteer, GeoMatch, loose_key, normalize
 from worker.pipeline.geo import geoparse
@@ -100,10 +107,19 @@ class PlaceMention:
     match: GeoMatch
     dateline: bool = False
     reference: bool = False  # a reference point or a destination, not where it happened
+    # A local police force, sheriff, prosecutor or coroner named after the place ("Dayton
+    # police said"): a reference point that says which jurisdiction the event lies in.
+    jurisdiction: bool = False
 
     @property
     def place(self) -> Place:
         return self.match.place
+
+    @property
+    def near(self) -> bool:
+        """Whether an event placed at this mention is only near it: a reference point
+        that is no jurisdiction (the event lies inside a force's city, not near it)."""
+        return self.reference and not self.jurisdiction
 
     @property
     def rank(self) -> float:
@@ -143,13 +159,39 @@ def find_places(doc: Doc, gazetteer: Gazetteer, countries: Collection[str], bloc
     spans = _candidate_spans(doc, gazetteer, countries, ents, cased=cased)
     ctx = geoparse.document_context(doc, spans, countries)
     out: list[PlaceMention] = []
+    unplaced: list[tuple[int, int]] = []  # "shot in X", X known only as a town the ranking rejects
+    forces: dict[str, GeoMatch] = {}  # names of municipal forces, read at home (``_home_reading``)
     for start, end, found, dateline in spans:
         match = _resolve(doc, (start, end), found, out=out, ctx=ctx, gazetteer=gazetteer, countries=countries)
-        if match is None or _not_a_place(doc, (start, end), match, ents, blocked):
+        if match is None:
+            if start and doc[start - 1].lower_ == "in" and not dateline:
+                unplaced.append((start, end))
             continue
+        if _not_a_place(doc, (start, end), match, ents, blocked):
+            continue
+        if _municipal_force(doc, end):
+            match = _home_reading(match)
+            forces[match.key] = match
         reference = _is_reference(doc, (start, end), match, out)
-        out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference))
+        seat = _is_seat(doc, (start, end), match)
+        out.append(PlaceMention(start, end, match, dateline=dateline, reference=reference or seat, jurisdiction=seat))
+    # The city of "the Dayton Police Department" is the Dayton the text means throughout.
+    out = [
+        PlaceMention(
+            m.start,
+            m.end,
+            forces[m.match.key],
+            m.dateline,
+            m.reference,
+            m.jurisdiction or _is_seat(doc, (m.start, m.end), forces[m.match.key]),
+        )
+        if m.match.key in forces and m.match.kind != "country" and m.place.country != forces[m.match.key].place.country
+        else m
+        for m in out
+    ]
     out = _drop_namesakes_abroad(out, ctx)
+    out = _states_named_like_countries(out)
+    out = within_jurisdiction(doc, out, unplaced)
     named_countries = Counter(m.place.country for m in out if m.match.kind == "country" and not m.dateline)
     placed = Counter(m.place.country for m in out if m.match.kind != "country" and not m.dateline and m.place.country)
     out += [
@@ -195,7 +237,7 @@ def _candidate_spans(
     dl_end = dateline_end(doc)
     # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
     # alone later, they are the person again, not the town of that name.
-    surnames = {ent[-1].lower_ for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
+    surnames = {_surname(ent) for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
     if cased:
         surnames |= _people_by_age(doc)
     return [
@@ -203,6 +245,18 @@ def _candidate_spans(
         for start, end, found in gazetteer.find_in_tokens(words, countries=countries)
         if not _not_a_name(doc, (start, end), found, countries=countries, ents=ents, surnames=surnames, cased=cased)
     ]
+
+
+# Generational suffixes after a surname ("John Roe Jr."): the surname is the word before.
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def _surname(ent: Span) -> str:
+    """The lowercased surname of a person's full name, past a generational suffix."""
+    words = [t for t in ent if t.is_alpha]
+    while len(words) > 1 and words[-1].lower_ in _NAME_SUFFIXES:
+        words.pop()
+    return words[-1].lower_ if words else ent[-1].lower_
 
 
 MAX_AGE = 110
@@ -258,6 +312,8 @@ def _not_a_name(
         return True  # cased text writes names capitalized: "Asaib ahl al-Haq" holds no town "Ahl"
     if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
         return True
+    if cased and found.kind != "country" and (_initialled(doc, start, end) or _quoted_speaker(doc, start, end, found)):
+        return True
     covering = ents.get(start) or ents.get(end - 1)
     # An entity that is the name alone after "in"/"near" is the place mislabelled
     # ("shelling near Xville" tagged an organisation), not a longer name holding it.
@@ -268,6 +324,50 @@ def _not_a_name(
     return all(o.kind == "village" for o in found.options) and bool(
         covering or not cased or not all(t.text[:1].isupper() for t in doc[start:end] if t.is_alpha)
     )
+
+
+_COMPASS_INITIALS = frozenset("NSEW")
+
+
+def _initialled(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name at ``doc[start:end]`` is part of a person's name written with a
+    middle initial: "Ada K. Dayton" (after a first name and an initial) or "Dayton K. Roe"
+    (before an initial and a surname). A compass letter is no initial ("E. Dayton")."""
+
+    def initial(i: int) -> bool:  # "K." as one token or as "K" "."
+        t = doc[i].text if 0 <= i < len(doc) else ""
+        if len(t) == 2 and t[0].isupper() and t[1] == ".":
+            return t[0] not in _COMPASS_INITIALS
+        return (
+            len(t) == 1 and t.isupper() and t not in _COMPASS_INITIALS and i + 1 < len(doc) and doc[i + 1].text == "."
+        )
+
+    def first_of(i: int) -> int:  # the token before the initial at or ending at i
+        return i - 1 if doc[i].text == "." and i >= 1 and len(doc[i - 1].text) == 1 else i
+
+    if start >= 2:
+        k = first_of(start - 1)
+        if initial(k) and k >= 1 and doc[k - 1].is_title and doc[k - 1].is_alpha:
+            return True
+    if end < len(doc) and initial(end):
+        after = end + (1 if len(doc[end].text) == 2 else 2)
+        return after < len(doc) and doc[after].is_title and doc[after].is_alpha
+    return False
+
+
+# Verbs of speech a person's surname stands next to: "Roe said", "said Roe."
+_SPEECH = frozenset({"said", "says", "told", "added", "explained", "recalled", "wrote"})
+
+
+def _quoted_speaker(doc: Doc, start: int, end: int, found: GeoMatch) -> bool:
+    """Whether a one-word name that names no big city without doubt is a speaker: "Dayton
+    said", "said Dayton." (a person; "Washington said" is a government, see ``_speaker``)."""
+    if end - start != 1 or geoparse.dominant_city(found) is not None:
+        return False
+    after = doc[end].lower_ if end < len(doc) else ""
+    before = doc[start - 1].lower_ if start else ""
+    closes = end >= len(doc) or doc[end].text in {".", ",", ";"}
+    return after in _SPEECH or (before in _SPEECH and closes)
 
 
 def _resolve(
@@ -296,6 +396,11 @@ def _resolve(
         container = geoparse.as_container(ranked, prev.place)
         if container is not None:
             ranked = container
+    # "the Georgia neighborhood": a part of a city named like a state or a country, never
+    # the state or the country ("a Georgia neighborhood" is one in the state).
+    named_hood = start and doc[start - 1].lower_ == "the" and geoparse.neighbourhood_of(doc, start, end)
+    if named_hood and ranked.kind in {"admin1", "country"}:
+        return None
     if geoparse.neighbourhood_of(doc, start, end) and ranked.kind in _SETTLEMENT_KINDS:
         ranked = _neighbourhood(doc, (start, end), ranked, out, ctx)
     if ranked.kind in _SETTLEMENT_KINDS and (_regional(doc, start, end) or _last_qualifier(doc, start, end)):
@@ -312,6 +417,8 @@ def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, 
     if (
         match.kind != "country"
         and covering
+        # "the Dayton Police Department" tagged as one organisation still names Dayton.
+        and not _force_after(doc, end)
         and covering[2] in {"PERSON", "ORG"}
         # The name goes on right next to the place ("Hamid Gul", "Al Amal Hospital");
         # "Surman (Azzawya" or "Bello, Antioquia" tagged as one entity is two places.
@@ -320,6 +427,16 @@ def _not_a_place(doc: Doc, span: tuple[int, int], match: GeoMatch, ents: _Ents, 
         return True
     if match.kind != "country" and any(i in blocked for i in range(start, end)):
         return True
+    if (
+        match.kind == "country"
+        and covering
+        and covering[2] == "PERSON"
+        and covering[0] == start
+        and covering[1] > end
+        and doc[end].is_title
+        and doc[end].is_alpha
+    ):
+        return True  # "Chad Roe": a person's first name, not the country
     if _facility_name(doc, end, match):
         return True  # "al-Amal hospital": a hospital's name, not the hamlet of that name
     return _compound_modifier(doc, end)  # "the Iran-backed militia": an actor's name, not a place
@@ -378,7 +495,254 @@ def _origin(doc: Doc, start: int, end: int) -> bool:
     happened: "a Dayton man", or after a person's age, "Ada Roe, 34, of Dayton"."""
     if end < len(doc) and doc[end].lower_ in _RESIDENT_WORDS:
         return True
+    if start and doc[start - 1].lower_ in _COMPASS and doc[start - 1].is_title:
+        start -= 1  # "Ada Roe, 34, of West Dayton"
     return start >= 3 and doc[start - 1].lower_ == "of" and doc[start - 2].text == "," and doc[start - 3].like_num
+
+
+# Local forces and county offices named after their city or county: "Dayton police said",
+# "according to the Dayton Police Department", "the Greene County Sheriff's Office", "the
+# Greene County coroner". In the countries whose press writes a place's state after it
+# (:func:`geoparse.home_state_countries`) police and these offices are the city's or the
+# county's own, so the event they report lies within that city or county. Elsewhere a
+# province's police speaks for a wide area ("Ghazni police spokesman"): no such inference.
+_FORCE_WORDS = frozenset({"police", "sheriff", "pd", "prosecutor", "coroner", "marshal"})
+_FORCE_PAIRS = frozenset({("public", "safety"), ("medical", "examiner"), ("district", "attorney")})
+# Words between the place and its force or office: "Las Vegas Metropolitan Police", "Greene
+# County First Assistant Prosecutor", "Dayton Police Chief".
+_FORCE_QUALIFIERS = frozenset(
+    {"metro", "metropolitan", "city", "county", "municipal", "township", "parish", "first", "assistant", "chief"}
+    | {"deputy", "interim", "acting"}
+)
+FORCE_QUALIFIER_MAX = 3
+# "a former Dayton police officer": a person's past employer, not the event's jurisdiction.
+_FORMER = frozenset({"former", "retired", "ex", "off-duty", "veteran"})
+
+
+def _force_after(doc: Doc, end: int) -> bool:
+    """Whether a local force or county office follows the place ending at ``end``."""
+    i = end
+    while i < len(doc) and i - end < FORCE_QUALIFIER_MAX and doc[i].lower_ in _FORCE_QUALIFIERS:
+        i += 1
+    if i >= len(doc):
+        return False
+    nxt = doc[i + 1].lower_ if i + 1 < len(doc) else ""
+    return doc[i].lower_ in _FORCE_WORDS or (doc[i].lower_, nxt) in _FORCE_PAIRS
+
+
+def _municipal_force(doc: Doc, end: int) -> bool:
+    """Whether a city's police department or a sheriff follows the place ending at ``end``
+    ("the Dayton Police Department", "Greene County Sheriff's Office"): North American
+    institutions, whatever namesake abroad is bigger."""
+    i = end
+    while i < len(doc) and i - end < FORCE_QUALIFIER_MAX and doc[i].lower_ in _FORCE_QUALIFIERS:
+        i += 1
+    if i >= len(doc):
+        return False
+    nxt = doc[i + 1].lower_.rstrip(".") if i + 1 < len(doc) else ""
+    return doc[i].lower_ in {"sheriff", "pd"} or (doc[i].lower_ == "police" and nxt in {"department", "dept"})
+
+
+def _home_reading(match: GeoMatch) -> GeoMatch:
+    """``match`` read at its best candidate in :func:`geoparse.home_state_countries`, if any."""
+    local = geoparse.home_state_countries()
+    if match.place.country in local:
+        return match
+    best = next((c for c in match.options if c.place.country in local and c.kind != "country"), None)
+    if best is None:
+        return match
+    return GeoMatch(match.key, best.place, (best.place,), best.kind, best.population, match.loose, (best,))
+
+
+def _is_seat(doc: Doc, span: tuple[int, int], match: GeoMatch) -> bool:
+    """Whether the place at ``span`` names the jurisdiction of a local force or county office
+    (see ``_FORCE_WORDS``) in a country where those are a city's or a county's own."""
+    start, end = span
+    if match.kind not in _SETTLEMENT_KINDS | {"admin2"} or match.place.country not in geoparse.home_state_countries():
+        return False
+    before = {t.lower_ for t in doc[max(0, start - 2) : start]}
+    return _force_after(doc, end) and not before & _FORMER
+
+
+# A city's police works within the city (the biggest span some 30-40 km); a county's
+# offices within the county.
+CITY_JURISDICTION_KM = 40.0
+COUNTY_JURISDICTION_KM = 60.0
+
+
+def _served(p: Place, seats: Sequence[PlaceMention]) -> bool:
+    """Whether ``p`` lies within the jurisdiction of one of ``seats``."""
+    for s in seats:
+        d = geoparse.km(s.place, p)
+        if s.match.kind == "admin2":
+            if (p.admin2 and p.admin2 == s.place.admin2 and p.admin1 == s.place.admin1) or (
+                d is not None and d <= COUNTY_JURISDICTION_KM
+            ):
+                return True
+        elif d is not None and d <= CITY_JURISDICTION_KM:
+            return True
+    return False
+
+
+def within_jurisdiction(
+    doc: Doc, mentions: Sequence[PlaceMention], unplaced: Sequence[tuple[int, int]] = ()
+) -> list[PlaceMention]:
+    """``mentions`` with the scenes read inside the jurisdictions the text names.
+
+    A text that names a local force ("Dayton police said", see ``_is_seat``) tells of an
+    event within the force's city or county. A town named as the scene that lies far
+    outside every such jurisdiction is most often one of its neighbourhoods that shares a
+    town's name elsewhere ("shot in Riverside Heights ... Dayton police said", where the
+    gazetteer only knows a Riverside Heights 300 km away): its reading inside a jurisdiction,
+    if it has one, else the neighbourhood placed at the jurisdiction's city (or county).
+    Kept as they are: a big city named without doubt (:func:`geoparse.dominant_city`) unless
+    the text calls the name a neighbourhood, and a town whose state is written after it
+    when that state is another than the jurisdictions' ("Elmira, New York"). Names the ranking
+    rejected, told as the scene ("shot in X", ``unplaced`` spans), are placed likewise.
+    """
+    seats = [m for m in mentions if m.jurisdiction and m.place.lat is not None]
+    if not seats:
+        return _hamlets_at_dateline(doc, mentions)
+    counties = [s for s in seats if s.match.kind == "admin2"]
+    if counties:
+        # A city's force outside the county whose offices the text names ("Springfield police
+        # ... the Greene County prosecutor" read at another state's Springfield): the county
+        # says which Springfield.
+        mentions = [
+            _inside_seats(doc, m, counties, counties[0]) if m.jurisdiction and m.match.kind != "admin2" else m
+            for m in mentions
+        ]
+        seats = [m for m in mentions if m.jurisdiction and m.place.lat is not None]
+    home = next((s for s in seats if s.match.kind in _SETTLEMENT_KINDS), seats[0])
+    hoods = {normalize(m.match.key) for m in mentions if geoparse.neighbourhood_of(doc, m.start, m.end)}
+    states = {off for off, _ in geoparse.state_mentions(doc.text)}
+    seat_states = {s.place.admin1 for s in seats}
+    out: list[PlaceMention] = []
+    for m in mentions:
+        top = geoparse.dominant_city(m.match)
+        if (
+            m.jurisdiction
+            or m.dateline
+            or m.reference
+            or m.match.kind not in _SETTLEMENT_KINDS | {"admin2"}
+            or _served(m.place, seats)
+            or (_state_written(doc, m, states) and m.place.admin1 not in seat_states)
+            # "Houston" read as Houston stands, unless the text calls the name a neighbourhood.
+            or (top is not None and top.place == m.place and normalize(m.match.key) not in hoods)
+        ):
+            out.append(m)
+        else:
+            out.append(_inside_seats(doc, m, seats, home))
+    taken = {i for m in out for i in range(m.start, m.end)}
+    for start, end in [*unplaced, *_unknown_neighbourhoods(doc)]:
+        if not taken & set(range(start, end)):
+            text = doc[start:end].text
+            out.append(PlaceMention(start, end, _seat_neighbourhood(text.lower(), text, home)))
+            taken |= set(range(start, end))
+    return _same_reading(sorted(out, key=lambda m: m.start), mentions)
+
+
+def _hamlets_at_dateline(doc: Doc, mentions: Sequence[PlaceMention]) -> list[PlaceMention]:
+    """``mentions`` with each hamlet named as the scene far from a big city's dateline read
+    as a neighbourhood of that city: local news datelined in a big city ("DAYTON (WXYZ) - a
+    bar in Elm Park") names its neighbourhoods, which share names with hamlets (GeoNames
+    places under 500 people) elsewhere. Only in :func:`geoparse.home_state_countries`,
+    whose local press datelines its own city; a town of any size stays."""
+    dl = next((m for m in mentions if m.dateline and m.match.kind in _SETTLEMENT_KINDS), None)
+    top = geoparse.dominant_city(dl.match) if dl is not None else None
+    if dl is None or top is None or top.place != dl.place or dl.place.country not in geoparse.home_state_countries():
+        return list(mentions)
+    states = {off for off, _ in geoparse.state_mentions(doc.text)}
+    out = [
+        _inside_seats(doc, m, [dl], dl)
+        if m.match.kind == "village" and not m.dateline and not m.reference and not _state_written(doc, m, states)
+        else m
+        for m in mentions
+    ]
+    return _same_reading(out, mentions)
+
+
+def _same_reading(out: Sequence[PlaceMention], before: Sequence[PlaceMention]) -> list[PlaceMention]:
+    """``out`` with each reference point read as the scene of the same name was re-read
+    (``before`` holds the readings before): "shot in Elm Park ... Ada Roe, 34, of Elm Park"
+    name one neighbourhood."""
+    was = {(m.start, m.end): m.match.place for m in before}
+    moved = {
+        normalize(m.match.key): m.match
+        for m in out
+        if not m.reference and not m.dateline and (m.start, m.end) in was and was[m.start, m.end] != m.place
+    }
+    return [
+        PlaceMention(m.start, m.end, moved[normalize(m.match.key)], m.dateline, m.reference, m.jurisdiction)
+        if m.reference and not m.jurisdiction and normalize(m.match.key) in moved
+        else m
+        for m in out
+    ]
+
+
+def _inside_seats(doc: Doc, m: PlaceMention, seats: Sequence[PlaceMention], home: PlaceMention) -> PlaceMention:
+    """``m`` read within ``seats``: its first candidate there, else a neighbourhood at ``home``."""
+    if _served(m.place, seats):
+        return m
+    inside = [c for c in m.match.options if _served(c.place, seats)]
+    if inside:
+        best = inside[0]
+        match = GeoMatch(m.match.key, best.place, (best.place,), best.kind, best.population, m.match.loose, (best,))
+    else:
+        match = _seat_neighbourhood(m.match.key, doc[m.start : m.end].text, home)
+    return PlaceMention(m.start, m.end, match, m.dateline, m.reference, m.jurisdiction)
+
+
+def _unknown_neighbourhoods(doc: Doc) -> list[tuple[int, int]]:
+    """Spans of capitalized names the text calls a neighbourhood ("in the Elm Park
+    neighborhood"), at most three words."""
+    out = []
+    for tok in doc:
+        # Only the word itself: "the Hispanic community" is no place.
+        if tok.lower_ not in {"neighborhood", "neighbourhood"} or tok.i < 2:
+            continue
+        start = tok.i
+        while start > 0 and tok.i - start < 3 and doc[start - 1].is_title and doc[start - 1].is_alpha:
+            start -= 1
+        if start < tok.i and start > 0 and doc[start - 1].lower_ == "the":
+            out.append((start, tok.i))
+    return out
+
+
+def _state_written(doc: Doc, m: PlaceMention, states: Collection[int]) -> bool:
+    """Whether a state follows the mention after a comma ("Elmira, New York", "Elmira, N.Y.")."""
+    return m.end + 1 < len(doc) and doc[m.end].text == "," and doc[m.end + 1].idx in states
+
+
+def _seat_neighbourhood(key: str, text: str, seat: PlaceMention) -> GeoMatch:
+    """A neighbourhood named ``text`` placed in the jurisdiction ``seat``: at its city, as a
+    town; at a county's centre, as a district."""
+    s = seat.place
+    if seat.match.kind == "admin2":
+        place = Place(
+            text.title(), s.country, s.lat, s.lon, s.admin1, "district", s.admin2, "neighbourhood", s.timezone
+        )
+    else:
+        place = geoparse.as_neighbourhood(text.title(), s)
+    return GeoMatch(key, place, (place,), "city", 0, False, (Candidate(place, "city", 0, 0.0),))
+
+
+def _states_named_like_countries(out: list[PlaceMention]) -> list[PlaceMention]:
+    """``out`` with a country named like a state ("Georgia") read as that state when other
+    places the text names lie in it ("Smith County deputies ... the third this month in
+    Georgia"): the text
+    is about that state, not the country."""
+    states = {(m.place.country, m.place.admin1) for m in out if m.match.kind != "country" and m.place.admin1}
+    res = []
+    for m in out:
+        alt = [c for c in m.match.options if c.kind == "admin1" and (c.place.country, c.place.name) in states]
+        if m.match.kind != "country" or not alt:
+            res.append(m)
+            continue
+        c = alt[0]
+        match = GeoMatch(m.match.key, c.place, (c.place,), c.kind, c.population, m.match.loose, (c,))
+        res.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference, m.jurisdiction))
+    return res
 
 
 def _drop_namesakes_abroad(out: list[PlaceMention], ctx: geoparse.DocContext) -> list[PlaceMention]:
@@ -711,7 +1075,7 @@ def rerank(mentions: Sequence[PlaceMention], gazetteer: Gazetteer, countries: Co
                 match.loose,
                 tuple(inside),
             )
-        out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference))
+        out.append(PlaceMention(m.start, m.end, match, m.dateline, m.reference, m.jurisdiction))
     return out
 
 
@@ -827,7 +1191,13 @@ def choose(mentions: Sequence[tuple[PlaceMention, int, bool]]) -> PlaceMention |
     """
     usable = [(m, o, t) for m, o, t in mentions if not m.dateline and not m.reference]
     if not usable:
-        usable = [(m, o, t) for m, o, t in mentions if not m.reference] or list(mentions)
+        # No scene named: the jurisdiction of the force that reports it ("five people were
+        # shot early Saturday, Dayton police said"), else the dateline, else a reference point.
+        usable = (
+            [(m, o, t) for m, o, t in mentions if m.jurisdiction]
+            or [(m, o, t) for m, o, t in mentions if not m.reference]
+            or list(mentions)
+        )
     if not usable:
         return None
 

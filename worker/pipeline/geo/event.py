@@ -49,7 +49,7 @@ def event_place(doc: Doc, gazetteer: Gazetteer) -> EventPlace | None:
     p = where.place
     if where.match.kind == "country":
         p = Place(p.name, p.country, p.lat, p.lon, None, "country", None, "country")
-    elif where.reference:
+    elif where.near:
         p = Place(p.name, p.country, p.lat, p.lon, p.admin1, "near", p.admin2, p.feature, p.timezone)
     if p.country is None and named:
         p = Place(p.name, named.most_common(1)[0][0], None, None, None, p.precision, None, p.feature)

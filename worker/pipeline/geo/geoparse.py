@@ -111,12 +111,14 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
     "Houthi fighters": a leader's or movement's name), ``"person"`` (after a title, with at most two name words between: "Det.
     Ana Toledo"), ``"street"`` ("Kenosha Avenue", "600 block of Kenosha", "1400
     Western"), ``"business"`` ("Bristol Inn", unless a big city of the document's
-    countries). Works on cased and lowercased text alike. Countries are vetoed only as
-    streets ("Armenia Avenue").
+    countries), ``"vehicle"`` ("a white Dayton", see ``_vehicle``). Works on cased and lowercased text alike. Countries are vetoed only as
+    streets ("Bolivia Avenue") and capitalized buildings ("the Bolivia Garden Apartments").
     """
     if match.kind == "country":
-        # "Armenia Avenue", "Jamaica Ave.": a street named after the country.
-        return "street" if end < len(doc) and _plain(doc[end].text) in _STREET_AFTER else None
+        # "Bolivia Avenue", "Jamaica Ave.": a street named after the country.
+        if end < len(doc) and _plain(doc[end].text) in _STREET_AFTER:
+            return "street"
+        return "business" if _named_building(doc, end) else None
     if match.key in demonym_keys():
         return "demonym"  # "Afghan", "Syrian": the country's adjective, not a town of that name
     if _actor_namesake(doc, start, end, match):
@@ -134,7 +136,30 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
         return "street"
     if _business_name(doc, end, match, countries):
         return "business"
+    if _vehicle(doc, start):
+        return "vehicle"
     return None
+
+
+# A colour or a model year before a name makes it a car's make or model ("a white
+# Dayton", "a 2009 Dayton"): nobody writes a town so.
+_COLOURS = frozenset(
+    {"white", "black", "silver", "gray", "grey", "red", "blue", "green", "maroon", "tan", "gold", "beige", "brown"}
+    | {"burgundy", "dark-colored", "light-colored", "dark-coloured", "light-coloured", "champagne"}
+)
+
+
+def _vehicle(doc: Doc, start: int) -> bool:
+    """Whether the name starting at ``start`` is a car's: after a colour or a model year
+    that follows an article ("a silver Dayton", "a 2009 Dayton")."""
+    if not start:
+        return False
+    prev = doc[start - 1]
+    if prev.lower_ in _COLOURS:
+        return True
+    year = prev.text.isdigit() and len(prev.text) == 4 and 1950 <= int(prev.text) <= 2100
+    # Not after "the": "the 2016 Dayton shooting" names a past event by its place.
+    return year and start >= 2 and doc[start - 2].lower_ in {"a", "an", "his", "her", "their"}
 
 
 def _actor_namesake(doc: Doc, start: int, end: int, match: GeoMatch) -> bool:
@@ -218,6 +243,15 @@ def _street_address(doc: Doc, start: int, end: int) -> bool:
     if start and doc[start - 1].text.isdigit() and 2 <= len(doc[start - 1].text) <= 5:
         return not 1900 <= int(doc[start - 1].text) <= 2100
     return False
+
+
+def _named_building(doc: Doc, end: int) -> bool:
+    """Whether a capitalized business or building word follows ``end``, at most one more
+    capitalized word between ("Bolivia Hotel", "the Bolivia Garden Apartments")."""
+    i = end
+    if i < len(doc) and doc[i].is_title and _plain(doc[i].text) not in _BUSINESS_AFTER:
+        i += 1
+    return i < len(doc) and doc[i].is_title and _plain(doc[i].text) in _BUSINESS_AFTER
 
 
 def _business_name(doc: Doc, end: int, match: GeoMatch, countries: Collection[str]) -> bool:
@@ -558,15 +592,14 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
     dateline's province), ``agree`` (near another place that resolves without doubt),
     ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
     in its province. Villages (GeoNames places under 500 people)
-    only count in a named country: elsewhere they are dropped.
+    only count in a named country: elsewhere they are dropped; so do counties named without
+    their unit word in the countries of :func:`home_state_countries`.
     """
     named = set(ctx.countries)
     lk = normalize(match.key)
     out = []
-    for c in match.options or ():
+    for c in _readable(match, named):
         p = c.place
-        if c.kind == "village" and p.country not in named:
-            continue
         feats: list[tuple[str, float]] = [("prior", c.base)]
         if c.kind == "country" or p.country in named:
             feats.append(("country", CONTEXT_BONUS))
@@ -596,6 +629,20 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
         out.append(Scored(sum(v for _, v in feats), c, tuple(feats)))
     out.sort(key=lambda s: -s.score)
     return out
+
+
+def _readable(match: GeoMatch, named: Collection[str]) -> list[Candidate]:
+    """The candidates of ``match`` the text can mean: no hamlet outside the ``named``
+    countries, and no county named without its unit word where the press writes a county
+    as one ("Greene County"; the bare name is a person's, "Greene said", or a town's)."""
+    bare = normalize(match.key).rsplit(" ", 1)[-1] not in _UNIT_WORDS
+    local = home_state_countries()
+    return [
+        c
+        for c in match.options or ()
+        if not (c.kind == "village" and c.place.country not in named)
+        and not (c.kind == "admin2" and bare and c.place.country in local)
+    ]
 
 
 def with_best(match: GeoMatch, ranked: Sequence[Scored]) -> GeoMatch | None:
