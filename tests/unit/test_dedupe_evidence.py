@@ -310,3 +310,19 @@ def test_a_street_corner_is_one_name_however_it_is_told() -> None:
         "tal verrow",
     }
     assert not dedupe.full_names(dedupe.fingerprint("They are the 12th and 13th homicides of the year."))
+
+
+def test_a_neighbourhood_placed_at_its_city_is_inside_the_city_and_apart_from_its_other_places() -> None:
+    policy = dedupe.Policy()
+    city = replace(CITY, feature="city")
+    # Neighbourhoods the gazetteer lacks, both placed at the city's centre.
+    uptown = Place("Uptown", "US", 40.0, -80.0, "Ohio", "town", feature="neighbourhood")
+    elm_park = Place("Elm Park", "US", 40.0, -80.0, "Ohio", "town", feature="neighbourhood")
+    assert dedupe.place_match(uptown, city, policy).relation == "contained"
+    assert dedupe.place_match(uptown, uptown, policy).relation in {"same spot", "same town"}
+    # One point for both, yet two named parts of the city.
+    d = dedupe.place_match(uptown, elm_park, policy)
+    assert d.relation == "distinct sub-places" and d.disagrees
+    # A part of the city the gazetteer files as a town is another spot too.
+    assert dedupe.place_match(QUARTER, uptown, policy).relation == "distinct sub-places"
+    assert dedupe.place_match(uptown, FAR, policy).relation in {"far apart", "other province"}

@@ -630,6 +630,8 @@ def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Poli
         # "X, north of Y" is placed at Y's coordinates: X and Y are neighbours, not one place.
         return _place_out("neighbour named near", km)
     sub = _PRECISION_RANK["neighbourhood"]
+    if not same_name and "neighbourhood" in (a.feature, b.feature):
+        return _neighbourhood_match(a, b, km, policy)
     if (same_name and km <= policy.max_km) or km < 0.5:  # farther, one name is two namesakes
         return _place_out("same spot" if rc >= _PRECISION_RANK["village"] else "same town", km)
     if ra == rb == sub:
@@ -646,6 +648,20 @@ def _point_match(a: Place, b: Place, km: float, *, same_name: bool, policy: Poli
         # agrees strongly (a shooting in one town and a death in the hospital of the next).
         return _place_out("around" if rc == _PRECISION_RANK["near"] else "neighbouring", km)
     return _place_out("far apart", km)
+
+
+def _neighbourhood_match(a: Place, b: Place, km: float, policy: Policy) -> PlaceMatch:
+    """Relate a neighbourhood to a place of another name. A neighbourhood the gazetteer lacks
+    is placed at its city's centre, so its distance says nothing of where in the city it
+    lies: it is inside a city near that centre, and another sub-place of the city (another
+    neighbourhood, a district the gazetteer files as a town) is another spot, wherever the
+    two points fall ("Uptown" and "Elm Park", both of one city, are two places)."""
+    other = b if a.feature == "neighbourhood" else a
+    if km > policy.city_km:
+        return _place_out("far apart", km)
+    if other.feature == "city":
+        return _place_out("contained", km)
+    return _place_out("distinct sub-places", km)
 
 
 # Place relations that a report naming the other's place overrides: a wrong geocode (a
