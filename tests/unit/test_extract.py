@@ -1395,3 +1395,161 @@ def test_an_incident_without_a_place_of_its_own_lies_in_the_jurisdiction_of_the_
     got = one(text)
     assert got.location is not None and got.location.name == "Memphis", got.location
     assert got.location.precision == "town", got.location
+
+
+# --------------------------------------------------------------------------- local news: recall
+
+
+def test_a_line_break_ends_a_sentence() -> None:
+    text = (
+        "Video: Crews Battle Warehouse Fire\n"
+        "A man was shot dead in Dayton\n"
+        "on Friday.\n"
+        "(Published Friday)\n"
+        "ST. CLOUD, Minn. - Two men were arrested."
+    )
+    sents = [s.text.strip() for s in load_nlp()(text).sents]
+    assert sents == [
+        "Video: Crews Battle Warehouse Fire",
+        "A man was shot dead in Dayton\non Friday.",  # a hard-wrapped line goes on
+        "(Published Friday)",
+        "ST. CLOUD, Minn. - Two men were arrested.",
+    ]
+    # A single victim named at the start of a line after a page stamp is still counted.
+    text = "It took hours for Dayton's first homicide. (Published Friday, Jan. 6)\nTom Vale, 19, was shot and killed."
+    assert one(text, published="2017-01-06T12:00:00+00:00").killed.best == 1
+
+
+@BOTH
+def test_a_count_of_wounded_told_with_a_shooting_is_an_incident(lower: bool) -> None:
+    # No place the gazetteer knows, no dead: the wounded are the toll.
+    inc = one(
+        "Five people were shot early Saturday on the Far East Side.", lower=lower, published="2016-11-05T12:00:00+00:00"
+    )
+    assert (inc.injured.best, inc.killed.best, inc.date) == (5, 0, date(2016, 11, 5))
+    # A statistic of wounded is no event, nor are wounded told without a word naming violence.
+    assert run("So far this year, 312 people were shot and wounded in the city, police said.", lower=lower) == []
+    assert run("Four people were hurt early Saturday when a truck hit a wall on the Far East Side.", lower=lower) == []
+
+
+@BOTH
+def test_a_dated_shooting_in_a_place_the_gazetteer_lacks_is_an_incident(lower: bool) -> None:
+    text = (
+        "Police are investigating a shooting that left a girl in the hospital. "
+        "The shooting happened early Saturday in the 2400 block of Quillfeather Lane."
+    )
+    inc = one(text, lower=lower, published="2016-08-20T18:00:00+00:00")
+    assert (inc.date, inc.location) == (date(2016, 8, 20), None)
+    # Undated, or told only by words that may name violence ("shots were fired"): no incident.
+    assert run("Police are investigating a shooting in the 2400 block of Quillfeather Lane.", lower=lower) == []
+    assert run("Shots were fired early Saturday in the 2400 block of Quillfeather Lane.", lower=lower) == []
+    # Nor a protest's strong words: "in both directions" of a road, not of a front line.
+    text = "On 29 April 2020, protesters blocked the main road in Quillfeather in both directions."
+    assert run(text, lower=lower) == []
+
+
+def test_headlines_and_promos_of_the_page_are_no_story_sentences() -> None:
+    text = (
+        "Senator Says Brutal Attack On Farmer Could Be A Warning\n"
+        "Three people were shot early Sunday outside a bar in Dayton, Ohio, police said.\n"
+        "RELATED: 5 killed in highway shooting in Toledo\n"
+        "One of the victims was in critical condition."
+    )
+    inc = one(text, published="2016-10-09T12:00:00+00:00")
+    assert (inc.injured.best, inc.killed.best, inc.location and inc.location.name) == (3, 0, "Dayton")
+    # A story's long sentence that lost its full stop is still a sentence.
+    text = (
+        "DAYTON, Ohio - Residents of an apartment complex on Quillfeather Lane were shocked to hear a "
+        "9-year-old girl was shot while playing with other children early Sunday morning\n"
+        "She is expected to survive."
+    )
+    assert one(text, published="2016-10-09T12:00:00+00:00").date == date(2016, 10, 9)
+
+
+def test_a_statements_day_between_its_subject_and_verb_does_not_date_the_event() -> None:
+    text = (
+        "DAYTON - Police on Saturday had yet to identify a teenage boy who was found fatally shot "
+        "inside a car Friday evening in Dayton, Ohio."
+    )
+    assert one(text, published="2016-12-17T12:00:00+00:00").date == date(2016, 12, 16)
+    text = "Neighbors on Monday night would not talk about the shooting that killed two men in Dayton, Ohio, on Sunday."
+    assert one(text, published="2016-12-27T12:00:00+00:00").date == date(2016, 12, 25)
+    # What the subject did on that day is the event: "police on Tuesday shot dead ...".
+    text = "Police on Tuesday shot dead two men in Dayton, Ohio."
+    assert one(text, published="2016-12-17T12:00:00+00:00").date == date(2016, 12, 13)
+
+
+def test_a_day_told_through_a_verb_of_occurring_dates_the_event() -> None:
+    text = (
+        "On Monday, officers arrested a 15-year-old in connection with a shooting that happened on "
+        "Thursday on Elm Street in Dayton, Ohio."
+    )
+    assert one(text, published="2016-09-06T12:00:00+00:00").date == date(2016, 9, 1)
+
+
+@BOTH
+def test_a_fixed_date_holiday_dates_the_event(lower: bool) -> None:
+    text = "Tom Vale, 19, was shot and killed in the early hours of New Year's Day at a party in Dallas, Texas."
+    assert one(text, lower=lower, published="2017-01-05T12:00:00+00:00").date == date(2017, 1, 1)
+    # A party named after a feast is held on any day.
+    text = "Two men were shot at a Christmas party in Dallas, Texas, on Friday."
+    assert one(text, lower=lower, published="2016-12-19T12:00:00+00:00").date == date(2016, 12, 16)
+
+
+def test_a_toll_told_before_the_event_words_is_the_leads() -> None:
+    text = (
+        "DAYTON, Ohio - Police found three people dead inside a home early Sunday morning.\n"
+        "Officers responded to a call about an unknown problem around 4 a.m.\n"
+        "Two women and a man were found dead, a spokesman said."
+    )
+    inc = one(text, published="2016-09-11T15:00:00+00:00")
+    assert (inc.killed.best, inc.date, inc.location and inc.location.name) == (3, date(2016, 9, 11), "Dayton")
+    # An accident's toll does not lend itself to a later event word.
+    text = (
+        "Eleven workers were hurt when a furnace at a steel plant in Dayton, Ohio, exploded on Thursday.\n"
+        "The explosion happened at a factory owned by a local firm, police said."
+    )
+    assert run(text, published="2016-09-11T15:00:00+00:00") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        # A victim named after their age, as local news writes it.
+        ("A 16-year-old was charged in the shooting death of 15-year-old Tom Vale in Dayton, Ohio, on Wednesday.", 1),
+        # Kin and household words are people too.
+        ("A man opened fire in his home in Dayton, Ohio, on Friday, killing his stepfather and his roommate.", 2),
+    ],
+)
+def test_victims_named_by_age_or_kin_are_counted(text: str, killed: int) -> None:
+    assert one(text, published="2017-01-19T12:00:00+00:00").killed.best == killed
+
+
+def test_a_gunshot_wound_tells_a_shooting_of_the_one_who_has_it() -> None:
+    text = "Two men were found with gunshot wounds on Sunday, police officers in Dayton, Ohio, said."
+    inc = one(text, published="2016-09-12T12:00:00+00:00")
+    # The officers named after the wound speak of it; they are no armed side it hit.
+    assert (inc.event_type, inc.date) == ("Attack", date(2016, 9, 11))
+
+
+def test_a_day_told_after_the_event_beats_the_day_of_a_statement() -> None:
+    text = "Two men were shot in Dayton, Ohio, police said Tuesday. It happened late Monday near a bar on Elm Street."
+    assert one(text, published="2016-08-02T20:00:00+00:00").date == date(2016, 8, 1)
+
+
+@BOTH
+def test_who_speaks_after_the_event_is_not_its_target(lower: bool) -> None:
+    text = "Two men were shot in Dayton, Ohio, police said on Friday."
+    assert one(text, lower=lower).event_type == "Attack"
+    # The armed side hit before the attribution still makes a clash.
+    text = "Gunmen attacked an army post near Kaya, Burkina Faso, on Friday, officials said."
+    assert one(text, lower=lower).event_type == "Armed clash"
+
+
+def test_a_day_the_event_was_spoken_about_does_not_date_it() -> None:
+    text = (
+        "The children of Tom Vale spoke to reporters Wednesday about the murders that left their father "
+        "and three other members of their family dead. Four of the victims were shot in a home in "
+        "Dayton, Ohio. Police said they found the five bodies just after 10 p.m. Saturday."
+    )
+    assert one(text, published="2015-02-04T18:00:00+00:00").date == date(2015, 1, 31)

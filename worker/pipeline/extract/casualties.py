@@ -962,6 +962,8 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
         count, j = 2, j + 1
         if j + 1 < limit and doc[j].lower_ == "of" and doc[j + 1].lower_ in v.singular_det | {"the"}:
             j += 2
+    if not det and count is None and (aged := _aged_name(doc, j, limit)) is not None:
+        return aged
     # Describing words: "10-year-old", "elderly", and at most a few others ("a Syrian woman").
     others = 0
     while j < limit and doc[j].lower_ not in v.person | v.counted:
@@ -982,6 +984,23 @@ def _person_unit(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
     if count is None or count == 1:
         return (1, j + 1, False) if noun in v.person else None
     return (count, j + 1, True) if noun in v.counted else None
+
+
+NAME_WORDS = 3
+
+
+def _aged_name(doc: Doc, i: int, limit: int) -> tuple[int, int, bool] | None:
+    """One person named with an age before the name, as US local news writes it: "the
+    shooting death of 15-year-old Tom Vale" (an age is "<n>-year-old" or "<n>-month-old");
+    the name is up to :data:`NAME_WORDS` capitalised words."""
+    if not (i + 4 < limit and doc[i].like_num and doc[i + 1].text == "-" and doc[i + 2].lower_ in {"year", "month"}):
+        return None
+    if doc[i + 3].text != "-" or doc[i + 4].lower_ != "old":
+        return None
+    j = i + 5
+    while j < limit and j - (i + 5) < NAME_WORDS and doc[j].is_title and doc[j].is_alpha:
+        j += 1
+    return (1, j, False) if j > i + 5 else None
 
 
 def combine(figures: Sequence[Figure]) -> Count:

@@ -210,6 +210,16 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
             )
             i += m
             continue
+        holiday = _holiday(toks, i)
+        if holiday is not None:
+            width, h_month, h_day = holiday
+            out.append(
+                DateMention(
+                    "monthday", gi, gi + width, month=h_month, day=h_day, report=_is_report(doc, gi, sent.start)
+                )
+            )
+            i += width
+            continue
         if low in weekdays:
             last = i > 0 and toks[i - 1] in {"last", "past"}
             span = _night_span(toks, i, weekdays)
@@ -252,7 +262,86 @@ def find_dates(doc: Doc, sent: Span) -> list[DateMention]:
         ):
             out.append(DateMention("year", gi, gi + 1, year=year))
         i += 1
-    return out
+    return [
+        replace(m, report=True)
+        if not m.report and (_statement_subject(doc, m, sent) or _topic_follows(doc, m, sent))
+        else m
+        for m in out
+    ]
+
+
+_TOPIC = frozenset({"about", "regarding", "concerning"})
+
+
+def _topic_follows(doc: Doc, m: DateMention, sent: Span) -> bool:
+    """Whether the event is told as the topic of what was done that day: "the children spoke
+    to reporters Wednesday about the murders", "testified Monday about the shooting"."""
+    j = m.end
+    while j < sent.end and doc[j].lower_ in _PARTS_OF_DAY:
+        j += 1
+    return j < sent.end and doc[j].lower_ in _TOPIC
+
+
+_POSSESSIVE = {"’s": "'s", "s": "'s"}
+
+
+@functools.cache
+def _holidays() -> dict[str, tuple[tuple[tuple[str, ...], int, int], ...]]:
+    """Fixed-date holidays of ``dates.toml`` as token tuples ("'s" split off), by first token."""
+    out: dict[str, list[tuple[tuple[str, ...], int, int]]] = {}
+    for phrase, (month, dom) in lexicon.load("dates")["holidays"].items():
+        words = tuple(phrase.lower().replace("'s", " 's").split())
+        out.setdefault(words[0], []).append((words, int(month), int(dom)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _holiday(toks: list[str], i: int) -> tuple[int, int, int] | None:
+    """``(tokens, month, day)`` of a fixed-date holiday at ``i`` ("New Year's Day", "Christmas
+    Eve"), else None. Its year is the latest one not after the publication, as for "Oct. 8"."""
+    for words, month, dom in _holidays().get(toks[i], ()):
+        got = tuple(_POSSESSIVE.get(t, t) for t in toks[i : i + len(words)])
+        if got == words:
+            return len(words), month, dom
+    return None
+
+
+# Between a statement's subject and its date: "police on Saturday", "police late Sunday".
+_SUBJECT_GAP = frozenset({"on", "late", "early", "this"})
+# Tokens that may open a sentence before its subject: a dateline ("OAKLAND -"), the subject's
+# own name words ("Baltimore County police"), a determiner.
+_SUBJECT_LEAD = frozenset({"the", "a", "-", "—", "–", ",", "(", ")", ":"})
+STATEMENT_VERB_REACH = 3
+
+
+def _statement_subject(doc: Doc, m: DateMention, sent: Span) -> bool:
+    """Whether a day stands between the subject that opens its sentence and that subject's
+    verb ("Police on Saturday had yet to identify a teen who was found shot Friday evening",
+    "Neighbors on Monday night did not want to talk"): the day of what the police or the
+    neighbours did, not of the event, unless an event word follows the day at once ("Police
+    on Tuesday shot dead two men").
+
+    The subject is a word of ``dates.toml`` ``[report_subjects]`` (who speaks of an event),
+    with only name words, a dateline or a determiner before it in the sentence.
+    """
+    if m.kind not in {"weekday", "monthday"}:
+        return False
+    i = m.start - 1
+    while i >= sent.start and doc[i].lower_ in _SUBJECT_GAP:
+        i -= 1
+    if i < sent.start or doc[i].lower_ not in _report_subjects():
+        return False
+    lead = doc[sent.start : i]
+    if not all(t.is_space or t.is_title or t.is_upper or t.lower_ in _SUBJECT_LEAD for t in lead):
+        return False
+    j = m.end
+    while j < sent.end and doc[j].lower_ in _PARTS_OF_DAY:
+        j += 1
+    return not any(j <= t.start < j + STATEMENT_VERB_REACH for t in doc.spans.get("ww_trigger", ()))
+
+
+@functools.cache
+def _report_subjects() -> frozenset[str]:
+    return lexicon.word_set("dates", "report_subjects", "words")
 
 
 def _month_first(doc: Doc, sent: Span, toks: list[str], i: int, month: int) -> tuple[DateMention, int]:

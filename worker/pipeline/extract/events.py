@@ -127,6 +127,8 @@ def _active_targets(doc: Doc, start: int, end: int, trigger: Trigger, window: in
         if i >= stop:
             break
         low = doc[i].lower_
+        if low in {",", "--", "—"} and _attribution(doc, i + 1, stop):
+            break  # "two men were shot in the park, police said": who speaks is no target
         i += 1
         # "by X" names the agent; a preposition after it names the target again ("an attack
         # by militants on a checkpoint").
@@ -134,6 +136,16 @@ def _active_targets(doc: Doc, start: int, end: int, trigger: Trigger, window: in
         if not agent:
             words.append(low)
     return words
+
+
+ATTRIBUTION_REACH = 4
+_SAYING = frozenset({"said", "says", "say", "told", "according", "reported", "reports", "confirmed", "stated"})
+
+
+def _attribution(doc: Doc, i: int, stop: int) -> bool:
+    """Whether the words from ``i`` attribute the sentence ("police said", "according to
+    officials", "the sheriff's office reported")."""
+    return any(doc[k].lower_ in _SAYING for k in range(i, min(stop, i + ATTRIBUTION_REACH)))
 
 
 def _passive_subject(doc: Doc, start: int, trigger: Trigger) -> list[str]:

@@ -296,8 +296,8 @@ def _linked(seg: Segment, m: dates.DateMention, *, forward: bool = True) -> bool
     """Whether a date modifies the segment's event words directly.
 
     "Thursday's strike", "the Oct. 8 attack", "the Feb. 2 explosion" (date then trigger,
-    unless not ``forward``), or "struck late on Tuesday", "killed on Saturday" (trigger or
-    toll word, then the date).
+    unless not ``forward``), or "struck late on Tuesday", "killed on Saturday", "the shooting
+    happened early Saturday" (trigger or toll word, then the date; see :func:`_told_when`).
     """
     doc = seg.span.doc
     heads = [(t.start, t.end) for t in seg.triggers] + [(f.keyword, f.keyword + 1) for f in seg.killed]
@@ -313,12 +313,28 @@ def _linked(seg: Segment, m: dates.DateMention, *, forward: bool = True) -> bool
             and all(doc[i].lower_ in _LINK_GAP for i in between)
         ):
             return True
-        back = m.start - end
-        if 0 <= back <= 3 and all(
-            doc[i].lower_ in {"on", "late", "early", "last", "this"} for i in range(end, m.start)
-        ):
+        if _told_when(doc, end, m.start):
             return True
     return False
+
+
+_BACK_GAP = frozenset({"on", "late", "early", "last", "this"})
+# "the shooting happened early Saturday", "a shooting that occurred on Thursday".
+_HAPPENED = frozenset({"that", "which", "happened", "occurred", "took", "place"})
+HAPPENED_REACH = 6
+
+
+def _told_when(doc: Doc, end: int, date_start: int) -> bool:
+    """Whether the date starting at ``date_start`` follows the event word ending at ``end``
+    closely: "killed on Saturday", "struck late on Tuesday", or through a verb of occurring
+    ("the shooting happened early Saturday", "a shooting that took place on Thursday")."""
+    if end > date_start:
+        return False
+    gap = [doc[i].lower_ for i in range(end, date_start)]
+    if len(gap) <= 3 and all(w in _BACK_GAP for w in gap):
+        return True
+    verbs = [w for w in gap if w in _HAPPENED - {"that", "which"}]
+    return bool(verbs) and len(gap) <= HAPPENED_REACH and all(w in _BACK_GAP or w in _HAPPENED for w in gap)
 
 
 @dataclass(frozen=True)
@@ -399,6 +415,17 @@ def _context_day(
     return []
 
 
+def _or_context_day(
+    picks: list[tuple[tuple[int, ...], int, DatePick, Segment]], c: Cluster, pub: dates.LocalTime, anchor: date | None
+) -> list[tuple[tuple[int, ...], int, DatePick, Segment]]:
+    """``picks`` of the incident's own sentences, or the day told right after them when they
+    date no event, only statements ("two men were shot, police said Tuesday. It happened
+    late Monday."): a sentence without event words dates the event (:func:`_context_day`)."""
+    if any(key[0] for key, _, _, _ in picks):
+        return picks
+    return _context_day(c, pub, anchor) or picks
+
+
 def _primary_place(seg: Segment) -> places.PlaceMention | None:
     # Countries are too often an actor's ("Russia denied ...") to tell incidents apart.
     usable = [p for p in seg.places if not p.dateline and not p.reference and p.match.kind != "country"]
@@ -407,15 +434,45 @@ def _primary_place(seg: Segment) -> places.PlaceMention | None:
     return max(usable, key=lambda p: (p.rank, -p.start))
 
 
+_SENTENCE_END = frozenset({".", "!", "?", "…"})
+HEADLINE_MAX_WORDS = 20
+_CLOSING = frozenset({'"', "”", "’", "'", ")", "]", "»"})
+
+
+def headline(span: Span) -> bool:
+    """Whether a segment is a line that ends without a full stop: a headline, a caption or a
+    promo of the page ("Police Tape (Photo: Staff)", "1:49 Residents react to weekend's
+    shooting", "Related: Two hurt in crash on Elm Road"), not a sentence of the story.
+
+    Pages put them before, inside and after the story; one about another event would open
+    an incident of its own, or lend its toll to the story's: they are told as context (their
+    places may still place the story). The story's sentences end with a full stop (a closing
+    quote or bracket may follow it), or are longer than a headline.
+    """
+    toks = [t for t in span if not t.is_space]
+    if not toks or not span[-1].is_space or "\n" not in span[-1].text:
+        return False
+    if sum(t.is_alpha for t in toks) > HEADLINE_MAX_WORDS:
+        return False  # a story's sentence that lost its full stop
+    while len(toks) > 1 and toks[-1].text in _CLOSING:
+        toks.pop()
+    last = toks[-1].text
+    return last not in _SENTENCE_END and not (len(last) > 1 and last.endswith("."))
+
+
 def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluster]:
     """Group eventive segments into incidents (see the module docstring)."""
     clusters: list[Cluster] = []
+    lead_tolls: list[Segment] = []  # tolls told before any event word
     for seg in segs:
         # An aggregate cue speaks about figures ("185 civilians in five days"); a trigger
         # sentence without a toll keeps its event ("as hundreds of residents queued").
         if _is_background(seg, pub) or ("aggregate" in seg.cues and seg.killed):
             continue
-        if not seg.eventive:
+        if _lead_toll(seg) and not clusters:
+            lead_tolls.append(seg)
+            continue
+        if not seg.eventive or headline(seg.span):
             if clusters:
                 clusters[-1].context.append(seg)
             continue
@@ -435,11 +492,58 @@ def cluster(segs: Sequence[Segment], pub: dates.LocalTime | None) -> list[Cluste
                 continue
             target = Cluster(separate=separate)
             clusters.append(target)
+            if len(clusters) == 1:
+                day = _lead_tolls(target, lead_tolls, seg, day, pub)
         target.segments.append(seg)
         if target.day is None and day is not None:
             target.day = day[0]
             target.night = day[2].mention.night
     return clusters
+
+
+LEAD_TOLL_REACH = 2
+
+
+def _lead_toll(seg: Segment) -> bool:
+    """A toll told without event words, not in a headline nor in a sentence about an
+    accident or a disaster ("workers were hurt when a furnace at a plant exploded")."""
+    return (
+        not seg.triggers
+        and any(not f.weak for f in seg.figures)
+        and "non_event" not in seg.cues
+        and not headline(seg.span)
+    )
+
+
+def _lead_tolls(
+    c: Cluster,
+    tolls: list[Segment],
+    opening: Segment,
+    day: tuple[date, str, DatePick] | None,
+    pub: dates.LocalTime | None,
+) -> tuple[date, str, DatePick] | None:
+    """Put in the lead incident ``c`` the tolls told just before its first event word, and
+    return the incident's day.
+
+    News often leads with the toll and tells the violence after it: "Three people were
+    found dead inside a home early Sunday. (...) Police said they heard gunshots." Tolls
+    within :data:`LEAD_TOLL_REACH` segments before ``opening`` join, unless they give
+    another day or a place the opening segment's place rules out; one's day dates the
+    incident when the opening segment has none.
+    """
+    here = _primary_place(opening)
+    for s in tolls:
+        if opening.order - s.order > LEAD_TOLL_REACH:
+            continue
+        own = _event_day(s, pub, None)
+        if own is not None and day is not None and own[0] != day[0]:
+            continue
+        there = _primary_place(s)
+        if here is not None and there is not None and places.compatible(here, [there]) is False:
+            continue
+        c.segments.append(s)
+        day = day or own
+    return day
 
 
 def _join_target(
@@ -490,18 +594,39 @@ def _other_victims(seg: Segment, c: Cluster) -> bool:
 
 
 TOLL_MAX_SEGMENTS = 1
+# A trigger this strong names violence outright ("shot", "shooting", "stabbed"), not a word
+# that may tell it ("fired", "attack").
+STRONG = 3
 
 
 def _has_toll(c: Cluster) -> bool:
     """Whether a firm toll is told with the event: in a trigger segment or the one right after.
 
     A toll told far from any trigger word ("212 were killed" paragraphs after "fewer
-    bombings" in a report on half-year totals) is a statistic, not this event's toll.
+    bombings" in a report on half-year totals) is a statistic, not this event's toll. A count
+    of wounded is a toll too when a word that names the violence outright tells it ("five
+    people were shot", "a shooting that wounded three"): a non-fatal shooting is news as much
+    as a fatal one, but not in a sentence of totals ("312 were shot and wounded so far this
+    year"; such a sentence with dead is dropped before, see :func:`cluster`).
     """
     told = [s.order for s in c.segments if any(t.strength > 0 for t in s.triggers)]
+    strong = [s.order for s in c.segments if any(_strong(t) for t in s.triggers)]
+
+    def near(order: int, orders: list[int]) -> bool:
+        # A toll the lead tells before its first event word (see _lead_tolls) is told with it.
+        lead = bool(orders) and 0 < min(orders) - order <= LEAD_TOLL_REACH
+        return lead or any(0 <= order - t <= TOLL_MAX_SEGMENTS for t in orders)
+
     return any(
-        not f.weak and any(0 <= s.order - t <= TOLL_MAX_SEGMENTS for t in told) for s in c.segments for f in s.killed
+        not f.weak
+        and (near(s.order, told) if f.kind == "killed" else near(s.order, strong) and "aggregate" not in s.cues)
+        for s in c.segments
+        for f in s.figures
     )
+
+
+def _strong(t: events.Trigger) -> bool:
+    return t.type != events.GENERIC and t.strength >= STRONG
 
 
 def _is_event(c: Cluster, lead: bool) -> bool:
@@ -510,7 +635,8 @@ def _is_event(c: Cluster, lead: bool) -> bool:
     A firm toll told with a trigger is enough. Otherwise, for the article's first event, told
     with a place, a word that names the event's kind (an air strike, shelling, a clash, an abduction,
     gunmen) is enough; a generic one ("attack", "fired") needs a victim count, an actor or a
-    place in the sentences that tell it. A later event needs a toll or to be set apart:
+    place in the sentences that tell it. Without a place, a day and a word that names the
+    violence outright ("shooting") are enough. A later event needs a toll or to be set apart:
     "the hospital gate was hit" is a detail of the story told, not another event.
     """
     if _has_toll(c):
@@ -521,7 +647,12 @@ def _is_event(c: Cluster, lead: bool) -> bool:
         # or with victims of its own.
         return c.separate and any(t.type != events.GENERIC for s in told for t in s.triggers)
     if not any(s.places for s in c.segments):
-        return False  # an event without a toll is news only where the text places it
+        # An event without a toll is news where the text places it, or when a word names the
+        # violence outright and the text gives its day: "a shooting early Saturday on the 2400
+        # block of Elm Street" in a neighbourhood the gazetteer lacks is a report of one event.
+        # Not in a sentence about a protest, an arrest or an accident, whose strong words may
+        # be about something else ("protesters blocked the road in both directions").
+        return c.day is not None and any(_strong(t) for s in told if "non_event" not in s.cues for t in s.triggers)
     if any(t.type != events.GENERIC and t.strength >= 2 for s in told for t in s.triggers):
         return True
     # A killing verb alone needs an agent or a place: "212 were killed" in a statistic is not.
@@ -637,6 +768,7 @@ def _told_as_news(c: Cluster, seg: Segment, pick: DatePick, pub: dates.LocalTime
 
 
 TARGET_WINDOW = 6
+_WOUNDS = frozenset({"wound", "wounds"})
 
 
 def _target_words(doc: Doc, c: Cluster) -> list[str]:
@@ -646,8 +778,10 @@ def _target_words(doc: Doc, c: Cluster) -> list[str]:
     words = []
     for s in c.segments:
         for t in s.triggers:
-            if t.text.split()[-1] in attackers:
-                continue  # "gunmen", "armed men": the attackers, whose target is elsewhere
+            if t.text.split()[-1] in attackers | _WOUNDS:
+                # "gunmen", "armed men": the attackers, whose target is elsewhere; "gunshot
+                # wounds": the injury of someone named before it ("found him with gunshot wounds").
+                continue
             words += events.target_words(doc, s.span.start, s.span.end, t, TARGET_WINDOW)
     return words
 
@@ -808,8 +942,7 @@ def _incident(
     if pub is not None:
         anchor = lead_day if c is not lead else None
         picks = [(p.key, -n, p, s) for n, s in enumerate(c.segments) for p in _date_picks(s, pub, anchor)]
-        # "The shooting happened Saturday": a sentence without event words dates the event.
-        picks = picks or _context_day(c, pub, anchor)
+        picks = _or_context_day(picks, c, pub, anchor)
         if picks:
             _, _, best, s = max(picks, key=lambda x: (x[0][:3], x[1], x[0][3:]))
             if not best.key[0]:

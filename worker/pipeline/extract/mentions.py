@@ -445,8 +445,21 @@ def _compound(doc: Doc, label: str, end: int) -> bool:
 
 
 def _repair_sentences(doc: Doc) -> None:
+    """Sentence starts the sentencizer misses or misplaces.
+
+    A line break ends a paragraph, a headline or a caption, with or without a full stop: the
+    word after it starts a sentence ("(Published Friday)\nA man was shot ...", a related
+    story's headline "Video: Police Chase Suspect\n"Somebody said ..."), unless it is a
+    lowercase word (a hard-wrapped line goes on). A full stop after an abbreviation that
+    normalized text splits off ("oct . 14") ends nothing.
+    """
     if not doc.has_annotation("SENT_START"):
         return
+    for tok in doc[1:-1]:
+        if tok.is_space and "\n" in tok.text and not tok.is_sent_start:
+            nxt = doc[tok.i + 1]
+            if not nxt.is_space and not nxt.is_lower:
+                nxt.is_sent_start = True
     for tok in doc[2:]:
         if not tok.is_sent_start:
             continue
@@ -457,7 +470,10 @@ def _repair_sentences(doc: Doc) -> None:
         )
         # After a title ("Col. Ahmed al-Nuri") the capital starts a name, not a sentence.
         titled = before.lower_ in _TITLES if prev.text == "." else prev.lower_[:-1] in _TITLES
-        if abbrev and (titled or (not tok.is_title and not tok.is_upper)):
+        # An abbreviation in capitals before a word in capitals ("ST. LOUIS, Mo. -"): a
+        # dateline's town, not a sentence end.
+        capitals = tok.is_upper and (prev.is_upper if prev.text != "." else before.is_upper)
+        if abbrev and (titled or capitals or (not tok.is_title and not tok.is_upper)):
             tok.is_sent_start = False
 
 
