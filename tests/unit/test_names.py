@@ -57,6 +57,18 @@ def test_a_short_name_ending_a_sentence_is_no_abbreviated_state() -> None:
     assert "ind" not in names
 
 
+def test_a_state_written_after_a_place_is_no_name_by_any_of_its_forms() -> None:
+    # The geoparser's state forms: AP abbreviations, full names, postal codes; the state's name
+    # elsewhere in the text goes with them.
+    text = (
+        "Ona Brisk of Elmvale, Ind. Was shot on Friday. Indiana troopers and officers from Danfield, "
+        "California, and Marlow, TX helped Tal Vero."
+    )
+    names = fingerprint(text)
+    assert {"ona brisk", "tal vero"} <= names
+    assert not names & {"ind", "indiana", "indiana troopers", "california", "texas"}
+
+
 def test_fingerprint_skips_the_outlet_s_web_address_and_company_words() -> None:
     text = "Dana Quill was shot on Tuesday. Check back on ElmValleyNews.com for more. Copyright Brightcast Broadcasting, Inc."
     names = fingerprint(text)

@@ -85,8 +85,8 @@ def _speaker_spans(text: str) -> list[tuple[int, int]]:
 
 # Names of the places every report of a city names whatever happened: the hospital victims are
 # taken to ("Elm Grove Medical Center", "St. Ives Hospital in Oakdale") and the county or
-# township ("Marlow County"). They are about the city, not the event, and geocoding already
-# compares the city.
+# township ("Marlow County"), and its state (see `_area_words`). They are about the city, not
+# the event, and geocoding already compares the city.
 _CARE = r"(?:Hospital|Medical|Clinic|Trauma|Infirmary)"
 _CAPWORD = r"[A-Z][A-Za-z'\u2019\-]*\.?"
 _AREA_NAME = re.compile(
@@ -94,9 +94,6 @@ _AREA_NAME = re.compile(
     rf"|\b(?:{_CARE}|Center|Centre)\s+in\s+((?:{_CAPWORD}\s*){{1,3}})"
     rf"|((?:{_CAPWORD}\s+){{1,2}})(?:County|Parish|Township|Borough)\b"
 )
-# A state or province abbreviated after a comma ("Elmwood, Ind. (WXYZ)", "Marlow, Calif., police"),
-# not a short name ending a sentence ("... Ona Brisk and Tal Vero. The").
-_ABBREVIATED_AREA = re.compile(r",\s*([A-Z][a-z]{1,5})\.(?=\s*[,(\u2013\u2014-]|\s+[a-z])")
 
 
 # A street ("Elm Grove Parkway", "Martin Luther King Jr. Blvd"): evidence of one event within a
@@ -136,13 +133,22 @@ def split_streets(names: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]
 
 
 def _area_words(text: str) -> set[str]:
-    """The folded words of the hospitals, counties and abbreviated states a text names."""
+    """The folded words of the hospitals and counties a text names, and of the states it
+    writes after a place ("Elmwood, Ind.", "Marlow, Calif., police": the geoparser's
+    `state_mentions`, read from its data file of state forms): the state's name and its
+    abbreviations ("ind", "indiana"). A short name ending a sentence ("... Tal Vero. The") is
+    no state."""
+    # Lazy, like the project's other heavy imports: the geoparser brings spaCy and the
+    # extractor, and the extractor imports the linking decision, which imports this module.
+    from worker.pipeline.geo.geoparse import state_mentions
+
     out: set[str] = set()
     for m in _AREA_NAME.finditer(text):
         for g in m.groups():
             if g:
                 out.update(_name_word(w.rstrip(".")) for w in g.split())
-    out.update(_name_word(m.group(1)) for m in _ABBREVIATED_AREA.finditer(text))
+    for _, state in state_mentions(text):
+        out.update(_name_word(w) for form in (state.admin1, *state.forms) for w in _WORD.findall(form))
     return out
 
 
