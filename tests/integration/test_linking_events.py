@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from tests.integration.test_linking import add, clusters, exported, incident
 from worker.pipeline import dedupe
+from worker.pipeline.names import VICTIM_MARK
 from worker.records import Count, Place
 from worker.resources import Resources
 from worker.store import linking
@@ -276,7 +277,7 @@ def test_a_victim_described_alike_joins_two_reports_of_one_shooting(res: Resourc
     with session_scope(res.engine) as s:
         keys = s.exec(select(ReportKey.key)).all()
     # Looked up across the country, an age and a sex would bring in every such shooting.
-    assert keys and not [k for k in keys if k.startswith(dedupe.VICTIM_MARK)]
+    assert keys and not [k for k in keys if k.startswith(VICTIM_MARK)]
 
 
 def test_relinking_reads_every_report_s_names_afresh(res: Resources) -> None:

@@ -1,5 +1,6 @@
 """Linking reports into incidents, in the database. The decisions are made by the pure
-`worker.pipeline.dedupe`; this module loads what they need and writes what they decide.
+`worker.pipeline.dedupe`, on the event names `worker.pipeline.names` reads from each report's
+text; this module loads what they need and writes what they decide.
 
     link_report(session, report_id, policy) -> incident id
     find_copy_of(session, text, threshold) -> (signature, bands, original article id | None)
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from worker.pipeline import dedupe
+from worker.pipeline.names import VICTIM_MARK, fingerprint, headline_case, victim_marks
 from worker.records import Incident as IncidentRecord
 from worker.records import Place
 from worker.store.models import (
@@ -89,19 +91,19 @@ def report_names(report: Report, article: Article, *, roundup: bool = False) -> 
     round-up's incidents (`roundup`: the article reports several) get only their own
     sentences: its title and lede ("a violent weekend across the city") tell of all of them.
     A title in headline case ("Man Shot In Elmwood") is left out: its capitals mark no names.
-    The victims the same text describes by age and sex (`dedupe.victim_marks`: "#7f" for "a
+    The victims the same text describes by age and sex (`names.victim_marks`: "#7f" for "a
     7-year-old girl") are added, from any title: they do not depend on capitals."""
     rec = IncidentRecord.from_dict(report.data)
     text = evidence_text(report.data)
     described = text
     if report.ordinal == 0 and not roundup:
-        title = "" if dedupe.headline_case(article.title or "") else article.title
+        title = "" if headline_case(article.title or "") else article.title
         described = f"{article.title}\n{article.text[:LEDE_CHARS]}\n{text}"
         text = f"{title}\n{article.text[:LEDE_CHARS]}\n{text}"
     loc = rec.location
     places = [loc.name, loc.admin1 or "", loc.admin2 or ""] if loc else []
-    names = dedupe.fingerprint(text, exclude=places)
-    victims = sorted(dedupe.victim_marks(described))[:MAX_NAMES]
+    names = fingerprint(text, exclude=places)
+    victims = sorted(victim_marks(described))[:MAX_NAMES]
     return (frozenset(sorted(names)[:MAX_NAMES]) if len(names) > MAX_NAMES else names) | frozenset(victims)
 
 
@@ -117,7 +119,7 @@ def _ensure_names(session: Session, report: Report) -> frozenset[str]:
     # A victim's age and sex single out an event only within its city: looked up across the
     # country, "a 23-year-old man" would bring in every such shooting of the week.
     for n in report.names:
-        if not n.startswith(dedupe.VICTIM_MARK):
+        if not n.startswith(VICTIM_MARK):
             session.add(ReportKey(key=n, report_id=report.id, day=report.date))
     session.flush()
     return frozenset(report.names)

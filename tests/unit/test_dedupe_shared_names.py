@@ -1,4 +1,4 @@
-"""Event names as linking evidence: full names in the fingerprint, and a place one report
+"""Event names as linking evidence: a full name both reports give, and a place one report
 names in its text that the other report was geocoded to."""
 
 from __future__ import annotations
@@ -37,18 +37,6 @@ def _cand(place: Place, names: frozenset[str], day: date = DAY) -> dedupe.Candid
 
 def _compare(mine: Incident, names: frozenset[str], cand: dedupe.Candidate) -> dedupe.Decision:
     return dedupe.compare(mine, 1, "", cand, dedupe.Policy(), names=names)
-
-
-def test_fingerprint_keeps_full_names_as_pairs_even_at_a_sentence_start() -> None:
-    names = dedupe.fingerprint("Dana Quill, 19, was shot outside the Lantern Tavern. Officer Ray Vole said so.")
-    assert {"dana quill", "lantern tavern", "quill", "lantern", "tavern"} <= names
-    assert "ray vole" not in names  # a quoted officer speaks about many events
-    assert dedupe.full_names(names) == {"dana quill", "lantern tavern"}
-
-
-def test_fingerprint_pairs_skip_stock_words() -> None:
-    names = dedupe.fingerprint("Call Crime Stoppers about the shooting near Main Street on Monday.")
-    assert not dedupe.full_names(names)
 
 
 def test_shared_full_name_makes_strong_corroboration_for_a_far_geocode() -> None:
@@ -130,23 +118,3 @@ def test_a_place_named_in_text_is_agreement_enough_to_forgive_another_field() ->
     # Without the shared names nothing forgives the type.
     d = _compare(other_type, frozenset({"riverton", "tolley"}), _cand(CITY, frozenset({"hollowbrook", "tolley"})))
     assert not d.link
-
-
-def test_fingerprint_skips_the_outlet_s_web_address_and_company_words() -> None:
-    text = "Dana Quill was shot on Tuesday. Check back on ElmValleyNews.com for more. Copyright Brightcast Broadcasting, Inc."
-    names = dedupe.fingerprint(text)
-    assert "dana quill" in names
-    assert not {"elmvalleynews", "broadcasting", "inc", "brightcast broadcasting"} & names
-
-
-def test_fingerprint_skips_an_outlet_s_copyright_notice_and_a_wire_story_s_credits() -> None:
-    # Two stories of one outlet about two shootings share the owner in the notice and the
-    # staff in the credits: no names of either event.
-    text = (
-        "Dana Quill was shot on Tuesday near the Lantern Tavern.\n"
-        "(Reporting by Jo Bloggs in Elmwood; Editing by Ann Other)\n"
-        "Copyright 2021 WXYZ (Marlow Media Corporation). All rights reserved. Tal Verrow was arrested."
-    )
-    names = dedupe.fingerprint(text)
-    assert {"dana quill", "lantern tavern", "tal verrow"} <= names
-    assert not {"bloggs", "jo bloggs", "elmwood", "ann other", "marlow", "marlow media", "corporation"} & names
