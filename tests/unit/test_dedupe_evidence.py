@@ -229,6 +229,18 @@ def test_a_victim_both_reports_describe_alike_is_a_shared_name() -> None:
     assert not _compare(a, mine, b, boy).link
 
 
+def test_a_victims_age_is_no_shared_name_for_a_report_without_a_place() -> None:
+    # A report that names no place and a shooting in some city, both of a 15-year-old, with
+    # one common word between them: an age that any city's week of news may give.
+    placeless, city = _report(None, injured=2), _report(CITY, killed=1)
+    mine = {"ona"} | victim_marks("Two were shot, including a 15-year-old, police said.")
+    theirs = {"ona", "tal"} | victim_marks("The 15-year-old died at the scene.")
+    d = _compare(placeless, mine, city, theirs)
+    assert not d.link and "#15" not in d.reasons.get("names", [])
+    # Placed in one city, the same age is a name they share.
+    assert "#15" in _compare(_report(CITY, injured=2), mine, city, theirs).reasons.get("names", [])
+
+
 def test_the_same_casualty_profile_and_a_shared_venue_join_a_follow_up_from_the_next_town() -> None:
     # A shooting at a bowling alley placed at its town and at the town next door (22 km), the
     # follow-up dated two days later: both name the alley and say none killed, five wounded.

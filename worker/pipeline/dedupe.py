@@ -580,13 +580,16 @@ def compare(
         return Decision(0.0, False, {"gate": "same article reports both"})
     names, my_streets = split_streets(names)
     their_names, their_streets = split_streets(cand.names)
-    # A victim both describe alike ("a 7-year-old girl", "the 7-year-old") is a shared name.
     names, my_victims = split_victims(names)
     their_names, their_victims = split_victims(their_names)
-    victims = shared_victims(my_victims, their_victims)
-    names, their_names = names | victims, their_names | victims
+    pm = _relate_places(report, names, replace(cand, names=their_names), policy)
+    # A victim both describe alike ("a 7-year-old girl", "the 7-year-old") is a shared name
+    # when both reports are placed: an age singles out an event within a city and a few days,
+    # but a report without a place would find a teenager of that age in any city's news.
+    if pm.relation != "unknown":
+        victims = shared_victims(my_victims, their_victims)
+        names, their_names = names | victims, their_names | victims
     cand = replace(cand, names=their_names)
-    pm = _relate_places(report, names, cand, policy)
     reasons: dict[str, Any] = {"km": pm.km, "place": pm.relation}
     disagree: list[str] = []
     if pm.disagrees:

@@ -40,6 +40,7 @@ _COMMON_NAMES = frozenset(
     mr mrs ms dr president minister ministry governor mayor spokesman spokeswoman spokesperson official
     officials army military forces force government national international united nations un office
     street avenue road boulevard block ave blvd drive lane court way highway parkway terrace hospital medical center centre university school church
+    high middle elementary academy college
     north south east west northern southern eastern western central new the a an and or but in on at
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
