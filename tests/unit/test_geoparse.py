@@ -708,3 +708,82 @@ def test_a_past_event_named_by_year_and_place_keeps_the_place() -> None:
     doc = _doc("He survived the 2016 Denver shooting.")
     assert geoparse._vehicle(doc, 3) is False
     assert geoparse._vehicle(_doc("He drove a 2016 Denver."), 4) is True
+
+
+def test_a_tip_lines_area_code_names_its_state_and_country() -> None:
+    assert geoparse.phone_states("Call Elmwood police at (417) 555-0100 or 417-555-0199.") == {("US", "Missouri")}
+    assert geoparse.phone_states("Tips: 615.555.0100") == {("US", "Tennessee")}
+    # Toll-free, international and bare seven-digit numbers say nothing.
+    assert not geoparse.phone_states("Call 1-800-555-0100, +44 20 7946 0958 or 555-0100.")
+    text = "A man was shot in Springfield on Friday night. Anyone with information may call 417-555-0100."
+    got = _place(text)
+    assert got is not None and got.admin1 == "Missouri", got
+
+
+def test_a_state_the_text_names_outweighs_a_tip_lines_area_code() -> None:
+    text = "A man was shot in Springfield, Illinois, on Friday. Tips go to the newsroom at 417-555-0100."
+    got = _place(text)
+    assert got is not None and got.admin1 == "Illinois", got
+
+
+def test_a_merged_city_county_force_names_the_county() -> None:
+    doc = _doc("A woman was wounded on Friday, Elmwood-Greene police said. Call 417-555-0100.")
+    assert places._merged_force(doc, 9, 10) and not places._merged_force(doc, 7, 8)
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None and found.place.name == "Greene County", found.place
+    assert found.place.admin1 == "Missouri", found.place
+    # Without a tip line the county is still a county, not a town named like it, and the
+    # force's city lies in it.
+    doc = _doc("A woman was wounded on Friday, Elmwood-Greene police said.")
+    found = event_place(doc, Gazetteer.load())
+    assert found is not None and found.mention.jurisdiction, found.mention
+    assert (found.place.admin1, found.place.admin2) == ("Missouri", "Greene County"), found.place
+    # Alone, a bare county name stays no county ("Greene said").
+    match = Gazetteer.load().lookup("Greene", ("US",))
+    assert match is not None
+    assert all(s.candidate.kind != "admin2" for s in geoparse.rank(match, geoparse.DocContext()))
+    assert any(s.candidate.kind == "admin2" for s in geoparse.rank(match, geoparse.DocContext(), county=True))
+
+
+def test_a_compass_word_starting_an_unknown_name_makes_another_place() -> None:
+    text = "NORTH DOWELLTOWN, Tennessee (WXYZ) - Two men were shot in North Dowelltown on Saturday."
+    found = event_place(_doc(text), Gazetteer.load())
+    assert found is not None and found.place.name == "Tennessee", found.place
+    # A big city's part is the city's.
+    got = _place("Two men were shot in East Denver on Sunday.")
+    assert got is not None and got.name == "Denver", got
+
+
+def test_a_country_naming_a_building_is_no_country_the_article_names() -> None:
+    doc = _doc("Police said the girl was shot at the Bolivia Garden Apartments in Denver on Sunday.")
+    assert "BO" not in places.article_countries(doc, Gazetteer.load())
+    assert "BO" in places.article_countries(_doc("Gunmen shot two men in Bolivia on Sunday."), Gazetteer.load())
+
+
+def test_a_town_written_with_a_state_is_no_namesake_in_another_country() -> None:
+    found = event_place(_doc("ELMVALE, Tenn. (WXYZ) - Two men were shot on Tuesday, police said."), Gazetteer.load())
+    assert found is None or found.place.country != "CA", found.place
+    got = _place("A man was shot in Springfield, Ill., on Friday.")
+    assert got is not None and got.admin1 == "Illinois", got
+    # A state named like a country proves nothing: "Tbilisi, Georgia" stays in Georgia the country.
+    got = _place("TBILISI, Georgia (Reuters) - Two men were shot on Tuesday, police said.")
+    assert got is not None and got.country == "GE", got
+
+
+def test_a_name_quoted_as_a_speaker_is_that_person_wherever_it_recurs() -> None:
+    text = "Kenosha said she wanted to leave. Police said Roe had threatened Kenosha with a gun in Denver."
+    assert "kenosha" not in _names(text)
+    assert "denver" in _names(text)
+
+
+def test_a_street_word_after_a_streets_name_or_number_is_the_street() -> None:
+    doc = _doc("The shop at 2714 SW 34th Ave. was robbed. Police closed Kenosha Ave on Sunday.")
+    ave = [t.i for t in doc if t.text == "Ave"]
+    assert ave and all(geoparse._street_address(doc, i, i + 1) for i in ave)
+    assert not geoparse._street_address(_doc("Fighting was reported in Ave on Sunday."), 4, 5)
+
+
+def test_a_big_city_at_home_outweighs_a_small_towns_agreement_abroad() -> None:
+    text = "A girl was wounded in a shooting in Fresno on Sunday.\n\n1:04 Obama waves goodbye"
+    got = _place(text)
+    assert got is not None and got.country == "US", got

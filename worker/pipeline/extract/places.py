@@ -238,11 +238,15 @@ def _candidate_spans(
     # Surnames of people the text names in full ("Officer John Winthrop ... Winthrop said"):
     # alone later, they are the person again, not the town of that name.
     surnames = {_surname(ent) for ent in doc.ents if ent.label_ == "PERSON" and len(ent) >= 2} if cased else set()
+    found_spans = gazetteer.find_in_tokens(words, countries=countries)
     if cased:
         surnames |= _people_by_age(doc)
+        # A name once quoted as a speaker ("Dayton said") is that person wherever it recurs
+        # ("threatened Dayton with a gun"), like a surname.
+        surnames |= {doc[s].lower_ for s, e, f in found_spans if f.kind != "country" and _quoted_speaker(doc, s, e, f)}
     return [
         (start, end, found, start < dl_end)
-        for start, end, found in gazetteer.find_in_tokens(words, countries=countries)
+        for start, end, found in found_spans
         if not _not_a_name(doc, (start, end), found, countries=countries, ents=ents, surnames=surnames, cased=cased)
     ]
 
@@ -303,8 +307,9 @@ def _not_a_name(
     cased: bool,
 ) -> bool:
     """True when the words at ``span`` are not used as a place name: a ``geoparse.non_place``
-    reason, lower case in cased text, a named person's surname, or a hamlet not written as a
-    name outside a person's or organisation's name."""
+    reason, lower case in cased text, a named person's surname, the end of a longer name
+    after a compass word (``_compass_named``), or a hamlet not written as a name outside a
+    person's or organisation's name."""
     start, end = span
     if geoparse.non_place(doc, start, end, found, countries) is not None:
         return True
@@ -313,6 +318,8 @@ def _not_a_name(
     if end - start == 1 and doc[start].lower_ in surnames and found.kind not in {"country", "admin1"}:
         return True
     if cased and found.kind != "country" and (_initialled(doc, start, end) or _quoted_speaker(doc, start, end, found)):
+        return True
+    if cased and _compass_named(doc, start, found):
         return True
     covering = ents.get(start) or ents.get(end - 1)
     # An entity that is the name alone after "in"/"near" is the place mislabelled
@@ -327,6 +334,24 @@ def _not_a_name(
 
 
 _COMPASS_INITIALS = frozenset("NSEW")
+_COMPASS_NAMES = frozenset({"north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"})
+# A city this big has parts named after it ("West Elmwood", "East Elmwood").
+COMPASS_PART_MIN_POPULATION = 100_000
+
+
+def _compass_named(doc: Doc, start: int, found: GeoMatch) -> bool:
+    """Whether a town's name is only the end of a longer name that starts with a compass
+    word ("North Elm Grove", "SOUTH ELM GROVE") the gazetteer lacks: another place, most
+    often a neighbourhood or a town too small to be listed, not the namesake town elsewhere.
+    A big city's part ("West Dayton") is the city's; units and countries stand ("North
+    Texas", "East Java" when the gazetteer lacks them)."""
+    if not start or found.kind not in {"city", "village"}:
+        return False
+    prev, tok = doc[start - 1], doc[start]
+    written = prev.is_title or (prev.is_upper and tok.is_upper)
+    if prev.lower_ not in _COMPASS_NAMES or not written:
+        return False
+    return all(o.population < COMPASS_PART_MIN_POPULATION for o in found.options if o.kind in {"city", "village"})
 
 
 def _initialled(doc: Doc, start: int, end: int) -> bool:
@@ -383,7 +408,14 @@ def _resolve(
     """The best-ranked reading of ``found`` at ``span`` given the places before it (``out``),
     or None when no reading ranks or the best contradicts the document's provinces."""
     start, end = span
-    scores = geoparse.rank(found, ctx)
+    merged = _merged_force(doc, start, end)
+    scores = geoparse.rank(_counties_of(found) if merged else found, ctx, county=merged)
+    state = ctx.written.get(doc[end + 1].idx) if end + 1 < len(doc) and doc[end].text == "," else None
+    if state is not None and found.kind in _SETTLEMENT_KINDS | {"admin2"}:
+        read = geoparse.in_written_state(scores, state)  # "Elmvale, Tenn.": a town of Tennessee
+        if read is None:
+            return None
+        scores = read
     if not scores or geoparse.contradicts_provinces(scores[0], ctx):
         return None
     ranked = geoparse.with_best(found, scores)
@@ -530,6 +562,24 @@ def _force_after(doc: Doc, end: int) -> bool:
     return doc[i].lower_ in _FORCE_WORDS or (doc[i].lower_, nxt) in _FORCE_PAIRS
 
 
+def _merged_force(doc: Doc, start: int, end: int) -> bool:
+    """Whether the name at ``doc[start:end]`` is the second of a hyphenated pair before a
+    local force ("Elmwood-Greene police", "the Elmwood-Greene County Police Department"):
+    a city and its county policed as one, so the bare second name may be the county."""
+    return start >= 2 and doc[start - 1].text in {"-", "–"} and doc[start - 2].is_alpha and _force_after(doc, end)
+
+
+def _counties_of(match: GeoMatch) -> GeoMatch:
+    """``match`` with only its counties as candidates, when it has some: the second name of
+    a merged city-county force is the county's ("Elmwood-Greene police": Greene County),
+    not a town named like it abroad."""
+    units = tuple(o for o in match.options if o.kind == "admin2")
+    if not units:
+        return match
+    best = units[0]
+    return GeoMatch(match.key, best.place, tuple(o.place for o in units), "admin2", best.population, match.loose, units)
+
+
 def _municipal_force(doc: Doc, end: int) -> bool:
     """Whether a city's police department or a sheriff follows the place ending at ``end``
     ("the Dayton Police Department", "Greene County Sheriff's Office"): North American
@@ -561,7 +611,19 @@ def _is_seat(doc: Doc, span: tuple[int, int], match: GeoMatch) -> bool:
     if match.kind not in _SETTLEMENT_KINDS | {"admin2"} or match.place.country not in geoparse.home_state_countries():
         return False
     before = {t.lower_ for t in doc[max(0, start - 2) : start]}
-    return _force_after(doc, end) and not before & _FORMER
+    return (_force_after(doc, end) or _pair_force(doc, end)) and not before & _FORMER
+
+
+def _pair_force(doc: Doc, end: int) -> bool:
+    """Whether the place ending at ``end`` is the first of a merged city-county force's pair
+    ("Elmwood-Greene police", "Elmwood-Greene County police"): the force's city."""
+    return (
+        end + 1 < len(doc)
+        and doc[end].text in {"-", "–"}
+        and doc[end + 1].is_alpha
+        and doc[end + 1].is_title
+        and _force_after(doc, end + 2)
+    )
 
 
 # A city's police works within the city (the biggest span some 30-40 km); a county's
@@ -1083,9 +1145,10 @@ def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
     """Countries the article names (by name or demonym), counted.
 
     A country's name inside a longer place name ("Panama City", "New Mexico") names that
-    place, not the country, and is not counted. Only the tokens around each country word are
-    scanned for such a name (a place name spans at most ``MAX_SPAN_TOKENS``), not the whole
-    text a second time."""
+    place, not the country, and is not counted; nor is one naming a building ("the Bolivia
+    Garden Apartments", see :func:`geoparse.named_building`). Only the tokens around each
+    country word are scanned for such a name (a place name spans at most
+    ``MAX_SPAN_TOKENS``), not the whole text a second time."""
     spans = gazetteer.country_spans([t.lower_ for t in doc])
     if not spans:
         return Counter()
@@ -1100,7 +1163,8 @@ def article_countries(doc: Doc, gazetteer: Gazetteer) -> Counter[str]:
             and all(o.kind != "country" for o in found.options or [found])
             for s, e, found in gazetteer.find_in_tokens(texts[lo:hi])
         )
-        if not inside_place:
+        # "the Bolivia Garden Apartments": a building's name, not the country.
+        if not inside_place and not geoparse.named_building(doc, end):
             counts[cc] += 1
     return counts
 

@@ -118,7 +118,7 @@ def non_place(doc: Doc, start: int, end: int, match: GeoMatch, countries: Collec
         # "Bolivia Avenue", "Jamaica Ave.": a street named after the country.
         if end < len(doc) and _plain(doc[end].text) in _STREET_AFTER:
             return "street"
-        return "business" if _named_building(doc, end) else None
+        return "business" if named_building(doc, end) else None
     if match.key in demonym_keys():
         return "demonym"  # "Afghan", "Syrian": the country's adjective, not a town of that name
     if _actor_namesake(doc, start, end, match):
@@ -233,7 +233,8 @@ def _title_before(doc: Doc, start: int) -> Token | None:
 
 def _street_address(doc: Doc, start: int, end: int) -> bool:
     """True when ``doc[start:end]`` names a street, block or house address ("Kenosha
-    Avenue", "600 block of Kenosha", "1400 Western"; a year before it is no house number)."""
+    Avenue", "600 block of Kenosha", "1400 Western", the "Ave" of "34th Ave"; a year before
+    it is no house number)."""
     after = _plain(doc[end].text) if end < len(doc) else ""
     if after in _STREET_AFTER:
         return True
@@ -242,10 +243,17 @@ def _street_address(doc: Doc, start: int, end: int) -> bool:
         return True
     if start and doc[start - 1].text.isdigit() and 2 <= len(doc[start - 1].text) <= 5:
         return not 1900 <= int(doc[start - 1].text) <= 2100
-    return False
+    # A street word itself after a street's name or number ("34th Ave.", "Kenosha Ave"): the
+    # street's, whatever unit abroad bears the word.
+    prev = doc[start - 1] if start else None
+    named = prev is not None and (prev.is_title or _ORDINAL.fullmatch(prev.lower_) is not None)
+    return end - start == 1 and _plain(doc[start].text) in _STREET_AFTER and named
 
 
-def _named_building(doc: Doc, end: int) -> bool:
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+
+
+def named_building(doc: Doc, end: int) -> bool:
     """Whether a capitalized business or building word follows ``end``, at most one more
     capitalized word between ("Bolivia Hotel", "the Bolivia Garden Apartments")."""
     i = end
@@ -320,6 +328,29 @@ def state_mentions(text: str) -> list[tuple[int, StateAbbreviation]]:
     return sorted(out, key=lambda x: x[0])
 
 
+# A North American number: "(626) 555-0100", "626-555-0100", "626.555.0100"; not inside a
+# longer run of digits (an international number, an id).
+_PHONE = re.compile(r"(?<![\d+\-.])\(?([2-9]\d\d)\)?[\s.\-]?[2-9]\d\d[.\-]\d{4}(?![\d\-])")
+
+
+@functools.cache
+def area_codes() -> dict[str, tuple[str, str]]:
+    """Area code -> ``(country, admin1)`` of the state or province it serves (data file)."""
+    with (DATA_DIR / "geo" / "area_codes.csv").open(encoding="utf-8") as fh:
+        rows = csv.DictReader(r for r in fh if not r.startswith("#"))
+        return {row["area_code"]: (row["country"], row["admin1"]) for row in rows}
+
+
+def phone_states(text: str) -> set[tuple[str, str]]:
+    """``(country, admin1)`` of the telephone numbers written in ``text`` with an area code.
+
+    Local news ends with a tip line ("call Elmwood police at 555-0100", "the tip line at
+    (626) 555-0100"): the area code says which state the newsroom, and so the story, is in.
+    Toll-free and other non-geographic codes say nothing."""
+    codes = area_codes()
+    return {codes[m.group(1)] for m in _PHONE.finditer(text) if m.group(1) in codes}
+
+
 @dataclass
 class DocContext:
     """What the document says about where it is: the features :func:`rank` reads."""
@@ -330,6 +361,7 @@ class DocContext:
     anchors: list[Place] = field(default_factory=list)  # places that resolve without doubt
     home: set[tuple[str, str]] = field(default_factory=set)  # states of the big cities named
     home_countries: set[str] = field(default_factory=set)  # countries of the big cities named
+    written: dict[int, StateAbbreviation] = field(default_factory=dict)  # char offset -> state written there
 
 
 def document_context(
@@ -342,10 +374,13 @@ def document_context(
     Countries: named (names, demonyms: ``countries``), of the provinces and states named,
     of state abbreviations (a town's country is not evidence: "Iskander missiles", "a
     Paris-style cafe" name towns abroad). Provinces/states: named as admin1 units, or by abbreviation.
-    Anchors: places with a single candidate, and admin units.
+    Anchors: places with a single candidate, and admin units. A telephone number's area
+    code (:func:`phone_states`) names its country, and its state unless the text names a
+    state of that country itself.
     """
     ctx = DocContext(countries=Counter(countries))
-    for _, state in state_mentions(doc.text):
+    for offset, state in state_mentions(doc.text):
+        ctx.written[offset] = state
         ctx.countries[state.country] += 2
         ctx.admin1.add((state.country, state.admin1))
     # The dateline says where the reporter sits, not where the story is: it does not vote.
@@ -385,15 +420,29 @@ def document_context(
     # ("X village, Y province ... Z city"), local news only the city.
     ctx.home = {(cc, adm) for cc, adm in home_states(spans) if all(cc != c for c, _ in ctx.admin1)}
     ctx.admin1 |= ctx.home
+    _add_phone_states(ctx, doc.text)
     ctx.home_countries = home_countries(spans)
     # No country named, or only countries none of the places can lie in (actors: "Turkish
     # forces shelled X in Y") and the dateline's is not among them: the country the places
     # agree on joins them.
     agreed = agreed_country(votes)
     confirmed = ctx.dateline is not None and ctx.dateline.country in ctx.countries
-    if agreed is not None and not confirmed and not any(votes[c] for c in ctx.countries):
+    # In local news a big city named without doubt outweighs small places' agreement on
+    # another country ("Fresno ... Obama waves goodbye": a town named like a person); only
+    # where the press writes a place's state (:func:`home_state_countries`), as for home states.
+    home = agreed in ctx.home_countries or not ctx.home_countries & home_state_countries()
+    if agreed is not None and not confirmed and home and not any(votes[c] for c in ctx.countries):
         ctx.countries[agreed] += 1
     return ctx
+
+
+def _add_phone_states(ctx: DocContext, text: str) -> None:
+    """Add the countries and states of the area codes in ``text`` to ``ctx``: a tip line's
+    state, like a big city's, yields to a state of that country the text names itself."""
+    for cc, adm in phone_states(text):
+        ctx.countries[cc] += 1
+        if all(cc != c for c, _ in ctx.admin1 - ctx.home):
+            ctx.admin1.add((cc, adm))
 
 
 @functools.cache
@@ -582,7 +631,7 @@ def km(a: Place, b: Place) -> float | None:
     return 6371 * 2 * math.asin(min(1.0, math.sqrt(h)))
 
 
-def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
+def rank(match: GeoMatch, ctx: DocContext, *, county: bool = False) -> list[Scored]:
     """Every candidate of ``match`` scored with the document's context, best first.
 
     Features: ``prior`` (log10 population + kind weight), ``country`` (+ in a named country,
@@ -593,12 +642,13 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
     ``name`` (the key is the place's own name); ``dateline``: near the dateline's place, or
     in its province. Villages (GeoNames places under 500 people)
     only count in a named country: elsewhere they are dropped; so do counties named without
-    their unit word in the countries of :func:`home_state_countries`.
+    their unit word in the countries of :func:`home_state_countries`, unless ``county``
+    says the words around the name make it a county's (see ``_readable``).
     """
     named = set(ctx.countries)
     lk = normalize(match.key)
     out = []
-    for c in _readable(match, named):
+    for c in _readable(match, named, county=county):
         p = c.place
         feats: list[tuple[str, float]] = [("prior", c.base)]
         if c.kind == "country" or p.country in named:
@@ -631,11 +681,13 @@ def rank(match: GeoMatch, ctx: DocContext) -> list[Scored]:
     return out
 
 
-def _readable(match: GeoMatch, named: Collection[str]) -> list[Candidate]:
+def _readable(match: GeoMatch, named: Collection[str], *, county: bool = False) -> list[Candidate]:
     """The candidates of ``match`` the text can mean: no hamlet outside the ``named``
     countries, and no county named without its unit word where the press writes a county
-    as one ("Greene County"; the bare name is a person's, "Greene said", or a town's)."""
-    bare = normalize(match.key).rsplit(" ", 1)[-1] not in _UNIT_WORDS
+    as one ("Greene County"; the bare name is a person's, "Greene said", or a town's),
+    unless ``county``: the caller read the bare name as a county's from its context (a
+    merged city-county force, "Elmwood-Greene police")."""
+    bare = not county and normalize(match.key).rsplit(" ", 1)[-1] not in _UNIT_WORDS
     local = home_state_countries()
     return [
         c
@@ -697,6 +749,20 @@ def as_neighbourhood(name: str, city: Place) -> Place:
     return Place(
         name, city.country, city.lat, city.lon, city.admin1, "town", city.admin2, "neighbourhood", city.timezone
     )
+
+
+def in_written_state(ranked: Sequence[Scored], state: StateAbbreviation) -> list[Scored] | None:
+    """``ranked`` read in the state written right after the name ("Elmvale, Tenn."): the
+    candidates in that state, when there are; None when the best lies in another country
+    than the state's (the name is a town the gazetteer lacks there, not a namesake abroad);
+    else ``ranked`` unchanged (the gazetteer may spell the state otherwise). A state named
+    like a country ("Tbilisi, Georgia") proves nothing."""
+    if not ranked or normalize(state.admin1) in demonym_keys():
+        return list(ranked)
+    inside = [s for s in ranked if (s.place.country, s.place.admin1) == (state.country, state.admin1)]
+    if inside:
+        return inside
+    return None if ranked[0].place.country != state.country else list(ranked)
 
 
 def contradicts_provinces(scored: Scored, ctx: DocContext) -> bool:
