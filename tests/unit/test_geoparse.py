@@ -440,6 +440,8 @@ def test_names_given_an_age_are_people_not_towns() -> None:
     people = places._people_by_age(doc)
     assert {"mara", "denton", "ollie", "brandon"} <= people
     assert "dayton" not in people  # a town qualifying a noun
+    # The age closing the sentence: "identified the man as Toledo Rawley, 22."
+    assert {"toledo", "rawley"} <= places._people_by_age(_doc("Police identified the man as Toledo Rawley, 22."))
 
 
 def test_a_state_written_in_full_after_a_comma_is_a_state_mention() -> None:
@@ -787,3 +789,21 @@ def test_a_big_city_at_home_outweighs_a_small_towns_agreement_abroad() -> None:
     text = "A girl was wounded in a shooting in Fresno on Sunday.\n\n1:04 Obama waves goodbye"
     got = _place(text)
     assert got is not None and got.country == "US", got
+
+
+def test_a_name_at_a_corner_with_a_numbered_street_is_a_street() -> None:
+    doc = _doc("The car stopped at 22nd and Kenosha. Another was found at Toledo and 3rd.")
+    kenosha = next(t.i for t in doc if t.text == "Kenosha")
+    toledo = next(t.i for t in doc if t.text == "Toledo")
+    assert geoparse._street_address(doc, kenosha, kenosha + 1)
+    assert geoparse._street_address(doc, toledo, toledo + 1)
+    assert not geoparse._street_address(_doc("Fighting spread to Kenosha and Racine."), 3, 4)
+
+
+def test_a_districts_name_in_capitals_before_its_members_is_a_teams_initials() -> None:
+    text = "A man was arrested in Amarillo on Friday. At noon SWAT and PACE officers stopped his car."
+    assert "swat" not in _names(text)
+    doc = _doc(text)
+    swat = next(t.i for t in doc if t.text == "SWAT")
+    assert geoparse._crew_of(doc, swat + 1)
+    assert not geoparse._crew_of(_doc("Fighting spread to SWAT on Friday."), 4)

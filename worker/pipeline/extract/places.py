@@ -269,13 +269,13 @@ _AFTER_NAME = frozenset({"of", "was", "is", "who", "and", "had", "has", "died", 
 
 
 def _people_by_age(doc: Doc) -> set[str]:
-    """Lowercased words of the names a text gives an age: "Jane Doe, 34," and "a 19-year-old
-    John Roe" are people, whatever towns share their names."""
+    """Lowercased words of the names a text gives an age: "Jane Doe, 34," ("... as Jane Doe,
+    34.") and "a 19-year-old John Roe" are people, whatever towns share their names."""
     out: set[str] = set()
     for tok in doc[:-2]:
         nxt, num = doc[tok.i + 1], doc[tok.i + 2]
         aged = nxt.text == "," and num.text.isdigit() and 0 < int(num.text) <= MAX_AGE
-        if aged and tok.is_title and (tok.i + 3 >= len(doc) or doc[tok.i + 3].text in {",", ";", ")"}):
+        if aged and tok.is_title and (tok.i + 3 >= len(doc) or doc[tok.i + 3].text in {",", ";", ")", "."}):
             out |= {t.lower_ for t in _name_run(doc, tok.i, back=True)}
         elif tok.lower_.endswith("year-old") or (tok.lower_ == "old" and doc[tok.i - 1].text == "-"):
             run = _name_run(doc, tok.i + 1, back=False)

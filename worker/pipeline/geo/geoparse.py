@@ -181,11 +181,13 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     if (
         tok.is_upper
         and len(tok.text) <= ACRONYM_MAX_LETTERS
-        and match.kind not in {"admin1", "admin2"}
+        and (match.kind not in {"admin1", "admin2"} or _crew_of(doc, end))
         and start > ACRONYM_DATELINE_TOKENS
         and not _all_caps(doc)
     ):
-        return "acronym"  # "NGO", "UN" in mixed-case text: an organisation's initials
+        # "NGO", "UN" in mixed-case text: an organisation's initials; a district's name in
+        # capitals too when its members follow ("SWAT officers", "SWAT and K9 teams").
+        return "acronym"
     word = _plain(tok.text)
     if word in _DIRECTION_WORDS:
         return "direction"  # "northeastern Ukraine": Oman's North Eastern governorate is not meant
@@ -196,6 +198,23 @@ def _one_word_reason(doc: Doc, start: int, end: int, match: GeoMatch) -> str | N
     if word in _TITLES:
         return "person"  # "Deputy", "Chief": a title, whatever village carries the word
     return None
+
+
+# Members or parts of a force or team, after its initials ("SWAT officers").
+_CREW_WORDS = frozenset({"officers", "officer", "agents", "team", "teams", "unit", "units", "members", "deputies"})
+
+
+def _crew_of(doc: Doc, end: int) -> bool:
+    """Whether the capitals before ``end`` name a force or team: its members follow, right
+    after it or after "and" and another one in capitals ("SWAT and K9 officers")."""
+    if end < len(doc) and doc[end].lower_ in _CREW_WORDS:
+        return True
+    return (
+        end + 2 < len(doc)
+        and doc[end].lower_ in {"and", "&"}
+        and doc[end + 1].is_upper
+        and doc[end + 2].lower_ in _CREW_WORDS
+    )
 
 
 def _mixed_case_initials(word: str) -> bool:
@@ -234,7 +253,7 @@ def _title_before(doc: Doc, start: int) -> Token | None:
 def _street_address(doc: Doc, start: int, end: int) -> bool:
     """True when ``doc[start:end]`` names a street, block or house address ("Kenosha
     Avenue", "600 block of Kenosha", "1400 Western", the "Ave" of "34th Ave"; a year before
-    it is no house number)."""
+    it is no house number), or a corner with a numbered street ("22nd and Kenosha")."""
     after = _plain(doc[end].text) if end < len(doc) else ""
     if after in _STREET_AFTER:
         return True
@@ -243,6 +262,11 @@ def _street_address(doc: Doc, start: int, end: int) -> bool:
         return True
     if start and doc[start - 1].text.isdigit() and 2 <= len(doc[start - 1].text) <= 5:
         return not 1900 <= int(doc[start - 1].text) <= 2100
+    # A corner with a numbered street ("at 22nd and Kenosha", "Kenosha and 3rd"): both streets.
+    if start >= 2 and doc[start - 1].lower_ in _CORNER_WORDS and _ORDINAL.fullmatch(doc[start - 2].lower_):
+        return True
+    if end + 1 < len(doc) and doc[end].lower_ in _CORNER_WORDS and _ORDINAL.fullmatch(doc[end + 1].lower_):
+        return True
     # A street word itself after a street's name or number ("34th Ave.", "Kenosha Ave"): the
     # street's, whatever unit abroad bears the word.
     prev = doc[start - 1] if start else None
@@ -251,6 +275,7 @@ def _street_address(doc: Doc, start: int, end: int) -> bool:
 
 
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+_CORNER_WORDS = frozenset({"and", "&"})
 
 
 def named_building(doc: Doc, end: int) -> bool:
