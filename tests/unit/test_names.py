@@ -89,6 +89,13 @@ def test_fingerprint_skips_an_outlet_s_copyright_notice_and_a_wire_story_s_credi
     assert not {"bloggs", "jo bloggs", "elmwood", "ann other", "marlow", "marlow media", "corporation"} & names
 
 
+def test_the_sections_an_outlet_names_in_its_titles_are_no_names() -> None:
+    # Two stations' titles about two shootings in two states: only the sections are shared.
+    one = fingerprint("Man arrested after drive-by - WXYZ - Channel 9 / Elmvale News, Weather, Sports")
+    two = fingerprint("Mother mourns her son - KQRS Harrow News Weather & Sports")
+    assert not {"weather", "sports"} & (one | two)
+
+
 def test_headline_case_titles_give_no_names() -> None:
     assert headline_case("Man Shot Dead Near Elmvale Park, Police Say")
     assert not headline_case("Man shot dead near Elmvale Park, police say")

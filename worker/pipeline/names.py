@@ -29,7 +29,8 @@ _WORD = re.compile(r"[^\W\d_]+")
 # --- capitalised names, streets and addresses --------------------------------------------------
 
 # Capitalised words that name no particular event: calendar words, titles and ranks, the
-# institutions every report quotes, and sentence openers that are capitalised anyway.
+# institutions every report quotes, sentence openers that are capitalised anyway, and the
+# sections an outlet names in every page's title ("Elmvale News, Weather, Sports").
 _COMMON_NAMES = frozenset(
     """
     monday tuesday wednesday thursday friday saturday sunday january february march april may june
@@ -41,6 +42,7 @@ _COMMON_NAMES = frozenset(
     officials army military forces force government national international united nations un office
     street avenue road boulevard block ave blvd drive lane court way highway parkway terrace hospital medical center centre university school church
     high middle elementary academy college
+    weather sports traffic entertainment politics opinion local breaking live newschannel videos photos gallery galleries
     north south east west northern southern eastern western central new the a an and or but in on at
     of for to from by with as after before when while he she they it we his her their its this that
     there these those said says according photo video copyright rights reserved read more related
