@@ -308,7 +308,7 @@ def _holiday(toks: list[str], i: int) -> tuple[int, int, int] | None:
 # Between a statement's subject and its date: "police on Saturday", "police late Sunday".
 _SUBJECT_GAP = frozenset({"on", "late", "early", "this"})
 # Tokens that may open a sentence before its subject: a dateline ("OAKLAND -"), the subject's
-# own name words ("Baltimore County police"), a determiner.
+# own name words ("Greene County police"), a determiner.
 _SUBJECT_LEAD = frozenset({"the", "a", "-", "—", "–", ",", "(", ")", ":"})
 STATEMENT_VERB_REACH = 3
 

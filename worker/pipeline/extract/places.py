@@ -540,7 +540,7 @@ def _origin(doc: Doc, start: int, end: int) -> bool:
 # province's police speaks for a wide area ("Ghazni police spokesman"): no such inference.
 _FORCE_WORDS = frozenset({"police", "sheriff", "pd", "prosecutor", "coroner", "marshal"})
 _FORCE_PAIRS = frozenset({("public", "safety"), ("medical", "examiner"), ("district", "attorney")})
-# Words between the place and its force or office: "Las Vegas Metropolitan Police", "Greene
+# Words between the place and its force or office: "Elmvale Metropolitan Police", "Greene
 # County First Assistant Prosecutor", "Dayton Police Chief".
 _FORCE_QUALIFIERS = frozenset(
     {"metro", "metropolitan", "city", "county", "municipal", "township", "parish", "first", "assistant", "chief"}
