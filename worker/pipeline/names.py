@@ -21,8 +21,10 @@ plain keys (`store.linking.report_names`).
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -294,15 +296,10 @@ _PERSON_VERBS = frozenset(
     was is who had has died dies dead remains remained suffered sustained and were shot killed wounded injured hurt
     """.split()  # noqa: SIM905 (a word list reads best as text)
 )
-_SMALL_NUMBERS = {
-    w: i
-    for i, w in enumerate(
-        """
-        zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen
-        seventeen eighteen nineteen
-        """.split()  # noqa: SIM905 (a word list reads best as text)
-    )
-}
+# Ages written as words ("a seven-year-old girl"): the number words of the casualty vocabulary
+# (read from its data file: importing the extraction package here would import it in a circle).
+with (Path(__file__).resolve().parents[1] / "data" / "extract" / "casualties.toml").open("rb") as _fh:
+    _SMALL_NUMBERS = {w: n for w, n in tomllib.load(_fh)["numbers"].items() if n < 20 and w != "both"}
 _AGE = r"(\d{1,2}|" + "|".join(_SMALL_NUMBERS) + r")"
 _YEARS_OLD = re.compile(rf"\b(?:{_AGE}-?\s+(?:and|or)\s+)?{_AGE}[-\s]years?[-\s]old\b", re.IGNORECASE)
 _APPOSED = re.compile(rf"\b({'|'.join(_SEX)}),\s+(\d{{1,2}})(?=\s*[,;)]|\s*$)", re.IGNORECASE | re.MULTILINE)
